@@ -1,0 +1,88 @@
+"""The business lines: what the lines file describes, as plain frozen values.
+
+`bot.settings` parses and validates the YAML into these; every workflow reads them.
+Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Detection = Literal["dial", "forwarded"]
+
+DEFAULT_BUSINESS_HOURS_TEMPLATE = (
+    "Hi, this is {business}. Sorry we missed your call - what can we help with?"
+)
+DEFAULT_AFTER_HOURS_TEMPLATE = (
+    "Hi, this is {business}. We're closed now but saw your call. "
+    "Book here: {booking_url} or text us what you need and we'll follow up first thing."
+)
+DEFAULT_AFTER_HOURS_TEMPLATE_NO_BOOKING = (
+    "Hi, this is {business}. We're closed now but saw your call. "
+    "Text us what you need and we'll follow up first thing."
+)
+OPT_OUT_FOOTER = " Reply STOP to opt out."
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One opening interval of a day, in minutes since local midnight (end may be 1440)."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class WeeklyHours:
+    """Opening hours per weekday (0 = Monday). A weekday that is absent is closed."""
+
+    days: dict[int, tuple[Shift, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Templates:
+    business_hours: str = DEFAULT_BUSINESS_HOURS_TEMPLATE
+    after_hours: str = DEFAULT_AFTER_HOURS_TEMPLATE
+
+
+@dataclass(frozen=True)
+class Line:
+    """One Twilio number, its Slack channel and how it behaves."""
+
+    number: str  # E.164
+    channel: str  # Slack channel id
+    business: str  # business name used in templates (line override or file default)
+    timezone: str = "UTC"  # IANA name, validated at load
+    forward_to: tuple[str, ...] = ()
+    detection: Detection = "dial"
+    hours: WeeklyHours | None = None  # None: open 24/7
+    booking_url: str = ""
+    vertical: str = "general"
+    templates: Templates = Templates()
+    oncall: str | None = None  # Slack user id
+    reminders: tuple[int, ...] = (300, 900, 3600)  # seconds
+    cooldown: int = 4 * 3600  # seconds
+    ring_timeout: int = 20  # seconds the staff phones ring before the call counts as missed
+    ring_after_hours: bool = False  # False: a call outside hours goes straight to missed
+    opt_out_footer: bool = True  # first text to a number says how to opt out
+    name: str = ""  # a label for the line in Slack, e.g. "Acme North"
+
+    @property
+    def label(self) -> str:
+        return self.name or self.business
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole lines file."""
+
+    business: str
+    lines: tuple[Line, ...]
+    admins: tuple[str, ...] = ()  # Slack user ids allowed to change settings
+
+    def line_for_number(self, number: str) -> Line | None:
+        return next((ln for ln in self.lines if ln.number == number), None)
+
+    def line_for_channel(self, channel: str) -> Line | None:
+        return next((ln for ln in self.lines if ln.channel == channel), None)
