@@ -1,0 +1,34 @@
+"""Logging set-up: phone numbers never reach the logs in clear."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# E.164-looking runs of digits (with or without +), 8-15 digits. Masked as a safety net
+# behind the explicit `phones.mask` calls, so a careless log line cannot leak a caller.
+_NUMBER = re.compile(r"(?<![\w.])(\+?\d)\d{5,12}(\d{2})(?!\d|\.\d)")
+
+
+def mask_numbers(text: str) -> str:
+    """Replace phone-number-looking digit runs, keeping the first and the last two digits."""
+    return _NUMBER.sub(lambda m: f"{m.group(1)}******{m.group(2)}", text)
+
+
+class MaskingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask_numbers(record.getMessage())
+        record.args = ()
+        return True
+
+
+def configure(level: int = logging.INFO) -> None:
+    """Log to stderr with numbers masked."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(MaskingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # aiohttp's access log prints query strings, which carry line numbers.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -1,0 +1,204 @@
+"""What both stand-ins share: an aiohttp app on 127.0.0.1:0, a record of every request,
+injected failures and delays, and waiting for a request without polling."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+from aiohttp import web
+
+# How long stop() lets a request that is still sleeping (an injected delay) finish.
+SHUTDOWN_GRACE_S = 0.5
+
+
+@dataclass
+class Recorded:
+    """One request as the stand-in saw it, and what it answered."""
+
+    method: str  # the API operation: "CreateMessage", "chat.postMessage"...
+    params: dict[str, Any]
+    arrived: float  # time.perf_counter() when the handler started
+    status: int = 0  # HTTP status answered; 0 if the answer never went out
+    error: str | None = None
+    answered: float = 0.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer before rendering: a JSON value, or bytes/str sent as they are."""
+
+    status: int
+    body: Any
+    error: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failure:
+    status: int
+    body: Any
+    delay: float
+    headers: Mapping[str, str]
+    after_accept: bool
+
+
+class StandInServer:
+    """Base class: subclasses supply `routes()` and `failure_body()`."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.violations: list[str] = []
+        self.url = ""
+        self._failures: dict[str, deque[Failure]] = defaultdict(deque)
+        self._delays: dict[str, float] = {}
+        self._runner: web.AppRunner | None = None
+        # Replaced after every record, so each waiter wakes once per new request.
+        self._arrival = asyncio.Event()
+
+    # --- to override ------------------------------------------------------------------
+
+    def routes(self) -> Iterable[web.AbstractRouteDef]:
+        raise NotImplementedError
+
+    def failure_body(self, status: int) -> Any:
+        """The body an injected failure answers when the test gave none."""
+        raise NotImplementedError
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> Self:
+        app = web.Application()
+        app.add_routes(self.routes())
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- failure injection ------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        count: int = 1,
+        status: int = 500,
+        body: Any = None,
+        delay: float = 0.0,
+        headers: Mapping[str, str] | None = None,
+        after_accept: bool = False,
+    ) -> None:
+        """Answer the next `count` valid requests for `method` with an error.
+
+        `after_accept=True` performs the effect first (the message is stored) and still answers
+        the error: the ambiguous failure a client cannot tell from a refusal.
+        """
+        answer = self.failure_body(status) if body is None else body
+        extra = dict(headers or {})
+        if status == 429:
+            extra.setdefault("Retry-After", "1")  # both vendors send it with every 429
+        failure = Failure(status, answer, delay, extra, after_accept)
+        self._failures[method].extend([failure] * count)
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Slow every answer for `method` (0 removes the delay)."""
+        if seconds > 0:
+            self._delays[method] = seconds
+        else:
+            self._delays.pop(method, None)
+
+    # --- answering and recording ------------------------------------------------------
+
+    async def answer(self, rec: Recorded, effect: Callable[[], Reply]) -> web.StreamResponse:
+        """Run the effect of a valid request, with any injected failure or delay, and record it."""
+        queue = self._failures.get(rec.method)
+        failure = queue.popleft() if queue else None
+        try:
+            # The delay comes before the effect: a slow upstream still acts after a client
+            # has given up, which is what makes a timed-out send "maybe sent".
+            await asyncio.sleep(self._delays.get(rec.method, 0.0))
+            if failure is not None and not failure.after_accept:
+                await asyncio.sleep(failure.delay)
+                return self.finish(rec, _injected(failure, "injected failure"))
+            reply = self._guarded(rec, effect)
+            if failure is not None:
+                await asyncio.sleep(failure.delay)
+                reply = _injected(failure, "injected failure after accepting the request")
+            return self.finish(rec, reply)
+        except asyncio.CancelledError:
+            rec.error = "cancelled before answering (server stopping)"
+            self._record(rec)
+            raise
+
+    def _guarded(self, rec: Recorded, effect: Callable[[], Reply]) -> Reply:
+        # A request the stand-in cannot handle (typically one the spec check would have
+        # refused, run without specs) must show up in the record, not vanish in a traceback.
+        try:
+            return effect()
+        except Exception as exc:
+            self.violate(rec.method, f"the stand-in could not handle the request: {exc!r}")
+            return Reply(500, self.failure_body(500), error=f"stand-in error: {exc!r}")
+
+    def finish(self, rec: Recorded, reply: Reply) -> web.StreamResponse:
+        """Record the request with its answer and render the answer."""
+        rec.status, rec.error = reply.status, reply.error
+        self._record(rec)
+        headers = dict(reply.headers)
+        if isinstance(reply.body, bytes):
+            return web.Response(status=reply.status, body=reply.body, headers=headers)
+        if isinstance(reply.body, str):
+            return web.Response(status=reply.status, text=reply.body, headers=headers)
+        return web.json_response(reply.body, status=reply.status, headers=headers)
+
+    def violate(self, method: str, problem: str) -> None:
+        self.violations.append(f"{method}: {problem}")
+
+    def _record(self, rec: Recorded) -> None:
+        rec.answered = time.perf_counter()
+        self.requests.append(rec)
+        self._arrival.set()
+        self._arrival = asyncio.Event()
+
+    # --- waiting ----------------------------------------------------------------------
+
+    async def wait_for(self, predicate: Callable[[Recorded], bool], timeout: float = 5.0) -> Recorded:
+        """The first recorded request that satisfies `predicate`, waiting up to `timeout` s."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    arrival = self._arrival  # taken before the scan, so no record is missed
+                    found = next((r for r in self.requests if predicate(r)), None)
+                    if found is not None:
+                        return found
+                    await arrival.wait()
+        except TimeoutError:
+            raise TimeoutError(self._listing(timeout)) from None
+
+    def _listing(self, timeout: float) -> str:
+        lines = [f"{type(self).__name__}: no matching request within {timeout}s; received {len(self.requests)}:"]
+        for r in self.requests[-20:]:
+            params = repr(r.params)
+            params = params if len(params) <= 160 else params[:157] + "..."
+            lines.append(f"  {r.method} -> {r.status}{f' ({r.error})' if r.error else ''} {params}")
+        return "\n".join(lines)
+
+
+def _injected(failure: Failure, why: str) -> Reply:
+    return Reply(failure.status, failure.body, error=why, headers=failure.headers)

@@ -1,0 +1,87 @@
+"""The conversation with one caller on one line, and the lines posted into its thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
+
+Origin = Literal["missed_call", "texted_in"]
+TextbackState = Literal["pending", "sent", "failed", "suppressed", "none"]
+Speaker = Literal["caller", "team", "system"]
+CallerKind = Literal["ok", "withheld", "short_code", "invalid"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who called or texted, as the edge parsed it."""
+
+    number: str  # E.164, or the raw From value when it is not a number
+    display: str  # formatted for people, e.g. "(512) 555-0123"
+    kind: CallerKind = "ok"
+    name: str = ""  # CNAM when the carrier gives one
+
+
+@dataclass(frozen=True)
+class SmsResult:
+    """What the carrier said about one outbound SMS."""
+
+    ok: bool
+    sid: str | None = None
+    error_code: int | None = None
+    error: str | None = None
+
+    @property
+    def reason(self) -> str:
+        """A short human reason for a refusal."""
+        if self.ok:
+            return ""
+        return CARRIER_REASONS.get(self.error_code or 0, self.error or "the carrier refused it")
+
+
+CARRIER_REASONS = {
+    21610: "the caller has opted out (replied STOP)",
+    21211: "the caller's number is not a valid phone number",
+    21614: "the caller's number cannot receive texts (landline)",
+    30006: "the caller's number cannot receive texts (landline or unreachable carrier)",
+    30007: "the carrier filtered the message as spam",
+    30003: "the caller's phone is unreachable",
+    30005: "the caller's number is unknown to the carrier",
+}
+
+
+@dataclass
+class Conversation:
+    """One caller on one line: a Slack thread and what happened in it."""
+
+    line: str  # the line's E.164 number
+    caller: Caller
+    channel: str
+    opened_at: datetime
+    origin: Origin
+    in_hours: bool
+    line_label: str = ""
+    id: str = ""  # assigned by the store when the conversation opens
+    thread_id: str | None = None
+    status: Literal["open", "resolved"] = "open"
+    textback: TextbackState = "none"
+    textback_detail: str = ""  # the text sent, or why none was sent
+    calls: int = 0
+    texts_in: int = 0
+    last_event_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def with_(self, **changes: object) -> Conversation:
+        """A copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line in a thread: who speaks and what."""
+
+    speaker: Speaker
+    text: str  # plain text as the speaker wrote it; the chat edge escapes it
+    media: tuple[str, ...] = ()
+    at: datetime | None = None
+    icon: str = ""  # a short emoji hint for system lines
