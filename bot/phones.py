@@ -10,55 +10,80 @@ from phonenumbers import NumberParseException, PhoneNumberFormat
 
 from workflows.conversation import CallerKind
 
-KINDS = get_args(CallerKind)
+__all__ = [
+    "KINDS",
+    "WITHHELD_NUMBERS",
+    "WITHHELD_WORDS",
+    "CallerKind",
+    "classify_caller",
+    "country_code",
+    "display",
+    "mask",
+    "normalize",
+]
+
+KINDS: tuple[str, ...] = get_args(CallerKind)
 
 # What carriers put in `From` when the caller hides their number (PROTOCOLS 1.8): words,
-# and Twilio's placeholder numbers that spell them on a keypad.
+# and Twilio's placeholder numbers that spell them on a keypad. Never text any of them.
 WITHHELD_WORDS = frozenset({"", "anonymous", "restricted", "unknown", "unavailable", "private", "blocked"})
 WITHHELD_NUMBERS = frozenset({"+266696687", "+7378742833", "+2562533", "+8656696", "+86282452253"})
-_SHORT_CODE = re.compile(r"^\+?\d{3,6}$")
+_SHORT_CODE = re.compile(r"\+?\d{5,6}")
+_E164 = re.compile(r"\+[1-9]\d{1,14}")
+# Spaces, dots, dashes and brackets are formatting; anything else makes input "garbage" to mask().
+_DIALLABLE = re.compile(r"\+?[\d\s().-]+")
+# Numbers shown in the business's own national style; everything else gets its country code.
+_NATIONAL_REGIONS = frozenset({"US", "CA"})
+# A fixed-width run of stars, so a masked number does not even give away its length.
+_HIDDEN = "*" * 7
 
 
-def _parse(raw: str, region: str = "US") -> phonenumbers.PhoneNumber | None:
+def _parse(raw: str, region: str | None = "US") -> phonenumbers.PhoneNumber | None:
     try:
         return phonenumbers.parse(raw, region)
     except NumberParseException:
         return None
 
 
+def _valid(raw: str, region: str | None = "US") -> phonenumbers.PhoneNumber | None:
+    parsed = _parse(raw, region)
+    return parsed if parsed is not None and phonenumbers.is_valid_number(parsed) else None
+
+
 def normalize(raw: str, region: str = "US") -> str | None:
     """E.164 for a valid number written any common way, else None."""
-    parsed = _parse(raw.strip(), region)
-    if parsed is None or not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+    parsed = _valid(raw.strip(), region)
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164) if parsed is not None else None
 
 
-def display(number: str) -> str:
-    """`(512) 555-0123` for North American numbers, `+44 20 7946 0958` for others."""
-    parsed = _parse(number)
-    if parsed is None or not phonenumbers.is_valid_number(parsed):
-        return number
-    if parsed.country_code == 1:
+def display(e164: str) -> str:
+    """`(512) 555-0123` for US/Canadian numbers, `+44 20 7946 0958` for others.
+
+    Anything that is not a valid number comes back unchanged: callers escape it for Slack.
+    """
+    parsed = _valid(e164.strip())
+    if parsed is None:
+        return e164
+    if phonenumbers.region_code_for_number(parsed) in _NATIONAL_REGIONS:
         return phonenumbers.format_number(parsed, PhoneNumberFormat.NATIONAL)
     return phonenumbers.format_number(parsed, PhoneNumberFormat.INTERNATIONAL)
 
 
 def country_code(e164: str) -> int:
     """The country calling code (1 for US/Canada), 0 when unparsable."""
-    parsed = _parse(e164)
-    return int(parsed.country_code) if parsed is not None and parsed.country_code else 0
+    parsed = _parse(e164.strip(), None)
+    return int(parsed.country_code or 0) if parsed is not None else 0
 
 
 def mask(number: str) -> str:
     """`+1*******23`: enough to tell callers apart in a log, not enough to call them."""
-    digits = re.sub(r"\D", "", number)
-    if len(digits) < 7:
+    raw = number.strip()
+    digits = re.sub(r"\D", "", raw)
+    if len(digits) < 7 or not _DIALLABLE.fullmatch(raw):
         return "***"
-    parsed = _parse(number)
-    cc = str(parsed.country_code) if parsed is not None and parsed.country_code else ""
-    hidden = len(digits) - len(cc) - 2
-    return f"+{cc}{'*' * hidden}{digits[-2:]}"
+    # Only a leading + says where the country code ends; without it, show no prefix at all.
+    prefix = "+" + str(country_code(raw) or "") if raw.startswith("+") else ""
+    return prefix + _HIDDEN + digits[-2:]
 
 
 def classify_caller(from_value: str) -> CallerKind:
@@ -66,8 +91,9 @@ def classify_caller(from_value: str) -> CallerKind:
     raw = from_value.strip()
     if raw.lower() in WITHHELD_WORDS or raw in WITHHELD_NUMBERS:
         return "withheld"
-    if _SHORT_CODE.match(raw):
+    if _SHORT_CODE.fullmatch(raw):
         return "short_code"
-    if not raw.startswith("+") or normalize(raw) is None:
+    # Twilio always sends real callers in strict E.164; anything looser is not a number to text.
+    if not _E164.fullmatch(raw) or _valid(raw, None) is None:
         return "invalid"
     return "ok"

@@ -10,45 +10,108 @@ from bot import phones
 from bot.logs import mask_numbers
 
 
-@pytest.mark.parametrize("raw", ["+15125550123", "(512) 555-0123", "512-555-0123", "512.555.0123", "1 512 555 0123"])
+@pytest.mark.parametrize(
+    "raw", ["+15125550123", "(512) 555-0123", "512-555-0123", "512.555.0123", "1 512 555 0123", " +1 512 555 0123 "]
+)
 def test_common_us_forms_normalise(raw: str) -> None:
     assert phones.normalize(raw) == "+15125550123"
 
 
-@pytest.mark.parametrize("raw", ["+1512555", "hello", "", "+999123"])
+def test_other_regions_normalise() -> None:
+    assert phones.normalize("020 7946 0958", region="GB") == "+442079460958"
+    assert phones.normalize("+44 20 7946 0958") == "+442079460958"
+
+
+@pytest.mark.parametrize("raw", ["+1512555", "hello", "", "+999123", "anonymous", "12345"])
 def test_invalid_numbers_are_refused(raw: str) -> None:
     assert phones.normalize(raw) is None
 
 
-def test_display() -> None:
-    assert phones.display("+15125550123") == "(512) 555-0123"
-    assert phones.display("+442079460958") == "+44 20 7946 0958"
-    assert phones.display("garbage") == "garbage"
+@pytest.mark.parametrize(
+    ("e164", "shown"),
+    [
+        ("+15125550123", "(512) 555-0123"),
+        ("+14165550123", "(416) 555-0123"),
+        ("+18762345678", "+1 876-234-5678"),
+        ("+442079460958", "+44 20 7946 0958"),
+        ("+33142685300", "+33 1 42 68 53 00"),
+        ("garbage", "garbage"),
+        ("<!channel>", "<!channel>"),
+        ("+1512555", "+1512555"),
+    ],
+)
+def test_display(e164: str, shown: str) -> None:
+    assert phones.display(e164) == shown
 
 
-@pytest.mark.parametrize("raw", ["", "anonymous", "Restricted", "+266696687", "+7378742833", "+2562533",
-                                 "+8656696", "+86282452253", "UNKNOWN"])
+def test_country_code() -> None:
+    assert phones.country_code("+15125550123") == 1
+    assert phones.country_code("+442079460958") == 44
+    assert phones.country_code("garbage") == 0
+    assert phones.country_code("5125550123") == 0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "  ", "anonymous", "Restricted", "UNKNOWN", "unavailable", "Private", "blocked",
+     "+266696687", "+7378742833", "+2562533", "+8656696", "+86282452253"],
+)
 def test_withheld_caller_ids(raw: str) -> None:
     assert phones.classify_caller(raw) == "withheld"
 
 
-def test_short_codes_and_junk() -> None:
-    assert phones.classify_caller("12345") == "short_code"
-    assert phones.classify_caller("+898989") == "short_code"
-    assert phones.classify_caller("+1512555") == "invalid"
-    assert phones.classify_caller("client:alice") == "invalid"
-    assert phones.classify_caller("+15125550123") == "ok"
+@pytest.mark.parametrize("raw", ["12345", "123456", "+898989", "+22395", " 55555 "])
+def test_short_codes(raw: str) -> None:
+    assert phones.classify_caller(raw) == "short_code"
+
+
+@pytest.mark.parametrize(
+    "raw", ["1234", "+1512555", "client:alice", "sip:bob@x.example", "5125550123", "+1 512 555 0123", "+999123456"]
+)
+def test_junk_is_invalid(raw: str) -> None:
+    assert phones.classify_caller(raw) == "invalid"
+
+
+@pytest.mark.parametrize("raw", ["+15125550123", "+442079460958", " +15125550123 "])
+def test_real_numbers_are_ok(raw: str) -> None:
+    assert phones.classify_caller(raw) == "ok"
+
+
+def test_kinds_match_the_domain_model() -> None:
+    assert set(phones.KINDS) == {"ok", "withheld", "short_code", "invalid"}
+
+
+def test_mask_examples() -> None:
+    assert phones.mask("+15125550123") == "+1*******23"
+    assert phones.mask("+442079460958") == "+44*******58"
+    assert phones.mask("5125550123") == "*******23"
+    assert phones.mask("+999123456") == "+*******56"
+    for junk in ["123", "", "12345", "anonymous", "client:alice1234567", "+1 512 555 0123 ext 45x"]:
+        assert phones.mask(junk) == "***", junk
 
 
 def test_mask_never_shows_more_than_the_last_two_digits() -> None:
     rng = random.Random(7)
-    for _ in range(500):
-        number = "+1" + "".join(rng.choice("0123456789") for _ in range(10))
+    for _ in range(2000):
+        cc = rng.choice(["1", "44", "33", "81", "353", "1", "52"])
+        subscriber = "".join(rng.choice("0123456789") for _ in range(rng.randint(6, 12)))
+        number = "+" + cc + subscriber
         masked = phones.mask(number)
-        assert masked.startswith("+1") and masked[-2:] == number[-2:]
-        assert sum(ch.isdigit() for ch in masked) <= 3, masked
-    assert phones.mask("+442079460958") == "+44********58"
-    assert phones.mask("123") == "***"
+        assert masked.endswith(subscriber[-2:]), (number, masked)
+        shown = "".join(ch for ch in masked if ch.isdigit())
+        # Nothing beyond a country code (at most 3 digits) and the last two digits.
+        assert len(shown) <= len(cc) + 2, (number, masked)
+        assert masked == f"+{cc}*******{subscriber[-2:]}", (number, masked)
+
+
+def test_mask_of_arbitrary_input_shows_at_most_the_last_two_digits() -> None:
+    rng = random.Random(3)
+    for _ in range(2000):
+        raw = "".join(rng.choice("+0123456789 ()-.ax:") for _ in range(rng.randint(0, 20)))
+        masked = phones.mask(raw)
+        digits = "".join(ch for ch in raw if ch.isdigit())
+        if masked != "***":
+            assert masked.endswith(digits[-2:]) and sum(ch.isdigit() for ch in masked) <= 5, (raw, masked)
 
 
 def test_log_masking_catches_numbers_but_not_slack_timestamps() -> None:

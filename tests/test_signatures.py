@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from multidict import MultiDict
+import base64
+import hashlib
+import hmac
+
+import pytest
+from multidict import MultiDict, MultiDictProxy
 from slack_sdk.signature import SignatureVerifier
 
 from bot.slack.signing import sign
 from bot.twilio import signature
 
+VECTOR_TOKEN = "12345"
 VECTOR_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
+VECTOR_URL_443 = "https://mycompany.com:443/myapp.php?foo=1&bar=2"
 VECTOR_PARAMS = {
     "CallSid": "CA1234567890ABCDE",
     "Caller": "+14158675309",
@@ -16,59 +23,132 @@ VECTOR_PARAMS = {
     "From": "+14158675309",
     "To": "+18005551212",
 }
+VECTOR_SIG = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+VECTOR_SIG_443 = "kvajT1Ptam85bY51eRf/AJRuM3w="
+
+PROJECT_TOKEN = "not-a-real-auth-token-00000000"
+PROJECT_URL = "https://textback-demo.fly.dev/twilio/voice/dial-status?line=%2B15125550100"
+PROJECT_PARAMS = {
+    "AccountSid": "AC" + "0" * 32, "CallSid": "CA" + "1" * 32, "CallStatus": "in-progress",
+    "DialCallStatus": "no-answer", "Direction": "inbound", "From": "+15125550123", "To": "+15125550100",
+}
+
+SLACK_SECRET = "not-a-real-secret-0123456789abcdef"
+SLACK_BODY = (
+    b"token=x&team_id=T0AB12CD3&channel_id=C0123456789&user_id=U0123456789&command=%2Ftextback"
+    b"&text=status&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT0AB12CD3%2F1%2Fabc"
+    b"&trigger_id=1.2.3"
+)
+SLACK_SIG = "v0=9825d67c50b9e1df19681556666c79623596418b40fddf54721c2d6505977821"
 
 
 def test_twilio_official_vector() -> None:
-    assert signature.compute(VECTOR_URL, VECTOR_PARAMS, "12345") == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-    assert signature.verify(VECTOR_URL, VECTOR_PARAMS, "RSOYDt4T1cUTdK1PDd93/VVr8B8=", "12345")
-    with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2"
-    assert signature.compute(with_port, VECTOR_PARAMS, "12345") == "kvajT1Ptam85bY51eRf/AJRuM3w="
-    assert signature.verify(VECTOR_URL, VECTOR_PARAMS, "kvajT1Ptam85bY51eRf/AJRuM3w=", "12345")
+    assert signature.compute(VECTOR_URL, VECTOR_PARAMS, VECTOR_TOKEN) == VECTOR_SIG
+    assert signature.verify(VECTOR_URL, VECTOR_PARAMS, VECTOR_SIG, VECTOR_TOKEN)
+
+
+def test_twilio_vector_with_default_port() -> None:
+    assert signature.compute(VECTOR_URL_443, VECTOR_PARAMS, VECTOR_TOKEN) == VECTOR_SIG_443
+    # Either form of the signature is accepted whichever form of the URL we hold.
+    for url in (VECTOR_URL, VECTOR_URL_443):
+        for sig in (VECTOR_SIG, VECTOR_SIG_443):
+            assert signature.verify(url, VECTOR_PARAMS, sig, VECTOR_TOKEN)
+
+
+def test_twilio_vector_matches_a_hand_rolled_hmac() -> None:
+    signed = VECTOR_URL + "".join(k + v for k, v in sorted(VECTOR_PARAMS.items()))
+    assert signed == (
+        "https://mycompany.com/myapp.php?foo=1&bar=2CallSidCA1234567890ABCDECaller+14158675309"
+        "Digits1234From+14158675309To+18005551212"
+    )
+    mac = hmac.new(VECTOR_TOKEN.encode(), signed.encode(), hashlib.sha1).digest()
+    assert base64.b64encode(mac).decode() == VECTOR_SIG
 
 
 def test_project_worked_example() -> None:
-    params = {
-        "AccountSid": "AC" + "0" * 32, "CallSid": "CA" + "1" * 32, "CallStatus": "in-progress",
-        "DialCallStatus": "no-answer", "Direction": "inbound", "From": "+15125550123", "To": "+15125550100",
-    }
-    url = "https://textback-demo.fly.dev/twilio/voice/dial-status?line=%2B15125550100"
-    assert signature.compute(url, params, "not-a-real-auth-token-00000000") == "RYGkrA2/JJZ6atK7M5khtxzq+ho="
+    assert signature.compute(PROJECT_URL, PROJECT_PARAMS, PROJECT_TOKEN) == "RYGkrA2/JJZ6atK7M5khtxzq+ho="
+    assert signature.verify(PROJECT_URL, PROJECT_PARAMS, "RYGkrA2/JJZ6atK7M5khtxzq+ho=", PROJECT_TOKEN)
 
 
-def test_tampering_fails() -> None:
-    good = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-    assert not signature.verify(VECTOR_URL, {**VECTOR_PARAMS, "Digits": "1235"}, good, "12345")
-    assert not signature.verify(VECTOR_URL, {**VECTOR_PARAMS, "Extra": ""}, good, "12345")
-    assert not signature.verify(VECTOR_URL.replace("foo=1&bar=2", "bar=2&foo=1"), VECTOR_PARAMS, good, "12345")
-    assert not signature.verify("http://mycompany.com/myapp.php?foo=1&bar=2", VECTOR_PARAMS, good, "12345")
-    assert not signature.verify(VECTOR_URL, VECTOR_PARAMS, good, "54321")
-    assert not signature.verify(VECTOR_URL, VECTOR_PARAMS, None, "12345")
-    assert not signature.verify(VECTOR_URL, VECTOR_PARAMS, "", "12345")
+@pytest.mark.parametrize(
+    ("url", "params", "sig", "token"),
+    [
+        (VECTOR_URL, {**VECTOR_PARAMS, "Digits": "1235"}, VECTOR_SIG, VECTOR_TOKEN),
+        (VECTOR_URL, {**VECTOR_PARAMS, "CallerName": ""}, VECTOR_SIG, VECTOR_TOKEN),
+        (VECTOR_URL, {k: v for k, v in VECTOR_PARAMS.items() if k != "To"}, VECTOR_SIG, VECTOR_TOKEN),
+        (VECTOR_URL.replace("foo=1&bar=2", "bar=2&foo=1"), VECTOR_PARAMS, VECTOR_SIG, VECTOR_TOKEN),
+        ("http://mycompany.com/myapp.php?foo=1&bar=2", VECTOR_PARAMS, VECTOR_SIG, VECTOR_TOKEN),
+        ("https://mycompany.com/myapp.php", VECTOR_PARAMS, VECTOR_SIG, VECTOR_TOKEN),
+        (VECTOR_URL, VECTOR_PARAMS, VECTOR_SIG, "54321"),
+        (VECTOR_URL, VECTOR_PARAMS, VECTOR_SIG, ""),
+        (VECTOR_URL, VECTOR_PARAMS, None, VECTOR_TOKEN),
+        (VECTOR_URL, VECTOR_PARAMS, "", VECTOR_TOKEN),
+        (VECTOR_URL, VECTOR_PARAMS, VECTOR_SIG[:-2] + "A=", VECTOR_TOKEN),
+        (VECTOR_URL, VECTOR_PARAMS, VECTOR_SIG + " ", VECTOR_TOKEN),
+        (VECTOR_URL, VECTOR_PARAMS, "ü" * len(VECTOR_SIG), VECTOR_TOKEN),
+        (PROJECT_URL.replace("%2B", "+"), PROJECT_PARAMS, "RYGkrA2/JJZ6atK7M5khtxzq+ho=", PROJECT_TOKEN),
+    ],
+)
+def test_tampering_fails(url: str, params: dict[str, str], sig: str | None, token: str) -> None:
+    assert not signature.verify(url, params, sig, token)
+
+
+def test_explicit_port_is_part_of_the_url() -> None:
+    url = "https://textback.example.test:1234/twilio/sms"
+    sig = signature.compute(url, PROJECT_PARAMS, PROJECT_TOKEN)
+    assert signature.verify(url, PROJECT_PARAMS, sig, PROJECT_TOKEN)
+    assert not signature.verify(url.replace(":1234", ":1235"), PROJECT_PARAMS, sig, PROJECT_TOKEN)
 
 
 def test_repeated_parameters_sign_every_value() -> None:
     pairs = [("MediaUrl", "https://b.example"), ("MediaUrl", "https://a.example"), ("To", "+1")]
-    sig = signature.compute("https://x.example/t", pairs, "tok")
-    assert signature.verify("https://x.example/t", MultiDict(pairs), sig, "tok")
-    assert not signature.verify("https://x.example/t", MultiDict(pairs[1:]), sig, "tok")
+    url = "https://x.example/t"
+    sig = signature.compute(url, pairs, "tok")
+    signed = url + "MediaUrlhttps://a.exampleMediaUrlhttps://b.exampleTo+1"
+    assert sig == base64.b64encode(hmac.new(b"tok", signed.encode(), hashlib.sha1).digest()).decode()
+    # aiohttp hands the form over as a MultiDictProxy; plain pairs and MultiDicts work too.
+    for params in (MultiDictProxy(MultiDict(pairs)), MultiDict(pairs), pairs, list(reversed(pairs))):
+        assert signature.verify(url, params, sig, "tok")
+    assert not signature.verify(url, MultiDict(pairs[1:]), sig, "tok")
+    assert not signature.verify(url, dict(pairs), sig, "tok")
+
+
+def test_identical_repeated_values_count_once() -> None:
+    # twilio-python signs each distinct value once, so a duplicated pair signs like a single one.
+    one = signature.compute("https://x.example/t", [("A", "1")], "tok")
+    assert signature.compute("https://x.example/t", [("A", "1"), ("A", "1")], "tok") == one
+
+
+def test_json_webhook_body_hash() -> None:
+    body = '{"property": "value", "boolean": true}'
+    digest = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620"
+    url = f"https://mycompany.com/myapp.php?foo=1&bar=2&bodySHA256={digest}"
+    assert signature.verify(url, body, "a9nBmqA0ju/hNViExpshrM61xv4=", VECTOR_TOKEN)
+    assert not signature.verify(url, body.replace("true", "false"), "a9nBmqA0ju/hNViExpshrM61xv4=", VECTOR_TOKEN)
 
 
 def test_public_request_url_ignores_the_proxy_scheme() -> None:
     assert signature.public_request_url("https://a.fly.dev/", "/twilio/sms?x=%2B1") == "https://a.fly.dev/twilio/sms?x=%2B1"
+    assert signature.public_request_url("https://a.fly.dev", "/twilio/sms") == "https://a.fly.dev/twilio/sms"
+    url = signature.public_request_url("https://textback-demo.fly.dev/", "/twilio/voice/dial-status?line=%2B15125550100")
+    assert url == PROJECT_URL
 
 
 def test_slack_worked_example() -> None:
-    body = (
-        b"token=x&team_id=T0AB12CD3&channel_id=C0123456789&user_id=U0123456789&command=%2Ftextback"
-        b"&text=status&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT0AB12CD3%2F1%2Fabc"
-        b"&trigger_id=1.2.3"
-    )
-    headers = sign(body, "not-a-real-secret-0123456789abcdef", 1700000000)
-    assert headers["X-Slack-Signature"] == "v0=9825d67c50b9e1df19681556666c79623596418b40fddf54721c2d6505977821"
-    verifier = SignatureVerifier("not-a-real-secret-0123456789abcdef", clock=_Clock(1700000000 + 299))
-    assert verifier.is_valid(body, "1700000000", headers["X-Slack-Signature"])
-    late = SignatureVerifier("not-a-real-secret-0123456789abcdef", clock=_Clock(1700000000 + 301))
-    assert not late.is_valid(body, "1700000000", headers["X-Slack-Signature"])
+    headers = sign(SLACK_BODY, SLACK_SECRET, 1700000000)
+    assert headers == {"X-Slack-Request-Timestamp": "1700000000", "X-Slack-Signature": SLACK_SIG}
+    basestring = b"v0:1700000000:" + SLACK_BODY
+    assert SLACK_SIG == "v0=" + hmac.new(SLACK_SECRET.encode(), basestring, hashlib.sha256).hexdigest()
+
+
+def test_slack_signature_window_and_tampering() -> None:
+    headers = sign(SLACK_BODY, SLACK_SECRET, 1700000000)
+    on_time = SignatureVerifier(SLACK_SECRET, clock=_Clock(1700000000 + 299))
+    assert on_time.is_valid_request(SLACK_BODY, headers)
+    late = SignatureVerifier(SLACK_SECRET, clock=_Clock(1700000000 + 301))
+    assert not late.is_valid_request(SLACK_BODY, headers)
+    assert not on_time.is_valid_request(SLACK_BODY.replace(b"status", b"statuz"), headers)
+    assert not SignatureVerifier("another-secret", clock=_Clock(1700000000)).is_valid_request(SLACK_BODY, headers)
 
 
 class _Clock:

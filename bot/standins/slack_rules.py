@@ -30,6 +30,8 @@ NEWER_METHODS = {
 # Arguments added to old methods after the freeze (message metadata, 2022).
 NEWER_ARGUMENTS = {
     "chat.postMessage": frozenset({"metadata"}),
+    # Bolt passes the workspace id (org-wide installs, 2020); the frozen spec predates it.
+    "auth.test": frozenset({"team_id"}),
     "chat.update": frozenset({"metadata"}),
 }
 # The token travels in a header (or as an argument); it is checked as credentials, not here.

@@ -1,0 +1,60 @@
+"""The composition root: one aiohttp application for Slack, Twilio and health checks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.clock import Clock, SystemClock
+from bot.services import SERVICES, open_services
+from bot.settings import Settings
+from bot.slack import listeners
+from bot.twilio import webhooks
+
+log = logging.getLogger(__name__)
+
+BOLT = web.AppKey("bolt", AsyncApp)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    """Build the web application; connections open when it starts and close when it stops."""
+    app = web.Application()
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        async with open_services(settings, clock or SystemClock()) as svc:
+            app[SERVICES] = svc
+            bolt = AsyncApp(
+                client=svc.slack,
+                signing_secret=settings.slack_signing_secret,
+                # Bolt acknowledges first and runs listeners as tasks, so Slack gets its
+                # answer well inside 3 s whatever Twilio is doing.
+                process_before_response=False,
+            )
+            listeners.register(bolt, svc)
+            app[BOLT] = bolt
+            yield
+
+    app.cleanup_ctx.append(lifecycle)
+    app.add_routes(webhooks.routes())
+    app.add_routes([web.post("/slack/events", slack_events), web.get("/healthz", healthz)])
+    return app
+
+
+async def slack_events(request: web.Request) -> web.Response:
+    """Events, slash commands and interactivity, all verified and dispatched by Bolt."""
+    bolt = request.app[BOLT]
+    return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when Redis answers; Fly restarts the machine otherwise."""
+    try:
+        await request.app[SERVICES].redis.client.ping()
+    except Exception as exc:  # any failure means unhealthy, and the check must not crash
+        log.warning("health check: redis unreachable: %r", exc)
+        return web.json_response({"ok": False, "redis": "unreachable"}, status=503)
+    return web.json_response({"ok": True})

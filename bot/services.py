@@ -1,0 +1,80 @@
+"""Everything a request handler needs, built once per app inside the event loop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock
+from bot.settings import Settings
+from bot.slack.gateway import SlackDirectory, SlackThreads
+from bot.store.connection import RedisHandle, open_redis
+from bot.store.conversations import RedisConversationStore
+from bot.store.locks import ConversationLocks
+from bot.tasks import Background
+from bot.twilio.gateway import TwilioSms, make_client
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    redis: RedisHandle
+    store: RedisConversationStore
+    locks: ConversationLocks
+    sms: TwilioSms
+    slack: AsyncWebClient
+    chat: SlackThreads
+    directory: SlackDirectory
+    tasks: Background
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, clock: Clock) -> AsyncIterator[Services]:
+    """Connect to Redis, Slack and Twilio; close everything in reverse order on exit."""
+    redis = await open_redis(settings.redis_url, settings.data_dir)
+    # One shared HTTP session: without it slack_sdk opens a new one per call.
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+    slack = AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        session=session,
+        # 429 carries Retry-After and means nothing was posted, so it is safe to retry.
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+    twilio = make_client(
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token,
+        api_key=settings.twilio_api_key,
+        api_secret=settings.twilio_api_secret,
+        base_url=settings.twilio_api_url,
+    )
+    sms = TwilioSms(twilio, status_callback=f"{settings.public_url}/twilio/sms/status")
+    tasks = Background()
+    try:
+        yield Services(
+            settings=settings,
+            clock=clock,
+            redis=redis,
+            store=RedisConversationStore(redis.client),
+            locks=ConversationLocks(redis.client),
+            sms=sms,
+            slack=slack,
+            chat=SlackThreads(slack, settings.config),
+            directory=SlackDirectory(slack),
+            tasks=tasks,
+        )
+    finally:
+        await tasks.drain()
+        await sms.close()
+        await session.close()
+        await redis.close()

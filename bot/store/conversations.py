@@ -1,0 +1,92 @@
+"""Redis-backed conversation store: the `ConversationStore` port of the workflows."""
+
+from __future__ import annotations
+
+import secrets
+
+from redis.asyncio import Redis
+
+from bot.store import codec, keys
+from workflows.conversation import Conversation
+
+
+class RedisConversationStore:
+    """Conversations, thread index, cooldowns and idempotency claims in Redis."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._r = redis
+
+    async def claim(self, kind: str, key: str) -> bool:
+        """SET NX: the first delivery wins, retries see False."""
+        return bool(await self._r.set(keys.claim(kind, key), 1, nx=True, ex=keys.CLAIM_TTL_S))
+
+    async def open_or_get(self, conv: Conversation) -> tuple[Conversation, bool]:
+        """Return the open conversation, or store `conv` as a new one.
+
+        Callers hold the conversation lock, so the read-then-write cannot race with
+        another event of the same caller; the NX still protects against a lost lock.
+        """
+        pointer = keys.open_conversation(conv.line, conv.caller.number)
+        existing = await self._load_open(pointer)
+        if existing is not None:
+            return existing, False
+        conv.id = secrets.token_hex(8)
+        if not await self._r.set(pointer, conv.id, nx=True):
+            existing = await self._load_open(pointer)
+            if existing is not None:
+                return existing, False
+        await self.save(conv)
+        return conv, True
+
+    async def _load_open(self, pointer: str) -> Conversation | None:
+        conv_id = await self._r.get(pointer)
+        if conv_id is None:
+            return None
+        return await self.get(conv_id.decode())
+
+    async def get(self, conv_id: str) -> Conversation | None:
+        """Load a conversation by id."""
+        raw = await self._r.get(keys.conversation(conv_id))
+        return codec.loads(raw) if raw is not None else None
+
+    async def save(self, conv: Conversation) -> None:
+        """Write the record and keep the thread index in step."""
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.set(keys.conversation(conv.id), codec.dumps(conv))
+            if conv.thread_id:
+                pipe.set(keys.thread(conv.channel, conv.thread_id), conv.id)
+            if conv.status == "resolved":
+                pipe.delete(keys.open_conversation(conv.line, conv.caller.number))
+                pipe.delete(keys.cooldown(conv.line, conv.caller.number))
+            await pipe.execute()
+
+    async def by_thread(self, channel: str, thread_id: str) -> Conversation | None:
+        """Find the conversation a Slack thread belongs to."""
+        conv_id = await self._r.get(keys.thread(channel, thread_id))
+        return await self.get(conv_id.decode()) if conv_id is not None else None
+
+    async def start_cooldown(self, line: str, caller: str, seconds: int) -> bool:
+        """Claim the auto-text window; False while a previous one runs."""
+        key = keys.cooldown(line, caller)
+        return bool(await self._r.set(key, 1, nx=True, ex=max(1, seconds)))
+
+    async def first_text(self, line: str, caller: str) -> bool:
+        """True the first time a line texts a number."""
+        return bool(await self._r.set(keys.texted(line, caller), 1, nx=True))
+
+    async def record_outbound(self, sid: str, conv: Conversation, message_id: str | None) -> None:
+        """Map an outbound SMS to its conversation and the team message that caused it."""
+        key = keys.outbound(sid)
+        mapping = {"conv": conv.id, "message": message_id or ""}
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=mapping)
+            pipe.expire(key, keys.OUTBOUND_TTL_S)
+            await pipe.execute()
+
+    async def outbound(self, sid: str) -> tuple[Conversation, str] | None:
+        """The conversation and team message id of an outbound SMS, if known."""
+        data = await self._r.hgetall(keys.outbound(sid))
+        if not data:
+            return None
+        conv = await self.get(data[b"conv"].decode())
+        return (conv, data[b"message"].decode()) if conv is not None else None

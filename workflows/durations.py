@@ -1,0 +1,52 @@
+"""Durations as operators write them: "5m", "90s", "2h", "1h30m", or plain seconds."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["format_duration", "parse_duration"]
+
+EXAMPLE = 'use a number with s, m or h, e.g. "90s", "5m", "1h30m"'
+_UNITS = {"h": 3600, "m": 60, "s": 1}
+# Longest unit words first, so "hours" is not read as "h" followed by junk.
+_PART = re.compile(
+    r"(\d+)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\s*", re.IGNORECASE
+)
+
+
+def parse_duration(text: str | int) -> int:
+    """Seconds for "5m", "90s", "2h", "1h30m", "300" or 300; ValueError with an example otherwise."""
+    # bool is an int subclass, and `cooldown: yes` is a mistake, not one second.
+    if isinstance(text, bool) or not isinstance(text, (str, int)):
+        raise ValueError(f"{text!r} is not a duration: {EXAMPLE}")
+    if isinstance(text, int):
+        if text < 0:
+            raise ValueError(f"{text} is negative: {EXAMPLE}")
+        return text
+    cleaned = text.strip()
+    if cleaned.isdigit():
+        return int(cleaned)
+    total, pos, seen = 0, 0, set()
+    for match in _PART.finditer(cleaned):
+        if match.start() != pos:
+            break
+        unit = match[2][0].lower()
+        if unit in seen:
+            raise ValueError(f'"{text}" gives "{unit}" twice: {EXAMPLE}')
+        seen.add(unit)
+        total += int(match[1]) * _UNITS[unit]
+        pos = match.end()
+    if not seen or pos != len(cleaned):
+        raise ValueError(f'"{text}" is not a duration: {EXAMPLE}')
+    return total
+
+
+def format_duration(seconds: int) -> str:
+    """The short form parse_duration reads back: 14400 → "4h", 5400 → "1h30m", 90 → "90s"."""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if not hours and secs:
+        # "90s" reads better than "1m30s" for the short waits this is used for.
+        return f"{rest}s"
+    parts = [f"{n}{u}" for n, u in ((hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    return "".join(parts) or "0s"

@@ -1,0 +1,185 @@
+"""Missed call -> instant text-back -> Slack thread (PRODUCT §2.1)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+
+from workflows import hours as hours_mod
+from workflows.conversation import Caller, Conversation, Entry, SmsResult
+from workflows.durations import format_duration
+from workflows.lines import OPT_OUT_FOOTER, Line
+from workflows.ports import ConversationLocks, ConversationStore, SmsSender, ThreadChat
+from workflows.templates import render
+
+# DialCallStatus values that mean nobody picked up (PROTOCOLS 1.2).
+MISSED_DIAL_STATUSES = frozenset({"no-answer", "busy", "failed", "canceled"})
+
+GUARD_REASONS = {
+    "withheld": "caller ID withheld",
+    "short_code": "the caller is a short code",
+    "invalid": "the caller ID is not a phone number",
+}
+
+
+def dial_means_missed(dial_call_status: str) -> bool:
+    """True when the staff phones did not take the call."""
+    return dial_call_status.strip().lower() in MISSED_DIAL_STATUSES
+
+
+def skip_ringing(line: Line, now: datetime) -> bool:
+    """True when a call should count as missed at once instead of ringing staff phones."""
+    if line.detection == "forwarded" or not line.forward_to:
+        return True
+    return not line.ring_after_hours and not hours_mod.is_open(line.hours, line.timezone, now)
+
+
+@dataclass(frozen=True)
+class MissedCall:
+    """A call nobody answered, as the voice webhook reported it."""
+
+    call_id: str
+    line: Line
+    caller: Caller
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TextbackPlan:
+    send: bool
+    body: str = ""
+    reason: str = ""  # why no text, when send is False
+
+
+def guard_reason(line: Line, caller: Caller) -> str:
+    """Why this caller must never get an automatic text, or "" when they may."""
+    if caller.kind != "ok":
+        return GUARD_REASONS[caller.kind]
+    if caller.number == line.number or caller.number in line.forward_to:
+        return "the caller is one of this line's own numbers"
+    return ""
+
+
+def textback_body(line: Line, *, now: datetime, first_text: bool) -> str:
+    """The business-hours or after-hours text, with placeholders filled."""
+    open_now = hours_mod.is_open(line.hours, line.timezone, now)
+    template = line.templates.business_hours if open_now else line.templates.after_hours
+    body = render(
+        template,
+        business=line.business,
+        booking_url=line.booking_url,
+        hours_today=hours_mod.hours_today(line.hours, line.timezone, now),
+        next_open=hours_mod.describe_next_open(line.hours, line.timezone, now),
+    )
+    if first_text and line.opt_out_footer and "STOP" not in body.upper():
+        body += OPT_OUT_FOOTER
+    return body
+
+
+async def plan_textback(call: MissedCall, store: ConversationStore, now: datetime) -> TextbackPlan:
+    """Decide whether this missed call gets a text, claiming the cooldown window if so."""
+    reason = guard_reason(call.line, call.caller)
+    if reason:
+        return TextbackPlan(send=False, reason=reason)
+    line, number = call.line, call.caller.number
+    if not await store.start_cooldown(line.number, number, line.cooldown):
+        window = format_duration(line.cooldown)
+        return TextbackPlan(send=False, reason=f"already texted within the {window} cooldown")
+    first = await store.first_text(line.number, number)
+    return TextbackPlan(send=True, body=textback_body(line, now=now, first_text=first))
+
+
+async def handle_missed_call(
+    call: MissedCall,
+    *,
+    store: ConversationStore,
+    sms: SmsSender,
+    chat: ThreadChat,
+    locks: ConversationLocks,
+    now: datetime,
+) -> Conversation:
+    """Text the caller first, then open or continue the Slack thread."""
+    plan = await plan_textback(call, store, now)
+    sending: asyncio.Task[SmsResult] | None = None
+    if plan.send:
+        # The SMS request leaves before anything waits on Slack.
+        sending = asyncio.create_task(
+            sms.send_sms(to=call.caller.number, from_=call.line.number, body=plan.body)
+        )
+    async with locks.hold(call.line.number, call.caller.number):
+        conv = await _open_for_call(call, plan, store=store, chat=chat, now=now)
+        if sending is not None:
+            result = await sending
+            await _report_textback(conv, plan, result, store=store, chat=chat, now=now)
+    return conv
+
+
+async def _open_for_call(
+    call: MissedCall,
+    plan: TextbackPlan,
+    *,
+    store: ConversationStore,
+    chat: ThreadChat,
+    now: datetime,
+) -> Conversation:
+    fresh = Conversation(
+        line=call.line.number,
+        caller=call.caller,
+        channel=call.line.channel,
+        opened_at=now,
+        origin="missed_call",
+        in_hours=hours_mod.is_open(call.line.hours, call.line.timezone, now),
+        line_label=call.line.label,
+        textback="pending" if plan.send else "suppressed",
+        textback_detail="" if plan.send else plan.reason,
+    )
+    conv, is_new = await store.open_or_get(fresh)
+    conv.calls += 1
+    conv.last_event_at = now
+    if not is_new and call.caller.name and not conv.caller.name:
+        conv.caller = call.caller
+    await ensure_thread(conv, store=store, chat=chat)
+    if not is_new:
+        note = f"no second text: {plan.reason}" if not plan.send else "texting them again"
+        await chat.post_entry(
+            conv, Entry("system", f"Called again; {note}.", at=now, icon="telephone_receiver")
+        )
+    elif not plan.send:
+        await chat.post_entry(conv, Entry("system", f"No text-back: {plan.reason}.", at=now))
+    await store.save(conv)
+    if not is_new and not plan.send:
+        await chat.refresh_card(conv)  # the call count changed; a send refreshes it later
+    return conv
+
+
+async def _report_textback(
+    conv: Conversation,
+    plan: TextbackPlan,
+    result: SmsResult,
+    *,
+    store: ConversationStore,
+    chat: ThreadChat,
+    now: datetime,
+) -> None:
+    if result.ok:
+        conv.textback, conv.textback_detail = "sent", plan.body
+        entry = Entry("system", f"Texted the caller: {plan.body}", at=now, icon="outbox_tray")
+        if result.sid:
+            await store.record_outbound(result.sid, conv, None)
+    else:
+        conv.textback, conv.textback_detail = "failed", result.reason
+        entry = Entry("system", f"Text-back not sent: {result.reason}.", at=now, icon="warning")
+    await store.save(conv)
+    await chat.post_entry(conv, entry)
+    await chat.refresh_card(conv)
+
+
+async def ensure_thread(conv: Conversation, *, store: ConversationStore, chat: ThreadChat) -> None:
+    """Open the conversation's thread if it has none yet (also after an earlier chat failure)."""
+    if conv.thread_id:
+        return
+    conv.thread_id = await chat.open_thread(conv)
+    if conv.thread_id:
+        await store.save(conv)
+

@@ -1,0 +1,87 @@
+"""Ports: the small interfaces through which workflows talk to the world.
+
+The edges (`bot/`) implement them with Twilio, Slack and Redis; tests may pass fakes.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from workflows.conversation import Conversation, Entry, SmsResult
+
+
+class SmsSender(Protocol):
+    """Sends one SMS through the carrier."""
+
+    async def send_sms(self, *, to: str, from_: str, body: str) -> SmsResult:
+        """Send `body` to `to` from the line number `from_`; never raises for carrier errors."""
+        ...
+
+
+class ThreadChat(Protocol):
+    """The team's chat: one thread per conversation."""
+
+    async def open_thread(self, conv: Conversation) -> str | None:
+        """Post the parent card; return its thread id, or None when the chat refused."""
+        ...
+
+    async def refresh_card(self, conv: Conversation) -> None:
+        """Re-render the parent card from the conversation's current state."""
+        ...
+
+    async def post_entry(self, conv: Conversation, entry: Entry) -> str | None:
+        """Post one line into the conversation's thread; return its message id."""
+        ...
+
+    async def react(self, channel: str, message_id: str, name: str) -> None:
+        """Add a reaction to a message."""
+        ...
+
+    async def mark_reply(self, conv: Conversation, message_id: str, result: SmsResult) -> None:
+        """Show on the team member's message whether the SMS went out."""
+        ...
+
+
+class ConversationStore(Protocol):
+    """Durable state of conversations and the idempotency claims."""
+
+    async def claim(self, kind: str, key: str) -> bool:
+        """Atomically record that delivery `key` of `kind` is being handled; False if seen."""
+        ...
+
+    async def open_or_get(self, conv: Conversation) -> tuple[Conversation, bool]:
+        """Return the caller's open conversation on that line, or store `conv`; True if new."""
+        ...
+
+    async def save(self, conv: Conversation) -> None:
+        """Persist the conversation's mutable fields."""
+        ...
+
+    async def by_thread(self, channel: str, thread_id: str) -> Conversation | None:
+        """Find the conversation a chat thread belongs to."""
+        ...
+
+    async def start_cooldown(self, line: str, caller: str, seconds: int) -> bool:
+        """Claim the auto-text window for this caller; False if one is running."""
+        ...
+
+    async def first_text(self, line: str, caller: str) -> bool:
+        """True exactly once per caller and line: the first text carries opt-out wording."""
+        ...
+
+    async def record_outbound(self, sid: str, conv: Conversation, message_id: str | None) -> None:
+        """Remember which thread and team message an outbound SMS belongs to."""
+        ...
+
+    async def outbound(self, sid: str) -> tuple[Conversation, str] | None:
+        """The conversation and team message id ("" for automatic texts) of an outbound SMS."""
+        ...
+
+
+class ConversationLocks(Protocol):
+    """Serialises work on one conversation so its thread keeps the order of events."""
+
+    def hold(self, line: str, caller: str) -> AbstractAsyncContextManager[None]:
+        """Hold the conversation of `caller` on `line` for the duration of the block."""
+        ...
