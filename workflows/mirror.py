@@ -101,11 +101,12 @@ async def handle_team_reply(
         await chat.mark_reply(conv, reply.message_id, refusal)
         return "refused"
     result = await sms.send_sms(to=conv.caller.number, from_=conv.line, body=text)
+    if result.sid:
+        # Recorded first: Twilio's delivery report may arrive before Slack answers.
+        await store.record_outbound(result.sid, conv, reply.message_id)
     await chat.mark_reply(conv, reply.message_id, result)
     if not result.ok:
         return "refused"
-    if result.sid:
-        await store.record_outbound(result.sid, conv, reply.message_id)
     if "first_reply_at" not in conv.extra:
         conv.extra["first_reply_at"] = now.isoformat()
         conv.extra["first_reply_by"] = reply.user

@@ -52,15 +52,19 @@ def register(bolt: AsyncApp, svc: Services) -> None:
                 resolve_channel=svc.directory.channel_name,
             )
 
-        outcome = await handle_team_reply(
-            reply,
-            store=svc.store,
-            sms=svc.sms,
-            chat=svc.chat,
-            to_plain=to_plain,
-            now=svc.clock.now(),
-        )
-        log.info("team reply %s: %s", reply.message_id, outcome)
+        async def send() -> None:
+            outcome = await handle_team_reply(
+                reply,
+                store=svc.store,
+                sms=svc.sms,
+                chat=svc.chat,
+                to_plain=to_plain,
+                now=svc.clock.now(),
+            )
+            log.info("team reply %s: %s", reply.message_id, outcome)
+
+        # Tracked with the webhooks' work, so shutdown waits for a reply already claimed.
+        svc.tasks.spawn(send(), name=f"reply:{reply.message_id}")
 
     # One listener for every message event: Bolt answers 404 (and Slack retries) when no
     # listener matches, which would happen for edits and deletions otherwise.
