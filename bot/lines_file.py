@@ -14,7 +14,13 @@ from pydantic import BaseModel, ValidationError
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.lines_schema import FileModel, LineModel, TemplatesModel, known_keys_hint, problem_text
+from bot.lines_schema import (
+    FileModel,
+    LineModel,
+    TemplatesModel,
+    known_keys_hint,
+    problem_text,
+)
 from workflows.hours import parse_weekday
 from workflows.lines import (
     DEFAULT_AFTER_HOURS_TEMPLATE,
@@ -94,7 +100,12 @@ class _Document:
             return result
         if isinstance(node, SequenceNode):
             return [self._build(item, (*path, i)) for i, item in enumerate(node.value)]
-        value = self._constructor.construct_object(node)
+        try:
+            value = self._constructor.construct_object(node)
+        except yaml.constructor.ConstructorError as exc:
+            # e.g. a `!!python/object` tag: safe loading refuses it, and so do we, with its line.
+            self.add(path, f"cannot be read: {exc.problem}")
+            return str(node.value)  # already reported; plain text avoids a second error here
         if value is not None and not isinstance(value, str) and _wants_text(path):
             return str(node.value)
         return value
@@ -239,8 +250,8 @@ def load_config(path: Path) -> Config:
     except FileNotFoundError:
         raise ConfigError(
             [
-                f"{source}: lines file not found (looked for {Path(path).resolve()}): create it from "
-                "textback.example.yml, or set TEXTBACK_CONFIG to the lines file's path"
+                (f"{source}: lines file not found (looked for {Path(path).resolve()}): create it from "
+                "textback.example.yml, or set TEXTBACK_CONFIG to the lines file's path")
             ]
         ) from None
     except IsADirectoryError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Callable
 from functools import cache
@@ -12,7 +13,14 @@ from zoneinfo import available_timezones
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+)
 from pydantic_core import ErrorDetails
 
 from workflows.durations import format_duration, parse_duration
@@ -224,7 +232,7 @@ class LineModel(_Strict):
     def _ascending(cls, value: list[int]) -> list[int]:
         if any(v <= 0 for v in value):
             raise ValueError('each reminder must be after the call, e.g. [5m, 15m, 60m]')
-        for earlier, later in zip(value, value[1:], strict=False):
+        for earlier, later in itertools.pairwise(value):
             if later <= earlier:
                 raise ValueError(
                     f"must go up, e.g. [5m, 15m, 60m]: {format_duration(later)} comes after {format_duration(earlier)}"

@@ -7,7 +7,7 @@ the line's IANA timezone, so DST changes move the instant, never the opening tim
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from workflows.lines import Shift, WeeklyHours
@@ -173,7 +173,7 @@ def _wall_to_instant(day: date, minutes: int, zone: ZoneInfo) -> datetime:
     """The real instant of a wall-clock time; a time skipped by DST lands just after the jump."""
     wall = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone)
     # Round-tripping through UTC turns a non-existent 02:30 into the 03:30 that follows it.
-    return wall.astimezone(timezone.utc).astimezone(zone)
+    return wall.astimezone(UTC).astimezone(zone)
 
 
 def next_open(hours: WeeklyHours | None, tz: str, now: datetime) -> datetime | None:
