@@ -200,6 +200,7 @@ def _to_line(model: LineModel, business: str) -> Line:
         ring_timeout=model.ring_timeout,
         ring_after_hours=model.ring_after_hours,
         opt_out_footer=model.opt_out_footer,
+        allow_international=model.allow_international,
         name=model.name,
     )
 

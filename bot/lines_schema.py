@@ -217,6 +217,7 @@ class LineModel(_Strict):
     ring_timeout: Annotated[int, BeforeValidator(_ring_timeout)] = 20
     ring_after_hours: StrictBool = False
     opt_out_footer: StrictBool = True
+    allow_international: StrictBool = False
     name: Annotated[str, BeforeValidator(_text(str))] = ""
     business: Name | None = None
 

@@ -16,6 +16,7 @@ from bot.settings import Settings
 from bot.slack.gateway import SlackDirectory, SlackThreads
 from bot.store.connection import RedisHandle, open_redis
 from bot.store.conversations import RedisConversationStore
+from bot.store.flags import RedisCallerFlags
 from bot.store.locks import ConversationLocks
 from bot.tasks import Background
 from bot.twilio.gateway import TwilioSms, make_client
@@ -27,6 +28,7 @@ class Services:
     clock: Clock
     redis: RedisHandle
     store: RedisConversationStore
+    flags: RedisCallerFlags
     locks: ConversationLocks
     sms: TwilioSms
     slack: AsyncWebClient
@@ -66,6 +68,7 @@ async def open_services(settings: Settings, clock: Clock) -> AsyncIterator[Servi
             clock=clock,
             redis=redis,
             store=RedisConversationStore(redis.client),
+            flags=RedisCallerFlags(redis.client),
             locks=ConversationLocks(redis.client),
             sms=sms,
             slack=slack,

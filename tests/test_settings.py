@@ -33,7 +33,7 @@ lines:
 """
 KNOWN_KEYS = (
     "known keys: number, channel, forward_to, detection, timezone, hours, booking_url, vertical, templates, "
-    "oncall, reminders, cooldown, ring_timeout, ring_after_hours, opt_out_footer, name, business"
+    "oncall, reminders, cooldown, ring_timeout, ring_after_hours, opt_out_footer, allow_international, name, business"
 )
 
 

@@ -20,6 +20,7 @@ class Caller:
     display: str  # formatted for people, e.g. "(512) 555-0123"
     kind: CallerKind = "ok"
     name: str = ""  # CNAM when the carrier gives one
+    international: bool = False  # in another country than the line's number
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workflows.conversation import Entry, SmsResult
-from workflows.ports import ConversationStore, ThreadChat
+from workflows.compliance import learn_from_refusal
+from workflows.ports import CallerFlags, ConversationStore, ThreadChat
 
 FAILED_STATUSES = frozenset({"failed", "undelivered"})
 DELIVERED_REACTION = "white_check_mark"
@@ -19,7 +20,7 @@ class DeliveryReport:
 
 
 async def handle_delivery_report(
-    report: DeliveryReport, *, store: ConversationStore, chat: ThreadChat
+    report: DeliveryReport, *, store: ConversationStore, chat: ThreadChat, flags: CallerFlags
 ) -> str:
     """Mark a delivered team reply, or explain a failed text in the thread."""
     found = await store.outbound(report.sid)
@@ -32,6 +33,7 @@ async def handle_delivery_report(
     if report.status not in FAILED_STATUSES:
         return "progress"
     failure = SmsResult(ok=False, error_code=report.error_code, error="the carrier did not deliver it")
+    await learn_from_refusal(flags, conv.line, conv.caller.number, report.error_code)
     if message_id:
         await chat.mark_reply(conv, message_id, failure)
     else:

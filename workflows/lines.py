@@ -66,6 +66,7 @@ class Line:
     ring_timeout: int = 20  # seconds the staff phones ring before the call counts as missed
     ring_after_hours: bool = False  # False: a call outside hours goes straight to missed
     opt_out_footer: bool = True  # first text to a number says how to opt out
+    allow_international: bool = False  # auto-texts to numbers in other countries
     name: str = ""  # a label for the line in Slack, e.g. "Acme North"
 
     @property

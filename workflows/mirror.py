@@ -8,12 +8,33 @@ from datetime import datetime
 from typing import Literal
 
 from workflows import hours as hours_mod
-from workflows.conversation import Caller, Conversation, Entry, SmsResult
+from workflows.compliance import (
+    KEYWORD_NOTES,
+    Keyword,
+    help_text,
+    keyword_of,
+    learn_from_refusal,
+)
+from workflows.conversation import Caller, Conversation, Entry
 from workflows.lines import Line
 from workflows.missed_call import ensure_thread
-from workflows.ports import ConversationLocks, ConversationStore, SmsSender, ThreadChat
+from workflows.ports import (
+    CallerFlags,
+    ConversationLocks,
+    ConversationStore,
+    SmsSender,
+    ThreadChat,
+)
 
 DEFAULT_NOTE_PREFIXES = ("note:", "//")
+REFUSAL_HINT = "Your message stays in the thread; nothing was texted."
+
+
+def static_guard_reason(conv: Conversation) -> str:
+    """Why a team reply cannot be texted at all (withheld or invalid caller ID)."""
+    if conv.caller.kind != "ok":
+        return "this caller's number cannot receive texts"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -26,6 +47,7 @@ class InboundSms:
     body: str
     media: tuple[str, ...]
     at: datetime
+    opt_out_type: str = ""  # Twilio's Advanced Opt-Out verdict, when it ran
 
 
 async def handle_caller_sms(
@@ -34,8 +56,15 @@ async def handle_caller_sms(
     store: ConversationStore,
     chat: ThreadChat,
     locks: ConversationLocks,
+    flags: CallerFlags,
+    sms: SmsSender,
 ) -> Conversation:
-    """Mirror a caller's text into their open thread, opening a "texted in" thread if needed."""
+    """Mirror a caller's text into their open thread, opening a "texted in" thread if needed.
+
+    STOP/START/HELP are mirrored too (nothing a caller writes is lost) and acted on; they
+    are the only texts that may get an automatic reply, and only HELP does: the carrier
+    already confirms STOP and START.
+    """
     fresh = Conversation(
         line=msg.line.number,
         caller=msg.caller,
@@ -45,14 +74,35 @@ async def handle_caller_sms(
         in_hours=hours_mod.is_open(msg.line.hours, msg.line.timezone, msg.at),
         line_label=msg.line.label,
     )
+    keyword = keyword_of(msg.body, msg.opt_out_type)
     async with locks.hold(msg.line.number, msg.caller.number):
         conv, _ = await store.open_or_get(fresh)
         conv.texts_in += 1
         conv.last_event_at = msg.at
         await ensure_thread(conv, store=store, chat=chat)
         await chat.post_entry(conv, Entry("caller", msg.body, media=msg.media, at=msg.at))
+        if keyword is not None:
+            await _act_on_keyword(keyword, msg, conv, flags=flags, sms=sms, chat=chat)
         await store.save(conv)
     return conv
+
+
+async def _act_on_keyword(
+    keyword: Keyword,
+    msg: InboundSms,
+    conv: Conversation,
+    *,
+    flags: CallerFlags,
+    sms: SmsSender,
+    chat: ThreadChat,
+) -> None:
+    line, caller = msg.line, msg.caller
+    if keyword in ("opt_out", "opt_in"):
+        await flags.set_opted_out(line.number, caller.number, keyword == "opt_out")
+    elif msg.opt_out_type.upper() != "HELP" and caller.kind == "ok":
+        # With Advanced Opt-Out, Twilio has already sent the operator's help text.
+        await sms.send_sms(to=caller.number, from_=line.number, body=help_text(line))
+    await chat.post_entry(conv, Entry("system", KEYWORD_NOTES[keyword], at=msg.at, icon="information_source"))
 
 
 @dataclass(frozen=True)
@@ -83,6 +133,7 @@ async def handle_team_reply(
     sms: SmsSender,
     chat: ThreadChat,
     to_plain: Callable[[str], Awaitable[str]],
+    flags: CallerFlags,
     now: datetime,
 ) -> ReplyOutcome:
     """Send a human's thread reply to the caller as SMS, exactly once."""
@@ -96,11 +147,13 @@ async def handle_team_reply(
     text = (await to_plain(reply.raw_text)).strip()
     if not text:
         return "empty"
-    if conv.caller.kind != "ok":
-        refusal = SmsResult(ok=False, error="this caller's number cannot receive texts")
-        await chat.mark_reply(conv, reply.message_id, refusal)
+    blocked = static_guard_reason(conv) or await flags.suppression(conv.line, conv.caller.number)
+    if blocked:
+        await chat.tell_user(conv.channel, reply.user, f"Not sent to the caller: {blocked}. {REFUSAL_HINT}")
+        await chat.react(conv.channel, reply.message_id, "no_entry_sign")
         return "refused"
     result = await sms.send_sms(to=conv.caller.number, from_=conv.line, body=text)
+    await learn_from_refusal(flags, conv.line, conv.caller.number, result.error_code)
     if result.sid:
         # Recorded first: Twilio's delivery report may arrive before Slack answers.
         await store.record_outbound(result.sid, conv, reply.message_id)

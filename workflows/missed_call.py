@@ -7,20 +7,22 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from workflows import hours as hours_mod
+from workflows.compliance import learn_from_refusal, static_guard
 from workflows.conversation import Caller, Conversation, Entry, SmsResult
 from workflows.durations import format_duration
 from workflows.lines import OPT_OUT_FOOTER, Line
-from workflows.ports import ConversationLocks, ConversationStore, SmsSender, ThreadChat
+from workflows.ports import (
+    CallerFlags,
+    ConversationLocks,
+    ConversationStore,
+    SmsSender,
+    ThreadChat,
+)
 from workflows.templates import render
 
 # DialCallStatus values that mean nobody picked up (PROTOCOLS 1.2).
 MISSED_DIAL_STATUSES = frozenset({"no-answer", "busy", "failed", "canceled"})
 
-GUARD_REASONS = {
-    "withheld": "caller ID withheld",
-    "short_code": "the caller is a short code",
-    "invalid": "the caller ID is not a phone number",
-}
 
 
 def dial_means_missed(dial_call_status: str) -> bool:
@@ -52,15 +54,6 @@ class TextbackPlan:
     reason: str = ""  # why no text, when send is False
 
 
-def guard_reason(line: Line, caller: Caller) -> str:
-    """Why this caller must never get an automatic text, or "" when they may."""
-    if caller.kind != "ok":
-        return GUARD_REASONS[caller.kind]
-    if caller.number == line.number or caller.number in line.forward_to:
-        return "the caller is one of this line's own numbers"
-    return ""
-
-
 def textback_body(line: Line, *, now: datetime, first_text: bool) -> str:
     """The business-hours or after-hours text, with placeholders filled."""
     open_now = hours_mod.is_open(line.hours, line.timezone, now)
@@ -77,12 +70,14 @@ def textback_body(line: Line, *, now: datetime, first_text: bool) -> str:
     return body
 
 
-async def plan_textback(call: MissedCall, store: ConversationStore, now: datetime) -> TextbackPlan:
+async def plan_textback(
+    call: MissedCall, store: ConversationStore, flags: CallerFlags, now: datetime
+) -> TextbackPlan:
     """Decide whether this missed call gets a text, claiming the cooldown window if so."""
-    reason = guard_reason(call.line, call.caller)
+    line, number = call.line, call.caller.number
+    reason = static_guard(line, call.caller) or await flags.suppression(line.number, number)
     if reason:
         return TextbackPlan(send=False, reason=reason)
-    line, number = call.line, call.caller.number
     if not await store.start_cooldown(line.number, number, line.cooldown):
         window = format_duration(line.cooldown)
         return TextbackPlan(send=False, reason=f"already texted within the {window} cooldown")
@@ -97,10 +92,11 @@ async def handle_missed_call(
     sms: SmsSender,
     chat: ThreadChat,
     locks: ConversationLocks,
+    flags: CallerFlags,
     now: datetime,
 ) -> Conversation:
     """Text the caller first, then open or continue the Slack thread."""
-    plan = await plan_textback(call, store, now)
+    plan = await plan_textback(call, store, flags, now)
     sending: asyncio.Task[SmsResult] | None = None
     if plan.send:
         # The SMS request leaves before anything waits on Slack.
@@ -111,6 +107,7 @@ async def handle_missed_call(
         conv = await _open_for_call(call, plan, store=store, chat=chat, now=now)
         if sending is not None:
             result = await sending
+            await learn_from_refusal(flags, call.line.number, call.caller.number, result.error_code)
             await _report_textback(conv, plan, result, store=store, chat=chat, now=now)
     return conv
 

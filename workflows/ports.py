@@ -34,6 +34,10 @@ class ThreadChat(Protocol):
         """Post one line into the conversation's thread; return its message id."""
         ...
 
+    async def tell_user(self, channel: str, user: str, text: str) -> None:
+        """A message only `user` sees in `channel`."""
+        ...
+
     async def react(self, channel: str, message_id: str, name: str) -> None:
         """Add a reaction to a message."""
         ...
@@ -84,4 +88,20 @@ class ConversationLocks(Protocol):
 
     def hold(self, line: str, caller: str) -> AbstractAsyncContextManager[None]:
         """Hold the conversation of `caller` on `line` for the duration of the block."""
+        ...
+
+
+class CallerFlags(Protocol):
+    """Lasting facts about a number: opted out, blocked, landline."""
+
+    async def suppression(self, line: str, caller: str) -> str:
+        """Why no text may go to `caller` from `line`, or "" when texts are allowed."""
+        ...
+
+    async def set_opted_out(self, line: str, caller: str, opted_out: bool) -> None:
+        """Record STOP (True) or START (False)."""
+        ...
+
+    async def mark_landline(self, caller: str) -> None:
+        """Remember a number that cannot receive texts."""
         ...

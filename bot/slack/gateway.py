@@ -79,6 +79,10 @@ class SlackThreads:
         )
         return str(resp["ts"]) if resp else None
 
+    async def tell_user(self, channel: str, user: str, text: str) -> None:
+        """An ephemeral message: only `user` sees it."""
+        await self._call("chat.postEphemeral", channel=channel, user=user, text=text)
+
     async def react(self, channel: str, message_id: str, name: str) -> None:
         """Add a reaction; `already_reacted` is fine."""
         await self._call("reactions.add", channel=channel, timestamp=message_id, name=name)

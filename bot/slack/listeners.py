@@ -59,6 +59,7 @@ def register(bolt: AsyncApp, svc: Services) -> None:
                 sms=svc.sms,
                 chat=svc.chat,
                 to_plain=to_plain,
+                flags=svc.flags,
                 now=svc.clock.now(),
             )
             log.info("team reply %s: %s", reply.message_id, outcome)

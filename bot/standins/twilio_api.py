@@ -20,7 +20,13 @@ from aiohttp import web
 
 from bot.standins import specs
 from bot.standins.server import Recorded, Reply, StandInServer
-from bot.standins.twilio_rules import ARRAY_FIELDS, INVALID_REQUEST, Params, Problem, TwilioRules
+from bot.standins.twilio_rules import (
+    ARRAY_FIELDS,
+    INVALID_REQUEST,
+    Params,
+    Problem,
+    TwilioRules,
+)
 from bot.standins.twilio_segments import segments
 
 API_VERSION = "2010-04-01"

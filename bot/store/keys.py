@@ -54,3 +54,17 @@ def outbound(sid: str) -> str:
 def conversation_lock(line: str, caller: str) -> str:
     """Cross-instance lock that keeps one conversation's events in order."""
     return f"{PREFIX}lock:conv:{line}:{caller}"
+
+
+def opted_out(line: str) -> str:
+    """Set of numbers that replied STOP to this line (kept even when Twilio also blocks them)."""
+    return f"{PREFIX}optout:{line}"
+
+
+def blocked(line: str) -> str:
+    """Set of numbers the team blocked on this line."""
+    return f"{PREFIX}blocked:{line}"
+
+
+# Landlines learned from delivery errors; a property of the number, so account-wide.
+LANDLINES = f"{PREFIX}landlines"

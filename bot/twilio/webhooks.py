@@ -14,10 +14,15 @@ from bot import phones
 from bot.services import SERVICES, Services
 from bot.twilio import signature, twiml
 from workflows.conversation import Caller
-from workflows.lines import Line
 from workflows.delivery import DeliveryReport, handle_delivery_report
+from workflows.lines import Line
 from workflows.mirror import InboundSms, handle_caller_sms
-from workflows.missed_call import MissedCall, dial_means_missed, handle_missed_call, skip_ringing
+from workflows.missed_call import (
+    MissedCall,
+    dial_means_missed,
+    handle_missed_call,
+    skip_ringing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +54,7 @@ def xml(body: str) -> web.Response:
     return web.Response(text=body, content_type="text/xml")
 
 
-def caller_of(params: MultiDictProxy[str]) -> Caller:
+def caller_of(params: MultiDictProxy[str], line: Line) -> Caller:
     """The caller as Twilio reported it (withheld IDs and short codes classified)."""
     raw = params.get("From", "").strip()
     kind = phones.classify_caller(raw)
@@ -57,7 +62,9 @@ def caller_of(params: MultiDictProxy[str]) -> Caller:
     display = phones.display(number) if kind == "ok" else (raw or "unknown caller")
     if kind == "withheld":
         display = "withheld number"
-    return Caller(number=number, display=display, kind=kind, name=params.get("CallerName", "").strip())
+    abroad = kind == "ok" and phones.country_code(number) != phones.country_code(line.number)
+    name = params.get("CallerName", "").strip()
+    return Caller(number=number, display=display, kind=kind, name=name, international=abroad)
 
 
 def line_of(svc: Services, params: MultiDictProxy[str]) -> Line | None:
@@ -97,10 +104,11 @@ async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[st
     call_sid = params.get("CallSid", "")
     if not call_sid or not await svc.store.claim("missed", call_sid):
         return
-    call = MissedCall(call_id=call_sid, line=line, caller=caller_of(params), at=svc.clock.now())
+    call = MissedCall(call_id=call_sid, line=line, caller=caller_of(params, line), at=svc.clock.now())
     svc.tasks.spawn(
         handle_missed_call(
-            call, store=svc.store, sms=svc.sms, chat=svc.chat, locks=svc.locks, now=call.at
+            call, store=svc.store, sms=svc.sms, chat=svc.chat, locks=svc.locks, flags=svc.flags,
+            now=call.at,
         ),
         name=f"missed:{call_sid}",
     )
@@ -132,13 +140,16 @@ async def sms(request: web.Request, svc: Services, params: MultiDictProxy[str]) 
         msg = InboundSms(
             message_id=sid,
             line=line,
-            caller=caller_of(params),
+            caller=caller_of(params, line),
             body=params.get("Body", ""),
             media=media_of(params),
             at=svc.clock.now(),
+            opt_out_type=params.get("OptOutType", ""),
         )
         svc.tasks.spawn(
-            handle_caller_sms(msg, store=svc.store, chat=svc.chat, locks=svc.locks),
+            handle_caller_sms(
+                msg, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags, sms=svc.sms
+            ),
             name=f"sms:{sid}",
         )
     return xml(twiml.empty())
@@ -152,7 +163,7 @@ async def sms_status(
     if sid and status and await svc.store.claim("status", f"{sid}:{status}"):
         code = params.get("ErrorCode", "")
         report = DeliveryReport(sid=sid, status=status, error_code=int(code) if code.isdigit() else None)
-        svc.tasks.spawn(handle_delivery_report(report, store=svc.store, chat=svc.chat), name=f"dlr:{sid}")
+        svc.tasks.spawn(handle_delivery_report(report, store=svc.store, chat=svc.chat, flags=svc.flags), name=f"dlr:{sid}")
     return web.Response(status=204)
 
 
