@@ -34,8 +34,12 @@ def signed(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]
 
     async def route(request: web.Request) -> web.Response:
         svc = request.app[SERVICES]
-        # Twilio posts urlencoded forms, so every value is a str (files only come multipart).
-        params = cast(MultiDictProxy[str], await request.post())
+        try:
+            # Twilio posts urlencoded forms, so every value is a str (files only come multipart).
+            params = cast(MultiDictProxy[str], await request.post())
+        except (UnicodeDecodeError, ValueError):
+            log.warning("refused %s: unreadable form body", request.path)
+            return web.Response(status=400)
         url = signature.public_request_url(svc.settings.public_url, request.raw_path)
         token = svc.settings.twilio_auth_token
         if not signature.verify(url, params, request.headers.get("X-Twilio-Signature"), token):
