@@ -122,3 +122,11 @@ def test_emoji_count_two_utf16_units() -> None:
 def test_default_texts_fit_in_two_gsm_segments() -> None:
     body = render(DEFAULT_AFTER_HOURS_TEMPLATE, **VALUES) + OPT_OUT_FOOTER
     assert sms_segments(body) == (2, "GSM-7")
+
+
+def test_templates_longer_than_three_segments_are_refused_with_the_count() -> None:
+    validate_template("Hi, this is {business}. " + "x" * 380)
+    with pytest.raises(ValueError, match=r"= 4 SMS segments \(GSM-7\); keep it to 3 segments or fewer"):
+        validate_template("Hi, this is {business}. " + "x" * 440)
+    with pytest.raises(ValueError, match=r"SMS segments \(UCS-2\) \(a curly quote"):
+        validate_template("We\u2019re sorry, {business} missed you. " + "y" * 200)

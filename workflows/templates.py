@@ -57,8 +57,33 @@ def validate_template(text: str) -> None:
             opened = None
     if opened is not None:
         problems.append(f'"{{" at character {opened + 1} is never closed: write placeholders as {{business}}')
+    if not problems:
+        problems += _length_problem(text)
     if problems:
         raise ValueError("; ".join(problems))
+
+
+# Carriers bill and filter per segment; a text-back longer than this reads as spam.
+MAX_SEGMENTS = 3
+# Typical filled-in values, so a template is judged by what callers will receive.
+SAMPLE_VALUES = {
+    "business": "Acme Plumbing & Heating",
+    "booking_url": "https://acme.example/book",
+    "hours_today": "8:00 AM-12:00 PM, 1:00 PM-5:00 PM",
+    "next_open": "tomorrow at 8:00 AM",
+}
+
+
+def _length_problem(text: str) -> list[str]:
+    sample = render(text, **SAMPLE_VALUES) + " Reply STOP to opt out."
+    segments, encoding = sms_segments(sample)
+    if segments <= MAX_SEGMENTS:
+        return []
+    hint = " (a curly quote, dash or emoji switches the whole text to UCS-2)" if encoding == "UCS-2" else ""
+    return [
+        f"filled in, this text is {len(sample)} characters = {segments} SMS segments ({encoding}){hint}; "
+        f"keep it to {MAX_SEGMENTS} segments or fewer"
+    ]
 
 
 def _pack(costs: list[int], per_part: int) -> int:
