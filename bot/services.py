@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock
 from bot.settings import Settings
 from bot.slack.gateway import SlackDirectory, SlackThreads
+from bot.store.bursts import RedisBursts
 from bot.store.connection import RedisHandle, open_redis
 from bot.store.conversations import RedisConversationStore
 from bot.store.flags import RedisCallerFlags
@@ -29,12 +30,15 @@ class Services:
     redis: RedisHandle
     store: RedisConversationStore
     flags: RedisCallerFlags
+    bursts: RedisBursts
     locks: ConversationLocks
     sms: TwilioSms
     slack: AsyncWebClient
     chat: SlackThreads
     directory: SlackDirectory
     tasks: Background
+    # How long a burst of caller texts is collected before it is posted as one line.
+    burst_flush_s: float = 5.0
 
 
 SERVICES = web.AppKey("services", Services)
@@ -69,6 +73,7 @@ async def open_services(settings: Settings, clock: Clock) -> AsyncIterator[Servi
             redis=redis,
             store=RedisConversationStore(redis.client),
             flags=RedisCallerFlags(redis.client),
+            bursts=RedisBursts(redis.client),
             locks=ConversationLocks(redis.client),
             sms=sms,
             slack=slack,

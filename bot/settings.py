@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,17 +32,21 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the server needs to start: credentials, URLs, storage and the lines file."""
+    """Everything the server needs to start: credentials, URLs, storage and the lines file.
 
-    slack_bot_token: str
-    slack_signing_secret: str
-    slack_app_token: str | None
+    Secrets (and REDIS_URL, which may hold a password) are left out of repr, so a settings
+    object in a log line or a traceback shows no credential.
+    """
+
+    slack_bot_token: str = field(repr=False)
+    slack_signing_secret: str = field(repr=False)
+    slack_app_token: str | None = field(repr=False)
     twilio_account_sid: str
-    twilio_auth_token: str
+    twilio_auth_token: str = field(repr=False)
     twilio_api_key: str | None
-    twilio_api_secret: str | None
+    twilio_api_secret: str | None = field(repr=False)
     public_url: str
-    redis_url: str | None
+    redis_url: str | None = field(repr=False)
     data_dir: Path
     config_path: Path
     port: int

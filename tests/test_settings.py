@@ -484,3 +484,13 @@ def test_unsafe_tags_and_bare_numbers_are_located() -> None:
         "'tag:yaml.org,2002:python/object:os.system'"),
         'textback.yml:3: lines[0].number: "15125550100" is not in E.164 form (write "+15125550100")',
     ]
+
+
+def test_secrets_never_appear_in_the_settings_repr() -> None:
+    from bot.settings import load_settings
+
+    env = {"SLACK_BOT_TOKEN": "xoxb-SECRET1", "SLACK_SIGNING_SECRET": "SECRET2", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+           "TWILIO_AUTH_TOKEN": "SECRET3", "PUBLIC_URL": "https://x.example",
+           "REDIS_URL": "redis://default:SECRET4@host:6379", "TEXTBACK_CONFIG": str(REPO / "textback.example.yml")}
+    text = repr(load_settings(env))
+    assert "SECRET" not in text and "public_url='https://x.example'" in text

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workflows.conversation import Entry, SmsResult
 from workflows.compliance import learn_from_refusal
+from workflows.conversation import Entry, SmsResult
 from workflows.ports import CallerFlags, ConversationStore, ThreadChat
 
 FAILED_STATUSES = frozenset({"failed", "undelivered"})

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 from workflows import hours as hours_mod
+from workflows.bursts import hold_if_flooding
 from workflows.compliance import (
     KEYWORD_NOTES,
     Keyword,
@@ -19,6 +20,7 @@ from workflows.conversation import Caller, Conversation, Entry
 from workflows.lines import Line
 from workflows.missed_call import ensure_thread
 from workflows.ports import (
+    BurstStore,
     CallerFlags,
     ConversationLocks,
     ConversationStore,
@@ -58,8 +60,12 @@ async def handle_caller_sms(
     locks: ConversationLocks,
     flags: CallerFlags,
     sms: SmsSender,
-) -> Conversation:
+    bursts: BurstStore,
+) -> tuple[Conversation, str]:
     """Mirror a caller's text into their open thread, opening a "texted in" thread if needed.
+
+    Past the burst rate the text is held and shown with the others of the burst; the
+    outcome "hold_first" tells the caller of this function to arm the flush.
 
     STOP/START/HELP are mirrored too (nothing a caller writes is lost) and acted on; they
     are the only texts that may get an automatic reply, and only HELP does: the carrier
@@ -80,11 +86,13 @@ async def handle_caller_sms(
         conv.texts_in += 1
         conv.last_event_at = msg.at
         await ensure_thread(conv, store=store, chat=chat)
-        await chat.post_entry(conv, Entry("caller", msg.body, media=msg.media, at=msg.at))
+        outcome = await hold_if_flooding(conv, msg.body, msg.media, bursts=bursts, now=msg.at)
+        if outcome == "post":
+            await chat.post_entry(conv, Entry("caller", msg.body, media=msg.media, at=msg.at))
         if keyword is not None:
             await _act_on_keyword(keyword, msg, conv, flags=flags, sms=sms, chat=chat)
         await store.save(conv)
-    return conv
+    return conv, outcome
 
 
 async def _act_on_keyword(

@@ -62,6 +62,10 @@ class ConversationStore(Protocol):
         """Persist the conversation's mutable fields."""
         ...
 
+    async def get(self, conv_id: str) -> Conversation | None:
+        """Load a conversation by id."""
+        ...
+
     async def by_thread(self, channel: str, thread_id: str) -> Conversation | None:
         """Find the conversation a chat thread belongs to."""
         ...
@@ -104,4 +108,28 @@ class CallerFlags(Protocol):
 
     async def mark_landline(self, caller: str) -> None:
         """Remember a number that cannot receive texts."""
+        ...
+
+
+class BurstStore(Protocol):
+    """Counts caller texts per minute and keeps the ones held back during a burst."""
+
+    async def count_inbound(self, line: str, caller: str, minute: int) -> int:
+        """Count one more text in this minute; return the minute's total."""
+        ...
+
+    async def hold(self, conv_id: str, text: str) -> int:
+        """Keep a text to post later; return how many are held now."""
+        ...
+
+    async def take_held(self, conv_id: str) -> list[str]:
+        """Remove and return the held texts, oldest first."""
+        ...
+
+    async def arm_flush(self, conv_id: str) -> bool:
+        """Claim the job of posting this conversation's held texts; False if already claimed."""
+        ...
+
+    async def disarm_flush(self, conv_id: str) -> None:
+        """Release the claim, so texts held from now on arm a new flush."""
         ...

@@ -68,3 +68,13 @@ def blocked(line: str) -> str:
 
 # Landlines learned from delivery errors; a property of the number, so account-wide.
 LANDLINES = f"{PREFIX}landlines"
+
+
+def inbound_rate(line: str, caller: str, minute: int) -> str:
+    """Caller texts counted in one minute (flood control)."""
+    return f"{PREFIX}inrate:{line}:{caller}:{minute}"
+
+
+def held(conv_id: str) -> str:
+    """Caller texts held back during a burst, waiting to be posted together."""
+    return f"{PREFIX}held:{conv_id}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import cast
@@ -13,6 +14,7 @@ from multidict import MultiDictProxy
 from bot import phones
 from bot.services import SERVICES, Services
 from bot.twilio import signature, twiml
+from workflows.bursts import flush_held
 from workflows.conversation import Caller
 from workflows.delivery import DeliveryReport, handle_delivery_report
 from workflows.lines import Line
@@ -150,13 +152,25 @@ async def sms(request: web.Request, svc: Services, params: MultiDictProxy[str]) 
             at=svc.clock.now(),
             opt_out_type=params.get("OptOutType", ""),
         )
-        svc.tasks.spawn(
-            handle_caller_sms(
-                msg, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags, sms=svc.sms
-            ),
-            name=f"sms:{sid}",
-        )
+        svc.tasks.spawn(mirror_caller_sms(svc, msg), name=f"sms:{sid}")
     return xml(twiml.empty())
+
+
+async def mirror_caller_sms(svc: Services, msg: InboundSms) -> None:
+    """Mirror one caller text; the first text held in a burst arms the grouped post."""
+    conv, outcome = await handle_caller_sms(
+        msg, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags, sms=svc.sms,
+        bursts=svc.bursts,
+    )
+    if outcome == "hold_first":
+        svc.tasks.spawn(flush_burst_later(svc, conv.id), name=f"burst:{conv.id}")
+
+
+async def flush_burst_later(svc: Services, conv_id: str) -> None:
+    await asyncio.sleep(svc.burst_flush_s)
+    await flush_held(
+        conv_id, store=svc.store, bursts=svc.bursts, chat=svc.chat, locks=svc.locks, now=svc.clock.now()
+    )
 
 
 async def sms_status(
