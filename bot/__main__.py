@@ -39,6 +39,39 @@ def demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(verbose=args.verbose))
 
 
+def forget(args: argparse.Namespace) -> int:
+    """Delete a caller's stored conversations (their opt-out is kept)."""
+    from bot.phones import normalize
+    from bot.settings import ConfigError, SettingsError, load_settings
+    from bot.store.connection import open_redis
+    from bot.store.forget import forget_caller
+
+    number = normalize(args.number)
+    if number is None:
+        print(f"textback: {args.number!r} is not a phone number (e.g. +15125550123)", file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings(os.environ, require_credentials=False)
+    except (ConfigError, SettingsError) as exc:
+        print(f"textback: cannot read the configuration:\n{exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        redis = await open_redis(settings.redis_url, settings.data_dir)
+        try:
+            lines = [line.number for line in settings.config.lines]
+            done = await forget_caller(redis.client, number, lines)
+        finally:
+            await redis.close()
+        print(f"forgot {number}: {done.conversations} conversation(s), {done.keys_deleted} record(s) deleted")
+        for kept in done.kept:
+            print(f"kept: {kept} (so they are never texted against their wish)")
+        print("Slack threads are the workspace's own history and stay in Slack.")
+        return 0
+
+    return asyncio.run(run())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="textback", description="Missed-call text-back, answered from Slack."
@@ -47,9 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="run the server (settings from the environment)")
     demo_parser = sub.add_parser("demo", help="the whole pipeline on this machine, no accounts")
     demo_parser.add_argument("-v", "--verbose", action="store_true", help="show the server's log")
+    forget_parser = sub.add_parser("forget", help="delete what is stored about one caller")
+    forget_parser.add_argument("number", help="the caller's phone number, e.g. +15125550123")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve()
+    if args.command == "forget":
+        return forget(args)
     return demo(args)
 
 

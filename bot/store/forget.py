@@ -1,0 +1,69 @@
+"""`textback forget <number>`: delete what the bot stored about one caller."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from bot.store import keys
+
+
+@dataclass
+class Forgotten:
+    conversations: int = 0
+    keys_deleted: int = 0
+    kept: list[str] = field(default_factory=list)
+
+
+async def forget_caller(r: Redis, number: str, lines: list[str]) -> Forgotten:
+    """Delete conversations, threads, cooldowns and delivery records of `number`.
+
+    The opt-out and block lists keep the number: forgetting a STOP would let the next
+    missed call text someone who asked not to be texted.
+    """
+    result = Forgotten()
+    conv_ids = await _conversations_of(r, number)
+    doomed: set[str] = {keys.conversation(c) for c in conv_ids}
+    doomed |= {keys.held(c) for c in conv_ids} | {keys.held(c) + ":armed" for c in conv_ids}
+    for line in lines:
+        doomed |= {keys.open_conversation(line, number), keys.cooldown(line, number), keys.texted(line, number)}
+        doomed |= {k.decode() async for k in r.scan_iter(match=keys.inbound_rate(line, number, 0)[:-1] + "*")}
+        if await r.sismember(keys.opted_out(line), number):
+            result.kept.append(f"opt-out on {line}")
+        if await r.sismember(keys.blocked(line), number):
+            result.kept.append(f"block on {line}")
+    doomed |= await _pointers_to(r, "thread:*", conv_ids)
+    doomed |= await _outbound_of(r, conv_ids)
+    await r.srem(keys.LANDLINES, number)
+    result.conversations = len(conv_ids)
+    result.keys_deleted = int(await r.delete(*doomed)) if doomed else 0
+    return result
+
+
+async def _conversations_of(r: Redis, number: str) -> set[str]:
+    found: set[str] = set()
+    async for key in r.scan_iter(match=keys.conversation("*"), count=500):
+        raw = await r.get(key)
+        if raw and json.loads(raw).get("caller", {}).get("number") == number:
+            found.add(key.decode().removeprefix(keys.conversation("")))
+    return found
+
+
+async def _pointers_to(r: Redis, pattern: str, conv_ids: set[str]) -> set[str]:
+    found: set[str] = set()
+    async for key in r.scan_iter(match=keys.PREFIX + pattern, count=500):
+        value = await r.get(key)
+        if value is not None and value.decode() in conv_ids:
+            found.add(key.decode())
+    return found
+
+
+async def _outbound_of(r: Redis, conv_ids: set[str]) -> set[str]:
+    found: set[str] = set()
+    async for key in r.scan_iter(match=keys.outbound("*"), count=500):
+        conv = await r.hget(key, "conv")
+        if conv is not None and conv.decode() in conv_ids:
+            found.add(key.decode())
+    return found
