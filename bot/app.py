@@ -10,6 +10,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot.clock import Clock, SystemClock
+from bot.job_handlers import register_all
 from bot.services import SERVICES, open_services
 from bot.settings import Settings
 from bot.slack import listeners
@@ -37,7 +38,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             )
             listeners.register(bolt, svc)
             app[BOLT] = bolt
-            yield
+            register_all(svc)
+            svc.jobs.start()
+            try:
+                yield
+            finally:
+                # Unfinished jobs stay pending in Redis; another instance or the next start
+                # picks them up.
+                await svc.jobs.stop()
 
     app.cleanup_ctx.append(lifecycle)
     app.add_routes(webhooks.routes())

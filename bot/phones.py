@@ -8,7 +8,7 @@ from typing import get_args
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
-from workflows.conversation import CallerKind
+from workflows.conversation import Caller, CallerKind
 
 __all__ = [
     "KINDS",
@@ -97,3 +97,16 @@ def classify_caller(from_value: str) -> CallerKind:
     if not _E164.fullmatch(raw) or _valid(raw, None) is None:
         return "invalid"
     return "ok"
+
+
+def caller_from(raw_from: str, name: str, line_number: str) -> Caller:
+    """The caller as Twilio reported them: classified, formatted, and placed at home or abroad."""
+    raw = raw_from.strip()
+    kind = classify_caller(raw)
+    number = (normalize(raw) or raw) if kind == "ok" else raw
+    if kind == "withheld":
+        display_as = "withheld number"
+    else:
+        display_as = display(number) if kind == "ok" else (raw or "unknown caller")
+    abroad = kind == "ok" and country_code(number) != country_code(line_number)
+    return Caller(number=number, display=display_as, kind=kind, name=name.strip(), international=abroad)

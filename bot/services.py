@@ -12,6 +12,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
+from bot.jobs import JobQueue
 from bot.settings import Settings
 from bot.slack.gateway import SlackDirectory, SlackThreads
 from bot.store.bursts import RedisBursts
@@ -37,6 +38,7 @@ class Services:
     chat: SlackThreads
     directory: SlackDirectory
     tasks: Background
+    jobs: JobQueue
     # How long a burst of caller texts is collected before it is posted as one line.
     burst_flush_s: float = 5.0
 
@@ -66,8 +68,9 @@ async def open_services(settings: Settings, clock: Clock) -> AsyncIterator[Servi
     )
     sms = TwilioSms(twilio, status_callback=f"{settings.public_url}/twilio/sms/status")
     tasks = Background()
+    jobs = JobQueue(redis.client)
     try:
-        yield Services(
+        services = Services(
             settings=settings,
             clock=clock,
             redis=redis,
@@ -80,7 +83,9 @@ async def open_services(settings: Settings, clock: Clock) -> AsyncIterator[Servi
             chat=SlackThreads(slack, settings.config),
             directory=SlackDirectory(slack),
             tasks=tasks,
+            jobs=jobs,
         )
+        yield services
     finally:
         await tasks.drain()
         await sms.close()

@@ -87,3 +87,10 @@ async def rig(redis: Redis, redis_url: str, clock: FakeClock, tmp_path: Path) ->
         yield r
         assert not r.twilio.violations, r.twilio.violations
         assert not r.slack.violations, r.slack.violations
+
+
+async def effects_in_redis(rig: Rig) -> list[bytes]:
+    """Keys anything stored, besides the job stream the workers create empty at start."""
+    r = rig.services.redis.client
+    assert await r.xlen("tb:jobs") == 0, "a job was recorded"
+    return [k for k in await r.keys("tb:*") if k != b"tb:jobs"]

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.standins.rig import ACCOUNT_SID, Rig
-from tests.conftest import CALLER, LINE
+from tests.conftest import CALLER, LINE, effects_in_redis
 from tests.test_security import TWILIO_ROUTES
 
 FIELDS = ["AccountSid", "CallSid", "MessageSid", "From", "To", "Body", "DialCallStatus", "CallStatus",
@@ -40,7 +40,7 @@ async def test_unsigned_random_forms_are_refused_without_effect(rig: Rig, form: 
     assert (status, body) == (403, "")
     await rig.settle()
     assert rig.twilio.requests == [] and rig.slack.requests == []
-    assert await rig.services.redis.client.keys("tb:*") == []
+    assert await effects_in_redis(rig) == []
 
 
 async def test_raw_garbage_bodies_are_answered(rig: Rig) -> None:

@@ -6,7 +6,7 @@ import json
 import time
 
 from bot.standins.rig import Rig
-from tests.conftest import CALLER, CHANNEL, LINE
+from tests.conftest import CALLER, CHANNEL, LINE, effects_in_redis
 from tests.test_missed_call import parents
 
 TWILIO_ROUTES = [
@@ -28,7 +28,7 @@ async def test_every_twilio_route_refuses_missing_or_wrong_signatures(rig: Rig) 
         assert status == 403, path
     await rig.settle()
     assert rig.twilio.requests == [] and rig.slack.requests == []
-    assert await rig.services.redis.client.keys("tb:*") == []
+    assert await effects_in_redis(rig) == []
 
 
 async def test_signature_over_a_different_url_or_altered_params_is_refused(rig: Rig) -> None:

@@ -31,6 +31,8 @@ class SmsResult:
     sid: str | None = None
     error_code: int | None = None
     error: str | None = None
+    transient: bool = False  # worth trying again later (rate limit, 5xx, timeout)
+    ambiguous: bool = False  # the message may have been created despite the error
 
     @property
     def reason(self) -> str:

@@ -25,8 +25,10 @@ from workflows.ports import (
     ConversationLocks,
     ConversationStore,
     SmsSender,
+    StepLog,
     ThreadChat,
 )
+from workflows.sending import once, send_once
 
 DEFAULT_NOTE_PREFIXES = ("note:", "//")
 REFUSAL_HINT = "Your message stays in the thread; nothing was texted."
@@ -61,6 +63,7 @@ async def handle_caller_sms(
     flags: CallerFlags,
     sms: SmsSender,
     bursts: BurstStore,
+    steps: StepLog,
 ) -> tuple[Conversation, str]:
     """Mirror a caller's text into their open thread, opening a "texted in" thread if needed.
 
@@ -80,18 +83,23 @@ async def handle_caller_sms(
         in_hours=hours_mod.is_open(msg.line.hours, msg.line.timezone, msg.at),
         line_label=msg.line.label,
     )
+    fresh.id = "t" + msg.message_id[-16:]  # stable across re-runs of this job
     keyword = keyword_of(msg.body, msg.opt_out_type)
     async with locks.hold(msg.line.number, msg.caller.number):
         conv, _ = await store.open_or_get(fresh)
-        conv.texts_in += 1
-        conv.last_event_at = msg.at
+        outcome = await steps.get("burst")
+        if outcome is None:
+            conv.texts_in += 1
+            conv.last_event_at = msg.at
+            await store.save(conv)
+            outcome = await hold_if_flooding(conv, msg.body, msg.media, bursts=bursts, now=msg.at)
+            await steps.put("burst", outcome)
         await ensure_thread(conv, store=store, chat=chat)
-        outcome = await hold_if_flooding(conv, msg.body, msg.media, bursts=bursts, now=msg.at)
         if outcome == "post":
-            await chat.post_entry(conv, Entry("caller", msg.body, media=msg.media, at=msg.at))
+            entry = Entry("caller", msg.body, media=msg.media, at=msg.at)
+            await once(steps, "entry:caller", lambda: chat.post_entry(conv, entry))
         if keyword is not None:
-            await _act_on_keyword(keyword, msg, conv, flags=flags, sms=sms, chat=chat)
-        await store.save(conv)
+            await _act_on_keyword(keyword, msg, conv, flags=flags, sms=sms, chat=chat, steps=steps)
     return conv, outcome
 
 
@@ -103,14 +111,16 @@ async def _act_on_keyword(
     flags: CallerFlags,
     sms: SmsSender,
     chat: ThreadChat,
+    steps: StepLog,
 ) -> None:
     line, caller = msg.line, msg.caller
     if keyword in ("opt_out", "opt_in"):
         await flags.set_opted_out(line.number, caller.number, keyword == "opt_out")
     elif msg.opt_out_type.upper() != "HELP" and caller.kind == "ok":
         # With Advanced Opt-Out, Twilio has already sent the operator's help text.
-        await sms.send_sms(to=caller.number, from_=line.number, body=help_text(line))
-    await chat.post_entry(conv, Entry("system", KEYWORD_NOTES[keyword], at=msg.at, icon="information_source"))
+        await send_once(steps, "help", sms, to=caller.number, from_=line.number, body=help_text(line), now=msg.at)
+    note = Entry("system", KEYWORD_NOTES[keyword], at=msg.at, icon="information_source")
+    await once(steps, "entry:keyword", lambda: chat.post_entry(conv, note))
 
 
 @dataclass(frozen=True)
@@ -124,7 +134,7 @@ class TeamReply:
     raw_text: str
 
 
-ReplyOutcome = Literal["not_ours", "note", "duplicate", "empty", "sent", "refused"]
+ReplyOutcome = Literal["not_ours", "note", "empty", "sent", "refused"]
 
 
 def is_internal_note(raw_text: str, prefixes: Sequence[str] = DEFAULT_NOTE_PREFIXES) -> bool:
@@ -142,6 +152,7 @@ async def handle_team_reply(
     chat: ThreadChat,
     to_plain: Callable[[str], Awaitable[str]],
     flags: CallerFlags,
+    steps: StepLog,
     now: datetime,
 ) -> ReplyOutcome:
     """Send a human's thread reply to the caller as SMS, exactly once."""
@@ -150,22 +161,21 @@ async def handle_team_reply(
         return "not_ours"
     if is_internal_note(reply.raw_text):
         return "note"
-    if not await store.claim("reply", f"{reply.channel}:{reply.message_id}"):
-        return "duplicate"
     text = (await to_plain(reply.raw_text)).strip()
     if not text:
         return "empty"
     blocked = static_guard_reason(conv) or await flags.suppression(conv.line, conv.caller.number)
     if blocked:
-        await chat.tell_user(conv.channel, reply.user, f"Not sent to the caller: {blocked}. {REFUSAL_HINT}")
+        await once(steps, "told", lambda: chat.tell_user(
+            conv.channel, reply.user, f"Not sent to the caller: {blocked}. {REFUSAL_HINT}"))
         await chat.react(conv.channel, reply.message_id, "no_entry_sign")
         return "refused"
-    result = await sms.send_sms(to=conv.caller.number, from_=conv.line, body=text)
+    result = await send_once(steps, "reply", sms, to=conv.caller.number, from_=conv.line, body=text, now=now)
     await learn_from_refusal(flags, conv.line, conv.caller.number, result.error_code)
     if result.sid:
         # Recorded first: Twilio's delivery report may arrive before Slack answers.
         await store.record_outbound(result.sid, conv, reply.message_id)
-    await chat.mark_reply(conv, reply.message_id, result)
+    await once(steps, "marked", lambda: chat.mark_reply(conv, reply.message_id, result))
     if not result.ok:
         return "refused"
     if "first_reply_at" not in conv.extra:

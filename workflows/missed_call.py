@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from workflows import hours as hours_mod
@@ -16,8 +17,10 @@ from workflows.ports import (
     ConversationLocks,
     ConversationStore,
     SmsSender,
+    StepLog,
     ThreadChat,
 )
+from workflows.sending import once, send_once
 from workflows.templates import render
 
 # DialCallStatus values that mean nobody picked up (PROTOCOLS 1.2).
@@ -45,6 +48,11 @@ class MissedCall:
     line: Line
     caller: Caller
     at: datetime
+
+    @property
+    def conversation_id(self) -> str:
+        """The id a conversation opened by this call gets: stable across re-runs of the job."""
+        return "c" + self.call_id[-16:]
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,18 @@ async def plan_textback(
     return TextbackPlan(send=True, body=textback_body(line, now=now, first_text=first))
 
 
+async def _plan_once(
+    call: MissedCall, store: ConversationStore, flags: CallerFlags, steps: StepLog, now: datetime
+) -> TextbackPlan:
+    """The plan is decided once per job: a re-run must not find its own cooldown and skip."""
+    raw = await steps.get("plan")
+    if raw is not None:
+        return TextbackPlan(**json.loads(raw))
+    plan = await plan_textback(call, store, flags, now)
+    await steps.put("plan", json.dumps(asdict(plan)))
+    return plan
+
+
 async def handle_missed_call(
     call: MissedCall,
     *,
@@ -93,22 +113,28 @@ async def handle_missed_call(
     chat: ThreadChat,
     locks: ConversationLocks,
     flags: CallerFlags,
+    steps: StepLog,
     now: datetime,
 ) -> Conversation:
-    """Text the caller first, then open or continue the Slack thread."""
-    plan = await plan_textback(call, store, flags, now)
+    """Text the caller first, then open or continue the Slack thread; safe to re-run."""
+    plan = await _plan_once(call, store, flags, steps, now)
     sending: asyncio.Task[SmsResult] | None = None
     if plan.send:
         # The SMS request leaves before anything waits on Slack.
         sending = asyncio.create_task(
-            sms.send_sms(to=call.caller.number, from_=call.line.number, body=plan.body)
+            send_once(steps, "textback", sms, to=call.caller.number, from_=call.line.number,
+                      body=plan.body, now=now)
         )
-    async with locks.hold(call.line.number, call.caller.number):
-        conv = await _open_for_call(call, plan, store=store, chat=chat, now=now)
-        if sending is not None:
-            result = await sending
-            await learn_from_refusal(flags, call.line.number, call.caller.number, result.error_code)
-            await _report_textback(conv, plan, result, store=store, chat=chat, now=now)
+    try:
+        async with locks.hold(call.line.number, call.caller.number):
+            conv = await _open_for_call(call, plan, store=store, chat=chat, steps=steps, now=now)
+            if sending is not None:
+                result = await sending
+                await learn_from_refusal(flags, call.line.number, call.caller.number, result.error_code)
+                await _report_textback(conv, plan, result, store=store, chat=chat, steps=steps, now=now)
+    finally:
+        if sending is not None and not sending.done():
+            await asyncio.wait([sending])  # a Slack failure must not orphan the SMS request
     return conv
 
 
@@ -118,6 +144,7 @@ async def _open_for_call(
     *,
     store: ConversationStore,
     chat: ThreadChat,
+    steps: StepLog,
     now: datetime,
 ) -> Conversation:
     fresh = Conversation(
@@ -130,23 +157,28 @@ async def _open_for_call(
         line_label=call.line.label,
         textback="pending" if plan.send else "suppressed",
         textback_detail="" if plan.send else plan.reason,
+        id=call.conversation_id,
     )
-    conv, is_new = await store.open_or_get(fresh)
-    conv.calls += 1
-    conv.last_event_at = now
-    if not is_new and call.caller.name and not conv.caller.name:
-        conv.caller = call.caller
+    conv, _ = await store.open_or_get(fresh)
+    # Judged by id, not by "created just now": a re-run finds the conversation it opened.
+    is_new = conv.id == fresh.id
+    if await steps.get("counted") is None:
+        conv.calls += 1
+        conv.last_event_at = now
+        if not is_new and call.caller.name and not conv.caller.name:
+            conv.caller = call.caller
+        await store.save(conv)
+        await steps.put("counted", "1")
     await ensure_thread(conv, store=store, chat=chat)
     if not is_new:
         note = f"no second text: {plan.reason}" if not plan.send else "texting them again"
-        await chat.post_entry(
-            conv, Entry("system", f"Called again; {note}.", at=now, icon="telephone_receiver")
-        )
+        entry = Entry("system", f"Called again; {note}.", at=now, icon="telephone_receiver")
+        await once(steps, "entry:called_again", lambda: chat.post_entry(conv, entry))
+        if not plan.send:
+            await chat.refresh_card(conv)  # the call count changed; a send refreshes it later
     elif not plan.send:
-        await chat.post_entry(conv, Entry("system", f"No text-back: {plan.reason}.", at=now))
-    await store.save(conv)
-    if not is_new and not plan.send:
-        await chat.refresh_card(conv)  # the call count changed; a send refreshes it later
+        entry = Entry("system", f"No text-back: {plan.reason}.", at=now)
+        await once(steps, "entry:no_textback", lambda: chat.post_entry(conv, entry))
     return conv
 
 
@@ -157,6 +189,7 @@ async def _report_textback(
     *,
     store: ConversationStore,
     chat: ThreadChat,
+    steps: StepLog,
     now: datetime,
 ) -> None:
     if result.ok:
@@ -168,7 +201,7 @@ async def _report_textback(
         conv.textback, conv.textback_detail = "failed", result.reason
         entry = Entry("system", f"Text-back not sent: {result.reason}.", at=now, icon="warning")
     await store.save(conv)
-    await chat.post_entry(conv, entry)
+    await once(steps, "entry:textback", lambda: chat.post_entry(conv, entry))
     await chat.refresh_card(conv)
 
 

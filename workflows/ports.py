@@ -6,6 +6,7 @@ The edges (`bot/`) implement them with Twilio, Slack and Redis; tests may pass f
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Protocol
 
 from workflows.conversation import Conversation, Entry, SmsResult
@@ -16,6 +17,10 @@ class SmsSender(Protocol):
 
     async def send_sms(self, *, to: str, from_: str, body: str) -> SmsResult:
         """Send `body` to `to` from the line number `from_`; never raises for carrier errors."""
+        ...
+
+    async def find_sent(self, *, to: str, from_: str, body: str, since: datetime) -> SmsResult | None:
+        """A message with this body already sent to `to` since `since`, if the carrier has one."""
         ...
 
 
@@ -132,4 +137,20 @@ class BurstStore(Protocol):
 
     async def disarm_flush(self, conv_id: str) -> None:
         """Release the claim, so texts held from now on arm a new flush."""
+        ...
+
+
+class RetryLater(Exception):
+    """A transient failure (rate limit, 5xx, timeout): run the job again later."""
+
+
+class StepLog(Protocol):
+    """What a job already did, so a re-run after a crash repeats no effect."""
+
+    async def get(self, name: str) -> str | None:
+        """The recorded result of step `name`, or None if it has not happened."""
+        ...
+
+    async def put(self, name: str, value: str) -> None:
+        """Record step `name` as done with `value`."""
         ...

@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack import blocks
 from workflows.conversation import Conversation, Entry, SmsResult
 from workflows.lines import Config
+from workflows.ports import RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,12 @@ log = logging.getLogger(__name__)
 SENT_REACTION = "outbox_tray"
 DELIVERED_REACTION = "white_check_mark"
 REFUSED_REACTION = "warning"
+
+
+def is_transient(exc: SlackApiError) -> bool:
+    """Rate limits and server errors pass; invalid_auth, channel_not_found... do not."""
+    status = exc.response.status_code
+    return status == 429 or status >= 500 or exc.response.get("error") in ("ratelimited", "internal_error", "fatal_error")
 
 
 class SlackThreads:
@@ -38,11 +45,12 @@ class SlackThreads:
         try:
             resp = await send(**kwargs)
         except SlackApiError as exc:
+            if is_transient(exc):
+                raise RetryLater(f"slack {method}: HTTP {exc.response.status_code}") from exc
             log.warning("slack %s refused: %s", method, exc.response.get("error"))
             return None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("slack %s unreachable: %r", method, exc)
-            return None
+            raise RetryLater(f"slack {method} unreachable: {exc!r}") from exc
         return dict(resp.data) if isinstance(resp.data, dict) else None
 
     async def open_thread(self, conv: Conversation) -> str | None:

@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from bot.slack.mrkdwn import to_plain_text
-from workflows.mirror import TeamReply, handle_team_reply
+from bot.store import keys
+from workflows.mirror import TeamReply
 
 log = logging.getLogger(__name__)
 
@@ -39,33 +39,14 @@ def register(bolt: AsyncApp, svc: Services) -> None:
 
     async def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
         reply = team_reply_of(event)
-        if reply is None:
+        if reply is None or await svc.store.by_thread(reply.channel, reply.thread_id) is None:
             return
-        event_id = str(body.get("event_id") or "")
-        if event_id and not await svc.store.claim("event", event_id):
-            return
-
-        async def to_plain(text: str) -> str:
-            return await to_plain_text(
-                text,
-                resolve_user=svc.directory.user_name,
-                resolve_channel=svc.directory.channel_name,
-            )
-
-        async def send() -> None:
-            outcome = await handle_team_reply(
-                reply,
-                store=svc.store,
-                sms=svc.sms,
-                chat=svc.chat,
-                to_plain=to_plain,
-                flags=svc.flags,
-                now=svc.clock.now(),
-            )
-            log.info("team reply %s: %s", reply.message_id, outcome)
-
-        # Tracked with the webhooks' work, so shutdown waits for a reply already claimed.
-        svc.tasks.spawn(send(), name=f"reply:{reply.message_id}")
+        # Claimed by the Slack message, not the event id: a retry carries the same event
+        # id, but the same message can also arrive twice under different ids.
+        args = {"channel": reply.channel, "thread": reply.thread_id, "ts": reply.message_id,
+                "user": reply.user, "text": reply.raw_text, "at": svc.clock.now().isoformat()}
+        claim = keys.claim("reply", f"{reply.channel}:{reply.message_id}")
+        await svc.jobs.enqueue("team_reply", args, claim=claim)
 
     # One listener for every message event: Bolt answers 404 (and Slack retries) when no
     # listener matches, which would happen for edits and deletions otherwise.

@@ -84,6 +84,8 @@ class Rig:
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}"
         self._http = aiohttp.ClientSession()
+        # Retries in tests come quickly; production waits longer between attempts.
+        self.services.jobs.retry_idle_ms = 100
         return self
 
     async def stop(self) -> None:
@@ -105,9 +107,11 @@ class Rig:
         assert self.app is not None
         return self.app[SERVICES]
 
-    async def settle(self, timeout: float = 10.0) -> None:
-        """Wait until background work started by webhooks has finished."""
-        await self.services.tasks.drain(timeout)
+    async def settle(self, timeout: float = 20.0) -> None:
+        """Wait until every recorded job and the work it started has finished."""
+        for _ in range(3):  # a job may start a task (a burst flush) that posts later
+            await self.services.jobs.wait_idle(timeout)
+            await self.services.tasks.drain(timeout)
 
     # --- Twilio side -------------------------------------------------------------------
 

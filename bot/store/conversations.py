@@ -30,7 +30,7 @@ class RedisConversationStore:
         existing = await self._load_open(pointer)
         if existing is not None:
             return existing, False
-        conv.id = secrets.token_hex(8)
+        conv.id = conv.id or secrets.token_hex(8)
         if not await self._r.set(pointer, conv.id, nx=True):
             existing = await self._load_open(pointer)
             if existing is not None:

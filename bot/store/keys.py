@@ -78,3 +78,12 @@ def inbound_rate(line: str, caller: str, minute: int) -> str:
 def held(conv_id: str) -> str:
     """Caller texts held back during a burst, waiting to be posted together."""
     return f"{PREFIX}held:{conv_id}"
+
+
+# The durable job stream (bot/jobs.py).
+JOBS = f"{PREFIX}jobs"
+
+
+def job_steps(job_id: str) -> str:
+    """The step log of one job: effects already done and their results."""
+    return f"{PREFIX}steps:{job_id}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta
 
 import aiohttp
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -12,12 +13,28 @@ from twilio.rest import Client
 
 from bot.phones import mask
 from workflows.conversation import SmsResult
+from workflows.ports import RetryLater
 
 log = logging.getLogger(__name__)
 
 # The async client applies no timeout of its own (PROTOCOLS 4.1); a hung request must not
 # hold a conversation forever.
 SEND_TIMEOUT_S = 10.0
+# Twilio's clock and ours differ a little; a message created just before our mark still counts.
+CLOCK_SLACK = timedelta(minutes=2)
+# Refusals worth retrying later; everything else in 4xx is final (PROTOCOLS 2.3, 4.4).
+RETRY_CODES = frozenset({20429, 21611})
+
+
+def refusal(exc: TwilioRestException) -> SmsResult:
+    """Classify a REST error: throttled (retry), server error (maybe created) or final."""
+    code = int(exc.code or 0) or None
+    status = int(exc.status or 0)
+    if status == 429 or code in RETRY_CODES:
+        return SmsResult(ok=False, error_code=code, error="rate limited", transient=True)
+    if status >= 500:
+        return SmsResult(ok=False, error_code=code, error="SMS provider error", transient=True, ambiguous=True)
+    return SmsResult(ok=False, error_code=code, error=str(exc.msg))
 
 
 def make_client(
@@ -51,12 +68,32 @@ class TwilioSms:
                     to=to, from_=from_, body=body, status_callback=self._status_callback
                 )
         except TwilioRestException as exc:
-            log.warning("sms to %s refused: %s %s", mask(to), exc.code, exc.msg)
-            return SmsResult(ok=False, error_code=int(exc.code or 0) or None, error=str(exc.msg))
+            log.warning("sms to %s refused: %s %s", mask(to), exc.code, exc.status)
+            return refusal(exc)
+        except aiohttp.ClientConnectorError as exc:
+            # Never connected: nothing can have been created.
+            log.warning("sms to %s: cannot connect: %r", mask(to), exc)
+            return SmsResult(ok=False, error="could not reach the SMS provider", transient=True)
         except (TwilioException, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("sms to %s failed: %r", mask(to), exc)
-            return SmsResult(ok=False, error="could not reach the SMS provider")
+            # The request may have arrived and the answer been lost.
+            log.warning("sms to %s: no answer: %r", mask(to), exc)
+            return SmsResult(ok=False, error="no answer from the SMS provider", transient=True, ambiguous=True)
         return SmsResult(ok=True, sid=msg.sid)
+
+    async def find_sent(self, *, to: str, from_: str, body: str, since: datetime) -> SmsResult | None:
+        """Ask Twilio whether this exact text already went to `to` (reconciling an unsure send)."""
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                recent = await self._client.messages.list_async(
+                    to=to, from_=from_, date_sent_after=since - timedelta(days=1), limit=50
+                )
+        except (TwilioException, aiohttp.ClientError, TimeoutError) as exc:
+            raise RetryLater(f"cannot check earlier sends: {exc!r}") from exc
+        for msg in recent:
+            created = msg.date_created
+            if msg.body == body and (created is None or created >= since - CLOCK_SLACK):
+                return SmsResult(ok=True, sid=msg.sid)
+        return None
 
     async def close(self) -> None:
         """Close the HTTP session under the client."""

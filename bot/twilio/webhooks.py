@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import cast
@@ -13,16 +12,11 @@ from multidict import MultiDictProxy
 
 from bot import phones
 from bot.services import SERVICES, Services
+from bot.store import keys
 from bot.twilio import signature, twiml
-from workflows.bursts import flush_held
-from workflows.conversation import Caller
-from workflows.delivery import DeliveryReport, handle_delivery_report
 from workflows.lines import Line
-from workflows.mirror import InboundSms, handle_caller_sms
 from workflows.missed_call import (
-    MissedCall,
     dial_means_missed,
-    handle_missed_call,
     skip_ringing,
 )
 
@@ -60,19 +54,6 @@ def xml(body: str) -> web.Response:
     return web.Response(text=body, content_type="text/xml")
 
 
-def caller_of(params: MultiDictProxy[str], line: Line) -> Caller:
-    """The caller as Twilio reported it (withheld IDs and short codes classified)."""
-    raw = params.get("From", "").strip()
-    kind = phones.classify_caller(raw)
-    number = (phones.normalize(raw) or raw) if kind == "ok" else raw
-    display = phones.display(number) if kind == "ok" else (raw or "unknown caller")
-    if kind == "withheld":
-        display = "withheld number"
-    abroad = kind == "ok" and phones.country_code(number) != phones.country_code(line.number)
-    name = params.get("CallerName", "").strip()
-    return Caller(number=number, display=display, kind=kind, name=name, international=abroad)
-
-
 def line_of(svc: Services, params: MultiDictProxy[str]) -> Line | None:
     to = phones.normalize(params.get("To", "")) or params.get("To", "")
     return svc.settings.config.line_for_number(to)
@@ -106,18 +87,13 @@ async def dial_status(
 
 
 async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[str]) -> None:
-    """Claim the CallSid (Twilio retries) and start the text-back without waiting for it."""
+    """Record the missed call as a job (once per CallSid: Twilio retries) before answering."""
     call_sid = params.get("CallSid", "")
-    if not call_sid or not await svc.store.claim("missed", call_sid):
+    if not call_sid:
         return
-    call = MissedCall(call_id=call_sid, line=line, caller=caller_of(params, line), at=svc.clock.now())
-    svc.tasks.spawn(
-        handle_missed_call(
-            call, store=svc.store, sms=svc.sms, chat=svc.chat, locks=svc.locks, flags=svc.flags,
-            now=call.at,
-        ),
-        name=f"missed:{call_sid}",
-    )
+    args = {"call_sid": call_sid, "line": line.number, "from": params.get("From", ""),
+            "caller_name": params.get("CallerName", ""), "at": svc.clock.now().isoformat()}
+    await svc.jobs.enqueue("missed_call", args, claim=keys.claim("missed", call_sid))
 
 
 async def recording(
@@ -142,35 +118,11 @@ async def sms(request: web.Request, svc: Services, params: MultiDictProxy[str]) 
     sid = params.get("MessageSid", "")
     if line is None or not sid:
         return xml(twiml.empty())
-    if await svc.store.claim("sms", sid):
-        msg = InboundSms(
-            message_id=sid,
-            line=line,
-            caller=caller_of(params, line),
-            body=params.get("Body", ""),
-            media=media_of(params),
-            at=svc.clock.now(),
-            opt_out_type=params.get("OptOutType", ""),
-        )
-        svc.tasks.spawn(mirror_caller_sms(svc, msg), name=f"sms:{sid}")
+    args = {"sid": sid, "line": line.number, "from": params.get("From", ""), "body": params.get("Body", ""),
+            "media": list(media_of(params)), "opt_out_type": params.get("OptOutType", ""),
+            "at": svc.clock.now().isoformat()}
+    await svc.jobs.enqueue("caller_sms", args, claim=keys.claim("sms", sid))
     return xml(twiml.empty())
-
-
-async def mirror_caller_sms(svc: Services, msg: InboundSms) -> None:
-    """Mirror one caller text; the first text held in a burst arms the grouped post."""
-    conv, outcome = await handle_caller_sms(
-        msg, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags, sms=svc.sms,
-        bursts=svc.bursts,
-    )
-    if outcome == "hold_first":
-        svc.tasks.spawn(flush_burst_later(svc, conv.id), name=f"burst:{conv.id}")
-
-
-async def flush_burst_later(svc: Services, conv_id: str) -> None:
-    await asyncio.sleep(svc.burst_flush_s)
-    await flush_held(
-        conv_id, store=svc.store, bursts=svc.bursts, chat=svc.chat, locks=svc.locks, now=svc.clock.now()
-    )
 
 
 async def sms_status(
@@ -178,10 +130,10 @@ async def sms_status(
 ) -> web.Response:
     """Delivery reports for our outbound SMS: shown on the team member's message."""
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
-    if sid and status and await svc.store.claim("status", f"{sid}:{status}"):
+    if sid and status:
         code = params.get("ErrorCode", "")
-        report = DeliveryReport(sid=sid, status=status, error_code=int(code) if code.isdigit() else None)
-        svc.tasks.spawn(handle_delivery_report(report, store=svc.store, chat=svc.chat, flags=svc.flags), name=f"dlr:{sid}")
+        args = {"sid": sid, "status": status, "error_code": int(code) if code.isdigit() else None}
+        await svc.jobs.enqueue("delivery", args, claim=keys.claim("status", f"{sid}:{status}"))
     return web.Response(status=204)
 
 

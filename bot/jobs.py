@@ -1,0 +1,212 @@
+"""Durable work: webhooks record a job in Redis before answering; workers run it until done.
+
+A Redis stream with one consumer group. Each instance is a consumer; a job stays pending
+until its handler finishes, so a process killed mid-job leaves it pending and another
+instance (or this one after a restart) claims it again after `retry_idle_ms`. Handlers
+make every effect idempotent through the job's step log (`RedisSteps`), so a re-run skips
+what was already done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from bot.store import keys
+from workflows.ports import RetryLater
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+GROUP = "workers"
+# A job whose worker went silent this long is taken over by another worker.
+RECLAIM_IDLE_MS = 10_000
+# After this many deliveries a job is given up (and its failure logged and counted).
+MAX_DELIVERIES = 8
+# Jobs run concurrently: a slow Slack call must not hold up the next caller's text-back.
+MAX_IN_FLIGHT = 64
+STEPS_TTL_S = 7 * 24 * 3600
+
+# Claim the delivery id and record the job in one step: a crash between the two would
+# otherwise leave a claimed delivery with no job (lost) or a job with no claim (doubled).
+_CLAIM_AND_ADD = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return redis.call('XADD', KEYS[2], '*', 'kind', ARGV[2], 'args', ARGV[3])
+end
+return false
+"""
+
+
+class RedisSteps:
+    """The step log of one job: which effects already happened, and their results."""
+
+    def __init__(self, redis: Redis, job_id: str) -> None:
+        self._r = redis
+        self._key = keys.job_steps(job_id)
+
+    async def get(self, name: str) -> str | None:
+        value = await self._r.hget(self._key, name)
+        return value.decode() if value is not None else None
+
+    async def put(self, name: str, value: str) -> None:
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(self._key, name, value)
+            pipe.expire(self._key, STEPS_TTL_S)
+            await pipe.execute()
+
+
+class JobQueue:
+    """Enqueue at the door; run, retry and reclaim in the workers."""
+
+    def __init__(
+        self, redis: Redis, *, consumer: str | None = None, retry_idle_ms: int = RECLAIM_IDLE_MS
+    ) -> None:
+        self._r = redis
+        # How long a pending job waits before it is run again (by any worker).
+        self.retry_idle_ms = retry_idle_ms
+        self._consumer = consumer or secrets.token_hex(6)
+        self._handlers: dict[str, Handler] = {}
+        self._claim_and_add = redis.register_script(_CLAIM_AND_ADD)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._stopping = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+
+    def register(self, kind: str, handler: Handler) -> None:
+        self._handlers[kind] = handler
+
+    async def enqueue(self, kind: str, args: dict[str, Any], *, claim: str | None = None) -> bool:
+        """Record a job; with `claim`, only if that delivery id was not seen (False if seen)."""
+        payload = json.dumps(args, separators=(",", ":"))
+        if claim is None:
+            await self._r.xadd(keys.JOBS, {"kind": kind, "args": payload})
+            return True
+        added = await self._claim_and_add(keys=[claim, keys.JOBS], args=[keys.CLAIM_TTL_S, kind, payload])
+        return added is not None
+
+    async def ensure_group(self) -> None:
+        try:
+            await self._r.xgroup_create(keys.JOBS, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self) -> None:
+        """Read and run jobs until `stop()`; survives Redis outages by retrying."""
+        await self.ensure_group()
+        reclaim = asyncio.create_task(self._reclaim_forever())
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self._read_once(block_ms=1000)
+                except (RedisError, OSError) as exc:
+                    log.warning("job queue: redis unavailable (%r); retrying", exc)
+                    await asyncio.sleep(1.0)
+        finally:
+            reclaim.cancel()
+
+    async def _read_once(self, block_ms: int) -> None:
+        await self._slots.acquire()
+        self._slots.release()
+        replies = await self._r.xreadgroup(
+            GROUP, self._consumer, {keys.JOBS: ">"}, count=16, block=block_ms
+        )
+        for _, entries in replies or []:
+            for entry_id, fields in entries:
+                self._start(entry_id.decode(), fields)
+
+    def _start(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
+        task = asyncio.create_task(self._run_one(entry_id, fields), name=f"job:{entry_id}")
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _run_one(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
+        kind = fields.get(b"kind", b"").decode()
+        async with self._slots:
+            handler = self._handlers.get(kind)
+            try:
+                if handler is None:
+                    log.error("job %s: no handler for kind %r; dropped", entry_id, kind)
+                else:
+                    await handler(entry_id, json.loads(fields.get(b"args", b"{}")))
+            except RetryLater as exc:
+                log.warning("job %s (%s) will be retried: %s", entry_id, kind, exc)
+                return  # left pending: reclaimed after RECLAIM_IDLE_MS
+            except Exception:
+                log.exception("job %s (%s) failed; will be retried", entry_id, kind)
+                return
+            await self._finish(entry_id)
+
+    async def _finish(self, entry_id: str) -> None:
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.xack(keys.JOBS, GROUP, entry_id)
+            pipe.xdel(keys.JOBS, entry_id)
+            await pipe.execute()
+
+    async def _reclaim_forever(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.reclaim()
+            except (RedisError, OSError) as exc:
+                log.warning("job queue: reclaim failed: %r", exc)
+            await asyncio.sleep(self.retry_idle_ms / 2000)
+
+    async def reclaim(self) -> int:
+        """Take over jobs left pending by a dead or failing worker; give up the hopeless."""
+        _, claimed, _ = await self._r.xautoclaim(
+            keys.JOBS, GROUP, self._consumer, min_idle_time=self.retry_idle_ms, start_id="0-0", count=50
+        )
+        for entry_id, fields in claimed:
+            entry = entry_id.decode()
+            if await self._deliveries(entry) > MAX_DELIVERIES:
+                log.error("job %s given up after %d attempts", entry, MAX_DELIVERIES)
+                await self._finish(entry)
+                continue
+            self._start(entry, fields)
+        return len(claimed)
+
+    async def _deliveries(self, entry_id: str) -> int:
+        info = await self._r.xpending_range(keys.JOBS, GROUP, min=entry_id, max=entry_id, count=1)
+        return int(info[0]["times_delivered"]) if info else 0
+
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until no job is queued, pending or running (tests and the demo)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                if self._in_flight:
+                    await asyncio.wait(set(self._in_flight))
+                    continue
+                summary = await self._r.xpending(keys.JOBS, GROUP)
+                lag = await self._lag()
+                if not summary["pending"] and not lag and not self._in_flight:
+                    return
+                await asyncio.sleep(0.005)
+
+    async def _lag(self) -> int:
+        groups = await self._r.xinfo_groups(keys.JOBS)
+        group = next((g for g in groups if g["name"] in (GROUP, GROUP.encode())), None)
+        return int(group.get("lag") or 0) if group else 0
+
+    def start(self) -> None:
+        """Start reading jobs in the background."""
+        self._stopping.clear()
+        self._runner = asyncio.create_task(self.run(), name="jobs")
+
+    async def stop(self) -> None:
+        """Stop reading; let running jobs finish (unfinished ones stay pending for others)."""
+        self._stopping.set()
+        if self._runner is not None:
+            # A read cut short may have taken a job; it stays pending and is reclaimed.
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+            self._runner = None
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=10)

@@ -1,0 +1,124 @@
+"""Nothing lost, nothing doubled: retries, unsure sends and dead workers (§4)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from bot.job_handlers import missed_call as run_missed_call
+from bot.job_handlers import register_all
+from bot.jobs import GROUP, JobQueue
+from bot.standins.rig import Rig
+from bot.store import keys
+from tests.conftest import CALLER, CHANNEL, LINE
+from tests.test_missed_call import blocks_text, parents
+
+
+async def test_slack_down_then_up_gives_one_text_and_one_thread(rig: Rig) -> None:
+    rig.slack.fail_next("chat.postMessage", count=3, status=503)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert len(rig.twilio.messages_to(CALLER)) == 1, "the retried job must not text again"
+    [parent] = parents(rig)
+    thread = rig.slack.thread(CHANNEL, parent["ts"])
+    assert sum("Texted the caller" in blocks_text(m) for m in thread) == 1
+
+
+async def test_slack_rate_limit_is_retried(rig: Rig) -> None:
+    rig.slack.fail_next("chat.postMessage", count=1, status=429, headers={"Retry-After": "0"})
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert len(parents(rig)) == 1
+
+
+async def test_twilio_throttling_is_retried_and_texts_once(rig: Rig) -> None:
+    rig.twilio.fail_next("CreateMessage", count=2, status=429,
+                         body={"code": 20429, "message": "Too Many Requests", "status": 429})
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert len(rig.twilio.messages_to(CALLER)) == 1
+    assert "text-back sent" in blocks_text(rig.slack.message(CHANNEL, parents(rig)[0]["ts"]))
+
+
+async def test_a_send_that_reached_twilio_despite_a_500_is_not_repeated(rig: Rig) -> None:
+    rig.twilio.fail_next("CreateMessage", count=1, status=500, after_accept=True)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert len(rig.twilio.messages_to(CALLER)) == 1, "reconciled through the Messages list"
+    assert any(r.method == "ListMessage" for r in rig.twilio.requests)
+    assert "text-back sent" in blocks_text(rig.slack.message(CHANNEL, parents(rig)[0]["ts"]))
+
+
+async def test_a_send_lost_before_twilio_is_sent_again(rig: Rig) -> None:
+    rig.twilio.fail_next("CreateMessage", count=1, status=500)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert len(rig.twilio.messages_to(CALLER)) == 1
+
+
+async def test_a_team_reply_is_not_repeated_after_an_unsure_send(rig: Rig) -> None:
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    thread = parents(rig)[0]["ts"]
+    rig.twilio.fail_next("CreateMessage", count=1, status=502, after_accept=True)
+    await rig.team_replies(CHANNEL, thread, "on our way")
+    await rig.settle()
+    assert [m["body"] for m in rig.twilio.messages_to(CALLER)].count("on our way") == 1
+
+
+async def test_permanent_slack_errors_are_not_retried_forever(rig: Rig) -> None:
+    rig.slack.fail_next("chat.postMessage", count=50, status=200, body={"ok": False, "error": "channel_not_found"})
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    posts = [r for r in rig.slack.requests if r.method == "chat.postMessage"]
+    assert len(rig.twilio.messages_to(CALLER)) == 1 and len(posts) <= 3
+
+
+async def test_a_job_left_by_a_dead_worker_is_finished_by_another_instance(rig: Rig) -> None:
+    r = rig.services.redis.client
+    await rig.services.jobs.stop()  # this instance stops taking jobs, as if it were gone
+    _, _, status, _ = await rig.missed_call(CALLER, LINE)
+    assert status == 200
+    # A worker that read the job and died before finishing it: pending, never acknowledged.
+    taken = await r.xreadgroup(GROUP, "dead-worker", {keys.JOBS: ">"}, count=10)
+    assert len(taken[0][1]) == 1
+    assert rig.twilio.messages == []
+    # Another instance (its own queue object on its own consumer name) takes it over.
+    other = JobQueue(r, consumer="survivor", retry_idle_ms=50)
+    rig.services.jobs = other
+    register_all(rig.services)
+    assert await wait_reclaimed(other) == 1
+    await rig.settle()
+    assert len(rig.twilio.messages_to(CALLER)) == 1 and len(parents(rig)) == 1
+
+
+async def test_a_job_rerun_after_a_crash_mid_way_repeats_no_effect(rig: Rig) -> None:
+    """Run a finished job again (as if its acknowledgement was lost): no second text or post."""
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    [steps_key] = await rig.services.redis.client.keys("tb:steps:*")
+    job_id = steps_key.decode().removeprefix("tb:steps:")
+    posts_before = len(rig.slack.messages)
+    await run_missed_call(rig.services, job_id, await original_args(rig))
+    await rig.settle()
+    assert len(rig.twilio.messages_to(CALLER)) == 1
+    assert len(rig.slack.messages) == posts_before
+
+
+async def original_args(rig: Rig) -> dict[str, str]:
+    """The args the webhook recorded, rebuilt from the claim and the conversation."""
+    r = rig.services.redis.client
+    [conv_key] = await r.keys("tb:conv:*")
+    conv = json.loads(await r.get(conv_key))
+    [claim] = [k.decode() for k in await r.keys("tb:seen:missed:*")]
+    return {"call_sid": claim.removeprefix("tb:seen:missed:"), "line": LINE, "from": CALLER,
+            "caller_name": "", "at": conv["opened_at"]}
+
+
+async def wait_reclaimed(queue: JobQueue) -> int:
+    async with asyncio.timeout(5):
+        while True:
+            taken = await queue.reclaim()
+            if taken:
+                return taken
+            await asyncio.sleep(0.05)
