@@ -6,6 +6,9 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
@@ -23,7 +26,7 @@ BOLT = web.AppKey("bolt", AsyncApp)
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the web application; connections open when it starts and close when it stops."""
-    app = web.Application()
+    app = web.Application(middlewares=[redis_unavailable])
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with open_services(settings, clock or SystemClock()) as svc:
@@ -51,6 +54,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.add_routes(webhooks.routes())
     app.add_routes([web.post("/slack/events", slack_events), web.get("/healthz", healthz)])
     return app
+
+
+@web.middleware
+async def redis_unavailable(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Without Redis nothing can be recorded: answer 503 so Twilio and Slack try again."""
+    try:
+        return await handler(request)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        log.error("redis unavailable, %s refused for retry: %r", request.path, exc)
+        return web.Response(status=503, headers={"Retry-After": "5"})
 
 
 async def slack_events(request: web.Request) -> web.Response:

