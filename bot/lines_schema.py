@@ -184,7 +184,14 @@ Channel = Annotated[
 UserId = Annotated[
     str, BeforeValidator(_text(_pattern(_USER, "Slack user id", "U0123456789", "profile → ⋮ → Copy member ID")))
 ]
-Duration = Annotated[int, BeforeValidator(parse_duration)]
+def _duration_with_unit(value: Any) -> int:
+    # A bare 5 could mean minutes or seconds; guessing wrong gives 5-second reminders.
+    if (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.strip().isdigit()):
+        raise ValueError(f'{value} has no unit: write "{value}m" for minutes or "{value}s" for seconds')
+    return parse_duration(value)
+
+
+Duration = Annotated[int, BeforeValidator(_duration_with_unit)]
 Weekday = Annotated[int, BeforeValidator(_text(parse_weekday))]
 Shifts = Annotated[tuple, BeforeValidator(_shifts)]  # type: ignore[type-arg]  # a tuple of Shift
 Name = Annotated[str, BeforeValidator(_text(_name))]

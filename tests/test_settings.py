@@ -84,7 +84,7 @@ def test_forgiving_forms_are_normalised() -> None:
         forward_to: "(512) 555-0111"
         timezone: america/chicago
         hours: {Monday: 9am-5pm, tues: "8.00-12.00, 13.00-17.00", wed: 24h, thu: closed, fri: "9-17"}
-        reminders: [90, 10m, 1h30m]
+        reminders: [90s, 10m, 1h30m]
         cooldown: 2h
         ring_timeout: 30s
         ring_after_hours: yes
@@ -494,3 +494,10 @@ def test_secrets_never_appear_in_the_settings_repr() -> None:
            "REDIS_URL": "redis://default:SECRET4@host:6379", "TEXTBACK_CONFIG": str(REPO / "textback.example.yml")}
     text = repr(load_settings(env))
     assert "SECRET" not in text and "public_url='https://x.example'" in text
+
+
+def test_durations_without_a_unit_are_refused_in_the_lines_file() -> None:
+    errors = config_errors(one_line(cooldown="30"))
+    assert len(errors) == 1 and 'cooldown: 30 has no unit: write "30m" for minutes or "30s" for seconds' in errors[0]
+    errors = config_errors(one_line(reminders="[5, 15m]"))
+    assert len(errors) == 1 and "reminders[0]: 5 has no unit" in errors[0]
