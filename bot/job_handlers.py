@@ -59,10 +59,11 @@ async def caller_sms(svc: Services, job_id: str, args: dict[str, Any]) -> None:
         media=tuple(args.get("media", ())),
         at=datetime.fromisoformat(args["at"]),
         opt_out_type=args.get("opt_out_type", ""),
+        seq=int(args.get("seq", 0)),
     )
     conv, outcome = await handle_caller_sms(
         msg, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags, sms=svc.sms,
-        bursts=svc.bursts, steps=RedisSteps(svc.redis.client, job_id),
+        bursts=svc.bursts, steps=RedisSteps(svc.redis.client, job_id), now=svc.clock.now(),
     )
     if outcome == "hold_first":
         svc.tasks.spawn(flush_burst_later(svc, conv.id), name=f"burst:{conv.id}")

@@ -37,9 +37,13 @@ STEPS_TTL_S = 7 * 24 * 3600
 
 # Claim the delivery id and record the job in one step: a crash between the two would
 # otherwise leave a claimed delivery with no job (lost) or a job with no claim (doubled).
+# With a third key, the job also takes the next number in that sequence (the order of a
+# caller's texts), in the same step, so a crash cannot leave a gap that stalls the rest.
 _CLAIM_AND_ADD = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  return redis.call('XADD', KEYS[2], '*', 'kind', ARGV[2], 'args', ARGV[3])
+  local seq = 0
+  if #KEYS > 2 then seq = redis.call('INCR', KEYS[3]) end
+  return redis.call('XADD', KEYS[2], '*', 'kind', ARGV[2], 'args', ARGV[3], 'seq', seq)
 end
 return false
 """
@@ -83,13 +87,13 @@ class JobQueue:
     def register(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
 
-    async def enqueue(self, kind: str, args: dict[str, Any], *, claim: str | None = None) -> bool:
-        """Record a job; with `claim`, only if that delivery id was not seen (False if seen)."""
+    async def enqueue(
+        self, kind: str, args: dict[str, Any], *, claim: str, sequence: str | None = None
+    ) -> bool:
+        """Record a job once per delivery id `claim` (False if seen); `sequence` numbers it."""
         payload = json.dumps(args, separators=(",", ":"))
-        if claim is None:
-            await self._r.xadd(keys.JOBS, {"kind": kind, "args": payload})
-            return True
-        added = await self._claim_and_add(keys=[claim, keys.JOBS], args=[keys.CLAIM_TTL_S, kind, payload])
+        job_keys = [claim, keys.JOBS] + ([sequence] if sequence else [])
+        added = await self._claim_and_add(keys=job_keys, args=[keys.CLAIM_TTL_S, kind, payload])
         return added is not None
 
     async def ensure_group(self) -> None:
@@ -136,7 +140,9 @@ class JobQueue:
                 if handler is None:
                     log.error("job %s: no handler for kind %r; dropped", entry_id, kind)
                 else:
-                    await handler(entry_id, json.loads(fields.get(b"args", b"{}")))
+                    args = json.loads(fields.get(b"args", b"{}"))
+                    args["seq"] = int(fields.get(b"seq", b"0"))
+                    await handler(entry_id, args)
             except RetryLater as exc:
                 log.warning("job %s (%s) will be retried: %s", entry_id, kind, exc)
                 return  # left pending: reclaimed after RECLAIM_IDLE_MS

@@ -122,3 +122,16 @@ async def wait_reclaimed(queue: JobQueue) -> int:
             if taken:
                 return taken
             await asyncio.sleep(0.05)
+
+
+async def test_texts_keep_their_order_when_an_earlier_one_is_retried(rig: Rig) -> None:
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    thread = parents(rig)[0]["ts"]
+    rig.slack.fail_next("chat.postMessage", count=2, status=500)
+    for i in range(4):
+        await rig.caller_texts(CALLER, LINE, f"part {i}")
+    await rig.settle()
+    texts = [blocks_text(m) for m in rig.slack.thread(CHANNEL, thread)]
+    shown = [t.split("part ")[1][0] for t in texts if "part " in t]
+    assert shown == ["0", "1", "2", "3"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from workflows import hours as hours_mod
@@ -24,6 +24,7 @@ from workflows.ports import (
     CallerFlags,
     ConversationLocks,
     ConversationStore,
+    RetryLater,
     SmsSender,
     StepLog,
     ThreadChat,
@@ -52,6 +53,7 @@ class InboundSms:
     media: tuple[str, ...]
     at: datetime
     opt_out_type: str = ""  # Twilio's Advanced Opt-Out verdict, when it ran
+    seq: int = 0  # arrival number among this caller's texts (0: unordered)
 
 
 async def handle_caller_sms(
@@ -64,6 +66,7 @@ async def handle_caller_sms(
     sms: SmsSender,
     bursts: BurstStore,
     steps: StepLog,
+    now: datetime,
 ) -> tuple[Conversation, str]:
     """Mirror a caller's text into their open thread, opening a "texted in" thread if needed.
 
@@ -86,6 +89,7 @@ async def handle_caller_sms(
     fresh.id = "t" + msg.message_id[-16:]  # stable across re-runs of this job
     keyword = keyword_of(msg.body, msg.opt_out_type)
     async with locks.hold(msg.line.number, msg.caller.number):
+        await _wait_for_turn(msg, store=store, now=now)
         conv, _ = await store.open_or_get(fresh)
         outcome = await steps.get("burst")
         if outcome is None:
@@ -94,13 +98,28 @@ async def handle_caller_sms(
             await store.save(conv)
             outcome = await hold_if_flooding(conv, msg.body, msg.media, bursts=bursts, now=msg.at)
             await steps.put("burst", outcome)
+        if outcome != "post":
+            await store.finish_turn(msg.line.number, msg.caller.number, msg.seq)
         await ensure_thread(conv, store=store, chat=chat)
         if outcome == "post":
             entry = Entry("caller", msg.body, media=msg.media, at=msg.at)
             await once(steps, "entry:caller", lambda: chat.post_entry(conv, entry))
+            await store.finish_turn(msg.line.number, msg.caller.number, msg.seq)
         if keyword is not None:
             await _act_on_keyword(keyword, msg, conv, flags=flags, sms=sms, chat=chat, steps=steps)
     return conv, outcome
+
+
+# How long a text waits for an earlier one still being retried before it is shown anyway.
+ORDER_WAIT = timedelta(minutes=2)
+
+
+async def _wait_for_turn(msg: InboundSms, *, store: ConversationStore, now: datetime) -> None:
+    """Keep a caller's texts in order even when an earlier one is being retried."""
+    if msg.seq <= 1 or now - msg.at > ORDER_WAIT:
+        return
+    if await store.last_turn(msg.line.number, msg.caller.number) < msg.seq - 1:
+        raise RetryLater(f"text {msg.seq} waits for text {msg.seq - 1}")
 
 
 async def _act_on_keyword(

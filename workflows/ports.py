@@ -83,6 +83,14 @@ class ConversationStore(Protocol):
         """True exactly once per caller and line: the first text carries opt-out wording."""
         ...
 
+    async def last_turn(self, line: str, caller: str) -> int:
+        """The sequence number of the caller's last text already handled (0 before any)."""
+        ...
+
+    async def finish_turn(self, line: str, caller: str, seq: int) -> None:
+        """Record the caller's text number `seq` as handled."""
+        ...
+
     async def record_outbound(self, sid: str, conv: Conversation, message_id: str | None) -> None:
         """Remember which thread and team message an outbound SMS belongs to."""
         ...

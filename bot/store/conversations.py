@@ -9,6 +9,12 @@ from redis.asyncio import Redis
 from bot.store import codec, keys
 from workflows.conversation import Conversation
 
+_MAX_SET = """
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0
+"""
+
 
 class RedisConversationStore:
     """Conversations, thread index, cooldowns and idempotency claims in Redis."""
@@ -90,3 +96,12 @@ class RedisConversationStore:
             return None
         conv = await self.get(data[b"conv"].decode())
         return (conv, data[b"message"].decode()) if conv is not None else None
+
+    async def last_turn(self, line: str, caller: str) -> int:
+        """The number of the caller's last text already handled (0 before the first)."""
+        value = await self._r.get(keys.text_turn(line, caller))
+        return int(value) if value is not None else 0
+
+    async def finish_turn(self, line: str, caller: str, seq: int) -> None:
+        """Record text number `seq` as handled (never moving backwards)."""
+        await self._r.eval(_MAX_SET, 1, keys.text_turn(line, caller), seq)

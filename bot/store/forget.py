@@ -28,7 +28,8 @@ async def forget_caller(r: Redis, number: str, lines: list[str]) -> Forgotten:
     doomed: set[str] = {keys.conversation(c) for c in conv_ids}
     doomed |= {keys.held(c) for c in conv_ids} | {keys.held(c) + ":armed" for c in conv_ids}
     for line in lines:
-        doomed |= {keys.open_conversation(line, number), keys.cooldown(line, number), keys.texted(line, number)}
+        doomed |= {keys.open_conversation(line, number), keys.cooldown(line, number), keys.texted(line, number),
+                   keys.text_sequence(line, number), keys.text_turn(line, number)}
         doomed |= {k.decode() async for k in r.scan_iter(match=keys.inbound_rate(line, number, 0)[:-1] + "*")}
         if await r.sismember(keys.opted_out(line), number):
             result.kept.append(f"opt-out on {line}")

@@ -87,3 +87,25 @@ JOBS = f"{PREFIX}jobs"
 def job_steps(job_id: str) -> str:
     """The step log of one job: effects already done and their results."""
     return f"{PREFIX}steps:{job_id}"
+
+
+def line_settings(number: str) -> str:
+    """Hash of a line's settings changed from Slack: field -> JSON {value, by, at}.
+
+    Kept without a TTL: these override the lines file until changed again.
+    """
+    return f"{PREFIX}linecfg:{number}"
+
+
+# Bumped on every Slack settings change, so each instance notices with one GET and reloads.
+LINE_SETTINGS_VERSION = f"{PREFIX}linecfg-version"
+
+
+def text_sequence(line: str, caller: str) -> str:
+    """Numbers a caller's texts in arrival order (taken when the webhook is recorded)."""
+    return f"{PREFIX}seq:{line}:{caller}"
+
+
+def text_turn(line: str, caller: str) -> str:
+    """The number of the caller's last text already shown in the thread."""
+    return f"{PREFIX}turn:{line}:{caller}"

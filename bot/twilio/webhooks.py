@@ -121,7 +121,10 @@ async def sms(request: web.Request, svc: Services, params: MultiDictProxy[str]) 
     args = {"sid": sid, "line": line.number, "from": params.get("From", ""), "body": params.get("Body", ""),
             "media": list(media_of(params)), "opt_out_type": params.get("OptOutType", ""),
             "at": svc.clock.now().isoformat()}
-    await svc.jobs.enqueue("caller_sms", args, claim=keys.claim("sms", sid))
+    caller = phones.normalize(params.get("From", "")) or params.get("From", "")
+    await svc.jobs.enqueue(
+        "caller_sms", args, claim=keys.claim("sms", sid), sequence=keys.text_sequence(line.number, caller)
+    )
     return xml(twiml.empty())
 
 
