@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,8 +30,11 @@ Handler = Callable[[str, dict[str, Any]], Awaitable[None]]
 GROUP = "workers"
 # A job whose worker went silent this long is taken over by another worker.
 RECLAIM_IDLE_MS = 10_000
-# After this many deliveries a job is given up (and its failure logged and counted).
-MAX_DELIVERIES = 8
+# A job still failing this long after it was recorded is given up (and logged): by then
+# the caller has moved on. Judged by age, not attempts, so waiting for a turn costs nothing.
+MAX_JOB_AGE_MS = 15 * 60 * 1000
+# The run lock of a job outlives a missed heartbeat or two, but not a dead process for long.
+RUN_LOCK_MS = 30_000
 # Jobs run concurrently: a slow Slack call must not hold up the next caller's text-back.
 MAX_IN_FLIGHT = 64
 STEPS_TTL_S = 7 * 24 * 3600
@@ -54,7 +58,11 @@ class RedisSteps:
 
     def __init__(self, redis: Redis, job_id: str) -> None:
         self._r = redis
+        self._job_id = job_id
         self._key = keys.job_steps(job_id)
+
+    def key(self, name: str) -> str:
+        return f"{self._job_id}:{name}"
 
     async def get(self, name: str) -> str | None:
         value = await self._r.hget(self._key, name)
@@ -134,6 +142,28 @@ class JobQueue:
 
     async def _run_one(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
         kind = fields.get(b"kind", b"").decode()
+        # One runner per job, even when a starved event loop let another worker reclaim it.
+        running = keys.job_running(entry_id)
+        if not await self._r.set(running, self._consumer, nx=True, px=RUN_LOCK_MS):
+            return
+        heartbeat = asyncio.create_task(self._keep_claimed(entry_id))
+        try:
+            await self._run_claimed(entry_id, kind, fields)
+        finally:
+            heartbeat.cancel()
+            await self._r.delete(running)
+
+    async def _keep_claimed(self, entry_id: str) -> None:
+        """While a job runs, keep resetting its idle time so no other worker takes it over."""
+        while True:
+            await asyncio.sleep(self.retry_idle_ms / 3000)
+            try:
+                await self._r.xclaim(keys.JOBS, GROUP, self._consumer, 0, [entry_id], justid=True)
+                await self._r.pexpire(keys.job_running(entry_id), RUN_LOCK_MS)
+            except (RedisError, OSError) as exc:
+                log.warning("job %s: heartbeat failed: %r", entry_id, exc)
+
+    async def _run_claimed(self, entry_id: str, kind: str, fields: dict[bytes, bytes]) -> None:
         async with self._slots:
             handler = self._handlers.get(kind)
             try:
@@ -167,21 +197,24 @@ class JobQueue:
 
     async def reclaim(self) -> int:
         """Take over jobs left pending by a dead or failing worker; give up the hopeless."""
-        _, claimed, _ = await self._r.xautoclaim(
-            keys.JOBS, GROUP, self._consumer, min_idle_time=self.retry_idle_ms, start_id="0-0", count=50
-        )
+        claimed: list[tuple[bytes, dict[bytes, bytes]]] = []
+        cursor: bytes | str = "0-0"
+        while True:  # page through every pending job, not only the first page
+            cursor, page, _ = await self._r.xautoclaim(
+                keys.JOBS, GROUP, self._consumer, min_idle_time=self.retry_idle_ms, start_id=cursor, count=100
+            )
+            claimed += page
+            if cursor in (b"0-0", "0-0"):
+                break
+        now_ms = int(time.time() * 1000)
         for entry_id, fields in claimed:
             entry = entry_id.decode()
-            if await self._deliveries(entry) > MAX_DELIVERIES:
-                log.error("job %s given up after %d attempts", entry, MAX_DELIVERIES)
+            if now_ms - int(entry.split("-")[0]) > MAX_JOB_AGE_MS:
+                log.error("job %s (%s) given up: still failing after 15 minutes", entry, fields.get(b"kind"))
                 await self._finish(entry)
                 continue
             self._start(entry, fields)
         return len(claimed)
-
-    async def _deliveries(self, entry_id: str) -> int:
-        info = await self._r.xpending_range(keys.JOBS, GROUP, min=entry_id, max=entry_id, count=1)
-        return int(info[0]["times_delivered"]) if info else 0
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until no job is queued, pending or running (tests and the demo)."""

@@ -32,3 +32,5 @@ def configure(level: int = logging.INFO) -> None:
     root.setLevel(level)
     # aiohttp's access log prints query strings, which carry line numbers.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # twilio-python logs every request's URL, query and headers at INFO.
+    logging.getLogger("twilio").setLevel(logging.WARNING)

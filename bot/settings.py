@@ -54,6 +54,7 @@ class Settings:
     slack_api_url: str
     twilio_api_url: str
     config: Config
+    job_retry_s: float = 10.0  # TEXTBACK_JOB_RETRY_S: pause before a failed job runs again
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -121,6 +122,19 @@ def _port(raw: str | None, errors: list[str]) -> int:
     return int(raw)
 
 
+def _seconds(name: str, raw: str | None, default: float, errors: list[str]) -> float:
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.05 <= value <= 3600:
+        errors.append(f'{name}: "{raw}" is not a number of seconds between 0.05 and 3600 (default {default:g})')
+        return default
+    return value
+
+
 def _role(raw: str | None, fly_group: str | None, errors: list[str]) -> str:
     if raw is not None:
         if raw.lower() not in ROLES:
@@ -174,6 +188,7 @@ def load_settings(env: Mapping[str, str], *, require_credentials: bool = True) -
     role = _role(_get(env, "TEXTBACK_ROLE"), _get(env, "FLY_PROCESS_GROUP"), errors)
     slack_api_url = _api_url("SLACK_API_URL", _get(env, "SLACK_API_URL"), DEFAULT_SLACK_API_URL, errors)
     twilio_api_url = _api_url("TWILIO_API_URL", _get(env, "TWILIO_API_URL"), DEFAULT_TWILIO_API_URL, errors)
+    job_retry_s = _seconds("TEXTBACK_JOB_RETRY_S", _get(env, "TEXTBACK_JOB_RETRY_S"), 10.0, errors)
     if errors:
         raise SettingsError(errors)
     config_path = Path(_get(env, "TEXTBACK_CONFIG") or DEFAULT_CONFIG)
@@ -195,4 +210,5 @@ def load_settings(env: Mapping[str, str], *, require_credentials: bool = True) -
         slack_api_url=slack_api_url if slack_api_url.endswith("/") else slack_api_url + "/",
         twilio_api_url=twilio_api_url.rstrip("/"),
         config=load_config(config_path),
+        job_retry_s=job_retry_s,
     )

@@ -135,3 +135,18 @@ async def test_texts_keep_their_order_when_an_earlier_one_is_retried(rig: Rig) -
     texts = [blocks_text(m) for m in rig.slack.thread(CHANNEL, thread)]
     shown = [t.split("part ")[1][0] for t in texts if "part " in t]
     assert shown == ["0", "1", "2", "3"]
+
+
+async def test_a_slack_post_that_landed_despite_an_error_is_not_repeated(rig: Rig) -> None:
+    """The parent and the thread lines are tagged, so an unsure post is found, not re-posted."""
+    rig.slack.fail_next("chat.postMessage", count=2, status=500, after_accept=True)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    [parent] = parents(rig)
+    thread = rig.slack.thread(CHANNEL, parent["ts"])
+    assert sum("Texted the caller" in blocks_text(m) for m in thread) == 1
+    assert any(r.method == "conversations.history" for r in rig.slack.requests)
+    await rig.caller_texts(CALLER, LINE, "hello")
+    rig.slack.fail_next("chat.postMessage", count=1, status=503, after_accept=True)
+    await rig.settle()
+    assert sum("hello" in blocks_text(m) for m in rig.slack.thread(CHANNEL, parent["ts"])) == 1

@@ -29,7 +29,7 @@ from workflows.ports import (
     StepLog,
     ThreadChat,
 )
-from workflows.sending import once, send_once
+from workflows.sending import once, post_once, send_once
 
 DEFAULT_NOTE_PREFIXES = ("note:", "//")
 REFUSAL_HINT = "Your message stays in the thread; nothing was texted."
@@ -100,10 +100,10 @@ async def handle_caller_sms(
             await steps.put("burst", outcome)
         if outcome != "post":
             await store.finish_turn(msg.line.number, msg.caller.number, msg.seq)
-        await ensure_thread(conv, store=store, chat=chat)
+        await ensure_thread(conv, store=store, chat=chat, now=now)
         if outcome == "post":
             entry = Entry("caller", msg.body, media=msg.media, at=msg.at)
-            await once(steps, "entry:caller", lambda: chat.post_entry(conv, entry))
+            await post_once(steps, "entry:caller", chat, conv, entry, now)
             await store.finish_turn(msg.line.number, msg.caller.number, msg.seq)
         if keyword is not None:
             await _act_on_keyword(keyword, msg, conv, flags=flags, sms=sms, chat=chat, steps=steps)
@@ -139,7 +139,7 @@ async def _act_on_keyword(
         # With Advanced Opt-Out, Twilio has already sent the operator's help text.
         await send_once(steps, "help", sms, to=caller.number, from_=line.number, body=help_text(line), now=msg.at)
     note = Entry("system", KEYWORD_NOTES[keyword], at=msg.at, icon="information_source")
-    await once(steps, "entry:keyword", lambda: chat.post_entry(conv, note))
+    await post_once(steps, "entry:keyword", chat, conv, note, msg.at)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from workflows.ports import (
     StepLog,
     ThreadChat,
 )
-from workflows.sending import once, send_once
+from workflows.sending import POST_LOOKBACK, post_once, send_once
 from workflows.templates import render
 
 # DialCallStatus values that mean nobody picked up (PROTOCOLS 1.2).
@@ -86,10 +86,10 @@ async def plan_textback(
     reason = static_guard(line, call.caller) or await flags.suppression(line.number, number)
     if reason:
         return TextbackPlan(send=False, reason=reason)
-    if not await store.start_cooldown(line.number, number, line.cooldown):
+    if not await store.start_cooldown(line.number, number, line.cooldown, owner=call.call_id):
         window = format_duration(line.cooldown)
         return TextbackPlan(send=False, reason=f"already texted within the {window} cooldown")
-    first = await store.first_text(line.number, number)
+    first = await store.first_text(line.number, number, owner=call.call_id)
     return TextbackPlan(send=True, body=textback_body(line, now=now, first_text=first))
 
 
@@ -169,16 +169,16 @@ async def _open_for_call(
             conv.caller = call.caller
         await store.save(conv)
         await steps.put("counted", "1")
-    await ensure_thread(conv, store=store, chat=chat)
+    await ensure_thread(conv, store=store, chat=chat, now=now)
     if not is_new:
         note = f"no second text: {plan.reason}" if not plan.send else "texting them again"
         entry = Entry("system", f"Called again; {note}.", at=now, icon="telephone_receiver")
-        await once(steps, "entry:called_again", lambda: chat.post_entry(conv, entry))
+        await post_once(steps, "entry:called_again", chat, conv, entry, now)
         if not plan.send:
             await chat.refresh_card(conv)  # the call count changed; a send refreshes it later
     elif not plan.send:
         entry = Entry("system", f"No text-back: {plan.reason}.", at=now)
-        await once(steps, "entry:no_textback", lambda: chat.post_entry(conv, entry))
+        await post_once(steps, "entry:no_textback", chat, conv, entry, now)
     return conv
 
 
@@ -201,15 +201,28 @@ async def _report_textback(
         conv.textback, conv.textback_detail = "failed", result.reason
         entry = Entry("system", f"Text-back not sent: {result.reason}.", at=now, icon="warning")
     await store.save(conv)
-    await once(steps, "entry:textback", lambda: chat.post_entry(conv, entry))
+    await post_once(steps, "entry:textback", chat, conv, entry, now)
     await chat.refresh_card(conv)
 
 
-async def ensure_thread(conv: Conversation, *, store: ConversationStore, chat: ThreadChat) -> None:
-    """Open the conversation's thread if it has none yet (also after an earlier chat failure)."""
+async def ensure_thread(
+    conv: Conversation, *, store: ConversationStore, chat: ThreadChat, now: datetime
+) -> None:
+    """Open the conversation's thread if it has none yet (also after an earlier chat failure).
+
+    The attempt is recorded first, so a process killed after Slack took the post but before
+    the thread was saved is found in the channel on the next attempt, not posted twice.
+    """
     if conv.thread_id:
         return
-    conv.thread_id = await chat.open_thread(conv)
+    opening = conv.extra.get("opening_since")
+    if opening:
+        since = datetime.fromisoformat(opening) - POST_LOOKBACK
+        conv.thread_id = await chat.find_post(conv, f"thread:{conv.id}", since)
+    if not conv.thread_id:
+        conv.extra["opening_since"] = now.isoformat()
+        await store.save(conv)
+        conv.thread_id = await chat.open_thread(conv)
     if conv.thread_id:
         await store.save(conv)
 

@@ -35,8 +35,12 @@ class ThreadChat(Protocol):
         """Re-render the parent card from the conversation's current state."""
         ...
 
-    async def post_entry(self, conv: Conversation, entry: Entry) -> str | None:
-        """Post one line into the conversation's thread; return its message id."""
+    async def post_entry(self, conv: Conversation, entry: Entry, *, key: str = "") -> str | None:
+        """Post one line into the conversation's thread, tagged with `key`; return its id."""
+        ...
+
+    async def find_post(self, conv: Conversation, key: str, since: datetime) -> str | None:
+        """The id of a post tagged `key` made since `since` (the thread parent: "thread:<id>")."""
         ...
 
     async def tell_user(self, channel: str, user: str, text: str) -> None:
@@ -75,12 +79,12 @@ class ConversationStore(Protocol):
         """Find the conversation a chat thread belongs to."""
         ...
 
-    async def start_cooldown(self, line: str, caller: str, seconds: int) -> bool:
-        """Claim the auto-text window for this caller; False if one is running."""
+    async def start_cooldown(self, line: str, caller: str, seconds: int, owner: str) -> bool:
+        """Claim the auto-text window for `owner`; False if another's is running."""
         ...
 
-    async def first_text(self, line: str, caller: str) -> bool:
-        """True exactly once per caller and line: the first text carries opt-out wording."""
+    async def first_text(self, line: str, caller: str, owner: str) -> bool:
+        """True for one owner per caller and line: the first text carries opt-out wording."""
         ...
 
     async def last_turn(self, line: str, caller: str) -> int:
@@ -161,4 +165,8 @@ class StepLog(Protocol):
 
     async def put(self, name: str, value: str) -> None:
         """Record step `name` as done with `value`."""
+        ...
+
+    def key(self, name: str) -> str:
+        """A name for step `name` unique across jobs, to tag its effect with."""
         ...

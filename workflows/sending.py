@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
-from workflows.conversation import SmsResult
-from workflows.ports import RetryLater, SmsSender, StepLog
+from workflows.conversation import Conversation, Entry, SmsResult
+from workflows.ports import RetryLater, SmsSender, StepLog, ThreadChat
 
 T = TypeVar("T")
 
@@ -57,6 +57,28 @@ async def send_once(
             name, json.dumps({"state": "refused", "code": result.error_code, "error": result.error})
         )
     return result
+
+
+# A post whose answer was lost may still be in the channel; look that far back for it.
+POST_LOOKBACK = timedelta(minutes=10)
+
+
+async def post_once(
+    steps: StepLog, name: str, chat: ThreadChat, conv: Conversation, entry: Entry, now: datetime
+) -> None:
+    """Post a thread line exactly once across re-runs: an unsure earlier post is looked up first."""
+    state = await steps.get(name)
+    if state == "done":
+        return
+    key = steps.key(name)
+    if state is not None and state.startswith("posting:"):
+        since = datetime.fromisoformat(state.removeprefix("posting:")) - POST_LOOKBACK
+        if await chat.find_post(conv, key, since) is not None:
+            await steps.put(name, "done")
+            return
+    await steps.put(name, "posting:" + now.isoformat())
+    await chat.post_entry(conv, entry, key=key)
+    await steps.put(name, "done")
 
 
 async def once(steps: StepLog, name: str, effect: Callable[[], Awaitable[object]]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -20,6 +21,14 @@ log = logging.getLogger(__name__)
 SENT_REACTION = "outbox_tray"
 DELIVERED_REACTION = "white_check_mark"
 REFUSED_REACTION = "warning"
+
+
+POST_EVENT_TYPE = "textback_post"
+
+
+def post_tag(key: str) -> dict[str, Any]:
+    """Message metadata naming the step that made a post, so an unsure post can be found."""
+    return {"event_type": POST_EVENT_TYPE, "event_payload": {"key": key}}
 
 
 def is_transient(exc: SlackApiError) -> bool:
@@ -62,6 +71,7 @@ class SlackThreads:
             blocks=card,
             unfurl_links=False,
             unfurl_media=False,
+            metadata=post_tag(f"thread:{conv.id}"),
         )
         return str(resp["ts"]) if resp else None
 
@@ -71,7 +81,7 @@ class SlackThreads:
         text, card = blocks.card(conv, self._tz(conv))
         await self._call("chat.update", channel=conv.channel, ts=conv.thread_id, text=text, blocks=card)
 
-    async def post_entry(self, conv: Conversation, entry: Entry) -> str | None:
+    async def post_entry(self, conv: Conversation, entry: Entry, *, key: str = "") -> str | None:
         if not conv.thread_id:
             log.warning("conversation %s has no thread yet; line not posted", conv.id)
             return None
@@ -84,8 +94,24 @@ class SlackThreads:
             blocks=body,
             unfurl_links=False,
             unfurl_media=False,
+            **({"metadata": post_tag(key)} if key else {}),
         )
         return str(resp["ts"]) if resp else None
+
+    async def find_post(self, conv: Conversation, key: str, since: datetime) -> str | None:
+        """Look for our own post tagged `key`: in the channel for a parent, else in the thread."""
+        args: dict[str, Any] = {"channel": conv.channel, "include_all_metadata": True, "limit": 200}
+        if key.startswith("thread:"):
+            resp = await self._call("conversations.history", oldest=f"{since.timestamp():.6f}", **args)
+        elif conv.thread_id:
+            resp = await self._call("conversations.replies", ts=conv.thread_id, **args)
+        else:
+            return None
+        for message in (resp or {}).get("messages", []):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("key") == key:
+                return str(message["ts"])
+        return None
 
     async def tell_user(self, channel: str, user: str, text: str) -> None:
         """An ephemeral message: only `user` sees it."""

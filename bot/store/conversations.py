@@ -71,14 +71,20 @@ class RedisConversationStore:
         conv_id = await self._r.get(keys.thread(channel, thread_id))
         return await self.get(conv_id.decode()) if conv_id is not None else None
 
-    async def start_cooldown(self, line: str, caller: str, seconds: int) -> bool:
-        """Claim the auto-text window; False while a previous one runs."""
-        key = keys.cooldown(line, caller)
-        return bool(await self._r.set(key, 1, nx=True, ex=max(1, seconds)))
+    async def start_cooldown(self, line: str, caller: str, seconds: int, owner: str) -> bool:
+        """Claim the auto-text window for `owner`; False while someone else's runs."""
+        return await self._claim_for(keys.cooldown(line, caller), owner, max(1, seconds))
 
-    async def first_text(self, line: str, caller: str) -> bool:
-        """True the first time a line texts a number."""
-        return bool(await self._r.set(keys.texted(line, caller), 1, nx=True))
+    async def first_text(self, line: str, caller: str, owner: str) -> bool:
+        """True for the first `owner` to text a number from a line (and again for it)."""
+        return await self._claim_for(keys.texted(line, caller), owner, None)
+
+    async def _claim_for(self, key: str, owner: str, ttl: int | None) -> bool:
+        # A re-run of the job that made the claim finds its own name: still its claim.
+        if await self._r.set(key, owner, nx=True, ex=ttl):
+            return True
+        current = await self._r.get(key)
+        return current is not None and current.decode() == owner
 
     async def record_outbound(self, sid: str, conv: Conversation, message_id: str | None) -> None:
         """Map an outbound SMS to its conversation and the team message that caused it."""
