@@ -1,4 +1,4 @@
-"""The `textback` command: serve, demo."""
+"""The `textback` command: serve, demo, forget, doctor."""
 
 from __future__ import annotations
 
@@ -72,6 +72,14 @@ def forget(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def doctor(args: argparse.Namespace) -> int:
+    """Check the configuration, Redis, Slack and Twilio; optionally fix the Twilio webhooks."""
+    from bot.doctor import run_doctor
+
+    logs.configure(logging.ERROR)  # the checks print their own findings
+    return asyncio.run(run_doctor(os.environ, fix=args.fix, yes=args.yes))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="textback", description="Missed-call text-back, answered from Slack."
@@ -82,11 +90,16 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("-v", "--verbose", action="store_true", help="show the server's log")
     forget_parser = sub.add_parser("forget", help="delete what is stored about one caller")
     forget_parser.add_argument("number", help="the caller's phone number, e.g. +15125550123")
+    doctor_parser = sub.add_parser("doctor", help="check the setup and say how to fix what is wrong")
+    doctor_parser.add_argument("--fix", action="store_true", help="point the Twilio numbers' webhooks at PUBLIC_URL")
+    doctor_parser.add_argument("-y", "--yes", action="store_true", help="with --fix: apply without asking")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve()
     if args.command == "forget":
         return forget(args)
+    if args.command == "doctor":
+        return doctor(args)
     return demo(args)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -16,7 +17,7 @@ from bot.clock import Clock, SystemClock
 from bot.job_handlers import register_all
 from bot.services import SERVICES, open_services
 from bot.settings import Settings
-from bot.slack import listeners
+from bot.slack import listeners, socket_mode
 from bot.twilio import webhooks
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             app[BOLT] = bolt
             register_all(svc)
             svc.jobs.start()
+            _dump_tasks_on_sigusr1()
             try:
                 yield
             finally:
@@ -51,9 +53,29 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                 await svc.jobs.stop()
 
     app.cleanup_ctx.append(lifecycle)
+    if settings.slack_app_token:
+        # Slack events over a websocket (local development); Twilio still needs HTTP.
+        app.cleanup_ctx.append(socket_mode.connection(settings.slack_app_token, BOLT))
     app.add_routes(webhooks.routes())
     app.add_routes([web.post("/slack/events", slack_events), web.get("/healthz", healthz)])
     return app
+
+
+def _dump_tasks_on_sigusr1() -> None:
+    """`kill -USR1 <pid>` logs where every task is waiting: for a server that seems stuck."""
+    import io
+    import signal
+
+    def dump() -> None:
+        out = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(limit=12, file=out)
+        log.warning("running tasks:\n%s", out.getvalue())
+
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
+    except (NotImplementedError, RuntimeError):
+        pass
 
 
 @web.middleware

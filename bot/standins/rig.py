@@ -218,6 +218,28 @@ class Rig:
         status, _ = await self.slack_event(event, **kw)
         return ts, status
 
+    async def slash(
+        self, text: str, *, channel: str, user: str = "U0TEAM0001", command: str = "/textback", **kw: Any
+    ) -> tuple[int, dict[str, Any]]:
+        """A slash command as Slack posts it (PROTOCOLS 5.8); returns the status and the reply.
+
+        A reply of plain text comes back as {"text": ...}, like one with blocks.
+        """
+        form = {
+            "token": "legacy-token-unused", "team_id": TEAM_ID, "team_domain": self.slack.domain,
+            "channel_id": channel, "channel_name": f"channel-{channel.lower()}", "user_id": user,
+            "user_name": user.lower(), "command": command, "text": text,
+            "response_url": f"https://hooks.slack.com/commands/{TEAM_ID}/1/{secrets.token_hex(8)}",
+            "trigger_id": f"1.2.{secrets.token_hex(6)}", "api_app_id": "A0TEXTBACK",
+            "is_enterprise_install": "false",
+        }
+        status, body = await self.slack_post(urlencode(form).encode(), "application/x-www-form-urlencoded", **kw)
+        try:
+            reply = json.loads(body) if body.startswith("{") else {"text": body}
+        except json.JSONDecodeError:
+            reply = {"text": body}
+        return status, reply
+
 
 def dial_status_path(line: str) -> str:
     """The `<Dial action>` path the server puts in its TwiML for a line."""

@@ -4,9 +4,10 @@ injected failures and delays, and waiting for a request without polling."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -56,6 +57,7 @@ class StandInServer:
         self.url = ""
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
+        self._chaos: dict[str, tuple[float, list[Failure], random.Random]] = {}
         self._runner: web.AppRunner | None = None
         # Replaced after every record, so each waiter wakes once per new request.
         self._arrival = asyncio.Event()
@@ -110,12 +112,33 @@ class StandInServer:
         `after_accept=True` performs the effect first (the message is stored) and still answers
         the error: the ambiguous failure a client cannot tell from a refusal.
         """
+        failure = self._failure(status, body, delay, headers, after_accept)
+        self._failures[method].extend([failure] * count)
+
+    def chaos(self, method: str, rate: float, mix: Sequence[Mapping[str, Any]], *, seed: int = 0) -> None:
+        """Fail a share `rate` of `method`'s requests at random, each like `fail_next(**one_of_mix)`."""
+        failures = [self._failure(**m) for m in mix]
+        self._chaos[method] = (rate, failures, random.Random(seed))
+
+    def _failure(
+        self, status: int = 500, body: Any = None, delay: float = 0.0,
+        headers: Mapping[str, str] | None = None, after_accept: bool = False,
+    ) -> Failure:
         answer = self.failure_body(status) if body is None else body
         extra = dict(headers or {})
         if status == 429:
             extra.setdefault("Retry-After", "1")  # both vendors send it with every 429
-        failure = Failure(status, answer, delay, extra, after_accept)
-        self._failures[method].extend([failure] * count)
+        return Failure(status, answer, delay, extra, after_accept)
+
+    def _next_failure(self, method: str) -> Failure | None:
+        queue = self._failures.get(method)
+        if queue:
+            return queue.popleft()
+        if method in self._chaos:
+            rate, failures, rng = self._chaos[method]
+            if rng.random() < rate:
+                return rng.choice(failures)
+        return None
 
     def delay(self, method: str, seconds: float) -> None:
         """Slow every answer for `method` (0 removes the delay)."""
@@ -128,8 +151,7 @@ class StandInServer:
 
     async def answer(self, rec: Recorded, effect: Callable[[], Reply]) -> web.StreamResponse:
         """Run the effect of a valid request, with any injected failure or delay, and record it."""
-        queue = self._failures.get(rec.method)
-        failure = queue.popleft() if queue else None
+        failure = self._next_failure(rec.method)
         try:
             # The delay comes before the effect: a slow upstream still acts after a client
             # has given up, which is what makes a timed-out send "maybe sent".

@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, Self
 
 from aiohttp import web
 
+from bot.slack.scopes import BOT_SCOPES
 from bot.standins import specs
 from bot.standins.server import Recorded, Reply, StandInServer
 from bot.standins.slack_rules import CREDENTIALS, SlackRules
+from bot.standins.slack_socket import APP_TOKEN_METHODS, PATH, SlackSocket
 from bot.standins.slack_workspace import Args, SlackWorkspace, fail
 
 # Arguments whose value is JSON: slack_sdk sends them as JSON in a JSON body, or as a JSON string
@@ -22,6 +25,8 @@ from bot.standins.slack_workspace import Args, SlackWorkspace, fail
 JSON_ARGS = frozenset({"blocks", "attachments", "view", "files", "metadata"})
 # The `method` recorded for step 2 of an external upload (raw bytes to `upload_url`).
 UPLOAD = "upload"
+# What the bot token is granted unless a test says otherwise: a correct install.
+GRANTED_SCOPES = BOT_SCOPES
 
 
 class SlackStandIn(StandInServer, SlackWorkspace):
@@ -29,12 +34,16 @@ class SlackStandIn(StandInServer, SlackWorkspace):
 
     def __init__(
         self, bot_token: str, *, team_id: str = "T0TEXTBACK", team: str = "Textback Demo",
-        bot_user_id: str = "UBOT0001", bot_id: str = "BBOT0001",
+        bot_user_id: str = "UBOT0001", bot_id: str = "BBOT0001", app_token: str | None = None,
     ) -> None:
         StandInServer.__init__(self)
         SlackWorkspace.__init__(self, team_id=team_id, team=team, bot_user_id=bot_user_id, bot_id=bot_id)
         self.bot_token = bot_token
         self.rules = SlackRules(specs.slack_web())
+        # Slack reports the token's scopes in this header on every answer (`textback doctor`).
+        self.scopes: list[str] = list(GRANTED_SCOPES)
+        self.app_token = app_token  # xapp-..., for Socket Mode
+        self.socket = SlackSocket()
 
     @property
     def spec_checked(self) -> bool:
@@ -48,7 +57,12 @@ class SlackStandIn(StandInServer, SlackWorkspace):
     async def start(self) -> Self:
         await super().start()
         self.upload_base = self.url
+        self.socket.base_url = "ws" + self.url.removeprefix("http")
         return self
+
+    async def stop(self) -> None:
+        await self.socket.close_all()
+        await super().stop()
 
     def failure_body(self, status: int) -> Any:
         error = "ratelimited" if status == 429 else "internal_error" if status >= 500 else "fatal_error"
@@ -59,6 +73,7 @@ class SlackStandIn(StandInServer, SlackWorkspace):
             web.post("/api/{method}", self._api),
             web.get("/api/{method}", self._api),
             web.post("/upload/{file_id}", self._upload),
+            web.get(PATH, self.socket.handle),
         ]
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
@@ -69,8 +84,13 @@ class SlackStandIn(StandInServer, SlackWorkspace):
         refusal = self._refusal(request, rec, unreadable)
         if refusal is not None:
             return self.finish(rec, refusal)
+        if method in APP_TOKEN_METHODS:
+            return await self.answer(rec, lambda: Reply(200, {"ok": True, "url": self.socket.link()}))
         behaviour = self.method(method)
-        return await self.answer(rec, lambda: behaviour(rec.params))
+        return await self.answer(rec, lambda: self._with_scopes(behaviour(rec.params)))
+
+    def _with_scopes(self, reply: Reply) -> Reply:
+        return replace(reply, headers={**reply.headers, "x-oauth-scopes": ",".join(self.scopes)})
 
     async def _upload(self, request: web.Request) -> web.StreamResponse:
         arrived = time.perf_counter()
@@ -84,8 +104,10 @@ class SlackStandIn(StandInServer, SlackWorkspace):
         token = _bearer(request) or rec.params.get(CREDENTIALS)
         if not token:
             return fail("not_authed")
-        if token != self.bot_token:
-            return fail("invalid_auth")
+        expected = self.app_token if rec.method in APP_TOKEN_METHODS else self.bot_token
+        if token != expected:
+            known = token in (self.bot_token, self.app_token)
+            return fail("not_allowed_token_type" if known else "invalid_auth")
         if unreadable:
             self.violate(rec.method, unreadable)
             return fail("invalid_json")

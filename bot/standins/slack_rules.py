@@ -26,6 +26,8 @@ NEWER_METHODS = {
         declared=frozenset({"files", "channel_id", "channels", "initial_comment", "thread_ts"}),
         required=frozenset({"files"}),
     ),
+    # Socket Mode (2020), called with the app-level token.
+    "apps.connections.open": Signature(declared=frozenset(), required=frozenset()),
 }
 # Arguments added to old methods after the freeze (message metadata, 2022).
 NEWER_ARGUMENTS = {
@@ -33,6 +35,8 @@ NEWER_ARGUMENTS = {
     # Bolt passes the workspace id (org-wide installs, 2020); the frozen spec predates it.
     "auth.test": frozenset({"team_id"}),
     "chat.update": frozenset({"metadata"}),
+    "conversations.history": frozenset({"include_all_metadata"}),
+    "conversations.replies": frozenset({"include_all_metadata"}),
 }
 # The token travels in a header (or as an argument); it is checked as credentials, not here.
 CREDENTIALS = "token"

@@ -98,7 +98,22 @@ class SlackWorkspace:
             "views.publish": self._publish_view,
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
+            "conversations.history": self._history,
+            "conversations.replies": self._replies,
         }.get(name, lambda args: ok())
+
+    def _history(self, args: Args) -> Reply:
+        """Top-level messages, newest first, from `oldest` on (metadata only when asked for)."""
+        oldest = float(args.get("oldest") or 0)
+        found = [m for m in self.messages_in(str(args["channel"]))
+                 if not m.get("thread_ts") and float(m["ts"]) >= oldest]
+        return ok(messages=[_listed(m, args) for m in reversed(found)], has_more=False)
+
+    def _replies(self, args: Args) -> Reply:
+        found = self.thread(str(args["channel"]), str(args["ts"]))
+        if not found:
+            return fail("thread_not_found")
+        return ok(messages=[_listed(m, args) for m in found], has_more=False)
 
     # --- methods ----------------------------------------------------------------------
 
@@ -202,6 +217,13 @@ class SlackWorkspace:
                            "thread_ts": args.get("thread_ts"), "initial_comment": args.get("initial_comment")})
         self.files.extend(shared)
         return ok(files=[{"id": f["id"], "title": f["title"]} for f in shared])
+
+
+def _listed(message: dict[str, Any], args: Args) -> dict[str, Any]:
+    shown = _public(message)
+    if str(args.get("include_all_metadata", "")).lower() not in ("true", "1"):
+        shown.pop("metadata", None)
+    return shown
 
 
 def _public(message: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from bot.standins import specs
 from bot.standins.server import Recorded, Reply, StandInServer
+from bot.standins.twilio_numbers import TwilioAccount
 from bot.standins.twilio_rules import (
     ARRAY_FIELDS,
     INVALID_REQUEST,
@@ -63,6 +64,7 @@ class TwilioStandIn(StandInServer):
         self.messages: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
         self._recipient_errors: dict[str, tuple[int, Problem]] = {}
+        self.account = TwilioAccount(account_sid, API_VERSION)  # Account, IncomingPhoneNumbers
 
     @property
     def spec_checked(self) -> bool:
@@ -98,6 +100,7 @@ class TwilioStandIn(StandInServer):
             web.get(account + "/Messages.json", self._list_messages),
             web.get(account + "/Messages/{sid}.json", self._fetch_message),
             web.post(account + "/Calls.json", self._create_call),
+            *self.account.routes(account, self._handle),
             web.route("*", "/{tail:.*}", self._not_emulated),
         ]
 

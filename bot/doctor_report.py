@@ -1,0 +1,36 @@
+"""What `textback doctor` found, one line per check, and how it is printed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TextIO
+
+PASS, FAIL = "✓", "✗"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check: passed or not, what was seen, and what to do about it."""
+
+    ok: bool
+    what: str
+    detail: str
+    fix: str = ""
+
+
+def reason(exc: BaseException) -> str:
+    """An exception as one readable phrase (a timeout's str() is empty)."""
+    return str(exc) or type(exc).__name__
+
+
+def show(findings: Iterable[Finding], out: TextIO) -> bool:
+    """Print each finding (with its fix when it failed); True when all passed."""
+    passed = True
+    for f in findings:
+        print(f"{PASS if f.ok else FAIL} {f.what}: {f.detail}", file=out)
+        if not f.ok:
+            passed = False
+            if f.fix:
+                print(f"    fix: {f.fix}", file=out)
+    return passed

@@ -1,0 +1,210 @@
+"""`textback doctor` against the Slack and Twilio stand-ins and a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.doctor import run_doctor
+from bot.standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN, SIGNING_SECRET
+from bot.standins.slack_api import SlackStandIn
+from bot.standins.twilio_api import TwilioStandIn
+from tests.conftest import CHANNEL, CHANNEL_B, CONFIG_YAML, LINE, LINE_B
+
+PUBLIC_URL = "https://textback-acme.example.test"
+VOICE, SMS = f"{PUBLIC_URL}/twilio/voice", f"{PUBLIC_URL}/twilio/sms"
+
+
+@dataclass
+class Setup:
+    env: dict[str, str]
+    slack: SlackStandIn
+    twilio: TwilioStandIn
+
+    async def doctor(self, *, fix: bool = False, yes: bool = False, ask: Callable[[str], str] | None = None,
+                     **env: str) -> tuple[int, str]:
+        out = io.StringIO()
+        code = await run_doctor({**self.env, **env}, fix=fix, yes=yes, out=out, ask=ask or _refuse)
+        return code, out.getvalue()
+
+
+def _refuse(prompt: str) -> str:
+    raise AssertionError(f"asked {prompt!r} unexpectedly")
+
+
+@pytest.fixture
+async def setup(redis: Redis, redis_url: str, tmp_path: Path) -> AsyncIterator[Setup]:
+    """A healthy install: both numbers in the account pointing at PUBLIC_URL, the bot in both channels."""
+    (tmp_path / "textback.yml").write_text(CONFIG_YAML)
+    async with TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN) as twilio, SlackStandIn(BOT_TOKEN) as slack:
+        for number in (LINE, LINE_B):
+            twilio.account.add_number(number, voice_url=VOICE, sms_url=SMS)
+        slack.add_channel(CHANNEL, "acme-calls")
+        slack.add_channel(CHANNEL_B, "bolt-calls")
+        env = {
+            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PUBLIC_URL": PUBLIC_URL,
+            "REDIS_URL": redis_url, "TEXTBACK_CONFIG": str(tmp_path / "textback.yml"),
+            "SLACK_API_URL": slack.api_url, "TWILIO_API_URL": twilio.url,
+        }
+        yield Setup(env, slack, twilio)
+        assert not twilio.violations, twilio.violations
+        assert not slack.violations, slack.violations
+
+
+def marks(output: str, symbol: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith(symbol)]
+
+
+async def test_a_healthy_setup_passes_every_check(setup: Setup) -> None:
+    code, out = await setup.doctor()
+    assert code == 0, out
+    assert marks(out, "✗") == []
+    checks = [line.split(":")[0] for line in marks(out, "✓")]
+    assert checks == [
+        "✓ settings", "✓ PUBLIC_URL", "✓ Redis", "✓ Slack token", "✓ Slack scopes",
+        f"✓ Slack channel #acme-calls ({CHANNEL})", f"✓ Slack channel #bolt-calls ({CHANNEL_B})",
+        "✓ Twilio credentials", f"✓ Twilio number {LINE}", f"✓ Twilio number {LINE_B}",
+    ]
+    assert "all checks passed" in out
+    assert not [r for r in setup.twilio.requests if r.method == "UpdateIncomingPhoneNumber"]
+
+
+async def test_invalid_settings_show_the_settings_error_and_stop(setup: Setup) -> None:
+    code, out = await setup.doctor(SLACK_BOT_TOKEN="", REDIS_URL="redis://s3cret@fly-x.upstash.io")
+    assert code == 1
+    assert out.startswith("✗ settings: invalid")
+    assert "missing environment variables: SLACK_BOT_TOKEN" in out
+    assert "redis://default:<password>@fly-x.upstash.io" in out
+    assert not setup.slack.requests and not setup.twilio.requests
+
+
+async def test_a_bad_slack_token_is_refused_with_where_to_find_the_right_one(setup: Setup) -> None:
+    code, out = await setup.doctor(SLACK_BOT_TOKEN="xoxb-revoked")
+    assert code == 1
+    assert "✗ Slack token: refused by Slack (invalid_auth)" in out
+    assert "fly secrets set SLACK_BOT_TOKEN=" in out
+    assert "Slack channel" not in out  # nothing more can be asked with that token
+
+
+async def test_a_channel_without_the_bot_says_to_invite_it(setup: Setup) -> None:
+    setup.slack.add_channel(CHANNEL_B, "bolt-calls", member=False)
+    code, out = await setup.doctor()
+    assert code == 1
+    assert f"✗ Slack channel #bolt-calls ({CHANNEL_B}): the bot is not a member" in out
+    assert "open #bolt-calls and type /invite @textback" in out
+    assert f"✓ Slack channel #acme-calls ({CHANNEL})" in out
+
+
+async def test_a_missing_scope_is_named_with_how_to_grant_it(setup: Setup) -> None:
+    setup.slack.scopes.remove("reactions:write")
+    code, out = await setup.doctor()
+    assert code == 1
+    assert "✗ Slack scopes: missing reactions:write" in out
+    assert "reinstall the app" in out
+
+
+async def test_bad_twilio_credentials_are_refused(setup: Setup) -> None:
+    code, out = await setup.doctor(TWILIO_AUTH_TOKEN="wrong")
+    assert code == 1
+    assert "✗ Twilio credentials: refused by Twilio (HTTP 401, code 20003)" in out
+    assert "Twilio number" not in out
+
+
+async def test_a_wrong_webhook_url_is_shown_with_what_it_should_be(setup: Setup) -> None:
+    [number] = [n for n in setup.twilio.account.numbers if n["phone_number"] == LINE_B]
+    number["voice_url"] = "https://demo.twilio.com/welcome/voice/"
+    code, out = await setup.doctor()
+    assert code == 1
+    assert (f"✗ Twilio number {LINE_B}: voice_url is https://demo.twilio.com/welcome/voice/, "
+            f"should be {VOICE}") in out
+    assert "fix: textback doctor --fix" in out
+    assert f"✓ Twilio number {LINE}" in out
+
+
+async def test_a_number_missing_from_the_account(setup: Setup) -> None:
+    setup.twilio.account.numbers = [n for n in setup.twilio.account.numbers if n["phone_number"] != LINE]
+    code, out = await setup.doctor()
+    assert code == 1
+    assert f"✗ Twilio number {LINE}: is not a number of this Twilio account" in out
+    listed = [r for r in setup.twilio.requests if r.method == "ListIncomingPhoneNumber"]
+    assert {r.params["PhoneNumber"] for r in listed} == {LINE, LINE_B}
+
+
+async def test_an_http_public_url_fails(setup: Setup) -> None:
+    code, out = await setup.doctor(PUBLIC_URL="http://textback-acme.example.test")
+    assert code == 1
+    assert "✗ PUBLIC_URL: http://textback-acme.example.test is not https" in out
+
+
+async def test_unreachable_redis_fails_without_showing_the_password(setup: Setup) -> None:
+    code, out = await setup.doctor(REDIS_URL="redis://default:s3cret@127.0.0.1:1")
+    assert code == 1
+    assert "✗ Redis: cannot reach 127.0.0.1:1" in out and "s3cret" not in out
+
+
+async def test_fix_shows_the_change_asks_and_sets_only_the_wrong_fields(setup: Setup) -> None:
+    [number] = [n for n in setup.twilio.account.numbers if n["phone_number"] == LINE]
+    number.update(voice_url="https://demo.twilio.com/welcome/voice/", sms_url=None)
+    asked: list[str] = []
+
+    def answer(prompt: str) -> str:
+        asked.append(prompt)
+        return "y"
+
+    code, out = await setup.doctor(fix=True, ask=answer)
+    assert asked and code == 0, out
+    assert f"{LINE} ({number['sid']}) VoiceUrl: https://demo.twilio.com/welcome/voice/ -> {VOICE}" in out
+    assert f"{LINE} ({number['sid']}) SmsUrl: (empty) -> {SMS}" in out
+    [update] = [r for r in setup.twilio.requests if r.method == "UpdateIncomingPhoneNumber"]
+    assert update.params == {"VoiceUrl": VOICE, "SmsUrl": SMS}
+    assert (number["voice_url"], number["sms_url"], number["voice_method"]) == (VOICE, SMS, "POST")
+    assert out.rstrip().endswith("all checks passed")
+    assert setup.twilio.rules.resource_problems("api.v2010.account.incoming_phone_number", number) == []
+
+
+async def test_fix_declined_changes_nothing(setup: Setup) -> None:
+    setup.twilio.account.numbers[0]["sms_method"] = "GET"
+    code, out = await setup.doctor(fix=True, ask=lambda prompt: "n")
+    assert code == 1 and "nothing changed" in out
+    assert not [r for r in setup.twilio.requests if r.method == "UpdateIncomingPhoneNumber"]
+
+
+async def test_fix_with_yes_does_not_ask(setup: Setup) -> None:
+    setup.twilio.account.numbers[1]["sms_method"] = "GET"
+    code, out = await setup.doctor(fix=True, yes=True)
+    assert code == 0, out
+    [update] = [r for r in setup.twilio.requests if r.method == "UpdateIncomingPhoneNumber"]
+    assert update.params == {"SmsMethod": "POST"}
+
+
+async def test_fix_refuses_to_point_twilio_at_plain_http(setup: Setup) -> None:
+    code, out = await setup.doctor(fix=True, yes=True, PUBLIC_URL="http://textback-acme.example.test")
+    assert code == 1 and "fix PUBLIC_URL first" in out
+    assert not [r for r in setup.twilio.requests if r.method == "UpdateIncomingPhoneNumber"]
+
+
+async def test_the_command_line_runs_doctor_and_exits_with_its_code(setup: Setup, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_", "TEXTBACK_"))}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "doctor", env={**env, **setup.env}, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, out.decode() + err.decode()
+    assert "all checks passed" in out.decode()
+
+
+async def test_the_stand_in_account_and_numbers_have_the_specs_shape(setup: Setup) -> None:
+    rules = setup.twilio.rules
+    assert rules.resource_problems("api.v2010.account", setup.twilio.account.resource()) == []
+    for number in setup.twilio.account.numbers:
+        assert rules.resource_problems("api.v2010.account.incoming_phone_number", number) == []
