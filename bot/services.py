@@ -13,12 +13,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.jobs import JobQueue
+from bot.lines_directory import LineDirectory
 from bot.settings import Settings
 from bot.slack.gateway import SlackDirectory, SlackThreads
 from bot.store.bursts import RedisBursts
 from bot.store.connection import RedisHandle, open_redis
 from bot.store.conversations import RedisConversationStore
 from bot.store.flags import RedisCallerFlags
+from bot.store.line_settings import RedisLineSettings
 from bot.store.locks import ConversationLocks
 from bot.tasks import Background
 from bot.twilio.gateway import TwilioSms, make_client
@@ -39,6 +41,8 @@ class Services:
     directory: SlackDirectory
     tasks: Background
     jobs: JobQueue
+    # The effective lines: the lines file with settings changed from Slack laid over it.
+    lines: LineDirectory
     # How long a burst of caller texts is collected before it is posted as one line.
     burst_flush_s: float = 5.0
 
@@ -68,7 +72,7 @@ async def open_services(settings: Settings, clock: Clock) -> AsyncIterator[Servi
     )
     sms = TwilioSms(twilio, status_callback=f"{settings.public_url}/twilio/sms/status")
     tasks = Background()
-    jobs = JobQueue(redis.client)
+    jobs = JobQueue(redis.client, retry_idle_ms=int(settings.job_retry_s * 1000))
     try:
         services = Services(
             settings=settings,
@@ -84,6 +88,7 @@ async def open_services(settings: Settings, clock: Clock) -> AsyncIterator[Servi
             directory=SlackDirectory(slack),
             tasks=tasks,
             jobs=jobs,
+            lines=LineDirectory(settings.config, RedisLineSettings(redis.client)),
         )
         yield services
     finally:

@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
+from bot.slack import commands
 from bot.store import keys
 from workflows.mirror import TeamReply
 
@@ -51,3 +52,4 @@ def register(bolt: AsyncApp, svc: Services) -> None:
     # One listener for every message event: Bolt answers 404 (and Slack retries) when no
     # listener matches, which would happen for edits and deletions otherwise.
     bolt.event("message")(on_message)
+    commands.register(bolt, svc)

@@ -40,5 +40,12 @@ class RedisCallerFlags:
         else:
             await self._r.srem(keys.blocked(line), caller)
 
+    async def is_blocked(self, line: str, caller: str) -> bool:
+        return bool(await self._r.sismember(keys.blocked(line), caller))
+
+    async def blocked_numbers(self, line: str) -> list[str]:
+        """The numbers blocked on `line`, sorted."""
+        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in await self._r.smembers(keys.blocked(line)))
+
     async def mark_landline(self, caller: str) -> None:
         await self._r.sadd(keys.LANDLINES, caller)

@@ -1,0 +1,126 @@
+"""`/textback help`, `/textback status`, and the answer in a channel that is not a line's."""
+
+from __future__ import annotations
+
+from bot import phones
+from bot.slack.mrkdwn import escape
+from bot.slack.replies import (
+    COMMAND,
+    Block,
+    Ctx,
+    Reply,
+    context,
+    header,
+    quote,
+    section,
+)
+from workflows.hours import describe_next_open, is_open
+from workflows.line_overrides import DAY_KEYS, show
+from workflows.lines import Line
+
+HELP = f"""*`{COMMAND}`* acts on the line of the channel you run it in.
+*Read* (anyone):
+• `{COMMAND} status`: every setting, its value and where it comes from
+• `{COMMAND} hours`: opening hours and timezone
+• `{COMMAND} template`: the text-back messages · `{COMMAND} template preview after_hours`
+• `{COMMAND} block`: the blocked numbers
+*Change* (workspace admins and owners, and the lines file's `admins`):
+• `{COMMAND} hours mon 08:00-12:00,13:00-17:00` · `{COMMAND} hours sat closed` · `{COMMAND} hours mon-fri 9am-5pm`
+• `{COMMAND} hours tz America/Chicago`
+• `{COMMAND} template set business_hours Hi, this is {{business}}. Sorry we missed your call!`
+  placeholders: {{business}} {{booking_url}} {{hours_today}} {{next_open}}
+• `{COMMAND} block (512) 555-0123` · `{COMMAND} unblock (512) 555-0123`
+• `{COMMAND} cooldown 4h` (no second automatic text to a caller within this time)
+• `{COMMAND} reminders 5m 15m 60m` (or `off`)
+Changes made here take precedence over the lines file, survive restarts, and are announced in the channel."""
+
+
+async def help_reply(ctx: Ctx) -> Reply:
+    return Reply(text=f"{COMMAND} help", blocks=[section(HELP)])
+
+
+async def not_linked(ctx: Ctx) -> Reply:
+    """How to link a channel; `setup` will do it from Slack in a later step."""
+    lines = await ctx.svc.lines.lines()
+    where = "\n".join(f"• <#{ln.channel}>: {phones.display(ln.number)} ({escape(ln.label)})" for ln in lines[:20])
+    text = (
+        f"This channel is not linked to a textback line, so `{COMMAND}` has nothing to act on here.\n"
+        f"Run it in a line's channel:\n{where}\n"
+        "To link this channel now, put its id under the line in the lines file "
+        f"(`channel: {ctx.channel}`) and restart textback. "
+        f"Linking from Slack with `{COMMAND} setup <number>` is not available yet: it comes in a later step."
+    )
+    return Reply(text="This channel is not linked to a textback line.", blocks=[section(text)])
+
+
+async def _setting(ctx: Ctx, line: Line, field: str, label: str) -> str:
+    source = await ctx.svc.lines.source_of(line, field)
+    return f"*{label}:* {escape(show(line, field))} · _{source}_"
+
+
+async def hours_lines(ctx: Ctx, line: Line) -> list[str]:
+    now = ctx.svc.clock.now()
+    state = "open now" if is_open(line.hours, line.timezone, now) else (
+        f"closed now, opens {describe_next_open(line.hours, line.timezone, now) or 'never (no opening hours)'}"
+    )
+    rows = [f"*Hours* ({state})", await _setting(ctx, line, "timezone", "Timezone")]
+    for day in DAY_KEYS:
+        rows.append(await _setting(ctx, line, f"hours.{day}", f"`{day.capitalize()}`"))
+    return rows
+
+
+async def _template_lines(ctx: Ctx, line: Line) -> list[str]:
+    rows = ["*Text-back messages*"]
+    for name, label in (("business_hours", "Business hours"), ("after_hours", "After hours")):
+        field = f"templates.{name}"
+        source = await ctx.svc.lines.source_of(line, field)
+        rows.append(f"*{label}* · _{source}_\n{quote(show(line, field))}")
+    return rows
+
+
+def _file_lines(line: Line, sources: dict[str, str]) -> list[str]:
+    rows = ["*Calls* (change these in the lines file)"]
+    for field, label in (
+        ("forward_to", "Staff phones"), ("detection", "Detection"), ("ring_timeout", "Ring for"),
+        ("ring_after_hours", "Ring after hours"), ("booking_url", "Booking link"), ("vertical", "Vertical"),
+        ("oncall", "On call"), ("opt_out_footer", "Opt-out footer"), ("allow_international", "Texts abroad"),
+    ):
+        value = show(line, field)
+        if field == "forward_to":
+            value = ", ".join(phones.display(n) for n in line.forward_to) or "none"
+        elif field == "ring_timeout":
+            value = f"{line.ring_timeout}s"
+        elif field == "oncall" and line.oncall:
+            value = f"<@{line.oncall}>"
+        rows.append(f"*{label}:* {escape(value) if field != 'oncall' else value} · _{sources[field]}_")
+    return rows
+
+
+async def status_reply(ctx: Ctx) -> Reply:
+    """Each setting with its effective value and where it comes from."""
+    line = ctx.linked()
+    lines = ctx.svc.lines
+    file_fields = ("forward_to", "detection", "ring_timeout", "ring_after_hours", "booking_url", "vertical",
+                   "oncall", "opt_out_footer", "allow_international")
+    sources = {f: await lines.source_of(line, f) for f in file_fields}
+    blocked = await ctx.svc.flags.blocked_numbers(line.number)
+    admins = "".join(f", <@{u}>" for u in lines.admins)
+    follow_up = [
+        "*Follow-up*",
+        await _setting(ctx, line, "cooldown", "Cooldown"),
+        await _setting(ctx, line, "reminders", "Reminders"),
+        f"*Blocked numbers:* {len(blocked)}" + (f" (`{COMMAND} block` lists them)" if blocked else ""),
+    ]
+    blocks: list[Block] = [
+        header(f"textback · {line.label}"),
+        context(f"Line {phones.display(line.number)} · <#{line.channel}> · business: {escape(line.business)}"),
+        section("\n".join(await hours_lines(ctx, line))),
+        section("\n".join(await _template_lines(ctx, line))),
+        section("\n".join(follow_up)),
+        section("\n".join(_file_lines(line, sources))),
+        context(
+            f"Who can change settings: workspace admins and owners{admins}. "
+            f"`{COMMAND} help` shows how."
+        ),
+    ]
+    return Reply(text=f"textback status for {line.label}", blocks=blocks)

@@ -1,0 +1,106 @@
+"""`/textback`: one slash command, run in a line's channel to read or change that line."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot.services import Services
+from bot.slack import (
+    command_callers,
+    command_follow_up,
+    command_hours,
+    command_status,
+    command_templates,
+)
+from bot.slack.mrkdwn import escape
+from bot.slack.permissions import Permissions
+from bot.slack.replies import COMMAND, Ctx, Refused, Reply, UsageError, section
+from workflows.lines import Line
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Ctx], Awaitable[Reply]]
+
+SUBCOMMANDS: dict[str, Handler] = {
+    "help": command_status.help_reply,
+    "status": command_status.status_reply,
+    "hours": command_hours.hours,
+    "template": command_templates.template,
+    "block": command_callers.block,
+    "unblock": command_callers.unblock,
+    "cooldown": command_follow_up.cooldown,
+    "reminders": command_follow_up.reminders,
+}
+ALIASES = {"templates": "template", "hour": "hours", "reminder": "reminders", "?": "help", "settings": "status"}
+# Named in the product but not built yet: say so rather than "unknown subcommand".
+LATER = ("setup", "keywords", "oncall", "reply", "resolve", "leads", "stats")
+# These work in any channel; everything else needs the channel's line.
+ANYWHERE = frozenset({"help"})
+
+
+def register(bolt: AsyncApp, svc: Services) -> None:
+    """Attach `/textback` to the Bolt app."""
+    permissions = Permissions(svc.slack, svc.lines.admins, now=time.monotonic)
+
+    async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+        user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
+        line = await svc.lines.line_for_channel(channel)
+        words = str(command.get("text") or "").split(None, 1)
+        args = words[1].strip() if len(words) > 1 else ""
+        ctx = Ctx(svc=svc, permissions=permissions, user=user, channel=channel, line=line, args=args)
+        reply = await run(ctx, words[0].lower() if words else "help")
+        await ack(text=reply.text, blocks=reply.blocks)
+        if reply.announce and line is not None:
+            svc.tasks.spawn(announce(svc, line, user, reply.announce), name="settings-announcement")
+
+    bolt.command(COMMAND)(on_command)
+
+
+async def run(ctx: Ctx, name: str) -> Reply:
+    """Dispatch one subcommand; bad input and refusals become replies, never errors."""
+    name = ALIASES.get(name, name)
+    handler = SUBCOMMANDS.get(name)
+    if handler is None:
+        return _unknown(name)
+    if ctx.line is None and name not in ANYWHERE:
+        return await command_status.not_linked(ctx)
+    try:
+        return await handler(ctx)
+    except UsageError as exc:
+        return Reply(text=f":warning: {exc.problem}\nExample: `{exc.example}`")
+    except Refused:
+        admins = " or ".join(f"<@{u}>" for u in ctx.svc.lines.admins)
+        also = f", or {admins}" if admins else ""
+        return Reply(
+            text=(f":lock: Only workspace admins and owners{also} can change textback settings. "
+                  f"You can still read them: `{COMMAND} status`.")
+        )
+
+
+def _unknown(name: str) -> Reply:
+    if name in LATER:
+        return Reply(text=f"`{COMMAND} {name}` is not available yet: it comes in a later step. `{COMMAND} help` lists what works now.")
+    close = difflib.get_close_matches(name, [*SUBCOMMANDS, *ALIASES], n=1)
+    hint = f" Did you mean `{COMMAND} {ALIASES.get(close[0], close[0])}`?" if close else ""
+    return Reply(text=f':warning: "{escape(name)}" is not a {COMMAND} command.{hint} `{COMMAND} help` lists them.')
+
+
+async def announce(svc: Services, line: Line, user: str, changes: list[str]) -> None:
+    """Tell the channel who changed what, so a change never goes unnoticed."""
+    body = f":gear: <@{user}> changed textback settings for *{escape(line.label)}*:\n" + "\n".join(changes)
+    try:
+        await svc.slack.chat_postMessage(
+            channel=line.channel, text=f"textback settings changed by <@{user}>", blocks=[section(body)],
+            unfurl_links=False, unfurl_media=False,
+        )
+    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+        # The change is saved either way; the channel just misses the notice.
+        log.warning("could not announce a settings change: %r", exc)

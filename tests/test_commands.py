@@ -1,0 +1,173 @@
+"""`/textback` through signed slash-command requests into the real app: help, status, wiring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+
+from bot.clock import FakeClock
+from bot.lines_directory import LineDirectory
+from bot.settings import parse_config
+from bot.standins.rig import Rig, rig_settings
+from bot.store.line_settings import RedisLineSettings
+from tests.conftest import CHANNEL, CHANNEL_B, CONFIG_YAML, LINE, LINE_B
+
+ADMIN = "U0ADMIN001"
+OWNER = "U0OWNER001"
+MEMBER = "U0MEMBER01"
+ELSEWHERE = "C0RANDOM01"
+
+
+def assert_slack_limits(payload: dict[str, Any]) -> None:
+    """Slack's Block Kit limits (PROTOCOLS 6): a reply over them is refused or cut."""
+    blocks = payload.get("blocks") or []
+    assert len(blocks) <= 50
+    assert len(payload.get("text") or "") <= 4000
+    for block in blocks:
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= 3000
+            assert len(block.get("fields") or []) <= 10
+        elif block["type"] == "header":
+            assert len(block["text"]["text"]) <= 150
+        elif block["type"] == "context":
+            assert len(block["elements"]) <= 10
+            assert all(len(e.get("text", "")) <= 3000 for e in block["elements"])
+        elif block["type"] == "actions":
+            assert len(block["elements"]) <= 25
+            assert all(len(e.get("value", "")) <= 2000 for e in block["elements"])
+
+
+def said(payload: dict[str, Any]) -> str:
+    """All the words of a reply or message: its text and every block's text."""
+    parts = [str(payload.get("text") or "")]
+    for block in payload.get("blocks") or []:
+        if "text" in block:
+            parts.append(block["text"]["text"])
+        parts += [e.get("text", "") for e in block.get("elements", [])]
+    return "\n".join(parts)
+
+
+def add_people(rig: Rig) -> None:
+    rig.slack.add_user(ADMIN, "Dana", admin=True)
+    rig.slack.add_user(OWNER, "Olive", owner=True)
+    rig.slack.add_user(MEMBER, "Sam")
+
+
+async def slash(rig: Rig, text: str, *, channel: str = CHANNEL, user: str = ADMIN) -> dict[str, Any]:
+    """Run `/textback <text>` as `user`; the reply must be a 200 within Slack's limits."""
+    add_people(rig)
+    status, reply = await rig.slash(text, channel=channel, user=user)
+    assert status == 200, reply
+    assert_slack_limits(reply)
+    return reply
+
+
+async def announcements(rig: Rig, channel: str = CHANNEL) -> list[str]:
+    """What textback posted in the channel about settings changes."""
+    await rig.settle()
+    posted = [m for m in rig.slack.messages_in(channel) if "settings" in str(m.get("text"))]
+    for message in posted:
+        assert_slack_limits(message)
+    return [said(m) for m in posted]
+
+
+async def test_help_works_in_any_channel(rig: Rig) -> None:
+    for text in ("help", "", "?"):
+        reply = await slash(rig, text, channel=ELSEWHERE, user=MEMBER)
+        for sub in ("status", "hours mon 08:00-12:00,13:00-17:00", "template set", "block", "cooldown", "reminders"):
+            assert sub in said(reply)
+
+
+async def test_status_shows_each_setting_with_where_it_comes_from(rig: Rig) -> None:
+    reply = await slash(rig, "status", user=MEMBER)
+    text = said(reply)
+    assert "textback · Acme Plumbing" in text and "(512) 555-0100" in text
+    assert "*Timezone:* America/Chicago · _lines file_" in text
+    assert "*`Mon`:* 08:00-17:00 · _lines file_" in text and "*`Sat`:* closed · _lines file_" in text
+    assert "*Cooldown:* 4h · _default_" in text and "*Reminders:* 5m, 15m, 1h · _default_" in text
+    assert "*Business hours* · _default_" in text
+    assert "*Booking link:* https://acme.example/book · _lines file_" in text
+    assert "open now" in text
+
+
+async def test_status_names_who_changed_a_setting_and_when(rig: Rig) -> None:
+    await slash(rig, "cooldown 2h")
+    text = said(await slash(rig, "status", user=MEMBER))
+    assert f"*Cooldown:* 2h · _Slack (set by <@{ADMIN}> on Nov 10, 2026)_" in text
+
+
+async def test_a_channel_without_a_line_explains_how_to_link_one(rig: Rig) -> None:
+    for text in ("status", "hours mon closed", "block 5125550123"):
+        reply = said(await slash(rig, text, channel=ELSEWHERE))
+        assert "not linked to a textback line" in reply
+        assert f"<#{CHANNEL}>" in reply and f"<#{CHANNEL_B}>" in reply
+        assert f"channel: {ELSEWHERE}" in reply and "setup" in reply and "later step" in reply
+    assert await announcements(rig, ELSEWHERE) == []
+
+
+async def test_unknown_subcommand_suggests_the_closest(rig: Rig) -> None:
+    reply = said(await slash(rig, "stauts"))
+    assert "not a /textback command" in reply and "`/textback status`" in reply
+    later = said(await slash(rig, "keywords add flood"))
+    assert "not available yet" in later and "later step" in later
+
+
+async def test_settings_survive_a_restart_and_reach_other_instances(
+    redis: Redis, redis_url: str, clock: FakeClock, tmp_path: Path
+) -> None:
+    config = parse_config(CONFIG_YAML, "test.yml")
+    settings = rig_settings(config, redis_url=redis_url, data_dir=tmp_path)
+    async with Rig(settings, clock=clock) as first, Rig(settings, clock=clock) as other:
+        await slash(first, "hours mon 8am-12pm, 1pm-5pm")
+        await slash(first, "template set business_hours Hi from {business}, we'll call you back.")
+        line = await other.services.lines.line_for_number(LINE)
+        assert line is not None and line.templates.business_hours == "Hi from {business}, we'll call you back."
+    async with Rig(settings, clock=clock) as restarted:
+        line = await restarted.services.lines.line_for_number(LINE)
+        assert line is not None and [(s.start, s.end) for s in line.hours.days[0]] == [(480, 720), (780, 1020)]  # type: ignore[union-attr]
+        text = said(await slash(restarted, "status"))
+        assert f"*`Mon`:* 08:00-12:00, 13:00-17:00 · _Slack (set by <@{ADMIN}> on Nov 10, 2026)_" in text
+
+
+async def test_two_lines_in_two_channels_stay_independent(rig: Rig) -> None:
+    await slash(rig, "cooldown 30m", channel=CHANNEL)
+    await slash(rig, "hours sat closed", channel=CHANNEL_B)
+    await slash(rig, "block (512) 555-0199", channel=CHANNEL_B)
+    a = await rig.services.lines.line_for_number(LINE)
+    b = await rig.services.lines.line_for_number(LINE_B)
+    assert a is not None and b is not None
+    assert (a.cooldown, b.cooldown) == (1800, 4 * 3600)
+    assert 5 not in b.hours.days and a.hours == rig.settings.config.lines[0].hours  # type: ignore[union-attr]
+    assert await rig.services.flags.suppression(LINE_B, "+15125550199") == "the number is blocked"
+    assert await rig.services.flags.suppression(LINE, "+15125550199") == ""
+    assert len(await announcements(rig, CHANNEL)) == 1 and len(await announcements(rig, CHANNEL_B)) == 2
+
+
+class CountingSettings(RedisLineSettings):
+    """The Redis store, counting how often the directory reads the version and reloads."""
+
+    def __init__(self, redis: Redis) -> None:
+        super().__init__(redis)
+        self.versions = self.loads = 0
+
+    async def version(self) -> str:
+        self.versions += 1
+        return await super().version()
+
+    async def load(self, numbers: Any) -> Any:
+        self.loads += 1
+        return await super().load(numbers)
+
+
+async def test_a_lookup_costs_one_get_and_reloads_only_after_a_change(rig: Rig, redis: Redis) -> None:
+    store = CountingSettings(redis)
+    directory = LineDirectory(rig.settings.config, store)
+    assert await directory.line_for_number(LINE) is not None
+    for _ in range(5):
+        await directory.line_for_number(LINE)
+    assert (store.versions, store.loads) == (6, 1)
+    await slash(rig, "cooldown 1h")
+    line = await directory.line_for_number(LINE)
+    assert line is not None and line.cooldown == 3600 and store.loads == 2

@@ -1,0 +1,206 @@
+"""Settings changed from Slack, laid over a line as the lines file describes it.
+
+Overrides are stored as the text an operator would write in the lines file ("08:00-17:00",
+"4h", "5m,15m,1h") and parsed here with the parsers the file goes through, so a value set
+from Slack can never mean something the file could not say.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from functools import cache
+from zoneinfo import available_timezones
+
+from workflows.durations import format_duration, parse_duration
+from workflows.hours import format_shift_hhmm, parse_shifts
+from workflows.lines import (
+    DEFAULT_AFTER_HOURS_TEMPLATE,
+    DEFAULT_AFTER_HOURS_TEMPLATE_NO_BOOKING,
+    DEFAULT_BUSINESS_HOURS_TEMPLATE,
+    Line,
+    Shift,
+    WeeklyHours,
+)
+from workflows.templates import validate_template
+
+__all__ = [
+    "DAY_KEYS",
+    "FIELDS",
+    "TEMPLATE_NAMES",
+    "apply_overrides",
+    "canonical",
+    "is_default",
+    "parse_duration_with_unit",
+    "parse_reminders",
+    "parse_timezone",
+    "show",
+]
+
+DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TEMPLATE_NAMES = ("business_hours", "after_hours")
+FIELDS = (
+    "timezone",
+    *(f"hours.{day}" for day in DAY_KEYS),
+    *(f"templates.{name}" for name in TEMPLATE_NAMES),
+    "cooldown",
+    "reminders",
+)
+ALL_DAY: tuple[Shift, ...] = (Shift(0, 24 * 60),)
+REMINDERS_EXAMPLE = 'e.g. "5m 15m 60m", or "off"'
+# What people say instead of an IANA name; each has one obvious meaning for a US business.
+_ZONE_WORDS = {
+    "eastern": "America/New_York", "et": "America/New_York", "est": "America/New_York",
+    "edt": "America/New_York", "central": "America/Chicago", "ct": "America/Chicago",
+    "cst": "America/Chicago", "cdt": "America/Chicago", "mountain": "America/Denver",
+    "mt": "America/Denver", "mst": "America/Denver", "mdt": "America/Denver",
+    "arizona": "America/Phoenix", "pacific": "America/Los_Angeles", "pt": "America/Los_Angeles",
+    "pst": "America/Los_Angeles", "pdt": "America/Los_Angeles", "alaska": "America/Anchorage",
+    "hawaii": "Pacific/Honolulu", "utc": "UTC", "gmt": "UTC",
+}
+
+
+@cache
+def _zones() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones() | {"UTC"}}
+
+
+def parse_timezone(text: str) -> str:
+    """The IANA name for "America/Chicago", "america/chicago", "Chicago", "central"..."""
+    cleaned = text.strip()
+    key = cleaned.lower().replace(" ", "_")
+    zones = _zones()
+    if key in zones:
+        return zones[key]
+    if key in _ZONE_WORDS:
+        return _ZONE_WORDS[key]
+    # A bare city ("new york") names exactly one zone far more often than not.
+    cities = [name for low, name in zones.items() if low.rsplit("/", 1)[-1] == key]
+    if len(cities) == 1:
+        return cities[0]
+    close = [zones[z] for z in difflib.get_close_matches(key, zones, n=1, cutoff=0.8)]
+    hint = f'did you mean "{close[0]}"? ' if close else ""
+    raise ValueError(f'unknown timezone "{cleaned}" ({hint}use an IANA name, e.g. "America/Chicago")')
+
+
+def parse_duration_with_unit(text: str) -> int:
+    """parse_duration, refusing a bare number as the lines file does."""
+    if text.strip().isdigit():
+        # A bare 5 could mean minutes or seconds; guessing wrong gives 5-second reminders.
+        raise ValueError(f'{text.strip()} has no unit: write "{text.strip()}m" for minutes or "{text.strip()}s" for seconds')
+    return parse_duration(text)
+
+
+def parse_reminders(text: str) -> tuple[int, ...]:
+    """Reminder delays from "5m 15m 60m", "5m, 15m, 60m", "[5m, 15m, 60m]" or "off"."""
+    cleaned = text.strip().strip("[]").replace(",", " ")
+    # "5 min 15 min" is two reminders, not four words: keep each number with its unit.
+    cleaned = re.sub(r"(\d+)\s+(?=[a-zA-Z])", r"\1", cleaned)
+    if cleaned.lower() in ("off", "none", "no", ""):
+        return ()
+    values = tuple(parse_duration_with_unit(part) for part in cleaned.split())
+    if any(v <= 0 for v in values):
+        raise ValueError(f"each reminder must be after the call, {REMINDERS_EXAMPLE}")
+    for earlier, later in itertools.pairwise(values):
+        if later <= earlier:
+            raise ValueError(
+                f"reminders must go up, {REMINDERS_EXAMPLE}: "
+                f"{format_duration(later)} comes after {format_duration(earlier)}"
+            )
+    return values
+
+
+def _shifts_text(shifts: tuple[Shift, ...]) -> str:
+    return ",".join(format_shift_hhmm(s) for s in shifts) if shifts else "closed"
+
+
+def canonical(line: Line, field: str, text: str) -> str:
+    """Check `text` for `field` of `line` and return the form to store; ValueError says why not."""
+    if field == "timezone":
+        return parse_timezone(text)
+    if field.startswith("hours.") and field[6:] in DAY_KEYS:
+        return _shifts_text(parse_shifts(text))
+    if field.startswith("templates.") and field[10:] in TEMPLATE_NAMES:
+        validate_template(text)
+        if "{booking_url}" in text and not line.booking_url:
+            raise ValueError("uses {booking_url} but this line has no booking_url: add one in the lines file, or leave it out")
+        return text
+    if field == "cooldown":
+        return format_duration(parse_duration_with_unit(text))
+    if field == "reminders":
+        return ",".join(format_duration(v) for v in parse_reminders(text))
+    raise ValueError(f'"{field}" cannot be changed from Slack (known: {", ".join(FIELDS)})')
+
+
+def _with_day(hours: WeeklyHours | None, day: int, shifts: tuple[Shift, ...]) -> WeeklyHours:
+    # No hours at all means open 24/7, so the other days stay open around the clock.
+    days: dict[int, tuple[Shift, ...]] = dict(hours.days) if hours is not None else dict.fromkeys(range(7), ALL_DAY)
+    if shifts:
+        days[day] = shifts
+    else:
+        days.pop(day, None)
+    return WeeklyHours(days=days)
+
+
+def _apply_one(line: Line, field: str, value: str) -> Line:
+    if field == "timezone":
+        return replace(line, timezone=parse_timezone(value))
+    if field.startswith("hours."):
+        return replace(line, hours=_with_day(line.hours, DAY_KEYS.index(field[6:]), parse_shifts(value)))
+    if field.startswith("templates."):
+        validate_template(value)
+        return replace(line, templates=replace(line.templates, **{field[10:]: value}))
+    if field == "cooldown":
+        return replace(line, cooldown=parse_duration_with_unit(value))
+    if field == "reminders":
+        return replace(line, reminders=parse_reminders(value))
+    raise ValueError(f'"{field}" cannot be changed from Slack')
+
+
+def apply_overrides(line: Line, overrides: Mapping[str, str]) -> tuple[Line, dict[str, str]]:
+    """The effective line, and {field: problem} for stored values that no longer parse (skipped)."""
+    problems: dict[str, str] = {}
+    # FIELDS order, so the timezone lands before anything that might read it.
+    for field in sorted(overrides, key=lambda f: FIELDS.index(f) if f in FIELDS else len(FIELDS)):
+        try:
+            line = _apply_one(line, field, overrides[field])
+        except (ValueError, TypeError) as exc:
+            # A bad stored value must not take the line down: the file's value stays.
+            problems[field] = str(exc)
+    return line, problems
+
+
+def show(line: Line, field: str) -> str:
+    """A setting's value as people read it in Slack."""
+    if field.startswith("hours."):
+        if line.hours is None:
+            return "open 24 hours"
+        shifts = line.hours.days.get(DAY_KEYS.index(field[6:]), ())
+        return "open 24 hours" if shifts == ALL_DAY else _shifts_text(shifts).replace(",", ", ")
+    if field.startswith("templates."):
+        return str(getattr(line.templates, field[10:]))
+    if field == "cooldown":
+        return format_duration(line.cooldown)
+    if field == "reminders":
+        return ", ".join(format_duration(v) for v in line.reminders) or "off"
+    value = getattr(line, field)
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value) or "none"
+    return str(value) if value not in (None, "") else "not set"
+
+
+def is_default(line: Line, field: str) -> bool:
+    """Whether the line (as the file gave it) holds the built-in value for `field`."""
+    if field.startswith("hours."):
+        return line.hours is None
+    if field == "templates.business_hours":
+        return line.templates.business_hours == DEFAULT_BUSINESS_HOURS_TEMPLATE
+    if field == "templates.after_hours":
+        return line.templates.after_hours in (DEFAULT_AFTER_HOURS_TEMPLATE, DEFAULT_AFTER_HOURS_TEMPLATE_NO_BOOKING)
+    blank = Line(number=line.number, channel=line.channel, business=line.business)
+    return bool(getattr(line, field) == getattr(blank, field))
