@@ -1,0 +1,133 @@
+"""The results as JSON, the table on stdout, and the §4 targets met or missed."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.harness import PROFILED_LEVEL, Measured, Options
+from bench.scenarios import SMS, Held, Samples
+from bench.stats import ratio, summary
+
+REMINDERS = "n/a (no reminders yet)"
+
+
+def machine() -> dict[str, Any]:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    models = [ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")]
+    mem = Path("/proc/meminfo").read_text().split()[1] if Path("/proc/meminfo").exists() else "0"
+    return {"cpus": os.cpu_count(), "cpu": models[0] if models else platform.processor(),
+            "memory_gb": round(int(mem) / 1024 / 1024, 1), "os": f"{platform.system()} {platform.release()}",
+            "python": platform.python_version(), "aiohttp": aiohttp.__version__}
+
+
+def compare(server: Samples, floor: Samples) -> dict[str, Any]:
+    ours, base = summary(server.latency), summary(floor.latency)
+    return {"server": ours, "floor": base, "ratio": ratio(ours, base),
+            "lost": server.lost, "errors": server.errors, "error_statuses": dict(server.statuses),
+            "floor_lost": floor.lost}
+
+
+def routes(server: Samples, floor: Samples) -> dict[str, Any]:
+    return {route: {"server": summary(times), "floor": summary(floor.routes.get(route, []))}
+            for route, times in server.routes.items()}
+
+
+def step(held: Held) -> dict[str, Any]:
+    return {"rate": held.rate, "duration_s": held.duration_s, "calls": held.calls,
+            "error_statuses": dict(held.samples.statuses),
+            "achieved_rate": held.achieved_rate, "errors": held.samples.errors, "lost": held.samples.lost,
+            "growing": held.growing, "held": held.held, "textback": summary(held.samples.latency),
+            "webhooks": {r: summary(t) for r, t in held.samples.routes.items()}}
+
+
+def results(m: Measured, opts: Options, redis: str) -> dict[str, Any]:
+    held = [s for s in m.steps if s.held]
+    out: dict[str, Any] = {
+        "machine": machine(), "redis": redis,
+        "options": {"levels": list(opts.levels), "samples": opts.samples, "rates": list(opts.rates),
+                    "duration_s": opts.duration_s, "mirror_callers": opts.mirror_callers},
+        "textback": {str(lv): compare(t["server"], t["floor"]) for lv, t in m.levels.items()},
+        "webhooks": {str(lv): routes(t["server"], t["floor"]) for lv, t in m.levels.items()},
+        "mirroring": {str(lv): _mirroring(t) for lv, t in m.mirroring.items()},
+        "sustained": {"steps": [step(s) for s in m.steps], "held_rate": held[-1].rate if held else None,
+                      "floor": step(m.floor_step) if m.floor_step else None},
+        "memory": _memory(m.memory),
+        "reminder_lateness": REMINDERS,
+        "spec_violations": m.violations,
+    }
+    out["targets"] = targets(out)
+    cleaned: dict[str, Any] = _clean(out)
+    return cleaned
+
+
+def _mirroring(t: dict[str, tuple[Samples, Samples]]) -> dict[str, Any]:
+    (texts, replies), (floor_texts, floor_replies) = t["server"], t["floor"]
+    return {"sms_to_slack": compare(texts, floor_texts), "reply_to_sms": compare(replies, floor_replies),
+            "webhooks": routes(texts, floor_texts) | routes(replies, floor_replies)}
+
+
+def _mb(kb: int) -> float | None:
+    return round(kb / 1024, 1) if kb else None
+
+
+def _memory(raw: dict[str, Any]) -> dict[str, Any]:
+    before, after = raw["redis_before"], raw["redis_after"]
+    conversations = max(1, raw["conversations"])
+    return {
+        "server_idle_rss_mb": _mb(raw["idle"].get("VmRSS", 0)),
+        "server_peak_rss_mb": _mb(raw["peak_sampled_kb"]),
+        "server_vmhwm_mb": _mb(raw["end"].get("VmHWM", 0)),
+        "valkey_idle_rss_mb": _mb(raw["valkey_idle"].get("VmRSS", 0)),
+        "valkey_end_rss_mb": _mb(raw["valkey_end"].get("VmRSS", 0)),
+        "redis_used_memory_before": before["used_memory"], "redis_used_memory_after": after["used_memory"],
+        "conversations": raw["conversations"],
+        "redis_bytes_per_conversation": round((after["used_memory"] - before["used_memory"]) / conversations),
+        "redis_keys_per_conversation": round((after["keys"] - before["keys"]) / conversations, 1),
+        # Every command of the run (webhooks, jobs, mirroring), per missed call: a cost indicator.
+        "redis_commands_per_conversation": round((after["commands"] - before["commands"]) / conversations, 1),
+        "upstream_requests": raw["upstream"],
+    }
+
+
+def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """§4's bars with what this run measured; a bar whose load was not run is "not measured"."""
+    at = str(PROFILED_LEVEL)
+    tb, hooks, mirrored = r["textback"].get(at), r["webhooks"].get(at), r["mirroring"].get(at)
+    hook_p99s = [v["server"]["p99"] for v in (hooks or {}).values()]
+    if mirrored and SMS in mirrored["webhooks"]:
+        hook_p99s.append(mirrored["webhooks"][SMS]["server"]["p99"])
+    hook_p99 = max(hook_p99s, default=math.nan)
+    mirror_p99 = max((mirrored[k]["server"]["p99"] for k in ("sms_to_slack", "reply_to_sms")),
+                     default=math.nan) if mirrored else math.nan
+    mem = r["memory"]
+    return [
+        _bar(f"text-back p99 at {at} concurrent", tb["server"]["p99"] if tb else math.nan, 100, "ms"),
+        _bar(f"Twilio webhook answer p99 at {at} concurrent (all routes)", hook_p99, 50, "ms"),
+        _bar(f"mirroring p99 at {at} concurrent (both ways)", mirror_p99, 150, "ms"),
+        _bar(f"text-back p99 / floor p99 at {at} concurrent", tb["ratio"]["p99"] if tb else math.nan, 2, "x"),
+        _bar("server RSS idle", mem["server_idle_rss_mb"] or math.nan, 120, "MB"),
+        _bar("server RSS peak under load", mem["server_peak_rss_mb"] or math.nan, 200, "MB"),
+    ]
+
+
+def _bar(name: str, value: float, limit: float, unit: str) -> dict[str, Any]:
+    verdict = "not measured" if math.isnan(value) else "met" if value <= limit else "MISSED"
+    return {"target": name, "limit": limit, "unit": unit, "measured": value, "verdict": verdict}
+
+
+def _clean(value: Any) -> Any:
+    """NaN becomes null: JSON has no NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+

@@ -1,0 +1,100 @@
+"""The results as a plain-text table (the README's Performance section is this output)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.report import REMINDERS
+
+
+def render(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    lines = [(f"textback bench: {m['cpus']} x {m['cpu']}, {m['memory_gb']} GB, {m['os']}, "
+              f"Python {m['python']}, aiohttp {m['aiohttp']}; Redis: {r['redis']}"), ""]
+    lines += _textback(r) + [""] + _webhooks(r) + [""] + _mirroring(r) + [""] + _sustained(r)
+    lines += [""] + _memory(r) + ["", f"reminder lateness: {REMINDERS}", ""] + _targets(r)
+    if r["spec_violations"]:
+        lines += ["", f"spec violations at the stand-ins: {len(r['spec_violations'])}"]
+    return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _pair(row: dict[str, Any], floor_too: bool = True) -> str:
+    s, f, q = row["server"], row["floor"], row["ratio"]
+    cells = f"{s['n']:>5} {_ms(s['p50']):>8} {_ms(s['p99']):>8}"
+    if floor_too:
+        cells += f" | {_ms(f['p50']):>8} {_ms(f['p99']):>8} | {_x(q['p50']):>7} {_x(q['p99']):>7}"
+    return cells + f" | lost {row['lost']}, errors {row['errors']}"
+
+
+HEAD = f"{'n':>5} {'p50':>8} {'p99':>8} | {'floor p50':>8} {'p99':>8} | {'x p50':>7} {'x p99':>7} |"
+
+
+def _textback(r: dict[str, Any]) -> list[str]:
+    lines = ["text-back latency, ms (dial-status webhook sent -> SMS request at the Twilio stand-in)",
+             f"{'concurrent':<12}{HEAD}"]
+    lines += [f"{level:<12}{_pair(row)}" for level, row in r["textback"].items()]
+    return lines
+
+
+def _webhooks(r: dict[str, Any]) -> list[str]:
+    lines = ["webhook answer time, ms (request sent -> answer read), server | floor",
+             f"{'route':<28}{'conc':>5} {'n':>5} {'p50':>8} {'p99':>8} | {'floor p50':>9} {'p99':>8}"]
+    rows = [(route, level, row) for level, routes in r["webhooks"].items() for route, row in routes.items()]
+    rows += [(route, level, row) for level, m in r["mirroring"].items() for route, row in m["webhooks"].items()]
+    for route, level, row in sorted(rows, key=lambda x: (x[0], int(x[1]))):
+        s, f = row["server"], row["floor"]
+        lines.append(f"{route:<28}{level:>5} {s['n']:>5} {_ms(s['p50']):>8} {_ms(s['p99']):>8} | "
+                     f"{_ms(f['p50']):>9} {_ms(f['p99']):>8}")
+    return lines
+
+
+def _mirroring(r: dict[str, Any]) -> list[str]:
+    lines = ["mirroring, ms", f"{'':<28}{'conc':>5} {HEAD}"]
+    for level, m in r["mirroring"].items():
+        lines.append(f"{'caller SMS -> Slack post':<28}{level:>5} {_pair(m['sms_to_slack'])}")
+        lines.append(f"{'Slack reply -> SMS request':<28}{level:>5} {_pair(m['reply_to_sms'])}")
+    return lines
+
+
+def _sustained(r: dict[str, Any]) -> list[str]:
+    s = r["sustained"]
+    lines = ["sustained rate (calls started at a fixed rate; held = no errors, none lost, latency not growing)",
+             (f"{'calls/s':>8} {'for s':>6} {'calls':>6} {'achieved':>9} {'p50':>8} {'p99':>8} "
+              f"{'errors':>7} {'lost':>5} {'growing':>8} {'held':>5}")]
+    for step in s["steps"] + ([s["floor"]] if s["floor"] else []):
+        label = f"{step['rate']:g}" + (" floor" if step is s["floor"] else "")
+        t = step["textback"]
+        lines.append(f"{label:>8} {step['duration_s']:>6g} {step['calls']:>6} {step['achieved_rate']:>9} "
+                     f"{_ms(t['p50']):>8} {_ms(t['p99']):>8} {step['errors']:>7} {step['lost']:>5} "
+                     f"{'yes' if step['growing'] else 'no':>8} {'yes' if step['held'] else 'no':>5}")
+    lines.append(f"held: {s['held_rate'] if s['held_rate'] is not None else 'none of the rates tried'} calls/s")
+    return lines
+
+
+def _memory(r: dict[str, Any]) -> list[str]:
+    m = r["memory"]
+    valkey = (f"; embedded Valkey RSS {m['valkey_idle_rss_mb']} MB idle, {m['valkey_end_rss_mb']} MB at the end"
+              if m["valkey_idle_rss_mb"] else "")
+    return [(f"server RSS: {m['server_idle_rss_mb']} MB idle after start, {m['server_peak_rss_mb']} MB peak "
+             f"under load (VmHWM {m['server_vmhwm_mb']} MB){valkey}"),
+            (f"Redis: {m['redis_bytes_per_conversation']} bytes and {m['redis_keys_per_conversation']} keys per "
+             f"open conversation ({m['conversations']} conversations, used_memory "
+             f"{m['redis_used_memory_before']} -> {m['redis_used_memory_after']}); "
+             f"{m['redis_commands_per_conversation']} Redis commands per missed call (whole run)"),
+            "requests at the stand-ins: " + ", ".join(f"{k} {v}" for k, v in sorted(m["upstream_requests"].items()))]
+
+
+def _targets(r: dict[str, Any]) -> list[str]:
+    lines = ["targets (PRODUCT.md §4)"]
+    for t in r["targets"]:
+        value = "-" if t["measured"] is None else f"{t['measured']:.1f} {t['unit']}"
+        lines.append(f"  {t['target']:<58} <= {t['limit']:g} {t['unit']:<3} measured {value:>10}  {t['verdict']}")
+    return lines

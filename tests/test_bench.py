@@ -1,0 +1,42 @@
+"""The benchmark harness runs end to end (`--quick`); its timings are never judged here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+LEVELS = ("1", "10", "50")
+
+
+def test_quick_bench_writes_every_measurement(tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--output", str(out)],
+        cwd=CHECKOUT, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "text-back latency" in done.stdout and "targets" in done.stdout
+    r = json.loads(out.read_text())
+    assert set(r) >= {"machine", "redis", "textback", "webhooks", "mirroring", "sustained", "memory",
+                      "reminder_lateness", "targets", "spec_violations"}
+    for level in LEVELS:
+        row = r["textback"][level]
+        assert row["server"]["samples"] and row["floor"]["samples"]
+        assert set(row["ratio"]) == {"p50", "p99"}
+        routes = r["webhooks"][level]
+        assert routes["/twilio/voice"]["server"]["samples"]
+        assert routes["/twilio/voice/dial-status"]["server"]["samples"]
+    for mirrored in r["mirroring"].values():
+        for kind in ("sms_to_slack", "reply_to_sms"):
+            assert mirrored[kind]["server"]["samples"] and mirrored[kind]["floor"]["samples"]
+        assert mirrored["webhooks"]["/twilio/sms"]["server"]["samples"]
+    steps = r["sustained"]["steps"]
+    assert steps and steps[0]["textback"]["samples"] and r["sustained"]["floor"]["textback"]["samples"]
+    memory = r["memory"]
+    assert memory["server_idle_rss_mb"] and memory["server_peak_rss_mb"] and memory["conversations"]
+    assert memory["redis_bytes_per_conversation"] is not None
+    assert r["reminder_lateness"].startswith("n/a")
+    assert [t["verdict"] for t in r["targets"]] and not r["spec_violations"]
