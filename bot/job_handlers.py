@@ -24,15 +24,15 @@ from workflows.missed_call import MissedCall, handle_missed_call
 log = logging.getLogger(__name__)
 
 
-def _line(svc: Services, number: str) -> Line | None:
-    line = svc.settings.config.line_for_number(number)
+async def _line(svc: Services, number: str) -> Line | None:
+    line = await svc.lines.line_for_number(number)
     if line is None:
         log.error("job for a line that is no longer configured; dropped")
     return line
 
 
 async def missed_call(svc: Services, job_id: str, args: dict[str, Any]) -> None:
-    line = _line(svc, args["line"])
+    line = await _line(svc, args["line"])
     if line is None:
         return
     call = MissedCall(
@@ -48,7 +48,7 @@ async def missed_call(svc: Services, job_id: str, args: dict[str, Any]) -> None:
 
 
 async def caller_sms(svc: Services, job_id: str, args: dict[str, Any]) -> None:
-    line = _line(svc, args["line"])
+    line = await _line(svc, args["line"])
     if line is None:
         return
     msg = InboundSms(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.standins.rig import Rig
-from tests.conftest import CHANNEL_B, LINE
+from tests.conftest import CALLER, CHANNEL_B, LINE
 from tests.test_commands import MEMBER, announcements, said, slash
 
 
@@ -70,3 +70,19 @@ async def test_template_input_mistakes(rig: Rig) -> None:
     assert "write the new text after after_hours" in said(await slash(rig, "template set after_hours"))
     assert '"nite" is not a template' in said(await slash(rig, "template preview nite"))
     assert "use list, set or preview" in said(await slash(rig, "template edit"))
+
+
+async def test_a_template_set_from_slack_is_what_the_next_caller_receives(rig: Rig) -> None:
+    await slash(rig, 'template set business_hours "Hi from {business}! What do you need fixed?"')
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    [sms] = rig.twilio.messages_to(CALLER)
+    assert sms["body"].startswith("Hi from Acme Plumbing! What do you need fixed?")
+
+
+async def test_a_cooldown_set_from_slack_applies_to_repeat_calls(rig: Rig) -> None:
+    await slash(rig, "cooldown 1s")
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    ttl = await rig.services.redis.client.ttl(f"tb:cooldown:{LINE}:{CALLER}")
+    assert 0 < ttl <= 1

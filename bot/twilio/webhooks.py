@@ -54,14 +54,15 @@ def xml(body: str) -> web.Response:
     return web.Response(text=body, content_type="text/xml")
 
 
-def line_of(svc: Services, params: MultiDictProxy[str]) -> Line | None:
+async def line_of(svc: Services, params: MultiDictProxy[str]) -> Line | None:
     to = phones.normalize(params.get("To", "")) or params.get("To", "")
-    return svc.settings.config.line_for_number(to)
+    # Effective settings: the lines file with any changes made from Slack on top.
+    return await svc.lines.line_for_number(to)
 
 
 async def voice(request: web.Request, svc: Services, params: MultiDictProxy[str]) -> web.Response:
     """Incoming call: ring the staff phones, or count it as missed straight away."""
-    line = line_of(svc, params)
+    line = await line_of(svc, params)
     if line is None:
         log.warning("call to a number with no line configured")
         return xml(twiml.not_configured())
@@ -77,7 +78,7 @@ async def dial_status(
     request: web.Request, svc: Services, params: MultiDictProxy[str]
 ) -> web.Response:
     """The staff phones stopped ringing: missed unless someone picked up."""
-    line = line_of(svc, params)
+    line = await line_of(svc, params)
     if line is None:
         return xml(twiml.hang_up())
     if not dial_means_missed(params.get("DialCallStatus", "")):
@@ -114,7 +115,7 @@ def media_of(params: MultiDictProxy[str]) -> tuple[str, ...]:
 
 async def sms(request: web.Request, svc: Services, params: MultiDictProxy[str]) -> web.Response:
     """A caller texted a line: mirror it into Slack. Nothing is texted back automatically."""
-    line = line_of(svc, params)
+    line = await line_of(svc, params)
     sid = params.get("MessageSid", "")
     if line is None or not sid:
         return xml(twiml.empty())
