@@ -9,7 +9,7 @@ from workflows.bursts import INBOUND_PER_MINUTE, batch_lines
 
 
 async def test_a_flood_of_texts_is_grouped_and_nothing_is_lost(rig: Rig) -> None:
-    rig.services.burst_flush_s = 0.05
+    rig.services.burst_flush_s = 0.5
     for i in range(40):
         await rig.caller_texts(CALLER, LINE, f"auto-reply number {i:02d}")
     await rig.settle()

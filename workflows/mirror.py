@@ -88,8 +88,8 @@ async def handle_caller_sms(
     )
     fresh.id = "t" + msg.message_id[-16:]  # stable across re-runs of this job
     keyword = keyword_of(msg.body, msg.opt_out_type)
+    await _wait_for_turn(msg, store=store, now=now)
     async with locks.hold(msg.line.number, msg.caller.number):
-        await _wait_for_turn(msg, store=store, now=now)
         conv, _ = await store.open_or_get(fresh)
         outcome = await steps.get("burst")
         if outcome is None:
@@ -112,13 +112,19 @@ async def handle_caller_sms(
 
 # How long a text waits for an earlier one still being retried before it is shown anyway.
 ORDER_WAIT = timedelta(minutes=2)
+# How long a text waits in place for the one before it, before retrying later.
+TURN_WAIT_S = 10.0
 
 
 async def _wait_for_turn(msg: InboundSms, *, store: ConversationStore, now: datetime) -> None:
-    """Keep a caller's texts in order even when an earlier one is being retried."""
+    """Keep a caller's texts in order even when an earlier one is being retried.
+
+    Waits briefly (outside the conversation lock, which the earlier text needs) and hands
+    the job back for a later retry only when the earlier text is stuck.
+    """
     if msg.seq <= 1 or now - msg.at > ORDER_WAIT:
         return
-    if await store.last_turn(msg.line.number, msg.caller.number) < msg.seq - 1:
+    if not await store.wait_turn(msg.line.number, msg.caller.number, msg.seq - 1, TURN_WAIT_S):
         raise RetryLater(f"text {msg.seq} waits for text {msg.seq - 1}")
 
 

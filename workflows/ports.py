@@ -87,8 +87,8 @@ class ConversationStore(Protocol):
         """True for one owner per caller and line: the first text carries opt-out wording."""
         ...
 
-    async def last_turn(self, line: str, caller: str) -> int:
-        """The sequence number of the caller's last text already handled (0 before any)."""
+    async def wait_turn(self, line: str, caller: str, seq: int, timeout: float) -> bool:
+        """Wait until the caller's text number `seq` is handled; False after `timeout` s."""
         ...
 
     async def finish_turn(self, line: str, caller: str, seq: int) -> None:

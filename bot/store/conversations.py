@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 from redis.asyncio import Redis
@@ -107,6 +108,17 @@ class RedisConversationStore:
         """The number of the caller's last text already handled (0 before the first)."""
         value = await self._r.get(keys.text_turn(line, caller))
         return int(value) if value is not None else 0
+
+    async def wait_turn(self, line: str, caller: str, seq: int, timeout: float) -> bool:
+        """Poll (briefly, backing off) until text `seq` is handled; False after `timeout` s."""
+        loop = asyncio.get_running_loop()
+        deadline, pause = loop.time() + timeout, 0.01
+        while await self.last_turn(line, caller) < seq:
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.2)
+        return True
 
     async def finish_turn(self, line: str, caller: str, seq: int) -> None:
         """Record text number `seq` as handled (never moving backwards)."""
