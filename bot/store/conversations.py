@@ -10,6 +10,17 @@ from redis.asyncio import Redis
 from bot.store import codec, keys
 from workflows.conversation import Conversation
 
+_OPEN_OR_GET = """
+local id = redis.call('GET', KEYS[1])
+if id then
+  local record = redis.call('GET', ARGV[3] .. id)
+  if record then return {0, record} end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+return {1, ARGV[2]}
+"""
+
 _MAX_SET = """
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
@@ -22,28 +33,24 @@ class RedisConversationStore:
 
     def __init__(self, redis: Redis) -> None:
         self._r = redis
+        self._open = redis.register_script(_OPEN_OR_GET)
 
     async def claim(self, kind: str, key: str) -> bool:
         """SET NX: the first delivery wins, retries see False."""
         return bool(await self._r.set(keys.claim(kind, key), 1, nx=True, ex=keys.CLAIM_TTL_S))
 
     async def open_or_get(self, conv: Conversation) -> tuple[Conversation, bool]:
-        """Return the open conversation, or store `conv` as a new one.
+        """Return the open conversation, or store `conv` as a new one, in one atomic step.
 
-        Callers hold the conversation lock, so the read-then-write cannot race with
-        another event of the same caller; the NX still protects against a lost lock.
+        The pointer and the record are written together; a pointer whose record is gone
+        (never expected, but it must not open a second thread) is replaced.
         """
-        pointer = keys.open_conversation(conv.line, conv.caller.number)
-        existing = await self._load_open(pointer)
-        if existing is not None:
-            return existing, False
         conv.id = conv.id or secrets.token_hex(8)
-        if not await self._r.set(pointer, conv.id, nx=True):
-            existing = await self._load_open(pointer)
-            if existing is not None:
-                return existing, False
-        await self.save(conv)
-        return conv, True
+        pointer = keys.open_conversation(conv.line, conv.caller.number)
+        is_new, raw = await self._open(
+            keys=[pointer, keys.conversation(conv.id)], args=[conv.id, codec.dumps(conv), keys.conversation("")]
+        )
+        return (conv, True) if int(is_new) else (codec.loads(raw), False)
 
     async def _load_open(self, pointer: str) -> Conversation | None:
         conv_id = await self._r.get(pointer)

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
 
 from bot.store import keys
 
@@ -30,12 +32,21 @@ class ConversationLocks:
         name = keys.conversation_lock(line, caller)
         local = self._enter(name)
         try:
-            async with local:
+            # Bounded like the Redis lock: a hung holder must not stall this caller forever.
+            async with asyncio.timeout(LOCK_TIMEOUT_S):
+                await local.acquire()
+            try:
                 lock = self._r.lock(
                     name, timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S, sleep=0.02
                 )
                 async with lock:
-                    yield
+                    renewal = asyncio.create_task(_keep(lock))
+                    try:
+                        yield
+                    finally:
+                        renewal.cancel()
+            finally:
+                local.release()
         finally:
             self._leave(name)
 
@@ -50,3 +61,13 @@ class ConversationLocks:
             del self._local[name]
         else:
             self._local[name] = (lock, users - 1)
+
+
+async def _keep(lock: Lock) -> None:
+    """Renew the Redis lock while its holder works, so a slow holder keeps it to the end."""
+    while True:
+        await asyncio.sleep(LOCK_TIMEOUT_S / 3)
+        try:
+            await lock.reacquire()
+        except LockError:
+            return  # lost: the holder finishes, and its effects are idempotent per step
