@@ -146,17 +146,23 @@ class JobQueue:
         running = keys.job_running(entry_id)
         if not await self._r.set(running, self._consumer, nx=True, px=RUN_LOCK_MS):
             return
-        heartbeat = asyncio.create_task(self._keep_claimed(entry_id))
+        done = asyncio.Event()
+        heartbeat = asyncio.create_task(self._keep_claimed(entry_id, done))
         try:
             await self._run_claimed(entry_id, kind, fields)
         finally:
+            # The flag, not only the cancel: a cancel landing inside a Redis call can come out
+            # as a TimeoutError, and a heartbeat that survived it would hold the job forever.
+            done.set()
             heartbeat.cancel()
             await self._r.delete(running)
 
-    async def _keep_claimed(self, entry_id: str) -> None:
+    async def _keep_claimed(self, entry_id: str, done: asyncio.Event) -> None:
         """While a job runs, keep resetting its idle time so no other worker takes it over."""
-        while True:
+        while not done.is_set():
             await asyncio.sleep(self.retry_idle_ms / 3000)
+            if done.is_set():
+                return
             try:
                 await self._r.xclaim(keys.JOBS, GROUP, self._consumer, 0, [entry_id], justid=True)
                 await self._r.pexpire(keys.job_running(entry_id), RUN_LOCK_MS)

@@ -40,10 +40,12 @@ class ConversationLocks:
                     name, timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S, sleep=0.02
                 )
                 async with lock:
-                    renewal = asyncio.create_task(_keep(lock))
+                    held = asyncio.Event()
+                    renewal = asyncio.create_task(_keep(lock, held))
                     try:
                         yield
                     finally:
+                        held.set()
                         renewal.cancel()
             finally:
                 local.release()
@@ -63,11 +65,13 @@ class ConversationLocks:
             self._local[name] = (lock, users - 1)
 
 
-async def _keep(lock: Lock) -> None:
+async def _keep(lock: Lock, released: asyncio.Event) -> None:
     """Renew the Redis lock while its holder works, so a slow holder keeps it to the end."""
-    while True:
+    while not released.is_set():
         await asyncio.sleep(LOCK_TIMEOUT_S / 3)
+        if released.is_set():
+            return
         try:
             await lock.reacquire()
-        except LockError:
+        except (LockError, TimeoutError):
             return  # lost: the holder finishes, and its effects are idempotent per step
