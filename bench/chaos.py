@@ -286,7 +286,7 @@ async def run(calls: int, servers: int, seed: int, texts: int = 2) -> int:
             await redis.aclose()
             if own_redis is not None:
                 own_redis.stop()
-    report(tally, counts, twilio, slack, time.monotonic() - started)
+    report(tally, counts, twilio, slack, time.monotonic() - started, servers)
     return 1 if tally.problems else 0
 
 
@@ -313,10 +313,11 @@ async def reply_to_every_third(fleet: Fleet, slack: SlackStandIn, calls: int, ta
     return wanted
 
 
-def report(tally: Tally, counts: dict[str, int], twilio: TwilioStandIn, slack: SlackStandIn, elapsed: float) -> None:
+def report(tally: Tally, counts: dict[str, int], twilio: TwilioStandIn, slack: SlackStandIn, elapsed: float,
+           servers: int) -> None:
     injected = sum(1 for r in twilio.requests + slack.requests if r.error and "injected" in r.error)
     print(f"chaos run: {tally.calls} missed calls, {tally.caller_texts} caller texts, {tally.team_replies} team "
-          f"replies through {len(tally.killed) + 1}+ servers in {elapsed:.0f} s")
+          f"replies through {servers} server processes on one Redis in {elapsed:.0f} s")
     print(f"faults: {injected} injected Slack/Twilio failures, {tally.duplicate_deliveries} duplicate "
           f"deliveries, {tally.webhook_retries} webhook retries, kill -9 of the server on port(s) {tally.killed}")
     for name, value in counts.items():
