@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,9 @@ RECLAIM_IDLE_MS = 10_000
 MAX_JOB_AGE_MS = 15 * 60 * 1000
 # The run lock of a job outlives a missed heartbeat or two, but not a dead process for long.
 RUN_LOCK_MS = 30_000
+# Back-off after a failure doubles from the retry interval up to this many intervals
+# (10 s -> 20 -> 40 ... -> 5 min with the default).
+BACKOFF_CAP = 30
 # Jobs run concurrently: a slow Slack call must not hold up the next caller's text-back.
 MAX_IN_FLIGHT = 64
 STEPS_TTL_S = 7 * 24 * 3600
@@ -180,9 +184,11 @@ class JobQueue:
                     args["seq"] = int(fields.get(b"seq", b"0"))
                     await handler(entry_id, args)
             except RetryLater as exc:
-                log.warning("job %s (%s) will be retried: %s", entry_id, kind, exc)
-                return  # left pending: reclaimed after RECLAIM_IDLE_MS
+                delay = await self._back_off(entry_id)
+                log.warning("job %s (%s) will be retried in %.1f s: %s", entry_id, kind, delay, exc)
+                return  # left pending: reclaimed once its back-off has passed
             except Exception:
+                await self._back_off(entry_id)
                 log.exception("job %s (%s) failed; will be retried", entry_id, kind)
                 return
             await self._finish(entry_id)
@@ -191,6 +197,7 @@ class JobQueue:
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.xack(keys.JOBS, GROUP, entry_id)
             pipe.xdel(keys.JOBS, entry_id)
+            pipe.delete(keys.job_attempts(entry_id), keys.job_retry_at(entry_id))
             await pipe.execute()
 
     async def _reclaim_forever(self) -> None:
@@ -219,8 +226,27 @@ class JobQueue:
                 log.error("job %s (%s) given up: still failing after 15 minutes", entry, fields.get(b"kind"))
                 await self._finish(entry)
                 continue
+            if await self._backing_off(entry, now_ms):
+                continue  # stays pending; claimed again after its back-off
             self._start(entry, fields)
         return len(claimed)
+
+    async def _back_off(self, entry_id: str) -> float:
+        """Record when a failed job may run again: doubling from the retry interval, with jitter."""
+        attempts_key = keys.job_attempts(entry_id)
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.incr(attempts_key)
+            pipe.expire(attempts_key, MAX_JOB_AGE_MS // 1000)
+            attempts, _ = await pipe.execute()
+        base = self.retry_idle_ms / 1000
+        # Jitter spreads the retries of jobs that failed together (a Slack outage) apart.
+        delay = min(base * 2 ** (int(attempts) - 1), base * BACKOFF_CAP) * random.uniform(0.8, 1.2)
+        await self._r.set(keys.job_retry_at(entry_id), int(time.time() * 1000 + delay * 1000), px=MAX_JOB_AGE_MS)
+        return delay
+
+    async def _backing_off(self, entry_id: str, now_ms: int) -> bool:
+        due = await self._r.get(keys.job_retry_at(entry_id))
+        return due is not None and int(due) > now_ms
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until no job is queued, pending or running (tests and the demo)."""

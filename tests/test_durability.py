@@ -150,3 +150,14 @@ async def test_a_slack_post_that_landed_despite_an_error_is_not_repeated(rig: Ri
     rig.slack.fail_next("chat.postMessage", count=1, status=503, after_accept=True)
     await rig.settle()
     assert sum("hello" in blocks_text(m) for m in rig.slack.thread(CHANNEL, parent["ts"])) == 1
+
+
+async def test_retries_back_off(rig: Rig) -> None:
+    """Each retry of a failing job waits about twice as long as the one before (with jitter)."""
+    rig.slack.fail_next("chat.postMessage", count=4, status=503)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    tries = [r.arrived for r in rig.slack.requests if r.method == "chat.postMessage"][:5]
+    gaps = [b - a for a, b in zip(tries, tries[1:])]
+    assert len(gaps) == 4 and gaps[3] > 2 * gaps[0], gaps
+    assert len(parents(rig)) == 1

@@ -89,6 +89,16 @@ def job_running(job_id: str) -> str:
     return f"{PREFIX}running:{job_id}"
 
 
+def job_attempts(job_id: str) -> str:
+    """How many times a job has failed (for its back-off)."""
+    return f"{PREFIX}attempts:{job_id}"
+
+
+def job_retry_at(job_id: str) -> str:
+    """Epoch ms before which a failed job is not run again."""
+    return f"{PREFIX}retryat:{job_id}"
+
+
 def job_steps(job_id: str) -> str:
     """The step log of one job: effects already done and their results."""
     return f"{PREFIX}steps:{job_id}"
