@@ -59,10 +59,6 @@ class ThreadChat(Protocol):
 class ConversationStore(Protocol):
     """Durable state of conversations and the idempotency claims."""
 
-    async def claim(self, kind: str, key: str) -> bool:
-        """Atomically record that delivery `key` of `kind` is being handled; False if seen."""
-        ...
-
     async def open_or_get(self, conv: Conversation) -> tuple[Conversation, bool]:
         """Return the caller's open conversation on that line, or store `conv`; True if new."""
         ...

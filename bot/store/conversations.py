@@ -35,10 +35,6 @@ class RedisConversationStore:
         self._r = redis
         self._open = redis.register_script(_OPEN_OR_GET)
 
-    async def claim(self, kind: str, key: str) -> bool:
-        """SET NX: the first delivery wins, retries see False."""
-        return bool(await self._r.set(keys.claim(kind, key), 1, nx=True, ex=keys.CLAIM_TTL_S))
-
     async def open_or_get(self, conv: Conversation) -> tuple[Conversation, bool]:
         """Return the open conversation, or store `conv` as a new one, in one atomic step.
 
