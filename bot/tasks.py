@@ -37,7 +37,3 @@ class Background:
             await asyncio.wait(set(self._tasks), timeout=left)
         for task in list(self._tasks):
             task.cancel()
-
-    @property
-    def running(self) -> int:
-        return len(self._tasks)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -73,10 +73,6 @@ class Conversation:
     texts_in: int = 0
     last_event_at: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
-
-    def with_(self, **changes: object) -> Conversation:
-        """A copy with some fields changed."""
-        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,8 @@ async def sms(request: web.Request, svc: Services, params: MultiDictProxy[str]) 
     args = {"sid": sid, "line": line.number, "from": params.get("From", ""), "body": params.get("Body", ""),
             "media": list(media_of(params)), "opt_out_type": params.get("OptOutType", ""),
             "at": svc.clock.now().isoformat()}
-    caller = phones.normalize(params.get("From", "")) or params.get("From", "")
+    # The same caller key the job will use (withheld and invalid IDs stay as sent).
+    caller = phones.caller_from(params.get("From", ""), "", line.number).number
     await svc.jobs.enqueue(
         "caller_sms", args, claim=keys.claim("sms", sid), sequence=keys.text_sequence(line.number, caller)
     )
