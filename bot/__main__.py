@@ -1,4 +1,4 @@
-"""The `textback` command: serve, demo, forget, doctor."""
+"""The `textback` command: serve, demo, forget, leads, doctor."""
 
 from __future__ import annotations
 
@@ -72,6 +72,13 @@ def forget(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def leads(args: argparse.Namespace) -> int:
+    """Write the leads CSV (the same file `/textback leads export` uploads)."""
+    from bot.lead_export import export_leads
+
+    return asyncio.run(export_leads(os.environ, period=args.period, line=args.line, output=args.output))
+
+
 def doctor(args: argparse.Namespace) -> int:
     """Check the configuration, Redis, Slack and Twilio; optionally fix the Twilio webhooks."""
     from bot.doctor import run_doctor
@@ -90,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("-v", "--verbose", action="store_true", help="show the server's log")
     forget_parser = sub.add_parser("forget", help="delete what is stored about one caller")
     forget_parser.add_argument("number", help="the caller's phone number, e.g. +15125550123")
+    leads_parser = sub.add_parser("leads", help="the leads: export them as CSV")
+    leads_sub = leads_parser.add_subparsers(dest="leads_command", required=True)
+    export_parser = leads_sub.add_parser("export", help="write one CSV row per lead")
+    export_parser.add_argument("period", nargs="?", default="all", help="7d, 24h, 4w or all (default)")
+    export_parser.add_argument("--line", help="only this line's leads (its number); default: every line")
+    export_parser.add_argument("-o", "--output", help="write to this file instead of standard output")
     doctor_parser = sub.add_parser("doctor", help="check the setup and say how to fix what is wrong")
     doctor_parser.add_argument("--fix", action="store_true", help="point the Twilio numbers' webhooks at PUBLIC_URL")
     doctor_parser.add_argument("-y", "--yes", action="store_true", help="with --fix: apply without asking")
@@ -100,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         return forget(args)
     if args.command == "doctor":
         return doctor(args)
+    if args.command == "leads":
+        return leads(args)
     return demo(args)
 
 

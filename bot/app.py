@@ -14,7 +14,10 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot.clock import Clock, SystemClock
+from bot.follow_through_jobs import register_timed
 from bot.job_handlers import register_all
+from bot.metrics import metrics_route
+from bot.scheduling import Timing
 from bot.services import SERVICES, open_services
 from bot.settings import Settings
 from bot.slack import listeners, socket_mode
@@ -25,12 +28,12 @@ log = logging.getLogger(__name__)
 BOLT = web.AppKey("bolt", AsyncApp)
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+def create_app(settings: Settings, *, clock: Clock | None = None, timing: Timing | None = None) -> web.Application:
     """Build the web application; connections open when it starts and close when it stops."""
     app = web.Application(middlewares=[redis_unavailable])
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        async with open_services(settings, clock or SystemClock()) as svc:
+        async with open_services(settings, clock or SystemClock(), timing or Timing()) as svc:
             app[SERVICES] = svc
             bolt = AsyncApp(
                 client=svc.slack,
@@ -43,7 +46,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
             listeners.register(bolt, svc)
             app[BOLT] = bolt
             register_all(svc)
+            register_timed(svc)
             svc.jobs.start()
+            svc.scheduler.start()
+            svc.crm.start()
             _dump_tasks_on_sigusr1()
             try:
                 yield
@@ -51,6 +57,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
                 # Unfinished jobs stay pending in Redis; another instance or the next start
                 # picks them up.
                 await svc.jobs.stop()
+                # Pending reminders and pages stay in Redis; the lease passes to another instance.
+                await svc.scheduler.stop()
+                # Deliveries not yet accepted stay queued in Redis for the next start.
+                await svc.crm.stop()
 
     app.cleanup_ctx.append(lifecycle)
     if settings.slack_app_token:
@@ -58,6 +68,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         app.cleanup_ctx.append(socket_mode.connection(settings.slack_app_token, BOLT))
     app.add_routes(webhooks.routes())
     app.add_routes([web.post("/slack/events", slack_events), web.get("/healthz", healthz)])
+    app.add_routes([web.get("/metrics", metrics_route)])
     return app
 
 

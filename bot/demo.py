@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,9 @@ LINE = "+15125550100"
 CHANNEL = "C0DEMO0001"
 CALLER = "+15125550123"
 NIGHT_CALLER = "+15125550177"
+WAITING_CALLER = "+15125550145"
+ONCALL, BACKUP = "U0DANA0001", "U0SAM00001"
+ONCALL_PHONE, BACKUP_PHONE = "+15125550188", "+15125550189"
 TZ = ZoneInfo("America/Chicago")
 
 DEMO_CONFIG = f"""
@@ -33,6 +37,12 @@ lines:
             thu: "08:00-17:00", fri: "08:00-17:00"}}
     booking_url: https://acme.example/book
     vertical: plumbing
+    reminders: [2m, 10m, 30m]         # shortened for the demo (default 5m, 15m, 60m)
+    oncall:
+      people: [{{user: {ONCALL}, phone: "{ONCALL_PHONE}"}}]
+      backup: {{user: {BACKUP}, phone: "{BACKUP_PHONE}"}}
+      call: true
+      escalate_after: 2m              # shortened for the demo (default 5m)
 """
 
 
@@ -69,8 +79,22 @@ class Story:
             key = f"{msg['channel']}:{msg['ts']}"
             if key not in self._shown:
                 self._shown.add(key)
+                if msg["channel"].startswith("D"):
+                    print(f"             Slack direct message  {slack_view(msg)}")
+                    continue
                 prefix = "  └ " if msg.get("thread_ts") else "new thread: "
                 print(f"             Slack #{msg['channel']}  {prefix}{slack_view(msg)}")
+
+    def show_pages(self) -> None:
+        for number in (ONCALL_PHONE, BACKUP_PHONE):
+            for msg in self.phone(number):
+                if msg["sid"] not in self._shown:
+                    self._shown.add(msg["sid"])
+                    print(f"             on-call phone {display(number)}  <- \"{msg['body']}\"")
+            for call in self.rig.twilio.calls:
+                if call["to"] == number and call["sid"] not in self._shown:
+                    self._shown.add(call["sid"])
+                    print(f"             on-call phone {display(number)}  rings: \"{_say(call['params']['Twiml'])}\"")
 
 
 def slack_view(msg: dict[str, Any]) -> str:
@@ -78,8 +102,11 @@ def slack_view(msg: dict[str, Any]) -> str:
     parts: list[str] = []
     for block in msg.get("blocks") or []:
         texts = [block.get("text")] + list(block.get("elements") or [])
-        parts += [t["text"] for t in texts if isinstance(t, dict) and "text" in t]
+        parts += [t["text"] for t in texts if isinstance(t, dict) and isinstance(t.get("text"), str)]
+        if block.get("type") == "actions":
+            parts.append("buttons: " + ", ".join(e["text"]["text"] for e in block["elements"]))
     shown = html.unescape(" | ".join(parts) or str(msg.get("text", "")))
+    shown = re.sub(r"<@(U[A-Z0-9]+)>", r"@\1", shown.replace("<!here>", "@here"))
     return emoji.emojize(shown, language="alias").replace("*", "")
 
 
@@ -142,6 +169,11 @@ async def scene_repeat_call(s: Story, thread: str) -> None:
     s.expect(len(s.phone(CALLER)) == before, "no second text-back inside the 4 h cooldown")
     s.expect(len(parents) == 1 and "Called again" in slack_view(s.rig.slack.thread(CHANNEL, thread)[-1]),
              "\"called again\" posted in the same thread")
+    print(f"{s.at(10, 45)}  Dana calls them back from her phone and presses Resolve on the card")
+    await s.rig.press("tb_resolve", _conv_of(parents[0]), channel=CHANNEL, message_ts=thread, user="U0DANA0001")
+    await s.rig.settle()
+    s.show_thread()
+    s.expect("Resolved by" in slack_view(parents[0]), "card shows resolved; reminders for it stop")
 
 
 async def scene_after_hours(s: Story) -> None:
@@ -154,6 +186,66 @@ async def scene_after_hours(s: Story) -> None:
     texts = s.phone(NIGHT_CALLER)
     s.expect(len(texts) == 1 and "acme.example/book" in texts[0]["body"],
              "after-hours wording with the booking link")
+
+
+async def scene_reminder(s: Story) -> str:
+    print(f"\n{s.at(11, 0)}  {display(WAITING_CALLER)} calls, nobody answers, and nobody picks up the thread")
+    await s.rig.missed_call(WAITING_CALLER, LINE)
+    await s.rig.settle()
+    s.show_thread()
+    print(f"{s.at(11, 2)}  two minutes pass (the demo's first reminder step)")
+    await s.rig.fire_due()
+    s.show_thread()
+    print(f"{s.at(11, 10)}  ten minutes, still nothing")
+    await s.rig.fire_due()
+    s.show_thread()
+    posts = [slack_view(m) for m in s.rig.slack.messages if m.get("thread_ts")]
+    s.expect(any("No reply yet" in p for p in posts), "reminder posted in the thread after 2 minutes")
+    s.expect(any("Still no reply" in p and "@here" in p for p in posts), "@here mention after 10 minutes")
+    card = [m for m in s.rig.slack.messages if m["channel"] == CHANNEL and not m.get("thread_ts")][-1]
+    print(f"{s.at(11, 11)}  Sam presses Claim and texts the caller from the thread")
+    await s.rig.press("tb_claim", _conv_of(card), channel=CHANNEL, message_ts=card["ts"], user=BACKUP)
+    await s.rig.team_replies(CHANNEL, card["ts"], "Hi, this is Sam from Acme. How can we help?", user=BACKUP)
+    await s.rig.settle()
+    s.show_thread()
+    s.show_texts(WAITING_CALLER)
+    print(f"{s.at(11, 45)}  the 30-minute step would have sent a direct message: the reply stopped it")
+    await s.rig.fire_due()
+    s.show_thread()
+    s.expect(not any(m["channel"].startswith("D") for m in s.rig.slack.messages), "no reminder after the reply")
+    return str(card["ts"])
+
+
+def _conv_of(card: dict[str, Any]) -> str:
+    """The conversation id the card's buttons carry."""
+    return next(e["value"] for b in card["blocks"] for e in b.get("elements") or [] if "action_id" in e)
+
+
+async def scene_urgent(s: Story) -> None:
+    text = "Burst pipe!! Water pouring through the kitchen ceiling"
+    print(f"\n{s.at(19, 55)}  {display(NIGHT_CALLER)} texts after hours: \"{text}\"")
+    await s.rig.caller_texts(NIGHT_CALLER, LINE, text)
+    await s.rig.settle()
+    await s.rig.fire_due()  # the first page is due at once
+    s.show_thread()
+    s.show_pages()
+    s.expect(len(s.phone(ONCALL_PHONE)) == 1 and any(c["to"] == ONCALL_PHONE for c in s.rig.twilio.calls),
+             "on-call person paged at once: Slack DM, thread mention, SMS and a call")
+    print(f"{s.at(19, 57)}  nobody has pressed I'm on it after 2 minutes")
+    await s.rig.fire_due()
+    s.show_thread()
+    s.show_pages()
+    s.expect(len(s.phone(BACKUP_PHONE)) == 1, "backup paged when the page was not acknowledged")
+    card = [m for m in s.rig.slack.messages if m["channel"] == CHANNEL and not m.get("thread_ts")][-1]
+    conv_id = _conv_of(card)
+    print(f"{s.at(19, 58)}  Dana presses I'm on it on the thread card")
+    await s.rig.press("tb_ack", conv_id, channel=CHANNEL, message_ts=card["ts"], user=ONCALL)
+    await s.rig.settle()
+    s.show_thread()
+    print(f"{s.at(20, 10)}  later: no more pages")
+    before = len(s.phone(BACKUP_PHONE)) + len(s.phone(ONCALL_PHONE))
+    await s.rig.fire_due()
+    s.expect(len(s.phone(BACKUP_PHONE)) + len(s.phone(ONCALL_PHONE)) == before, "paging stopped on I'm on it")
 
 
 def _say(twiml: str) -> str:
@@ -175,7 +267,9 @@ async def run_demo(*, verbose: bool = False) -> int:
             await scene_caller_reply(story, thread)
             await scene_team_reply(story, thread)
             await scene_repeat_call(story, thread)
+            await scene_reminder(story)
             await scene_after_hours(story)
+            await scene_urgent(story)
             story.expect(not rig.twilio.violations and not rig.slack.violations,
                          "every Slack and Twilio request matched the published API specs"
                          if rig.twilio.spec_checked else "(API spec files not found: requests not checked)")

@@ -11,7 +11,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from bot import follow_through_jobs, job_outcomes
 from bot.jobs import RedisSteps
+from bot.metrics import TextbackTimer, job_recorded_at
 from bot.phones import caller_from
 from bot.services import Services
 from bot.slack.mrkdwn import to_plain_text
@@ -41,10 +43,14 @@ async def missed_call(svc: Services, job_id: str, args: dict[str, Any]) -> None:
         caller=caller_from(args["from"], args.get("caller_name", ""), line.number),
         at=datetime.fromisoformat(args["at"]),
     )
-    await handle_missed_call(
-        call, store=svc.store, sms=svc.sms, chat=svc.chat, locks=svc.locks, flags=svc.flags,
-        steps=RedisSteps(svc.redis.client, job_id), now=call.at,
+    # Times the text-back from the moment the missed call was recorded (for /metrics).
+    timed_sms = TextbackTimer(svc.sms, svc.metrics, job_recorded_at(job_id))
+    conv = await handle_missed_call(
+        call, store=svc.store, sms=timed_sms, chat=svc.chat, locks=svc.locks, flags=svc.flags,
+        steps=RedisSteps(svc.redis.client, job_id), now=call.at, lookup=svc.line_types,
     )
+    await job_outcomes.missed_call(svc, job_id, call, conv)
+    await follow_through_jobs.after_missed_call(svc, line, conv, call.at)
 
 
 async def caller_sms(svc: Services, job_id: str, args: dict[str, Any]) -> None:
@@ -65,6 +71,8 @@ async def caller_sms(svc: Services, job_id: str, args: dict[str, Any]) -> None:
         msg, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags, sms=svc.sms,
         bursts=svc.bursts, steps=RedisSteps(svc.redis.client, job_id), now=svc.clock.now(),
     )
+    await job_outcomes.caller_sms(svc, job_id, msg, conv)
+    await follow_through_jobs.after_caller_sms(svc, job_id, msg, conv)
     if outcome == "hold_first":
         svc.tasks.spawn(flush_burst_later(svc, conv.id), name=f"burst:{conv.id}")
 
@@ -93,6 +101,8 @@ async def team_reply(svc: Services, job_id: str, args: dict[str, Any]) -> None:
         steps=RedisSteps(svc.redis.client, job_id), now=datetime.fromisoformat(args["at"]),
     )
     log.info("team reply %s: %s", reply.message_id, outcome)
+    await job_outcomes.team_reply(svc, job_id, args, outcome)
+    await follow_through_jobs.after_team_reply(svc, reply.channel, reply.thread_id, outcome)
 
 
 async def delivery(svc: Services, job_id: str, args: dict[str, Any]) -> None:
@@ -105,6 +115,7 @@ HANDLERS = {
     "caller_sms": caller_sms,
     "team_reply": team_reply,
     "delivery": delivery,
+    "card_action": lambda svc, job_id, args: follow_through_jobs.card_action(svc, job_id, args),
 }
 
 

@@ -6,6 +6,7 @@ and key its line, so an operator reads `textback.yml:9: lines[0].hours.mon: ...`
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from bot.lines_schema import (
     FileModel,
     LineModel,
+    OnCallModel,
+    PersonModel,
     TemplatesModel,
     known_keys_hint,
     problem_text,
@@ -28,7 +31,10 @@ from workflows.lines import (
     DEFAULT_BUSINESS_HOURS_TEMPLATE,
     Config,
     Line,
+    OnCall,
+    Person,
     Templates,
+    Urgency,
     WeeklyHours,
 )
 
@@ -41,12 +47,17 @@ YamlPath = tuple[str | int, ...]
 _TEXT_PATHS: tuple[YamlPath, ...] = (
     ("business",),
     ("admins", "*"),
+    ("opt_out_scope",),
     *(
         ("lines", "*", *tail)
         for tail in (
             ("number",), ("channel",), ("forward_to",), ("forward_to", "*"), ("detection",),
             ("timezone",), ("hours", "*"), ("booking_url",), ("vertical",), ("templates", "*"),
-            ("oncall",), ("name",), ("business",),
+            ("oncall",), ("name",), ("business",), ("quiet_hours",), ("oncall", "people"), ("oncall", "people", "*"),
+            ("oncall", "people", "*", "user"), ("oncall", "people", "*", "phone"), ("oncall", "backup"),
+            ("oncall", "backup", "user"), ("oncall", "backup", "phone"), ("oncall", "handover"),
+            ("oncall", "starts"), ("urgent", "add"), ("urgent", "add", "*"), ("urgent", "remove"),
+            ("urgent", "remove", "*"), ("urgent", "safety_texts", "*"),
         )
     ),
 )
@@ -176,6 +187,24 @@ def _check_line(doc: _Document, i: int, raw: dict[str, Any], model: LineModel) -
         seen[day] = key
 
 
+def _to_oncall(model: OnCallModel | None) -> OnCall | None:
+    if model is None:
+        return None
+
+    def person(p: PersonModel) -> Person:
+        return Person(user=p.user, phone=p.phone)
+
+    return OnCall(
+        people=tuple(person(p) for p in model.people),
+        handover_day=model.handover[0],
+        handover_minute=model.handover[1],
+        starts=date.fromisoformat(model.starts) if model.starts else None,
+        backup=person(model.backup) if model.backup else None,
+        call=model.call,
+        escalate_after=model.escalate_after,
+    )
+
+
 def _to_line(model: LineModel, business: str) -> Line:
     booking = model.booking_url
     templates = Templates(
@@ -194,13 +223,20 @@ def _to_line(model: LineModel, business: str) -> Line:
         booking_url=booking,
         vertical=model.vertical,
         templates=templates,
-        oncall=model.oncall,
+        oncall=_to_oncall(model.oncall),
+        urgency=Urgency(
+            add=tuple(model.urgent.add),
+            remove=tuple(model.urgent.remove),
+            safety_texts=tuple(model.urgent.safety_texts.items()),
+        ),
         reminders=tuple(model.reminders),
         cooldown=model.cooldown,
         ring_timeout=model.ring_timeout,
         ring_after_hours=model.ring_after_hours,
         opt_out_footer=model.opt_out_footer,
         allow_international=model.allow_international,
+        lookup=model.lookup,
+        quiet_hours=model.quiet_hours,
         name=model.name,
     )
 
@@ -240,7 +276,8 @@ def parse_config(text: str, source: str) -> Config:
         lines.append(_to_line(model, top.business if top else ""))
     if doc.errors or top is None:
         raise ConfigError([message for _, message in sorted(doc.errors, key=lambda e: e[0])])
-    return Config(business=top.business, lines=tuple(lines), admins=tuple(top.admins))
+    return Config(business=top.business, lines=tuple(lines), admins=tuple(top.admins),
+                  opt_out_scope=top.opt_out_scope)  # type: ignore[arg-type]  # checked against the Literal
 
 
 def load_config(path: Path) -> Config:

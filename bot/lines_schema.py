@@ -20,11 +20,14 @@ from pydantic import (
     Field,
     StrictBool,
     field_validator,
+    model_validator,
 )
 from pydantic_core import ErrorDetails
 
 from workflows.durations import format_duration, parse_duration
 from workflows.hours import parse_shifts, parse_weekday
+from workflows.lines import DEFAULT_QUIET_HOURS, QuietHours
+from workflows.quiet_hours import parse_quiet_hours
 from workflows.templates import validate_template
 
 __all__ = ["VERTICALS", "FileModel", "LineModel", "TemplatesModel", "known_keys_hint", "problem_text"]
@@ -34,6 +37,7 @@ VERTICALS = (
     "dental", "medical_spa", "legal", "restaurant", "general",
 )
 DETECTIONS = ("dial", "forwarded")
+OPT_OUT_SCOPES = ("line", "account")
 _CHANNEL = re.compile(r"[CG][A-Z0-9]{8,}")
 _USER = re.compile(r"[UW][A-Z0-9]{8,}")
 # Said when a required key is missing, so the message shows what to write.
@@ -181,9 +185,8 @@ AnyPhone = Annotated[str, BeforeValidator(_text(_any_phone))]
 Channel = Annotated[
     str, BeforeValidator(_text(_pattern(_CHANNEL, "Slack channel id", "C0123456789", "channel details → About tab")))
 ]
-UserId = Annotated[
-    str, BeforeValidator(_text(_pattern(_USER, "Slack user id", "U0123456789", "profile → ⋮ → Copy member ID")))
-]
+_user_id = _text(_pattern(_USER, "Slack user id", "U0123456789", "profile → ⋮ → Copy member ID"))
+UserId = Annotated[str, BeforeValidator(_user_id)]
 def _duration_with_unit(value: Any) -> int:
     # A bare 5 could mean minutes or seconds; guessing wrong gives 5-second reminders.
     if (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.strip().isdigit()):
@@ -196,6 +199,7 @@ Weekday = Annotated[int, BeforeValidator(_text(parse_weekday))]
 Shifts = Annotated[tuple, BeforeValidator(_shifts)]  # type: ignore[type-arg]  # a tuple of Shift
 Name = Annotated[str, BeforeValidator(_text(_name))]
 Template = Annotated[str, BeforeValidator(_text(_template))]
+Quiet = Annotated[QuietHours | None, BeforeValidator(_text(parse_quiet_hours))]
 
 
 class _Strict(BaseModel):
@@ -208,6 +212,94 @@ class TemplatesModel(_Strict):
     after_hours: Template | None = None
 
 
+def _handover(value: str) -> tuple[int, int]:
+    """ "mon 08:00" -> (weekday, minute of day)."""
+    parts = value.split()
+    if len(parts) != 2:
+        raise ValueError(f'"{value}" is not a handover time: write a weekday and a time, e.g. "mon 08:00"')
+    day = parse_weekday(parts[0])
+    try:
+        (shift,) = parse_shifts(f"{parts[1]}-23:59")
+    except ValueError:
+        raise ValueError(f'"{parts[1]}" is not a time of day: write e.g. "mon 08:00" or "fri 5pm"') from None
+    return day, shift.start
+
+
+def _starts(value: str) -> str:
+    from datetime import date
+
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f'"{value}" is not a date: write YYYY-MM-DD, e.g. 2026-11-23') from None
+    return value
+
+
+def _person(value: Any) -> Any:
+    """A bare user id is a person without a phone."""
+    return {"user": value} if isinstance(value, str) else value
+
+
+class PersonModel(_Strict):
+    user: UserId
+    phone: AnyPhone = ""
+
+
+Pageable = Annotated[PersonModel, BeforeValidator(_person)]
+
+
+class OnCallModel(_Strict):
+    people: Annotated[list[Pageable], BeforeValidator(_list)] = Field(min_length=1)
+    handover: Annotated[tuple[int, int], BeforeValidator(_text(_handover))] = (0, 8 * 60)
+    starts: Annotated[str, BeforeValidator(_text(_starts))] | None = None
+    backup: Pageable | None = None
+    call: StrictBool = False
+    escalate_after: Duration = 300
+
+    @field_validator("escalate_after")
+    @classmethod
+    def _sensible_escalation(cls, value: int) -> int:
+        if not 30 <= value <= 4 * 3600:
+            raise ValueError(f"{format_duration(value)} is out of range: use 30s-4h (default 5m)")
+        return value
+
+    @model_validator(mode="after")
+    def _rotation_needs_start(self) -> OnCallModel:
+        if len(self.people) > 1 and self.starts is None:
+            raise ValueError(
+                "a rotation needs starts: a day in the week the first person is on call, e.g. starts: 2026-11-23"
+            )
+        return self
+
+
+def _oncall(value: Any) -> Any:
+    """`oncall: U0123456789` is the short form of one person."""
+    # Checked here, so a wrong id is reported at `oncall:` where it was written.
+    return {"people": [_user_id(value)]} if isinstance(value, str) else value
+
+
+class UrgencyModel(_Strict):
+    add: Annotated[list[Annotated[str, BeforeValidator(_text(str))]], BeforeValidator(_list)] = Field(
+        default_factory=list
+    )
+    remove: Annotated[list[Annotated[str, BeforeValidator(_text(str))]], BeforeValidator(_list)] = Field(
+        default_factory=list
+    )
+    safety_texts: dict[str, Annotated[str, BeforeValidator(_text(str))]] = Field(default_factory=dict)
+
+    @field_validator("safety_texts")
+    @classmethod
+    def _known_hazards(cls, value: dict[str, str]) -> dict[str, str]:
+        from workflows.keywords import SAFETY_SMS
+
+        for hazard, text in value.items():
+            if hazard not in SAFETY_SMS:
+                raise ValueError(f'"{hazard}" is not a hazard: use one of {", ".join(SAFETY_SMS)}')
+            if not text.strip():
+                raise ValueError(f"the safety text for {hazard} is empty")
+        return value
+
+
 class LineModel(_Strict):
     number: Phone
     channel: Channel
@@ -218,13 +310,16 @@ class LineModel(_Strict):
     booking_url: Annotated[str, BeforeValidator(_text(_url))] = ""
     vertical: Annotated[str, BeforeValidator(_text(_choice(VERTICALS, "vertical")))] = "general"
     templates: TemplatesModel = TemplatesModel()
-    oncall: UserId | None = None
+    oncall: Annotated[OnCallModel, BeforeValidator(_oncall)] | None = None
+    urgent: UrgencyModel = UrgencyModel()
     reminders: Annotated[list[Duration], BeforeValidator(_list)] = Field(default_factory=lambda: [300, 900, 3600])
     cooldown: Duration = 4 * 3600
     ring_timeout: Annotated[int, BeforeValidator(_ring_timeout)] = 20
     ring_after_hours: StrictBool = False
     opt_out_footer: StrictBool = True
     allow_international: StrictBool = False
+    lookup: StrictBool = False
+    quiet_hours: Quiet = DEFAULT_QUIET_HOURS
     name: Annotated[str, BeforeValidator(_text(str))] = ""
     business: Name | None = None
 
@@ -252,6 +347,7 @@ class FileModel(_Strict):
     business: Name
     lines: list[Any] = Field(min_length=1)
     admins: Annotated[list[UserId], BeforeValidator(_list)] = Field(default_factory=list)
+    opt_out_scope: Annotated[str, BeforeValidator(_text(_choice(OPT_OUT_SCOPES, "opt_out_scope")))] = "line"
 
 
 def known_keys_hint(key: str, model: type[BaseModel]) -> str:

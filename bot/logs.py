@@ -7,11 +7,11 @@ import re
 
 # E.164-looking runs of digits (with or without +), 8-15 digits. Masked as a safety net
 # behind the explicit `phones.mask` calls, so a careless log line cannot leak a caller.
-_NUMBER = re.compile(r"(?<![\w.])(\+?\d)\d{5,12}(\d{2})(?!\d|\.\d)")
+_NUMBER = re.compile(r"(?<![\w.])(\+?\d)\d{3,10}(\d{4})(?!\d|\.\d)")
 
 
 def mask_numbers(text: str) -> str:
-    """Replace phone-number-looking digit runs, keeping the first and the last two digits."""
+    """Replace phone-number-looking digit runs, keeping the first and the last four digits."""
     return _NUMBER.sub(lambda m: f"{m.group(1)}******{m.group(2)}", text)
 
 

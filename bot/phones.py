@@ -6,7 +6,7 @@ import re
 from typing import get_args
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat
+from phonenumbers import NumberParseException, PhoneNumberFormat, timezone
 
 from workflows.conversation import Caller, CallerKind
 
@@ -20,6 +20,7 @@ __all__ = [
     "display",
     "mask",
     "normalize",
+    "timezone_of",
 ]
 
 KINDS: tuple[str, ...] = get_args(CallerKind)
@@ -76,14 +77,27 @@ def country_code(e164: str) -> int:
 
 
 def mask(number: str) -> str:
-    """`+1*******23`: enough to tell callers apart in a log, not enough to call them."""
+    """`+1*******0123`: enough to tell callers apart in a log, not enough to call them."""
     raw = number.strip()
     digits = re.sub(r"\D", "", raw)
     if len(digits) < 7 or not _DIALLABLE.fullmatch(raw):
         return "***"
     # Only a leading + says where the country code ends; without it, show no prefix at all.
     prefix = "+" + str(country_code(raw) or "") if raw.startswith("+") else ""
-    return prefix + _HIDDEN + digits[-2:]
+    return prefix + _HIDDEN + digits[-4:]
+
+
+def timezone_of(e164: str) -> str | None:
+    """The IANA zone of a number when its area code gives exactly one (US 512 -> America/Chicago).
+
+    None for numbers whose prefix spans several zones (some US area codes, mobile ranges in
+    large countries) or gives none: the line's timezone is used then.
+    """
+    parsed = _valid(e164.strip(), None)
+    if parsed is None:
+        return None
+    zones = [z for z in timezone.time_zones_for_number(parsed) if z != timezone.UNKNOWN_TIMEZONE]
+    return zones[0] if len(zones) == 1 else None
 
 
 def classify_caller(from_value: str) -> CallerKind:

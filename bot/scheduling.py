@@ -250,6 +250,13 @@ class Scheduler:
             task.add_done_callback(self._finished)
         return len(jobs)
 
+    async def run_due(self, now: datetime) -> int:
+        """Fire what is due at `now` and wait until those runs (and any already going) finish."""
+        started = await self.fire_due(now)
+        while self._running:
+            await asyncio.wait(set(self._running))
+        return started
+
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
         self._slot_free.set()

@@ -12,18 +12,25 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
+from bot.crm_webhook import CrmWebhook
 from bot.jobs import JobQueue
 from bot.lines_directory import LineDirectory
-from bot.settings import Settings
+from bot.metrics import MeteredSms, MeteredWebClient, Metrics
+from bot.paging import SlackTwilioPager
+from bot.scheduling import Scheduler, Timing
+from bot.settings import DEFAULT_TWILIO_API_URL, Settings
 from bot.slack.gateway import SlackDirectory, SlackThreads
 from bot.store.bursts import RedisBursts
 from bot.store.connection import RedisHandle, open_redis
 from bot.store.conversations import RedisConversationStore
 from bot.store.flags import RedisCallerFlags
+from bot.store.leads import RedisLeads
 from bot.store.line_settings import RedisLineSettings
+from bot.store.line_types import RedisLineTypes
 from bot.store.locks import ConversationLocks
 from bot.tasks import Background
 from bot.twilio.gateway import TwilioSms, make_client
+from bot.twilio.lookup import TwilioLineTypes
 
 
 @dataclass
@@ -43,20 +50,32 @@ class Services:
     jobs: JobQueue
     # The effective lines: the lines file with settings changed from Slack laid over it.
     lines: LineDirectory
+    # Reminders and pages: pending in Redis, fired by the one instance holding the lease.
+    scheduler: Scheduler
+    pager: SlackTwilioPager
+    leads: RedisLeads
+    crm: CrmWebhook
+    metrics: Metrics
     # How long a burst of caller texts is collected before it is posted as one line.
     burst_flush_s: float = 5.0
+    # Carrier line types (Twilio Lookup, cached), for lines with `lookup: true`.
+    line_types: TwilioLineTypes | None = None
 
 
 SERVICES = web.AppKey("services", Services)
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, clock: Clock) -> AsyncIterator[Services]:
+async def open_services(
+    settings: Settings, clock: Clock, timing: Timing | None = None
+) -> AsyncIterator[Services]:
     """Connect to Redis, Slack and Twilio; close everything in reverse order on exit."""
     redis = await open_redis(settings.redis_url, settings.data_dir)
     # One shared HTTP session: without it slack_sdk opens a new one per call.
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
-    slack = AsyncWebClient(
+    metrics = Metrics()
+    slack = MeteredWebClient(
+        metrics=metrics,
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         session=session,
@@ -69,9 +88,12 @@ async def open_services(settings: Settings, clock: Clock) -> AsyncIterator[Servi
         api_key=settings.twilio_api_key,
         api_secret=settings.twilio_api_secret,
         base_url=settings.twilio_api_url,
+        # A stand-in or staging API given in TWILIO_API_URL serves Lookup too.
+        lookups_url=None if settings.twilio_api_url == DEFAULT_TWILIO_API_URL else settings.twilio_api_url,
     )
-    sms = TwilioSms(twilio, status_callback=f"{settings.public_url}/twilio/sms/status")
+    sms = MeteredSms(twilio, status_callback=f"{settings.public_url}/twilio/sms/status", metrics=metrics)
     tasks = Background()
+    chat = SlackThreads(slack, settings.config)
     jobs = JobQueue(redis.client, retry_idle_ms=int(settings.job_retry_s * 1000))
     try:
         services = Services(
@@ -79,16 +101,29 @@ async def open_services(settings: Settings, clock: Clock) -> AsyncIterator[Servi
             clock=clock,
             redis=redis,
             store=RedisConversationStore(redis.client),
-            flags=RedisCallerFlags(redis.client),
+            flags=RedisCallerFlags(
+                redis.client,
+                opt_out_scope=settings.config.opt_out_scope,
+                lines=tuple(line.number for line in settings.config.lines),
+            ),
             bursts=RedisBursts(redis.client),
             locks=ConversationLocks(redis.client),
             sms=sms,
             slack=slack,
-            chat=SlackThreads(slack, settings.config),
+            chat=chat,
             directory=SlackDirectory(slack),
             tasks=tasks,
             jobs=jobs,
             lines=LineDirectory(settings.config, RedisLineSettings(redis.client)),
+            scheduler=Scheduler(redis.client, clock, role=settings.role, timing=timing or Timing()),
+            pager=SlackTwilioPager(chat, twilio),
+            leads=RedisLeads(redis.client),
+            crm=CrmWebhook(
+                redis.client, url_for=lambda line: settings.crm_webhook_url,
+                secret=settings.crm_webhook_secret or "", clock=clock, metrics=metrics,
+            ),
+            metrics=metrics,
+            line_types=TwilioLineTypes(twilio, RedisLineTypes(redis.client)),
         )
         yield services
     finally:

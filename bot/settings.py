@@ -55,6 +55,9 @@ class Settings:
     twilio_api_url: str
     config: Config
     job_retry_s: float = 10.0  # TEXTBACK_JOB_RETRY_S: pause before a failed job runs again
+    # TEXTBACK_CRM_WEBHOOK_URL / _SECRET: where lead changes are POSTed, and the signing key.
+    crm_webhook_url: str | None = None
+    crm_webhook_secret: str | None = field(default=None, repr=False)
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -156,6 +159,21 @@ def _api_url(name: str, raw: str | None, default: str, errors: list[str]) -> str
     return value
 
 
+def _crm_webhook(url: str | None, secret: str | None, errors: list[str]) -> tuple[str | None, str | None]:
+    if url is None:
+        return None, secret
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        errors.append(f'TEXTBACK_CRM_WEBHOOK_URL: "{_mask(url)}" is not a URL: use e.g. https://crm.example/hooks/textback')
+        return None, secret
+    if secret is None or len(secret) < 16:
+        # Unsigned lead data (names, numbers) must not go out: the receiver could not trust it.
+        errors.append("TEXTBACK_CRM_WEBHOOK_SECRET: set a signing secret of at least 16 characters "
+                      "(e.g. the output of: openssl rand -hex 32) when TEXTBACK_CRM_WEBHOOK_URL is set")
+        return None, secret
+    return url, secret
+
+
 def _credential_problems(env: Mapping[str, str], require: bool) -> list[str]:
     """Missing required variables (all named at once) and credentials put in the wrong variable."""
     problems: list[str] = []
@@ -189,6 +207,9 @@ def load_settings(env: Mapping[str, str], *, require_credentials: bool = True) -
     slack_api_url = _api_url("SLACK_API_URL", _get(env, "SLACK_API_URL"), DEFAULT_SLACK_API_URL, errors)
     twilio_api_url = _api_url("TWILIO_API_URL", _get(env, "TWILIO_API_URL"), DEFAULT_TWILIO_API_URL, errors)
     job_retry_s = _seconds("TEXTBACK_JOB_RETRY_S", _get(env, "TEXTBACK_JOB_RETRY_S"), 10.0, errors)
+    crm_url, crm_secret = _crm_webhook(
+        _get(env, "TEXTBACK_CRM_WEBHOOK_URL"), _get(env, "TEXTBACK_CRM_WEBHOOK_SECRET"), errors
+    )
     if errors:
         raise SettingsError(errors)
     config_path = Path(_get(env, "TEXTBACK_CONFIG") or DEFAULT_CONFIG)
@@ -211,4 +232,6 @@ def load_settings(env: Mapping[str, str], *, require_credentials: bool = True) -
         twilio_api_url=twilio_api_url.rstrip("/"),
         config=load_config(config_path),
         job_retry_s=job_retry_s,
+        crm_webhook_url=crm_url,
+        crm_webhook_secret=crm_secret,
     )

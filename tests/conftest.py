@@ -90,7 +90,8 @@ async def rig(redis: Redis, redis_url: str, clock: FakeClock, tmp_path: Path) ->
 
 
 async def effects_in_redis(rig: Rig) -> list[bytes]:
-    """Keys anything stored, besides the job stream the workers create empty at start."""
+    """Keys anything stored, besides the job stream the workers create empty at start and
+    the scheduler's leader lease."""
     r = rig.services.redis.client
     assert await r.xlen("tb:jobs") == 0, "a job was recorded"
-    return [k for k in await r.keys("tb:*") if k != b"tb:jobs"]
+    return [k for k in await r.keys("tb:*") if k not in (b"tb:jobs", b"tb:scheduler:leader")]

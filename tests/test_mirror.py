@@ -15,7 +15,7 @@ async def open_thread(rig: Rig) -> str:
 
 async def test_caller_text_goes_into_the_open_thread_escaped(rig: Rig) -> None:
     thread = await open_thread(rig)
-    await rig.caller_texts(CALLER, LINE, "Pipe burst <!channel> <https://evil.example|your bank> & more")
+    await rig.caller_texts(CALLER, LINE, "Dripping tap <!channel> <https://evil.example|your bank> & more")
     await rig.settle()
     last = rig.slack.thread(CHANNEL, thread)[-1]
     text = blocks_text(last)

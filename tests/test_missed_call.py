@@ -17,7 +17,7 @@ def blocks_text(msg: dict) -> str:
     out = []
     for block in msg.get("blocks") or []:
         for part in [block.get("text"), *(block.get("elements") or [])]:
-            if isinstance(part, dict) and "text" in part:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
                 out.append(part["text"])
     return "\n".join(out)
 

@@ -82,36 +82,36 @@ def test_kinds_match_the_domain_model() -> None:
 
 
 def test_mask_examples() -> None:
-    assert phones.mask("+15125550123") == "+1*******23"
-    assert phones.mask("+442079460958") == "+44*******58"
-    assert phones.mask("5125550123") == "*******23"
-    assert phones.mask("+999123456") == "+*******56"
+    assert phones.mask("+15125550123") == "+1*******0123"
+    assert phones.mask("+442079460958") == "+44*******0958"
+    assert phones.mask("5125550123") == "*******0123"
+    assert phones.mask("+999123456") == "+*******3456"
     for junk in ["123", "", "12345", "anonymous", "client:alice1234567", "+1 512 555 0123 ext 45x"]:
         assert phones.mask(junk) == "***", junk
 
 
-def test_mask_never_shows_more_than_the_last_two_digits() -> None:
+def test_mask_never_shows_more_than_the_last_four_digits() -> None:
     rng = random.Random(7)
     for _ in range(2000):
         cc = rng.choice(["1", "44", "33", "81", "353", "1", "52"])
         subscriber = "".join(rng.choice("0123456789") for _ in range(rng.randint(6, 12)))
         number = "+" + cc + subscriber
         masked = phones.mask(number)
-        assert masked.endswith(subscriber[-2:]), (number, masked)
+        assert masked.endswith(subscriber[-4:]), (number, masked)
         shown = "".join(ch for ch in masked if ch.isdigit())
-        # Nothing beyond a country code (at most 3 digits) and the last two digits.
-        assert len(shown) <= len(cc) + 2, (number, masked)
-        assert masked == f"+{cc}*******{subscriber[-2:]}", (number, masked)
+        # Nothing beyond a country code (at most 3 digits) and the last four digits.
+        assert len(shown) <= len(cc) + 4, (number, masked)
+        assert masked == f"+{cc}*******{subscriber[-4:]}", (number, masked)
 
 
-def test_mask_of_arbitrary_input_shows_at_most_the_last_two_digits() -> None:
+def test_mask_of_arbitrary_input_shows_at_most_the_last_four_digits() -> None:
     rng = random.Random(3)
     for _ in range(2000):
         raw = "".join(rng.choice("+0123456789 ()-.ax:") for _ in range(rng.randint(0, 20)))
         masked = phones.mask(raw)
         digits = "".join(ch for ch in raw if ch.isdigit())
         if masked != "***":
-            assert masked.endswith(digits[-2:]) and sum(ch.isdigit() for ch in masked) <= 5, (raw, masked)
+            assert masked.endswith(digits[-4:]) and sum(ch.isdigit() for ch in masked) <= 7, (raw, masked)
 
 
 def test_log_masking_catches_numbers_but_not_slack_timestamps() -> None:
@@ -119,3 +119,13 @@ def test_log_masking_catches_numbers_but_not_slack_timestamps() -> None:
     masked = mask_numbers(line)
     assert "5550123" not in masked and "5550100" not in masked
     assert "1700000000.000100" in masked
+
+
+def test_timezone_of_a_number_comes_from_its_area_code_when_it_names_one_zone() -> None:
+    assert phones.timezone_of("+15125550123") == "America/Chicago"
+    assert phones.timezone_of("+12125550123") == "America/New_York"
+    assert phones.timezone_of("+442079460958") == "Europe/London"
+    # Alaska's 907 spans two zones, and a Moscow mobile range names none: the line's zone is used.
+    assert phones.timezone_of("+19075550123") is None
+    assert phones.timezone_of("+79161234567") is None
+    assert phones.timezone_of("anonymous") is None

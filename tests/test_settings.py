@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.lines_schema import LineModel
 from bot.settings import (
     ConfigError,
     load_config,
@@ -27,10 +28,8 @@ lines:
     channel: C0123456789
     forward_to: ["+15125550111"]
 """
-KNOWN_KEYS = (
-    "known keys: number, channel, forward_to, detection, timezone, hours, booking_url, vertical, templates, "
-    "oncall, reminders, cooldown, ring_timeout, ring_after_hours, opt_out_footer, allow_international, name, business"
-)
+# Every key of a line, in the order the schema declares them.
+KNOWN_KEYS = "known keys: " + ", ".join(LineModel.model_fields)
 
 
 def config_errors(text: str) -> list[str]:
@@ -53,7 +52,7 @@ def test_example_file_loads() -> None:
     line = config.lines[0]
     assert config.business == "Acme Plumbing"
     assert (line.number, line.channel, line.forward_to) == ("+15125550100", "C0123456789", ("+15125550111",))
-    assert line.timezone == "America/Chicago" and line.vertical == "plumbing" and line.oncall == "U0123456789"
+    assert line.timezone == "America/Chicago" and line.vertical == "plumbing" and line.oncall is not None and line.oncall.user == "U0123456789"
     assert line.hours is not None and line.hours.days == {d: (Shift(480, 1020),) for d in range(5)}
     assert line.reminders == (300, 900, 3600) and line.cooldown == 4 * 3600
     assert line.templates.after_hours == DEFAULT_AFTER_HOURS_TEMPLATE
@@ -292,7 +291,7 @@ def test_top_level_problems() -> None:
     assert config_errors("lines: []\nadmin: [U0123456789]\n") == [
         "textback.yml:1: business: missing: add the business name used in texts, e.g. business: Acme Plumbing",
         "textback.yml:1: lines: needs at least one entry",
-        'textback.yml:2: admin: unknown key (did you mean "admins"? known keys: business, lines, admins)',
+        'textback.yml:2: admin: unknown key (did you mean "admins"? known keys: business, lines, admins, opt_out_scope)',
     ]
     assert config_errors("business: Acme\nlines:\n  - channel: C0123456789\n    detection: forwarded\n") == [
         'textback.yml:3: lines[0].number: missing: add the Twilio number in E.164, e.g. number: "+15125550100"'

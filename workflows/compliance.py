@@ -23,6 +23,14 @@ _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 OPTED_OUT_CODES = frozenset({21610})
 LANDLINE_CODES = frozenset({21614, 30006})
 
+# Twilio Lookup line types that never get an automatic text (PROTOCOLS 4.2). `fixedVoip`
+# (cable and business VoIP) is left out on purpose: many such numbers take texts, a lost
+# customer costs more than one refused SMS, and a refusal (30006) is learned anyway.
+NO_TEXT_LINE_TYPES = frozenset({"landline"})
+
+# At most one HELP reply per caller and line in this window; later HELPs are only shown.
+HELP_REPLY_WINDOW_S = 10 * 60
+
 
 def keyword_of(body: str, opt_out_type: str = "") -> Keyword | None:
     """The compliance keyword a caller's text is, if it is one: a single word only."""
@@ -53,6 +61,15 @@ KEYWORD_NOTES: dict[Keyword, str] = {
     "opt_in": "The caller opted back in: texts to this number are allowed again.",
     "help": "The caller asked for help; they were sent the help reply.",
 }
+HELP_LIMITED_NOTE = (
+    "The caller asked for help again; no help reply this time "
+    f"(at most one every {HELP_REPLY_WINDOW_S // 60} minutes)."
+)
+
+
+def lookup_guard(line_type: str | None) -> str:
+    """Why the carrier lookup's line type rules out a text ("" when it does not, or is unknown)."""
+    return "landline per carrier lookup" if line_type in NO_TEXT_LINE_TYPES else ""
 
 
 def static_guard(line: Line, caller: Caller) -> str:

@@ -84,3 +84,5 @@ class Entry:
     media: tuple[str, ...] = ()
     at: datetime | None = None
     icon: str = ""  # a short emoji hint for system lines
+    # Slack user ids to notify ("here" for everyone in the channel); system lines only.
+    mentions: tuple[str, ...] = ()

@@ -7,9 +7,11 @@ Nothing here does I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 
 Detection = Literal["dial", "forwarded"]
+OptOutScope = Literal["line", "account"]
 
 DEFAULT_BUSINESS_HOURS_TEMPLATE = (
     "Hi, this is {business}. Sorry we missed your call - what can we help with?"
@@ -41,9 +43,59 @@ class WeeklyHours:
 
 
 @dataclass(frozen=True)
+class QuietHours:
+    """A daily window without automatic texts, in minutes since local midnight.
+
+    `start > end` wraps past midnight (21:00-08:00 is start=1260, end=480).
+    """
+
+    start: int
+    end: int
+
+
+# No automatic texts other than the text-back itself between 21:00 and 08:00 (PRODUCT §2.7).
+DEFAULT_QUIET_HOURS = QuietHours(start=21 * 60, end=8 * 60)
+
+
+@dataclass(frozen=True)
 class Templates:
     business_hours: str = DEFAULT_BUSINESS_HOURS_TEMPLATE
     after_hours: str = DEFAULT_AFTER_HOURS_TEMPLATE
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone who can be paged: a Slack user and, optionally, a phone for SMS and calls."""
+
+    user: str  # Slack user id
+    phone: str = ""  # E.164; "" when paged in Slack only
+
+
+@dataclass(frozen=True)
+class OnCall:
+    """Who is paged for urgent threads (PRODUCT §2.5): one person, or a weekly rotation."""
+
+    people: tuple[Person, ...]  # one person, or the rotation in order
+    handover_day: int = 0  # rotation: weekday the next person takes over (0 = Monday)
+    handover_minute: int = 8 * 60  # rotation: local time of the handover
+    starts: date | None = None  # rotation: a day in the first handover week of people[0]
+    backup: Person | None = None  # None: the next person in the rotation, if any
+    call: bool = False  # also ring the phone with a spoken summary
+    escalate_after: int = 300  # seconds without "I'm on it" before the backup is paged
+
+    @property
+    def user(self) -> str:
+        """The first person's Slack id (the only one without a rotation)."""
+        return self.people[0].user
+
+
+@dataclass(frozen=True)
+class Urgency:
+    """The line's changes to its vertical's urgent phrases, and its own safety texts."""
+
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    safety_texts: tuple[tuple[str, str], ...] = ()  # (hazard, text): replaces the default wording
 
 
 @dataclass(frozen=True)
@@ -60,13 +112,16 @@ class Line:
     booking_url: str = ""
     vertical: str = "general"
     templates: Templates = Templates()
-    oncall: str | None = None  # Slack user id
+    oncall: OnCall | None = None
+    urgency: Urgency = Urgency()
     reminders: tuple[int, ...] = (300, 900, 3600)  # seconds
     cooldown: int = 4 * 3600  # seconds
     ring_timeout: int = 20  # seconds the staff phones ring before the call counts as missed
     ring_after_hours: bool = False  # False: a call outside hours goes straight to missed
     opt_out_footer: bool = True  # first text to a number says how to opt out
     allow_international: bool = False  # auto-texts to numbers in other countries
+    lookup: bool = False  # ask Twilio Lookup for the line type before the text-back (paid)
+    quiet_hours: QuietHours | None = DEFAULT_QUIET_HOURS  # None: follow-ups at any hour
     name: str = ""  # a label for the line in Slack, e.g. "Acme North"
 
     @property
@@ -81,6 +136,8 @@ class Config:
     business: str
     lines: tuple[Line, ...]
     admins: tuple[str, ...] = ()  # Slack user ids allowed to change settings
+    # "account": a STOP on any line stops every line's texts to that number.
+    opt_out_scope: OptOutScope = "line"
 
     def line_for_number(self, number: str) -> Line | None:
         return next((ln for ln in self.lines if ln.number == number), None)

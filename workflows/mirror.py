@@ -10,6 +10,8 @@ from typing import Literal
 from workflows import hours as hours_mod
 from workflows.bursts import hold_if_flooding
 from workflows.compliance import (
+    HELP_LIMITED_NOTE,
+    HELP_REPLY_WINDOW_S,
     KEYWORD_NOTES,
     Keyword,
     help_text,
@@ -139,12 +141,18 @@ async def _act_on_keyword(
     steps: StepLog,
 ) -> None:
     line, caller = msg.line, msg.caller
+    text = KEYWORD_NOTES[keyword]
     if keyword in ("opt_out", "opt_in"):
         await flags.set_opted_out(line.number, caller.number, keyword == "opt_out")
     elif msg.opt_out_type.upper() != "HELP" and caller.kind == "ok":
         # With Advanced Opt-Out, Twilio has already sent the operator's help text.
-        await send_once(steps, "help", sms, to=caller.number, from_=line.number, body=help_text(line), now=msg.at)
-    note = Entry("system", KEYWORD_NOTES[keyword], at=msg.at, icon="information_source")
+        if await flags.claim_help_reply(
+            line.number, caller.number, now=msg.at, window_s=HELP_REPLY_WINDOW_S, owner=msg.message_id
+        ):
+            await send_once(steps, "help", sms, to=caller.number, from_=line.number, body=help_text(line), now=msg.at)
+        else:
+            text = HELP_LIMITED_NOTE  # a HELP loop (or an auto-responder) gets one reply, not one each
+    note = Entry("system", text, at=msg.at, icon="information_source")
     await post_once(steps, "entry:keyword", chat, conv, note, msg.at)
 
 

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from workflows import hours as hours_mod
-from workflows.compliance import learn_from_refusal, static_guard
+from workflows.compliance import learn_from_refusal, lookup_guard, static_guard
 from workflows.conversation import Caller, Conversation, Entry, SmsResult
 from workflows.durations import format_duration
 from workflows.lines import OPT_OUT_FOOTER, Line
@@ -16,6 +16,7 @@ from workflows.ports import (
     CallerFlags,
     ConversationLocks,
     ConversationStore,
+    LineTypes,
     SmsSender,
     StepLog,
     ThreadChat,
@@ -79,11 +80,19 @@ def textback_body(line: Line, *, now: datetime, first_text: bool) -> str:
 
 
 async def plan_textback(
-    call: MissedCall, store: ConversationStore, flags: CallerFlags, now: datetime
+    call: MissedCall,
+    store: ConversationStore,
+    flags: CallerFlags,
+    now: datetime,
+    lookup: LineTypes | None = None,
 ) -> TextbackPlan:
     """Decide whether this missed call gets a text, claiming the cooldown window if so."""
     line, number = call.line, call.caller.number
     reason = static_guard(line, call.caller) or await flags.suppression(line.number, number)
+    if not reason and line.lookup and lookup is not None:
+        # Before the cooldown claim, so a landline does not use up the window. An unknown
+        # type (lookup failed or slow) lets the text go: the lookup may never block it.
+        reason = lookup_guard(await lookup.line_type(number))
     if reason:
         return TextbackPlan(send=False, reason=reason)
     if not await store.start_cooldown(line.number, number, line.cooldown, owner=call.call_id):
@@ -94,13 +103,18 @@ async def plan_textback(
 
 
 async def _plan_once(
-    call: MissedCall, store: ConversationStore, flags: CallerFlags, steps: StepLog, now: datetime
+    call: MissedCall,
+    store: ConversationStore,
+    flags: CallerFlags,
+    steps: StepLog,
+    now: datetime,
+    lookup: LineTypes | None,
 ) -> TextbackPlan:
     """The plan is decided once per job: a re-run must not find its own cooldown and skip."""
     raw = await steps.get("plan")
     if raw is not None:
         return TextbackPlan(**json.loads(raw))
-    plan = await plan_textback(call, store, flags, now)
+    plan = await plan_textback(call, store, flags, now, lookup)
     await steps.put("plan", json.dumps(asdict(plan)))
     return plan
 
@@ -115,9 +129,10 @@ async def handle_missed_call(
     flags: CallerFlags,
     steps: StepLog,
     now: datetime,
+    lookup: LineTypes | None = None,
 ) -> Conversation:
     """Text the caller first, then open or continue the Slack thread; safe to re-run."""
-    plan = await _plan_once(call, store, flags, steps, now)
+    plan = await _plan_once(call, store, flags, steps, now, lookup)
     sending: asyncio.Task[SmsResult] | None = None
     if plan.send:
         # The SMS request leaves before anything waits on Slack.

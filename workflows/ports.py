@@ -5,9 +5,10 @@ The edges (`bot/`) implement them with Twilio, Slack and Redis; tests may pass f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from workflows.conversation import Conversation, Entry, SmsResult
 
@@ -123,6 +124,18 @@ class CallerFlags(Protocol):
         """Remember a number that cannot receive texts."""
         ...
 
+    async def claim_help_reply(self, line: str, caller: str, *, now: datetime, window_s: int, owner: str) -> bool:
+        """True when `owner` may send the HELP reply (none sent from `line` within `window_s`)."""
+        ...
+
+
+class LineTypes(Protocol):
+    """The carrier's word on what kind of line a number is (Twilio Lookup), cached."""
+
+    async def line_type(self, number: str) -> str | None:
+        """ "mobile", "landline", "fixedVoip"...; None when unknown (the lookup failed or timed out)."""
+        ...
+
 
 class BurstStore(Protocol):
     """Counts caller texts per minute and keeps the ones held back during a burst."""
@@ -165,4 +178,30 @@ class StepLog(Protocol):
 
     def key(self, name: str) -> str:
         """A name for step `name` unique across jobs, to tag its effect with."""
+        ...
+
+
+class Deadlines(Protocol):
+    """Timed work kept in Redis and fired once by whichever instance leads (reminders, pages)."""
+
+    async def schedule(
+        self, job_id: str, due: datetime, kind: str, args: Mapping[str, Any], *, group: str = ""
+    ) -> None:
+        """Create or move job `job_id` to fire at `due`; `group` lets a set be cancelled together."""
+        ...
+
+    async def cancel_group(self, group: str) -> int:
+        """Forget every pending job of `group`; how many there were."""
+        ...
+
+
+class Pager(Protocol):
+    """Reaches a person directly: a Slack DM, and a phone call when configured."""
+
+    async def dm(self, user: str, text: str, conv: Conversation) -> str | None:
+        """A direct message to `user` linking to the conversation's thread; its id or None."""
+        ...
+
+    async def call(self, *, to: str, from_: str, say: str) -> str | None:
+        """Ring `to` from the line and speak `say`; the call id, or None when refused."""
         ...

@@ -6,6 +6,7 @@ Everything a caller controls (their text, their CNAM name, media names) goes thr
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,9 +38,10 @@ def _mrkdwn(text: str) -> Block:
 
 def caller_title(conv: Conversation) -> str:
     """`(512) 555-0123 (Jane Doe)`, escaped."""
-    title = escape(conv.caller.display)
+    title = escape(conv.caller.display[:40])
     if conv.caller.name:
-        title += f" ({escape(conv.caller.name)})"
+        # Caller ID names are 15 characters; a longer one is not worth a card's space.
+        title += f" ({escape(conv.caller.name[:64])})"
     return title
 
 
@@ -56,13 +58,68 @@ def card(conv: Conversation, tz: str) -> tuple[str, list[Block]]:
     facts = [f"*{escape(conv.line_label)}*", when, hours]
     if conv.calls > 1:
         facts.append(f"{conv.calls} calls")
+    urgent = conv.extra.get("urgent")
+    if urgent:
+        title = f":rotating_light: *URGENT* · {title}"
     blocks: list[Block] = [
         {"type": "section", "text": _mrkdwn(title)},
         {"type": "context", "elements": [_mrkdwn(" · ".join(facts))]},
         {"type": "context", "elements": [_mrkdwn(status)]},
     ]
+    if urgent:
+        blocks.append({"type": "section", "text": _mrkdwn(f":rotating_light: Urgent: the caller wrote \u201c{escape(urgent)}\u201d")})
+    blocks.append({"type": "context", "elements": [_mrkdwn(progress(conv, tz))]})
+    if conv.status != "resolved":
+        blocks.append({"type": "actions", "block_id": "tb_card", "elements": buttons(conv)})
     fallback = f"{verb} from {escape(conv.caller.display)} on {escape(conv.line_label)}"
+    if urgent:
+        fallback = f"URGENT: {fallback}"
     return fallback, blocks
+
+
+def _who(user: str) -> str:
+    """A mention of a Slack user id we stored; anything else is shown escaped, never as markup."""
+    return f"<@{user}>" if re.fullmatch(r"[UW][A-Z0-9]{2,}", user) else escape(user)
+
+
+def progress(conv: Conversation, tz: str) -> str:
+    """Where the conversation stands: new, claimed by X, replied, resolved; paging state."""
+    x = conv.extra
+    if conv.status == "resolved":
+        return f":white_check_mark: Resolved by {_who(x.get('resolved_by', '?'))}"
+    parts: list[str] = []
+    if x.get("acked_by"):
+        parts.append(f":raising_hand: {_who(x['acked_by'])} is on it")
+    elif x.get("paging_since"):
+        parts.append(":rotating_light: paging the on-call person")
+    if x.get("claimed_by") and x.get("claimed_by") != x.get("acked_by"):
+        parts.append(f":hand: claimed by {_who(x['claimed_by'])}")
+    if x.get("first_reply_by"):
+        parts.append(f":speech_balloon: replied by {_who(x['first_reply_by'])}")
+    if x.get("snoozed_until"):
+        parts.append(f":zzz: snoozed until {local_time(datetime.fromisoformat(x['snoozed_until']), tz)}")
+    return " · ".join(parts) or ":new: New: nobody has claimed or answered this caller yet"
+
+
+def _button(text: str, action: str, value: str, style: str = "") -> Block:
+    button: Block = {"type": "button", "text": {"type": "plain_text", "text": text, "emoji": True},
+                     "action_id": action, "value": value}
+    if style:
+        button["style"] = style
+    return button
+
+
+def buttons(conv: Conversation) -> list[Block]:
+    """The card's buttons; each carries the conversation id, so an old card still finds it."""
+    x, out = conv.extra, []
+    if x.get("urgent") and not x.get("acked_by"):
+        out.append(_button(":raising_hand: I'm on it", "tb_ack", conv.id, "danger"))
+    if not x.get("claimed_by"):
+        out.append(_button("Claim", "tb_claim", conv.id))
+    out.append(_button("Resolve", "tb_resolve", conv.id, "primary"))
+    out.append(_button("Snooze 1h", "tb_snooze_1h", conv.id))
+    out.append(_button("Snooze to opening", "tb_snooze_open", conv.id))
+    return out
 
 
 def entry(e: Entry, conv: Conversation, tz: str) -> tuple[str, list[Block]]:
@@ -80,5 +137,19 @@ def entry(e: Entry, conv: Conversation, tz: str) -> tuple[str, list[Block]]:
             blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(links))]})
         return f"Caller: {escape(e.text)}"[:3000], blocks
     icon = f":{e.icon}: " if e.icon else ""
+    if e.mentions:
+        # Mentions notify only from a section's text: ids come from Slack or the lines file,
+        # never from a caller, and the words after them are escaped as usual.
+        who = " ".join(_mention(m) for m in e.mentions)
+        text = f"{icon}{who} {escape(e.text)}"
+        return text[:3000], [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
     text = f"{icon}{escape(e.text)}"
     return escape(e.text)[:3000], [{"type": "context", "elements": [_mrkdwn(text[:3000])]}]
+
+
+def _mention(who: str) -> str:
+    if who == "here":
+        return "<!here>"
+    if not re.fullmatch(r"[UW][A-Z0-9]{2,}", who):
+        raise ValueError(f"not a Slack user id: {who!r}")
+    return f"<@{who}>"

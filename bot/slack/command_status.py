@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot import phones
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import (
@@ -17,6 +19,8 @@ from bot.slack.replies import (
 from workflows.hours import describe_next_open, is_open
 from workflows.line_overrides import DAY_KEYS, show
 from workflows.lines import Line
+from workflows.oncall import on_duty
+from workflows.quiet_hours import format_quiet_hours
 
 HELP = f"""*`{COMMAND}`* acts on the line of the channel you run it in.
 *Read* (anyone):
@@ -24,12 +28,17 @@ HELP = f"""*`{COMMAND}`* acts on the line of the channel you run it in.
 • `{COMMAND} hours`: opening hours and timezone
 • `{COMMAND} template`: the text-back messages · `{COMMAND} template preview after_hours`
 • `{COMMAND} block`: the blocked numbers
+*Leads* (anyone):
+• `{COMMAND} leads`: counts by status and the latest leads · `{COMMAND} leads export 30d`: a CSV in the channel
+• `{COMMAND} lead (512) 555-0123`: one lead and its history · `{COMMAND} lead (512) 555-0123 booked`
+  statuses: new, contacted, qualified, booked, lost, spam
 *Change* (workspace admins and owners, and the lines file's `admins`):
 • `{COMMAND} hours mon 08:00-12:00,13:00-17:00` · `{COMMAND} hours sat closed` · `{COMMAND} hours mon-fri 9am-5pm`
 • `{COMMAND} hours tz America/Chicago`
 • `{COMMAND} template set business_hours Hi, this is {{business}}. Sorry we missed your call!`
   placeholders: {{business}} {{booking_url}} {{hours_today}} {{next_open}}
 • `{COMMAND} block (512) 555-0123` · `{COMMAND} unblock (512) 555-0123`
+• `{COMMAND} forget (512) 555-0123` (delete what textback stored about a caller; opt-outs and blocks stay)
 • `{COMMAND} cooldown 4h` (no second automatic text to a caller within this time)
 • `{COMMAND} reminders 5m 15m 60m` (or `off`)
 Changes made here take precedence over the lines file, survive restarts, and are announced in the channel."""
@@ -78,22 +87,44 @@ async def _template_lines(ctx: Ctx, line: Line) -> list[str]:
     return rows
 
 
-def _file_lines(line: Line, sources: dict[str, str]) -> list[str]:
+def _file_lines(line: Line, sources: dict[str, str], now: datetime) -> list[str]:
     rows = ["*Calls* (change these in the lines file)"]
     for field, label in (
         ("forward_to", "Staff phones"), ("detection", "Detection"), ("ring_timeout", "Ring for"),
         ("ring_after_hours", "Ring after hours"), ("booking_url", "Booking link"), ("vertical", "Vertical"),
         ("oncall", "On call"), ("opt_out_footer", "Opt-out footer"), ("allow_international", "Texts abroad"),
+        ("lookup", "Carrier lookup"), ("quiet_hours", "Quiet hours"),
     ):
-        value = show(line, field)
+        value = format_quiet_hours(line.quiet_hours) if field == "quiet_hours" else show(line, field)
         if field == "forward_to":
             value = ", ".join(phones.display(n) for n in line.forward_to) or "none"
         elif field == "ring_timeout":
             value = f"{line.ring_timeout}s"
         elif field == "oncall" and line.oncall:
-            value = f"<@{line.oncall}>"
+            value = describe_oncall(line, now)
         rows.append(f"*{label}:* {escape(value) if field != 'oncall' else value} · _{sources[field]}_")
     return rows
+
+
+def describe_oncall(line: Line, now: datetime) -> str:
+    """Who is paged now, e.g. `<@U1> ((512) 555-0101), backup <@U2>; weekly rotation of 2, handover Mon 08:00`."""
+    duty = on_duty(line.oncall, line.timezone, now)
+    if line.oncall is None or duty is None:
+        return "nobody"
+
+    def who(user: str, phone: str) -> str:
+        return f"<@{user}>" + (f" ({escape(phones.display(phone))})" if phone else "")
+
+    text = who(duty.primary.user, duty.primary.phone)
+    if duty.backup:
+        text += f", backup {who(duty.backup.user, duty.backup.phone)}"
+    if len(line.oncall.people) > 1:
+        day = DAY_KEYS[line.oncall.handover_day].title()
+        minute = line.oncall.handover_minute
+        text += f"; weekly rotation of {len(line.oncall.people)}, handover {day} {minute // 60:02d}:{minute % 60:02d}"
+    if line.oncall.call:
+        text += "; pages also ring the phone"
+    return text
 
 
 async def status_reply(ctx: Ctx) -> Reply:
@@ -101,7 +132,7 @@ async def status_reply(ctx: Ctx) -> Reply:
     line = ctx.linked()
     lines = ctx.svc.lines
     file_fields = ("forward_to", "detection", "ring_timeout", "ring_after_hours", "booking_url", "vertical",
-                   "oncall", "opt_out_footer", "allow_international")
+                   "oncall", "opt_out_footer", "allow_international", "lookup", "quiet_hours")
     sources = {f: await lines.source_of(line, f) for f in file_fields}
     blocked = await ctx.svc.flags.blocked_numbers(line.number)
     admins = "".join(f", <@{u}>" for u in lines.admins)
@@ -117,7 +148,7 @@ async def status_reply(ctx: Ctx) -> Reply:
         section("\n".join(await hours_lines(ctx, line))),
         section("\n".join(await _template_lines(ctx, line))),
         section("\n".join(follow_up)),
-        section("\n".join(_file_lines(line, sources))),
+        section("\n".join(_file_lines(line, sources, ctx.svc.clock.now()))),
         context(
             f"Who can change settings: workspace admins and owners{admins}. "
             f"`{COMMAND} help` shows how."

@@ -16,7 +16,9 @@ from bot.services import Services
 from bot.slack import (
     command_callers,
     command_follow_up,
+    command_forget,
     command_hours,
+    command_leads,
     command_status,
     command_templates,
 )
@@ -38,10 +40,13 @@ SUBCOMMANDS: dict[str, Handler] = {
     "unblock": command_callers.unblock,
     "cooldown": command_follow_up.cooldown,
     "reminders": command_follow_up.reminders,
+    "lead": command_leads.lead,
+    "leads": command_leads.leads,
+    "forget": command_forget.forget,
 }
 ALIASES = {"templates": "template", "hour": "hours", "reminder": "reminders", "?": "help", "settings": "status"}
 # Named in the product but not built yet: say so rather than "unknown subcommand".
-LATER = ("setup", "keywords", "oncall", "reply", "resolve", "leads", "stats")
+LATER = ("setup", "keywords", "oncall", "reply", "resolve", "stats")
 # These work in any channel; everything else needs the channel's line.
 ANYWHERE = frozenset({"help"})
 
@@ -60,6 +65,8 @@ def register(bolt: AsyncApp, svc: Services) -> None:
         await ack(text=reply.text, blocks=reply.blocks)
         if reply.announce and line is not None:
             svc.tasks.spawn(announce(svc, line, user, reply.announce), name="settings-announcement")
+        if reply.notice and line is not None:
+            svc.tasks.spawn(tell_channel(svc, line, reply.notice), name="command-notice")
 
     bolt.command(COMMAND)(on_command)
 
@@ -104,3 +111,13 @@ async def announce(svc: Services, line: Line, user: str, changes: list[str]) -> 
     except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
         # The change is saved either way; the channel just misses the notice.
         log.warning("could not announce a settings change: %r", exc)
+
+
+async def tell_channel(svc: Services, line: Line, text: str) -> None:
+    """Post what a command did for everyone in the line's channel to see."""
+    try:
+        await svc.slack.chat_postMessage(
+            channel=line.channel, text=text, blocks=[section(text)], unfurl_links=False, unfurl_media=False,
+        )
+    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("could not post a command's notice: %r", exc)

@@ -62,6 +62,17 @@ class SlackThreads:
             raise RetryLater(f"slack {method} unreachable: {exc!r}") from exc
         return dict(resp.data) if isinstance(resp.data, dict) else None
 
+    async def call(self, method: str, **kwargs: Any) -> dict[str, Any] | None:
+        """Any Web API method, with the same error handling as the posts here."""
+        return await self._call(method, **kwargs)
+
+    async def permalink(self, conv: Conversation) -> str | None:
+        """A link to the conversation's thread, for direct messages about it."""
+        if not conv.thread_id:
+            return None
+        resp = await self._call("chat.getPermalink", channel=conv.channel, message_ts=conv.thread_id)
+        return str(resp["permalink"]) if resp and resp.get("permalink") else None
+
     async def open_thread(self, conv: Conversation) -> str | None:
         text, card = blocks.card(conv, self._tz(conv))
         resp = await self._call(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.follow_through_jobs import job_args_of_action
 from bot.services import Services
 from bot.slack import commands
 from bot.store import keys
@@ -52,4 +54,16 @@ def register(bolt: AsyncApp, svc: Services) -> None:
     # One listener for every message event: Bolt answers 404 (and Slack retries) when no
     # listener matches, which would happen for edits and deletions otherwise.
     bolt.event("message")(on_message)
+
+    async def on_card_action(ack: Any, body: dict[str, Any]) -> None:
+        # Recorded as a job before Slack gets its 200, like messages: a press is never lost,
+        # and the presser hears the result privately once it ran.
+        await ack()
+        args = job_args_of_action(body, svc.clock.now())
+        if args is None:
+            return
+        claim = keys.claim("action", f"{args['conv']}:{args['user']}:{args['action']}:{args['ts']}")
+        await svc.jobs.enqueue("card_action", args, claim=claim)
+
+    bolt.action(re.compile(r"^tb_"))(on_card_action)
     commands.register(bolt, svc)

@@ -52,7 +52,8 @@ class Reply:
 
     text: str
     blocks: list[Block] | None = None
-    announce: list[str] = field(default_factory=list)
+    announce: list[str] = field(default_factory=list)  # settings changes, listed under "changed"
+    notice: str = ""  # any other message for the channel (mrkdwn), posted as it is
 
 
 @dataclass

@@ -14,5 +14,7 @@ BOT_SCOPES: tuple[str, ...] = (
     "chat:write",
     "commands",
     "reactions:write",
+    "files:write",
     "users:read",
+    "im:write",
 )

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bot.app import create_app
 from bot.clock import Clock
+from bot.scheduling import Timing
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.slack.signing import sign as slack_sign
@@ -60,11 +61,12 @@ def rig_settings(config: Config, *, redis_url: str | None, data_dir: Path) -> Se
 class Rig:
     """Starts stand-ins and the server; sends signed webhooks and Slack events into it."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, timing: Timing | None = None) -> None:
         self.twilio = TwilioStandIn(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)
         self.slack = SlackStandIn(bot_token=BOT_TOKEN)
         self._settings = settings
         self._clock = clock
+        self._timing = timing
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
         self.url = ""
@@ -76,7 +78,7 @@ class Rig:
         self.settings = replace(
             self._settings, slack_api_url=self.slack.api_url, twilio_api_url=self.twilio.url
         )
-        self.app = create_app(self.settings, clock=self._clock)
+        self.app = create_app(self.settings, clock=self._clock, timing=self._timing)
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -112,6 +114,12 @@ class Rig:
         for _ in range(3):  # a job may start a task (a burst flush) that posts later
             await self.services.jobs.wait_idle(timeout)
             await self.services.tasks.drain(timeout)
+
+    async def fire_due(self) -> int:
+        """Fire the reminders and pages due at the app clock's now, and what they lead to."""
+        started = await self.services.scheduler.run_due(self.services.clock.now())
+        await self.settle()
+        return started
 
     # --- Twilio side -------------------------------------------------------------------
 
@@ -239,6 +247,28 @@ class Rig:
         except json.JSONDecodeError:
             reply = {"text": body}
         return status, reply
+
+
+    async def press(
+        self, action_id: str, value: str, *, channel: str, message_ts: str, user: str = "U0TEAM0001", **kw: Any
+    ) -> tuple[int, str]:
+        """A button press on a message, as Slack posts a `block_actions` payload (form field `payload`)."""
+        payload = {
+            "type": "block_actions", "team": {"id": TEAM_ID, "domain": self.slack.domain},
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM_ID},
+            "api_app_id": "A0TEXTBACK", "token": "legacy-token-unused", "trigger_id": f"1.2.{secrets.token_hex(6)}",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+            "channel": {"id": channel, "name": f"channel-{channel.lower()}"},
+            "message": self.slack.message(channel, message_ts) or {"ts": message_ts},
+            "response_url": f"https://hooks.slack.com/actions/{TEAM_ID}/1/{secrets.token_hex(8)}",
+            "actions": [{
+                "type": "button", "action_id": action_id, "block_id": "tb_card", "value": value,
+                "text": {"type": "plain_text", "text": action_id, "emoji": True},
+                "action_ts": f"{time.time():.6f}",
+            }],
+        }
+        form = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.slack_post(form, "application/x-www-form-urlencoded", **kw)
 
 
 def dial_status_path(line: str) -> str:

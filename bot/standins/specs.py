@@ -15,6 +15,7 @@ from typing import Any
 
 ENV_VAR = "TEXTBACK_SPECS_DIR"
 TWILIO_API = "twilio/twilio_api_v2010.json"
+TWILIO_LOOKUPS = "twilio/twilio_lookups_v2.json"
 SLACK_WEB = "slack/slack_web_openapi_v2.json"
 
 
@@ -62,6 +63,11 @@ def _parse(path: str) -> dict[str, Any]:
 def twilio_api() -> dict[str, Any] | None:
     """OpenAPI 3.0 description of api.twilio.com 2010-04-01."""
     return load_spec(TWILIO_API)
+
+
+def twilio_lookups() -> dict[str, Any] | None:
+    """OpenAPI 3.0 description of lookups.twilio.com v2 (line type intelligence)."""
+    return load_spec(TWILIO_LOOKUPS)
 
 
 def slack_web() -> dict[str, Any] | None:

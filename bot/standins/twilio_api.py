@@ -1,6 +1,8 @@
-"""A local Twilio REST API (2010-04-01): Messages and Calls, checked against the published spec.
+"""A local Twilio REST API (2010-04-01): Messages and Calls, checked against the published spec;
+plus Lookup v2 (`/v2/PhoneNumbers/{n}`), which Twilio serves from lookups.twilio.com.
 
-Point the SDK at it with `client.api.base_url = stand.url` (PROTOCOLS 4.3).
+Point the SDK at it with `client.api.base_url = stand.url` and `client.lookups.base_url = stand.url`
+(PROTOCOLS 4.3).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from aiohttp import web
 
 from bot.standins import specs
 from bot.standins.server import Recorded, Reply, StandInServer
+from bot.standins.twilio_lookups import field_problems, lookup_resource
 from bot.standins.twilio_numbers import TwilioAccount
 from bot.standins.twilio_rules import (
     ARRAY_FIELDS,
@@ -61,6 +64,9 @@ class TwilioStandIn(StandInServer):
         if api_key and api_secret:
             self._credentials[api_key] = api_secret
         self.rules = TwilioRules(specs.twilio_api())
+        self.lookup_rules = TwilioRules(specs.twilio_lookups())
+        # Lookup line types by E.164 number; any other valid number is a mobile.
+        self.line_types: dict[str, str] = {}
         self.messages: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
         self._recipient_errors: dict[str, tuple[int, Problem]] = {}
@@ -84,6 +90,13 @@ class TwilioStandIn(StandInServer):
     def clear_recipient_error(self, number: str) -> None:
         self._recipient_errors.pop(number, None)
 
+    def set_line_type(self, number: str, line_type: str) -> None:
+        """What Lookup says `number` is: "landline", "fixedVoip", "mobile"..."""
+        self.line_types[number] = line_type
+
+    def lookups_of(self, number: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == "FetchPhoneNumber" and r.params.get("PhoneNumber") == number]
+
     def messages_to(self, number: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["to"] == number]
 
@@ -101,6 +114,7 @@ class TwilioStandIn(StandInServer):
             web.get(account + "/Messages/{sid}.json", self._fetch_message),
             web.post(account + "/Calls.json", self._create_call),
             *self.account.routes(account, self._handle),
+            web.get("/v2/PhoneNumbers/{number}", self._fetch_phone_number),
             web.route("*", "/{tail:.*}", self._not_emulated),
         ]
 
@@ -115,6 +129,21 @@ class TwilioStandIn(StandInServer):
 
     async def _create_call(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, "CreateCall", self._accept_call)
+
+    async def _fetch_phone_number(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.perf_counter()
+        query = await _read_params(request)
+        number = request.match_info["number"]
+        rec = Recorded("FetchPhoneNumber", {"PhoneNumber": number, **query}, arrived)
+        if not self._authenticated(request.headers.get("Authorization", "")):
+            return self.finish(rec, Reply(401, twilio_error(20003, "Authenticate", 401), error="authentication failed"))
+        problems = self.lookup_rules.check("FetchPhoneNumber", query) + field_problems(query)
+        for problem in problems:
+            self.violate(rec.method, problem.message)
+        if problems:
+            first = problems[0]
+            return self.finish(rec, Reply(400, twilio_error(first.code, first.message, 400), error=first.message))
+        return await self.answer(rec, lambda: Reply(200, lookup_resource(number, query, self.line_types)))
 
     async def _not_emulated(self, request: web.Request) -> web.StreamResponse:
         arrived = time.perf_counter()

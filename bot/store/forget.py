@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from bot.store import keys
+from bot.store.leads import RedisLeads
 
 
 @dataclass
@@ -18,7 +19,7 @@ class Forgotten:
 
 
 async def forget_caller(r: Redis, number: str, lines: list[str]) -> Forgotten:
-    """Delete conversations, threads, cooldowns and delivery records of `number`.
+    """Delete conversations, threads, cooldowns, delivery records and leads of `number`.
 
     The opt-out and block lists keep the number: forgetting a STOP would let the next
     missed call text someone who asked not to be texted.
@@ -29,17 +30,19 @@ async def forget_caller(r: Redis, number: str, lines: list[str]) -> Forgotten:
     doomed |= {keys.held(c) for c in conv_ids} | {keys.held(c) + ":armed" for c in conv_ids}
     for line in lines:
         doomed |= {keys.open_conversation(line, number), keys.cooldown(line, number), keys.texted(line, number),
-                   keys.text_sequence(line, number), keys.text_turn(line, number)}
+                   keys.text_sequence(line, number), keys.text_turn(line, number), keys.help_replied(line, number)}
         doomed |= {k.decode() async for k in r.scan_iter(match=keys.inbound_rate(line, number, 0)[:-1] + "*")}
+        result.keys_deleted += await RedisLeads(r).forget(line, number)
         if await r.sismember(keys.opted_out(line), number):
             result.kept.append(f"opt-out on {line}")
         if await r.sismember(keys.blocked(line), number):
             result.kept.append(f"block on {line}")
     doomed |= await _pointers_to(r, "thread:*", conv_ids)
     doomed |= await _outbound_of(r, conv_ids)
+    doomed.add(keys.line_type(number))
     await r.srem(keys.LANDLINES, number)
     result.conversations = len(conv_ids)
-    result.keys_deleted = int(await r.delete(*doomed)) if doomed else 0
+    result.keys_deleted += int(await r.delete(*doomed)) if doomed else 0
     return result
 
 

@@ -69,6 +69,20 @@ def blocked(line: str) -> str:
 # Landlines learned from delivery errors; a property of the number, so account-wide.
 LANDLINES = f"{PREFIX}landlines"
 
+# How long a carrier lookup's answer is trusted: numbers move between carriers and line types
+# (ported landlines become mobiles), and each lookup is paid.
+LINE_TYPE_TTL_S = 30 * 24 * 3600
+
+
+def line_type(number: str) -> str:
+    """Cached Twilio Lookup answer for a number: its line type ("" when the carrier gave none)."""
+    return f"{PREFIX}linetype:{number}"
+
+
+def help_replied(line: str, caller: str) -> str:
+    """When a line last sent its HELP reply to a caller (JSON: at, owner), for the rate limit."""
+    return f"{PREFIX}helped:{line}:{caller}"
+
 
 def inbound_rate(line: str, caller: str, minute: int) -> str:
     """Caller texts counted in one minute (flood control)."""
@@ -152,3 +166,39 @@ def due_group(group: str) -> str:
 def fired(job_id: str) -> str:
     """Present once a job's effect happened; a re-run after a crash finds it and does nothing."""
     return f"{PREFIX}fired:{job_id}"
+
+
+# Leads (bot/store/leads.py) and their CRM webhook deliveries (bot/crm_webhook.py). Kept
+# without a TTL: a lead is the business's record of a customer (`textback forget` deletes it).
+def lead(line: str, caller: str) -> str:
+    """The lead record (JSON) of a caller on a line."""
+    return f"{PREFIX}lead:{line}:{caller}"
+
+
+def leads_of(line: str) -> str:
+    """Sorted set of a line's lead callers, scored by their last call or text (epoch seconds)."""
+    return f"{PREFIX}leads:{line}"
+
+
+def lead_event(event_id: str) -> str:
+    """Present once an event (a job, a status command) has been applied to its lead."""
+    return f"{PREFIX}leadev:{event_id}"
+
+
+def crm_outbox(lead_id: str) -> str:
+    """List of a lead's webhook deliveries not yet accepted, oldest first (sent in order)."""
+    return f"{PREFIX}crm:outbox:{lead_id}"
+
+
+# Lead ids with deliveries waiting, scored by when the next attempt is due (app clock, epoch s).
+CRM_DUE = f"{PREFIX}crm:due"
+
+
+def crm_attempts(lead_id: str) -> str:
+    """Failed attempts at the head delivery of a lead's outbox (for its back-off)."""
+    return f"{PREFIX}crm:attempts:{lead_id}"
+
+
+def crm_sending(lead_id: str) -> str:
+    """Held (with a TTL) by the instance sending a lead's deliveries, so they stay in order."""
+    return f"{PREFIX}crm:sending:{lead_id}"

@@ -38,9 +38,18 @@ def refusal(exc: TwilioRestException) -> SmsResult:
 
 
 def make_client(
-    *, account_sid: str, auth_token: str, api_key: str | None, api_secret: str | None, base_url: str
+    *,
+    account_sid: str,
+    auth_token: str,
+    api_key: str | None,
+    api_secret: str | None,
+    base_url: str,
+    lookups_url: str | None = None,
 ) -> Client:
-    """A Twilio client on a shared aiohttp session, pointed at `base_url` (must run in the loop)."""
+    """A Twilio client on a shared aiohttp session, pointed at `base_url` (must run in the loop).
+
+    Lookup lives on its own host (lookups.twilio.com); `lookups_url` points it elsewhere.
+    """
     username, password = (api_key, api_secret) if api_key and api_secret else (account_sid, auth_token)
     # A non-empty environment keeps TWILIO_REGION/TWILIO_EDGE from rewriting the host.
     client = Client(
@@ -51,6 +60,8 @@ def make_client(
         environment={"TEXTBACK": "1"},
     )
     client.api.base_url = base_url.rstrip("/")
+    if lookups_url:
+        client.lookups.base_url = lookups_url.rstrip("/")
     return client
 
 

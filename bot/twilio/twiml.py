@@ -46,3 +46,13 @@ def not_configured() -> str:
 def empty() -> str:
     """An empty response: for SMS it sends nothing back (we send through REST)."""
     return str(VoiceResponse())
+
+
+def page(say: str) -> str:
+    """A paging call: the summary twice, so a sleepy listener catches it."""
+    resp = VoiceResponse()
+    resp.say(say)
+    resp.pause(length=1)
+    resp.say(say)
+    resp.hangup()
+    return str(resp)

@@ -1,0 +1,55 @@
+"""`textback leads export`: the leads CSV on the command line, read straight from Redis."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from bot.clock import SystemClock
+from bot.phones import normalize
+from bot.settings import ConfigError, SettingsError, load_settings
+from bot.store.connection import open_redis
+from bot.store.leads import RedisLeads
+from workflows.leads import Lead, csv_text, period_start
+
+
+async def export_leads(
+    env: Mapping[str, str], *, period: str, line: str | None, output: str | None
+) -> int:
+    """Write the CSV of every line's leads (or one line's) to `output` or standard output."""
+    try:
+        settings = load_settings(env, require_credentials=False)
+    except (ConfigError, SettingsError) as exc:
+        print(f"textback: cannot read the configuration:\n{exc}", file=sys.stderr)
+        return 2
+    numbers = [ln.number for ln in settings.config.lines]
+    if line is not None:
+        wanted = normalize(line)
+        if wanted not in numbers:
+            print(
+                f"textback: {line!r} is not one of the lines ({', '.join(numbers)})",
+                file=sys.stderr,
+            )
+            return 2
+        numbers = [wanted]
+    try:
+        since = period_start(period, SystemClock().now())
+    except ValueError as exc:
+        print(f"textback: {exc}", file=sys.stderr)
+        return 2
+    redis = await open_redis(settings.redis_url, settings.data_dir)
+    try:
+        store = RedisLeads(redis.client)
+        found: list[Lead] = []
+        for number in numbers:
+            found += await store.of_line(number, since)
+    finally:
+        await redis.close()
+    text = csv_text(found)
+    if output:
+        Path(output).write_text(text, encoding="utf-8", newline="")
+        print(f"wrote {len(found)} lead(s) to {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

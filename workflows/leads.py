@@ -1,0 +1,335 @@
+"""Leads: one record per caller per line, kept up to date by every call and text (PRODUCT §2.6).
+
+Pure: the edges load a lead, apply an event here and store the result. Time is passed in.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+LeadStatus = Literal["new", "contacted", "qualified", "booked", "lost", "spam"]
+STATUSES: tuple[LeadStatus, ...] = (
+    "new",
+    "contacted",
+    "qualified",
+    "booked",
+    "lost",
+    "spam",
+)
+EventKind = Literal["missed_call", "caller_sms", "team_reply", "status"]
+# Who moved a lead when no person did.
+AUTOMATIC = "textback"
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One step of a lead's history: from which status to which, who, when."""
+
+    old: str
+    new: str
+    by: str  # a Slack user id, or AUTOMATIC
+    at: datetime
+
+
+@dataclass
+class Lead:
+    """A caller on a line, as the business's CRM would see them."""
+
+    line: str  # the line's E.164 number
+    phone: str  # the caller's number (E.164, or what the carrier gave)
+    created_at: datetime
+    updated_at: datetime
+    origin: Literal["missed_call", "texted_in"]
+    name: str = ""
+    line_name: str = ""
+    status: LeadStatus = "new"
+    first_call_at: datetime | None = None
+    last_call_at: datetime | None = None
+    calls: int = 0
+    texts_in: int = 0
+    team_replies: int = 0
+    first_reply_at: datetime | None = None
+    last_event_at: datetime | None = None
+    conversation_id: str = ""
+    channel: str = ""
+    thread_ts: str = ""
+    history: list[StatusChange] = field(default_factory=list)
+    version: int = 0  # bumped on every change: the order of CRM deliveries
+
+    @property
+    def id(self) -> str:
+        return lead_id(self.line, self.phone)
+
+
+def lead_id(line: str, phone: str) -> str:
+    """A stable id for a caller on a line that shows neither number."""
+    return "ld_" + hashlib.sha256(f"{line}|{phone}".encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class LeadEvent:
+    """Something that happened to a caller's conversation, as a finished job saw it."""
+
+    kind: EventKind
+    event_id: str  # the job or command that caused it: an event is applied once
+    line: str
+    phone: str
+    at: datetime
+    name: str = ""
+    line_name: str = ""
+    conversation_id: str = ""
+    channel: str = ""
+    thread_ts: str = ""
+    status: str = ""  # kind "status": the new status
+    by: str = ""  # kind "status" and "team_reply": the Slack user
+
+
+def check_move(current: str, target: str) -> str:
+    """Why a person may not move a lead from `current` to `target` ("" when allowed).
+
+    Every funnel status can be set, in any order, to correct mistakes; only "new" is kept
+    for leads nobody has dealt with, so it is reachable again only from spam (a mistake).
+    """
+    if target not in STATUSES:
+        return f'"{target}" is not a lead status: use one of {", ".join(STATUSES)}'
+    if target == current:
+        return f"the lead is already {current}"
+    if target == "new" and current != "spam":
+        return 'a lead goes back to "new" only from spam; use "contacted" instead'
+    return ""
+
+
+def apply_event(lead: Lead | None, event: LeadEvent) -> tuple[Lead, list[str]]:
+    """The lead after `event`, and the names of the fields that changed (empty: nothing did)."""
+    before = _snapshot(lead) if lead is not None else None
+    current = lead if lead is not None else _new_lead(event)
+    after = _applied(replace(current, history=list(current.history)), event)
+    changed = sorted(
+        k for k, v in _snapshot(after).items() if before is None or before.get(k) != v
+    )
+    if not changed and lead is not None:
+        return lead, []
+    after.updated_at = event.at
+    after.version = (lead.version if lead is not None else 0) + 1
+    return after, changed
+
+
+def _new_lead(event: LeadEvent) -> Lead:
+    origin: Literal["missed_call", "texted_in"] = (
+        "missed_call" if event.kind == "missed_call" else "texted_in"
+    )
+    return Lead(
+        line=event.line,
+        phone=event.phone,
+        created_at=event.at,
+        updated_at=event.at,
+        origin=origin,
+    )
+
+
+def _applied(lead: Lead, event: LeadEvent) -> Lead:
+    lead.name = lead.name or event.name
+    lead.line_name = event.line_name or lead.line_name
+    if event.conversation_id:
+        # A new conversation (after the last one was resolved) moves the lead to its thread.
+        same = lead.conversation_id == event.conversation_id
+        lead.conversation_id, lead.channel = (
+            event.conversation_id,
+            event.channel or lead.channel,
+        )
+        lead.thread_ts = event.thread_ts or (lead.thread_ts if same else "")
+    if event.kind in ("missed_call", "caller_sms", "team_reply"):
+        lead.last_event_at = _latest(lead.last_event_at, event.at)
+    if event.kind == "missed_call":
+        lead.calls += 1
+        lead.first_call_at = lead.first_call_at or event.at
+        lead.last_call_at = _latest(lead.last_call_at, event.at)
+    elif event.kind == "caller_sms":
+        lead.texts_in += 1
+    elif event.kind == "team_reply":
+        lead.team_replies += 1
+        lead.first_reply_at = lead.first_reply_at or event.at
+        if lead.status == "new":
+            _move(lead, "contacted", event.by or AUTOMATIC, event.at)
+    elif event.kind == "status" and not check_move(lead.status, event.status):
+        _move(lead, event.status, event.by or AUTOMATIC, event.at)
+    return lead
+
+
+def _move(lead: Lead, status: str, by: str, at: datetime) -> None:
+    lead.history.append(StatusChange(old=lead.status, new=status, by=by, at=at))
+    lead.status = status  # type: ignore[assignment]  # checked against STATUSES by the caller
+
+
+def _latest(current: datetime | None, at: datetime) -> datetime:
+    return at if current is None or at > current else current
+
+
+def _snapshot(lead: Lead) -> dict[str, Any]:
+    data = asdict(lead)
+    for volatile in ("updated_at", "version", "last_event_at"):
+        data.pop(volatile)
+    return data
+
+
+# --- the CRM webhook payload ----------------------------------------------------------
+
+PAYLOAD_VERSION = 1
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def thread_link(channel: str, thread_ts: str) -> str:
+    """A link that opens the Slack thread for anyone in the workspace."""
+    if not channel or not thread_ts:
+        return ""
+    return f"https://slack.com/archives/{channel}/p{thread_ts.replace('.', '')}"
+
+
+def lead_document(lead: Lead) -> dict[str, Any]:
+    """The lead as JSON-ready data (the `lead` object of the webhook, see docs/crm-webhook.schema.json)."""
+    return {
+        "id": lead.id,
+        "phone": lead.phone,
+        "name": lead.name,
+        "line": lead.line,
+        "line_name": lead.line_name,
+        "status": lead.status,
+        "origin": lead.origin,
+        "created_at": _iso(lead.created_at),
+        "updated_at": _iso(lead.updated_at),
+        "first_call_at": _iso(lead.first_call_at),
+        "last_call_at": _iso(lead.last_call_at),
+        "calls": lead.calls,
+        "texts_in": lead.texts_in,
+        "team_replies": lead.team_replies,
+        "first_reply_at": _iso(lead.first_reply_at),
+        "slack": {
+            "channel": lead.channel,
+            "thread_ts": lead.thread_ts,
+            "link": thread_link(lead.channel, lead.thread_ts),
+        },
+        "status_history": [
+            {"from": c.old, "to": c.new, "by": c.by, "at": c.at.isoformat()}
+            for c in lead.history
+        ],
+        "version": lead.version,
+    }
+
+
+def webhook_payload(
+    lead: Lead, changes: list[str], *, business: str, cause: EventKind
+) -> dict[str, Any]:
+    """What the CRM receives when a lead is created or updated (`cause`: the event's kind)."""
+    created = lead.version == 1
+    return {
+        "schema_version": PAYLOAD_VERSION,
+        "event": "lead.created" if created else "lead.updated",
+        "delivery_id": f"{lead.id}.{lead.version}",
+        "cause": cause,
+        "occurred_at": lead.updated_at.isoformat(),
+        "business": business,
+        "changes": changes,
+        "lead": lead_document(lead),
+    }
+
+
+# --- export ----------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "lead_id",
+    "phone",
+    "name",
+    "line",
+    "line_name",
+    "status",
+    "origin",
+    "created_at",
+    "first_call_at",
+    "last_call_at",
+    "last_contact_at",
+    "calls",
+    "texts_in",
+    "team_replies",
+    "first_reply_at",
+    "minutes_to_first_reply",
+    "slack_thread",
+    "status_history",
+)
+# A cell starting with one of these is a formula to spreadsheet programs (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe_cell(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def _history_text(lead: Lead) -> str:
+    return "; ".join(
+        f"{c.old}->{c.new} by {c.by} at {c.at.isoformat()}" for c in lead.history
+    )
+
+
+def csv_row(lead: Lead) -> list[str]:
+    """One lead as a CSV row in CSV_COLUMNS order; free text guarded against spreadsheet formulas."""
+    to_reply = ""
+    if lead.first_reply_at is not None:
+        to_reply = f"{(lead.first_reply_at - lead.created_at).total_seconds() / 60:.1f}"
+    values = {
+        "lead_id": lead.id,
+        "phone": lead.phone,  # E.164 from the carrier, "+" and digits only: not a formula
+        "name": _safe_cell(lead.name),
+        "line": lead.line,
+        "line_name": _safe_cell(lead.line_name),
+        "status": lead.status,
+        "origin": lead.origin,
+        "created_at": lead.created_at.isoformat(),
+        "first_call_at": _iso(lead.first_call_at) or "",
+        "last_call_at": _iso(lead.last_call_at) or "",
+        "last_contact_at": _iso(lead.last_event_at or lead.created_at) or "",
+        "calls": str(lead.calls),
+        "texts_in": str(lead.texts_in),
+        "team_replies": str(lead.team_replies),
+        "first_reply_at": _iso(lead.first_reply_at) or "",
+        "minutes_to_first_reply": to_reply,
+        "slack_thread": thread_link(lead.channel, lead.thread_ts),
+        "status_history": _safe_cell(_history_text(lead)),
+    }
+    return [values[c] for c in CSV_COLUMNS]
+
+
+def in_period(lead: Lead, since: datetime | None) -> bool:
+    """True when the lead was active at or after `since` (None: any time)."""
+    return since is None or (lead.last_event_at or lead.created_at) >= since
+
+
+def period_start(text: str, now: datetime) -> datetime | None:
+    """The start of an export period: "7d", "24h", "2w", "all" (None); ValueError otherwise."""
+    cleaned = text.strip().lower()
+    if cleaned in ("", "all"):
+        return None
+    units = {"h": 3600, "d": 86400, "w": 7 * 86400}
+    number, unit = cleaned[:-1], cleaned[-1:]
+    if unit not in units or not number.isdigit() or int(number) == 0:
+        raise ValueError(f'"{text}" is not a period: use e.g. 7d, 24h, 4w or all')
+    return now - timedelta(seconds=int(number) * units[unit])
+
+
+def csv_text(leads: list[Lead]) -> str:
+    """The export: a header row, then one row per lead (RFC 4180, CRLF line ends)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(csv_row(lead) for lead in leads)
+    return out.getvalue()
+
+
+def export_filename(line: str, now: datetime) -> str:
+    return f"textback-leads-{line.lstrip('+')}-{now:%Y-%m-%d}.csv"
