@@ -75,15 +75,19 @@ async def reminder(svc: Services, job_id: str, args: dict[str, Any]) -> None:
         chat=svc.chat, pager=svc.pager, steps=_steps(svc, job_id, args), now=svc.clock.now(),
     )
     log.info("reminder %s: %s", job_id, outcome)
+    if outcome not in ("stale", "superseded"):
+        svc.metrics.reminder_sent()
 
 
 async def page(svc: Services, job_id: str, args: dict[str, Any]) -> None:
-    outcome = await ft.fire_page(
+    outcome, vias = await ft.fire_page(
         args["conv"], int(args["round"]), args["since"], line_of=svc.lines.line_for_number, store=svc.store,
         chat=svc.chat, pager=svc.pager, sms=svc.sms, deadlines=svc.scheduler.deadlines,
         steps=_steps(svc, job_id, args), now=svc.clock.now(),
     )
     log.info("page %s: %s", job_id, outcome)
+    for via in vias:
+        svc.metrics.page_sent(via)
 
 
 async def snooze_end(svc: Services, job_id: str, args: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ and key its line, so an operator reads `textback.yml:9: lines[0].hours.mon: ...`
 
 from __future__ import annotations
 
+import typing
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,6 @@ from bot.lines_schema import (
     LineModel,
     OnCallModel,
     PersonModel,
-    TemplatesModel,
     known_keys_hint,
     problem_text,
 )
@@ -76,6 +76,26 @@ def _wants_text(path: YamlPath) -> bool:
         len(p) == len(path) and all(a == "*" or a == b for a, b in zip(p, path, strict=True))
         for p in _TEXT_PATHS
     )
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold (through Annotated, Optional, list, dict)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def _model_at(model: type[BaseModel], loc: YamlPath) -> type[BaseModel]:
+    """The model whose keys are checked at `loc` (e.g. ("oncall",) -> OnCallModel)."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        found = _models_in(field.annotation) if field else []
+        if not found:
+            break
+        model = found[0]
+    return model
 
 
 def _dotted(path: YamlPath) -> str:
@@ -140,7 +160,7 @@ class _Document:
         for err in exc.errors():
             loc: YamlPath = tuple(err["loc"])
             if err["type"] == "extra_forbidden":
-                nested = TemplatesModel if len(loc) > 1 and loc[0] == "templates" else model
+                nested = _model_at(model, loc[:-1])
                 self.add((*prefix, *loc), f"unknown key ({known_keys_hint(str(loc[-1]), nested)})", key=True)
             elif loc and loc[-1] == "[key]":
                 self.add((*prefix, *loc[:-1]), problem_text(err), key=True)

@@ -121,6 +121,7 @@ async def test_ladder_fires_at_each_step_in_business_hours(ft_rig: Rig, clock: F
     assert "slack.com/archives/" in dm["text"], "the DM links to the thread"
     [third] = containing(ft_rig, "direct message")
     assert f"<@{ALICE}>" in third
+    assert ft_rig.services.metrics.reminders_sent._value.get() == 3
     # Nothing more is pending: a later moment fires nothing.
     assert await at(ft_rig, clock, TUESDAY_10 + timedelta(hours=5)) == 0
 
@@ -281,6 +282,8 @@ async def test_urgent_text_pages_on_call_by_dm_thread_sms_and_call(ft_rig: Rig, 
     twiml = call["params"]["Twiml"]
     assert "<Say>" in twiml and "burst pipe" in twiml
     assert ft_rig.twilio.messages_to(BOB_PHONE) == [], "the backup waits for the escalation"
+    pages = ft_rig.services.metrics.pages_sent
+    assert [pages.labels(via=v)._value.get() for v in ("slack", "sms", "voice")] == [1, 1, 1]
     # No safety text: a flood is urgent, not a life-safety hazard.
     assert all("911" not in m["params"]["Body"] for m in ft_rig.twilio.messages_to(CALLER))
 

@@ -183,6 +183,23 @@ def test_custom_templates_and_forwarded_detection() -> None:
         ({"oncall": "bob"},
          ('textback.yml:6: lines[0].oncall: "bob" is not a Slack user id '
          "(use the id, e.g. U0123456789: profile → ⋮ → Copy member ID)")),
+        ({"oncall": "{people: [U0AAAAAAAA, U0BBBBBBBB]}"},
+         ("textback.yml:6: lines[0].oncall: a rotation needs starts: a day in the week the first person is on call, "
+          "e.g. starts: 2026-11-23")),
+        ({"oncall": "{people: [U0AAAAAAAA], handover: monday}"},
+         'textback.yml:6: lines[0].oncall.handover: "monday" is not a handover time: write a weekday and a time, e.g. "mon 08:00"'),
+        ({"oncall": "{people: [U0AAAAAAAA], escalate_after: 5}"},
+         'textback.yml:6: lines[0].oncall.escalate_after: 5 has no unit: write "5m" for minutes or "5s" for seconds'),
+        ({"oncall": "{people: [U0AAAAAAAA], escalate_after: 10s}"},
+         "textback.yml:6: lines[0].oncall.escalate_after: 10s is out of range: use 30s-4h (default 5m)"),
+        ({"oncall": "{people: [{user: U0AAAAAAAA, phone: call-me}]}"},
+         'textback.yml:6: lines[0].oncall.people[0].phone: "call-me" is not a valid phone number (use E.164, e.g. "+15125550111")'),
+        ({"oncall": "{people: [U0AAAAAAAA], handovr: mon 08:00}"},
+         ('textback.yml:6: lines[0].oncall.handovr: unknown key (did you mean "handover"? '
+          "known keys: people, handover, starts, backup, call, escalate_after)")),
+        ({"urgent": "{safety_texts: {lava: Run}}"},
+         ('textback.yml:6: lines[0].urgent.safety_texts: "lava" is not a hazard: use one of gas, carbon_monoxide, '
+          "fire, smoke, sparks, burning_smell")),
         ({"reminders": "[15m, 5m]"},
          "textback.yml:6: lines[0].reminders: must go up, e.g. [5m, 15m, 60m]: 5m comes after 15m"),
         ({"reminders": "[5m, soon]"},

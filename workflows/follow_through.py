@@ -304,15 +304,20 @@ def _page_texts(conv: Conversation, line: Line) -> tuple[str, str]:
 async def _page_person(
     person: Person, role: str, conv: Conversation, line: Line, *, pager: Pager, sms: SmsSender, steps: StepLog,
     now: datetime,
-) -> None:
+) -> list[str]:
+    """Page one person every way they can be reached; how ("slack", "sms", "voice")."""
     sms_text, say = _page_texts(conv, line)
     why = conv.extra.get(URGENT, "urgent")
     dm = f":rotating_light: Urgent on {line.label} ({role}): {conv.caller.display} wrote \u201c{why}\u201d."
     await once(steps, f"dm:{person.user}", lambda: pager.dm(person.user, dm, conv))
+    vias = ["slack"]
     if person.phone:
         await send_once(steps, f"sms:{person.user}", sms, to=person.phone, from_=line.number, body=sms_text, now=now)
+        vias.append("sms")
         if line.oncall is not None and line.oncall.call:
             await once(steps, f"call:{person.user}", lambda: pager.call(to=person.phone, from_=line.number, say=say))
+            vias.append("voice")
+    return vias
 
 
 async def fire_page(
@@ -328,26 +333,27 @@ async def fire_page(
     deadlines: Deadlines,
     steps: StepLog,
     now: datetime,
-) -> PageOutcome:
+) -> tuple[PageOutcome, list[str]]:
     """Page round `round_`: the on-call person, and from round 1 the backup too; then arm the next."""
     conv = await store.get(conv_id)
     if (conv is None or conv.status == "resolved" or ACKED_BY in conv.extra
             or conv.extra.get(PAGING) != since):
-        return "stale"
+        return "stale", []
     line = await line_of(conv.line)
     if line is None:
-        return "stale"
+        return "stale", []
     duty = on_duty(line.oncall, line.timezone, now)
     if duty is None:
         text = "Urgent, and nobody is on call for this line (set oncall in the lines file)."
         entry = Entry("system", text, at=now, icon="rotating_light", mentions=("here",))
         await post_once(steps, "post", chat, conv, entry, now)
-        return "nobody_on_call"
+        return "nobody_on_call", []
     targets = [(duty.primary, "on call")]
     if round_ >= 1 and duty.backup is not None:
         targets.append((duty.backup, "backup"))
+    vias: list[str] = []
     for person, role in targets:
-        await _page_person(person, role, conv, line, pager=pager, sms=sms, steps=steps, now=now)
+        vias += await _page_person(person, role, conv, line, pager=pager, sms=sms, steps=steps, now=now)
     how = "direct message" + (", text" if any(p.phone for p, _ in targets) else "")
     if line.oncall is not None and line.oncall.call and any(p.phone for p, _ in targets):
         how += " and call"
@@ -360,11 +366,11 @@ async def fire_page(
         stop = Entry("system", f"Nobody pressed I'm on it after {round_ + 1} pages; paging stopped.",
                      at=now, icon="warning", mentions=("here",))
         await post_once(steps, "gave_up", chat, conv, stop, now)
-        return "gave_up"
+        return "gave_up", vias
     args = {"conv": conv.id, "round": round_ + 1, "since": since}
     due = now + timedelta(seconds=escalate)
     await deadlines.schedule(f"page:{conv.id}:{round_ + 1}", due, PAGE_KIND, args, group=page_group(conv.id))
-    return "paged"
+    return "paged", vias
 
 
 # --- what people do on the card -------------------------------------------------------------
