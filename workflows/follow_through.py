@@ -17,6 +17,7 @@ state lives in `Conversation.extra` and is changed only under the conversation's
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -85,7 +86,13 @@ def page_group(conv_id: str) -> str:
 
 def matcher_for(line: Line) -> UrgentMatcher:
     """The line's urgent phrases: its vertical's preset with its own changes."""
-    return UrgentMatcher.for_line(line.vertical, line.urgency.add, line.urgency.remove)
+    return _matcher(line.vertical, line.urgency.add, line.urgency.remove)
+
+
+@functools.lru_cache(maxsize=256)
+def _matcher(vertical: str, add: tuple[str, ...], remove: tuple[str, ...]) -> UrgentMatcher:
+    # Built once per distinct setting, not per text.
+    return UrgentMatcher.for_line(vertical, add, remove)
 
 
 async def _update(

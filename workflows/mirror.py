@@ -211,6 +211,9 @@ async def handle_team_reply(
     await once(steps, "marked", lambda: chat.mark_reply(conv, reply.message_id, result))
     if not result.ok:
         return "refused"
+    # Read again just before writing: a button pressed while the SMS was sending (a claim,
+    # "I'm on it") must not be overwritten by this copy from before it.
+    conv = await store.get(conv.id) or conv
     if "first_reply_at" not in conv.extra:
         conv.extra["first_reply_at"] = now.isoformat()
         conv.extra["first_reply_by"] = reply.user
