@@ -39,16 +39,21 @@ async def after_caller_sms(svc: Services, job_id: str, msg: InboundSms, conv: Co
     """A caller's text: urgent phrases page and may send a safety text; the ladder restarts."""
     if keyword_of(msg.body, msg.opt_out_type) in _NOT_A_REQUEST:
         return
-    match = ft.matcher_for(msg.line).match(msg.body)
+    await after_caller_text(svc, job_id, msg.line, conv, msg.body, at=msg.at)
+
+
+async def after_caller_text(
+    svc: Services, job_id: str, line: Line, conv: Conversation, text: str, *, at: datetime
+) -> None:
+    """Words from the caller (a text, a voicemail transcript): urgent matching, then the ladder restarts."""
+    match = ft.matcher_for(line).match(text)
     if match is not None:
         await ft.raise_urgent(
-            conv, msg.line, match, store=svc.store, locks=svc.locks, chat=svc.chat, sms=svc.sms, flags=svc.flags,
+            conv, line, match, store=svc.store, locks=svc.locks, chat=svc.chat, sms=svc.sms, flags=svc.flags,
             deadlines=svc.scheduler.deadlines, steps=RedisSteps(svc.redis.client, f"{job_id}:urgent"),
             now=svc.clock.now(),
         )
-    await ft.start_waiting(
-        conv, msg.line, at=msg.at, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines
-    )
+    await ft.start_waiting(conv, line, at=at, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
 
 
 async def after_team_reply(svc: Services, channel: str, thread: str, outcome: str) -> None:
@@ -180,6 +185,6 @@ def job_args_of_action(body: dict[str, Any], at: datetime) -> dict[str, Any] | N
 
 
 __all__ = [
-    "CARD_ACTIONS", "after_caller_sms", "after_missed_call", "after_team_reply", "card_action",
+    "CARD_ACTIONS", "after_caller_sms", "after_caller_text", "after_missed_call", "after_team_reply", "card_action",
     "job_args_of_action", "register_timed",
 ]

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from bot import follow_through_jobs, job_outcomes
+from bot import follow_through_jobs, job_outcomes, voicemail_jobs
 from bot.jobs import RedisSteps
 from bot.metrics import TextbackTimer, job_recorded_at
 from bot.phones import caller_from
@@ -116,6 +116,8 @@ HANDLERS = {
     "team_reply": team_reply,
     "delivery": delivery,
     "card_action": lambda svc, job_id, args: follow_through_jobs.card_action(svc, job_id, args),
+    "voicemail": lambda svc, job_id, args: voicemail_jobs.voicemail(svc, job_id, args),
+    "voicemail_transcript": lambda svc, job_id, args: voicemail_jobs.voicemail_transcript(svc, job_id, args),
 }
 
 

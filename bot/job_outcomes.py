@@ -41,6 +41,17 @@ async def record_lead(svc: Services, event: LeadEvent) -> tuple[Lead, list[str]]
     return done
 
 
+async def record_lead_safely(svc: Services, job_id: str, event: LeadEvent) -> None:
+    """`record_lead` for callers with a real number, never raising (the job's work is done)."""
+    if not event.phone.startswith("+"):
+        return
+
+    async def work() -> None:
+        await record_lead(svc, event)
+
+    await _guarded("lead", job_id, work())
+
+
 async def _guarded(what: str, job_id: str, work: Awaitable[None]) -> None:
     try:
         await work

@@ -255,6 +255,8 @@ def _to_line(model: LineModel, business: str) -> Line:
         ring_after_hours=model.ring_after_hours,
         opt_out_footer=model.opt_out_footer,
         allow_international=model.allow_international,
+        voicemail=model.voicemail,
+        transcribe=model.transcribe,
         lookup=model.lookup,
         quiet_hours=model.quiet_hours,
         name=model.name,

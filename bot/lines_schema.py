@@ -318,6 +318,8 @@ class LineModel(_Strict):
     ring_after_hours: StrictBool = False
     opt_out_footer: StrictBool = True
     allow_international: StrictBool = False
+    voicemail: StrictBool = False
+    transcribe: StrictBool = False
     lookup: StrictBool = False
     quiet_hours: Quiet = DEFAULT_QUIET_HOURS
     name: Annotated[str, BeforeValidator(_text(str))] = ""

@@ -21,7 +21,7 @@ STATUSES: tuple[LeadStatus, ...] = (
     "lost",
     "spam",
 )
-EventKind = Literal["missed_call", "caller_sms", "team_reply", "status"]
+EventKind = Literal["missed_call", "caller_sms", "team_reply", "status", "voicemail"]
 # Who moved a lead when no person did.
 AUTOMATIC = "textback"
 
@@ -59,6 +59,8 @@ class Lead:
     channel: str = ""
     thread_ts: str = ""
     history: list[StatusChange] = field(default_factory=list)
+    voicemail_url: str = ""  # the latest voicemail's recording (Twilio URL)
+    voicemail_transcript: str = ""  # its transcript, when transcription is on
     version: int = 0  # bumped on every change: the order of CRM deliveries
 
     @property
@@ -87,6 +89,8 @@ class LeadEvent:
     thread_ts: str = ""
     status: str = ""  # kind "status": the new status
     by: str = ""  # kind "status" and "team_reply": the Slack user
+    recording_url: str = ""  # kind "voicemail"
+    transcript: str = ""  # kind "voicemail", when the transcript arrived
 
 
 def check_move(current: str, target: str) -> str:
@@ -156,6 +160,10 @@ def _applied(lead: Lead, event: LeadEvent) -> Lead:
         lead.first_reply_at = lead.first_reply_at or event.at
         if lead.status == "new":
             _move(lead, "contacted", event.by or AUTOMATIC, event.at)
+    elif event.kind == "voicemail":
+        lead.voicemail_url = event.recording_url or lead.voicemail_url
+        lead.voicemail_transcript = event.transcript or (
+            lead.voicemail_transcript if event.recording_url in ("", lead.voicemail_url) else "")
     elif event.kind == "status" and not check_move(lead.status, event.status):
         _move(lead, event.status, event.by or AUTOMATIC, event.at)
     return lead
@@ -220,6 +228,7 @@ def lead_document(lead: Lead) -> dict[str, Any]:
             {"from": c.old, "to": c.new, "by": c.by, "at": c.at.isoformat()}
             for c in lead.history
         ],
+        "voicemail": {"url": lead.voicemail_url, "transcript": lead.voicemail_transcript},
         "version": lead.version,
     }
 

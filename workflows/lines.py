@@ -37,9 +37,14 @@ class Shift:
 
 @dataclass(frozen=True)
 class WeeklyHours:
-    """Opening hours per weekday (0 = Monday). A weekday that is absent is closed."""
+    """Opening hours per weekday (0 = Monday). A weekday that is absent is closed.
+
+    `exceptions` replace the weekday's hours on one date: () for a holiday closure, or the
+    special hours of that day (e.g. Christmas Eve 08:00-12:00).
+    """
 
     days: dict[int, tuple[Shift, ...]] = field(default_factory=dict)
+    exceptions: dict[date, tuple[Shift, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,8 @@ class Line:
     ring_after_hours: bool = False  # False: a call outside hours goes straight to missed
     opt_out_footer: bool = True  # first text to a number says how to opt out
     allow_international: bool = False  # auto-texts to numbers in other countries
+    voicemail: bool = False  # after the greeting the caller may leave a message, posted in the thread
+    transcribe: bool = False  # Twilio transcribes voicemail (paid, recordings up to 2 minutes)
     lookup: bool = False  # ask Twilio Lookup for the line type before the text-back (paid)
     quiet_hours: QuietHours | None = DEFAULT_QUIET_HOURS  # None: follow-ups at any hour
     name: str = ""  # a label for the line in Slack, e.g. "Acme North"

@@ -69,6 +69,7 @@ class TwilioStandIn(StandInServer):
         self.line_types: dict[str, str] = {}
         self.messages: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
+        self.recordings: dict[str, bytes] = {}  # RecordingSid -> media
         self._recipient_errors: dict[str, tuple[int, Problem]] = {}
         self.account = TwilioAccount(account_sid, API_VERSION)  # Account, IncomingPhoneNumbers
 
@@ -114,6 +115,7 @@ class TwilioStandIn(StandInServer):
             web.get(account + "/Messages/{sid}.json", self._fetch_message),
             web.post(account + "/Calls.json", self._create_call),
             *self.account.routes(account, self._handle),
+            web.get(account + "/Recordings/{sid}.mp3", self._recording_media),
             web.get("/v2/PhoneNumbers/{number}", self._fetch_phone_number),
             web.route("*", "/{tail:.*}", self._not_emulated),
         ]
@@ -144,6 +146,22 @@ class TwilioStandIn(StandInServer):
             first = problems[0]
             return self.finish(rec, Reply(400, twilio_error(first.code, first.message, 400), error=first.message))
         return await self.answer(rec, lambda: Reply(200, lookup_resource(number, query, self.line_types)))
+
+    def recording_url(self, sid: str | None = None) -> str:
+        """Where a recording's media lives, as Twilio's callbacks give it (no extension)."""
+        sid = sid or _sid("RE")
+        self.recordings.setdefault(sid, b"ID3\x03\x00\x00\x00\x00\x00\x00" + sid.encode())
+        return f"{self.url}{self._base}/Recordings/{sid}"
+
+    async def _recording_media(self, request: web.Request) -> web.StreamResponse:
+        """Recording media (api.twilio.com/.../Recordings/RE….mp3), behind HTTP Basic auth."""
+        rec = Recorded("FetchRecordingMedia", {"Sid": request.match_info["sid"]}, time.perf_counter())
+        if not self._authenticated(request.headers.get("Authorization", "")):
+            return self.finish(rec, Reply(401, twilio_error(20003, "Authenticate", 401), error="bad credentials"))
+        audio = self.recordings.get(request.match_info["sid"])
+        if audio is None:
+            return self.finish(rec, _not_found(request.path, "no such recording"))
+        return self.finish(rec, Reply(200, audio, headers={"Content-Type": "audio/mpeg"}))
 
     async def _not_emulated(self, request: web.Request) -> web.StreamResponse:
         arrived = time.perf_counter()

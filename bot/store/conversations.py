@@ -54,6 +54,10 @@ class RedisConversationStore:
             return None
         return await self.get(conv_id.decode())
 
+    async def open_for(self, line: str, caller: str) -> Conversation | None:
+        """The caller's open conversation on a line, if any."""
+        return await self._load_open(keys.open_conversation(line, caller))
+
     async def get(self, conv_id: str) -> Conversation | None:
         """Load a conversation by id."""
         raw = await self._r.get(keys.conversation(conv_id))

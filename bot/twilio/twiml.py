@@ -22,10 +22,28 @@ def ring(numbers: Sequence[str], *, timeout: int, action: str) -> str:
     return str(resp)
 
 
-def missed(business: str) -> str:
-    """The caller hears a short greeting; the text is already on its way."""
+VOICEMAIL_PROMPT = "Or leave a message after the tone."
+VOICEMAIL_MAX_S = 120  # Twilio transcribes recordings up to 2 minutes
+
+
+def missed(business: str, *, voicemail_url: str = "", transcribe: bool = False) -> str:
+    """The caller hears a short greeting (the text is already on its way), and may leave a message.
+
+    `voicemail_url` is the recording route with its query; `kind=` tells its three callbacks apart.
+    """
     resp = VoiceResponse()
-    resp.say(f"Thanks for calling {business}. {MISSED_GREETING}")
+    if not voicemail_url:
+        resp.say(f"Thanks for calling {business}. {MISSED_GREETING}")
+        resp.hangup()
+        return str(resp)
+    resp.say(f"Thanks for calling {business}. {MISSED_GREETING} {VOICEMAIL_PROMPT}")
+    extra = {"transcribe": True, "transcribe_callback": f"{voicemail_url}&kind=transcript"} if transcribe else {}
+    resp.record(
+        action=f"{voicemail_url}&kind=done", method="POST", max_length=VOICEMAIL_MAX_S, timeout=5, play_beep=True,
+        trim="trim-silence", recording_status_callback=f"{voicemail_url}&kind=status",
+        recording_status_callback_event="completed absent", **extra,
+    )
+    # An empty recording does not request `action`: Twilio runs the next verb.
     resp.hangup()
     return str(resp)
 

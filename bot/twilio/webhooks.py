@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from typing import cast
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -69,7 +69,7 @@ async def voice(request: web.Request, svc: Services, params: MultiDictProxy[str]
     now = svc.clock.now()
     if skip_ringing(line, now):
         await start_missed_call(svc, line, params)
-        return xml(twiml.missed(line.business))
+        return xml(missed_answer(svc, line, params))
     action = f"{svc.settings.public_url}/twilio/voice/dial-status?line={quote(line.number)}"
     return xml(twiml.ring(line.forward_to, timeout=line.ring_timeout, action=action))
 
@@ -84,7 +84,18 @@ async def dial_status(
     if not dial_means_missed(params.get("DialCallStatus", "")):
         return xml(twiml.hang_up())
     await start_missed_call(svc, line, params)
-    return xml(twiml.missed(line.business))
+    return xml(missed_answer(svc, line, params))
+
+
+def missed_answer(svc: Services, line: Line, params: MultiDictProxy[str]) -> str:
+    """The greeting, and the voicemail prompt on lines that take messages."""
+    if not line.voicemail:
+        return twiml.missed(line.business)
+    # The line and caller travel in the (signed) callback URL: recording callbacks may not
+    # carry From and To.
+    query = urlencode({"line": line.number, "from": params.get("From", "")})
+    url = f"{svc.settings.public_url}/twilio/voice/recording?{query}"
+    return twiml.missed(line.business, voicemail_url=url, transcribe=line.transcribe)
 
 
 async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[str]) -> None:
@@ -100,7 +111,26 @@ async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[st
 async def recording(
     request: web.Request, svc: Services, params: MultiDictProxy[str]
 ) -> web.Response:
-    """Voicemail callbacks: accepted and acknowledged (voicemail posting comes later)."""
+    """The voicemail's three callbacks, told apart by `kind` in the URL we gave Twilio.
+
+    `done` (the <Record> action) only ends the call; `status` (completed) posts the message;
+    `transcript` posts its text when the line transcribes.
+    """
+    kind, line_number, caller = (request.query.get(k, "") for k in ("kind", "line", "from"))
+    line = await svc.lines.line_for_number(line_number)
+    if line is None or kind not in ("status", "transcript"):
+        return xml(twiml.hang_up())
+    call_sid, recording_sid = params.get("CallSid", ""), params.get("RecordingSid", "")
+    base = {"line": line.number, "from": caller, "call_sid": call_sid, "recording_sid": recording_sid,
+            "url": params.get("RecordingUrl", ""), "at": svc.clock.now().isoformat()}
+    if kind == "status" and params.get("RecordingStatus") == "completed" and base["url"]:
+        duration = params.get("RecordingDuration", "0")
+        args = {**base, "duration": int(duration) if duration.isdigit() else 0}
+        await svc.jobs.enqueue("voicemail", args, claim=keys.claim("voicemail", recording_sid or call_sid))
+    elif kind == "transcript" and params.get("TranscriptionStatus") in ("completed", "failed"):
+        args = {**base, "text": params.get("TranscriptionText", ""), "status": params.get("TranscriptionStatus")}
+        claim = keys.claim("transcript", params.get("TranscriptionSid", "") or recording_sid or call_sid)
+        await svc.jobs.enqueue("voicemail_transcript", args, claim=claim)
     return xml(twiml.hang_up())
 
 
