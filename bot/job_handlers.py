@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from bot import follow_through_jobs, job_outcomes, voicemail_jobs
+from bot import follow_through_jobs, job_outcomes, qualify_jobs, voicemail_jobs
 from bot.jobs import RedisSteps
 from bot.metrics import TextbackTimer, job_recorded_at
 from bot.phones import caller_from
@@ -73,6 +73,7 @@ async def caller_sms(svc: Services, job_id: str, args: dict[str, Any]) -> None:
     )
     await job_outcomes.caller_sms(svc, job_id, msg, conv)
     await follow_through_jobs.after_caller_sms(svc, job_id, msg, conv)
+    await qualify_jobs.after_caller_sms(svc, job_id, msg, conv)
     if outcome == "hold_first":
         svc.tasks.spawn(flush_burst_later(svc, conv.id), name=f"burst:{conv.id}")
 
@@ -103,6 +104,7 @@ async def team_reply(svc: Services, job_id: str, args: dict[str, Any]) -> None:
     log.info("team reply %s: %s", reply.message_id, outcome)
     await job_outcomes.team_reply(svc, job_id, args, outcome)
     await follow_through_jobs.after_team_reply(svc, reply.channel, reply.thread_id, outcome)
+    await qualify_jobs.after_team_reply(svc, reply.channel, reply.thread_id, outcome)
 
 
 async def delivery(svc: Services, job_id: str, args: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ from workflows.lines import (
     Line,
     OnCall,
     Person,
+    Question,
     Templates,
     Urgency,
     WeeklyHours,
@@ -57,7 +58,8 @@ _TEXT_PATHS: tuple[YamlPath, ...] = (
             ("oncall", "people", "*", "user"), ("oncall", "people", "*", "phone"), ("oncall", "backup"),
             ("oncall", "backup", "user"), ("oncall", "backup", "phone"), ("oncall", "handover"),
             ("oncall", "starts"), ("urgent", "add"), ("urgent", "add", "*"), ("urgent", "remove"),
-            ("urgent", "remove", "*"), ("urgent", "safety_texts", "*"),
+            ("urgent", "remove", "*"), ("urgent", "safety_texts", "*"), ("questions",),
+            ("questions", "*", "label"), ("questions", "*", "ask"), ("questions", "*", "choices", "*"),
         )
     ),
 )
@@ -225,6 +227,13 @@ def _to_oncall(model: OnCallModel | None) -> OnCall | None:
     )
 
 
+def _to_questions(model: LineModel) -> tuple[Question, ...]:
+    return tuple(
+        Question(label=q.label, ask=q.ask, kind=q.type, choices=tuple(c.lower() for c in q.choices))  # type: ignore[arg-type]
+        for q in model.questions
+    )
+
+
 def _to_line(model: LineModel, business: str) -> Line:
     booking = model.booking_url
     templates = Templates(
@@ -255,6 +264,7 @@ def _to_line(model: LineModel, business: str) -> Line:
         ring_after_hours=model.ring_after_hours,
         opt_out_footer=model.opt_out_footer,
         allow_international=model.allow_international,
+        questions=_to_questions(model),
         voicemail=model.voicemail,
         transcribe=model.transcribe,
         lookup=model.lookup,

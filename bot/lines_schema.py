@@ -300,6 +300,45 @@ class UrgencyModel(_Strict):
         return value
 
 
+QUESTION_KINDS = ("text", "zip", "yes_no", "choice")
+
+
+class QuestionModel(_Strict):
+    label: Annotated[str, BeforeValidator(_text(_name))]
+    ask: Annotated[str, BeforeValidator(_text(_name))]
+    type: Annotated[str, BeforeValidator(_text(_choice(QUESTION_KINDS, "question type")))] = "text"
+    choices: Annotated[list[Annotated[str, BeforeValidator(_text(str))]], BeforeValidator(_list)] = Field(
+        default_factory=list
+    )
+
+    @model_validator(mode="after")
+    def _choices_fit_the_type(self) -> QuestionModel:
+        if self.type == "choice" and len(self.choices) < 2:
+            raise ValueError('a "choice" question needs at least two choices, e.g. choices: [heat, cool]')
+        if self.type != "choice" and self.choices:
+            raise ValueError(f'choices only go with type: choice (this question is type: {self.type})')
+        if len(self.ask) > 300:
+            raise ValueError("the question is longer than 300 characters: keep it to one short text")
+        return self
+
+
+def _questions(value: Any) -> Any:
+    """A list of questions; `preset` was replaced by the vertical's before this runs, `off` means none."""
+    if isinstance(value, str) and value.strip().lower() in ("off", "none"):
+        return []
+    if isinstance(value, str):
+        raise ValueError(f'"{value}" is not a question list: write questions: preset, off, or a list of '
+                         '{label: ..., ask: ...} items')
+    return value
+
+
+def _preset_questions(vertical: Any) -> list[dict[str, Any]]:
+    from workflows.qualify import PRESETS
+
+    preset = PRESETS.get(vertical if isinstance(vertical, str) else "general", PRESETS["general"])
+    return [{"label": q.label, "ask": q.ask, "type": q.kind, "choices": list(q.choices)} for q in preset]
+
+
 class LineModel(_Strict):
     number: Phone
     channel: Channel
@@ -318,12 +357,21 @@ class LineModel(_Strict):
     ring_after_hours: StrictBool = False
     opt_out_footer: StrictBool = True
     allow_international: StrictBool = False
+    questions: Annotated[list[QuestionModel], BeforeValidator(_questions)] = Field(default_factory=list)
     voicemail: StrictBool = False
     transcribe: StrictBool = False
     lookup: StrictBool = False
     quiet_hours: Quiet = DEFAULT_QUIET_HOURS
     name: Annotated[str, BeforeValidator(_text(str))] = ""
     business: Name | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        """`questions: preset` is the vertical's list."""
+        if isinstance(data, dict) and str(data.get("questions", "")).strip().lower() == "preset":
+            return {**data, "questions": _preset_questions(data.get("vertical", "general"))}
+        return data
 
     @field_validator("hours", mode="before")
     @classmethod

@@ -21,7 +21,7 @@ STATUSES: tuple[LeadStatus, ...] = (
     "lost",
     "spam",
 )
-EventKind = Literal["missed_call", "caller_sms", "team_reply", "status", "voicemail"]
+EventKind = Literal["missed_call", "caller_sms", "team_reply", "status", "voicemail", "answer"]
 # Who moved a lead when no person did.
 AUTOMATIC = "textback"
 
@@ -59,6 +59,7 @@ class Lead:
     channel: str = ""
     thread_ts: str = ""
     history: list[StatusChange] = field(default_factory=list)
+    answers: dict[str, str] = field(default_factory=dict)  # qualification answers by label
     voicemail_url: str = ""  # the latest voicemail's recording (Twilio URL)
     voicemail_transcript: str = ""  # its transcript, when transcription is on
     version: int = 0  # bumped on every change: the order of CRM deliveries
@@ -91,6 +92,7 @@ class LeadEvent:
     by: str = ""  # kind "status" and "team_reply": the Slack user
     recording_url: str = ""  # kind "voicemail"
     transcript: str = ""  # kind "voicemail", when the transcript arrived
+    answer: tuple[str, str] = ("", "")  # kind "answer": (label, value)
 
 
 def check_move(current: str, target: str) -> str:
@@ -112,7 +114,7 @@ def apply_event(lead: Lead | None, event: LeadEvent) -> tuple[Lead, list[str]]:
     """The lead after `event`, and the names of the fields that changed (empty: nothing did)."""
     before = _snapshot(lead) if lead is not None else None
     current = lead if lead is not None else _new_lead(event)
-    after = _applied(replace(current, history=list(current.history)), event)
+    after = _applied(replace(current, history=list(current.history), answers=dict(current.answers)), event)
     changed = sorted(
         k for k, v in _snapshot(after).items() if before is None or before.get(k) != v
     )
@@ -160,6 +162,8 @@ def _applied(lead: Lead, event: LeadEvent) -> Lead:
         lead.first_reply_at = lead.first_reply_at or event.at
         if lead.status == "new":
             _move(lead, "contacted", event.by or AUTOMATIC, event.at)
+    elif event.kind == "answer" and event.answer[0]:
+        lead.answers[event.answer[0]] = event.answer[1]
     elif event.kind == "voicemail":
         lead.voicemail_url = event.recording_url or lead.voicemail_url
         lead.voicemail_transcript = event.transcript or (
@@ -228,6 +232,7 @@ def lead_document(lead: Lead) -> dict[str, Any]:
             {"from": c.old, "to": c.new, "by": c.by, "at": c.at.isoformat()}
             for c in lead.history
         ],
+        "answers": dict(lead.answers),
         "voicemail": {"url": lead.voicemail_url, "transcript": lead.voicemail_transcript},
         "version": lead.version,
     }
@@ -271,6 +276,9 @@ CSV_COLUMNS = (
     "minutes_to_first_reply",
     "slack_thread",
     "status_history",
+    "answers",
+    "voicemail",
+    "voicemail_transcript",
 )
 # A cell starting with one of these is a formula to spreadsheet programs (CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -310,6 +318,9 @@ def csv_row(lead: Lead) -> list[str]:
         "minutes_to_first_reply": to_reply,
         "slack_thread": thread_link(lead.channel, lead.thread_ts),
         "status_history": _safe_cell(_history_text(lead)),
+        "answers": _safe_cell("; ".join(f"{k}: {v}" for k, v in lead.answers.items())),
+        "voicemail": lead.voicemail_url,
+        "voicemail_transcript": _safe_cell(lead.voicemail_transcript),
     }
     return [values[c] for c in CSV_COLUMNS]
 

@@ -103,6 +103,19 @@ class Urgency:
     safety_texts: tuple[tuple[str, str], ...] = ()  # (hazard, text): replaces the default wording
 
 
+QuestionKind = Literal["text", "zip", "yes_no", "choice"]
+
+
+@dataclass(frozen=True)
+class Question:
+    """A qualification question texted to a caller; `label` names the answer on the card and lead."""
+
+    label: str
+    ask: str
+    kind: QuestionKind = "text"
+    choices: tuple[str, ...] = ()  # kind "choice": the accepted answers
+
+
 @dataclass(frozen=True)
 class Line:
     """One Twilio number, its Slack channel and how it behaves."""
@@ -125,6 +138,7 @@ class Line:
     ring_after_hours: bool = False  # False: a call outside hours goes straight to missed
     opt_out_footer: bool = True  # first text to a number says how to opt out
     allow_international: bool = False  # auto-texts to numbers in other countries
+    questions: tuple[Question, ...] = ()  # qualification questions; () asks none
     voicemail: bool = False  # after the greeting the caller may leave a message, posted in the thread
     transcribe: bool = False  # Twilio transcribes voicemail (paid, recordings up to 2 minutes)
     lookup: bool = False  # ask Twilio Lookup for the line type before the text-back (paid)

@@ -68,6 +68,11 @@ def card(conv: Conversation, tz: str) -> tuple[str, list[Block]]:
     ]
     if urgent:
         blocks.append({"type": "section", "text": _mrkdwn(f":rotating_light: Urgent: the caller wrote \u201c{escape(urgent)}\u201d")})
+    answers = [(k.removeprefix("answer:"), v) for k, v in conv.extra.items() if k.startswith("answer:")]
+    if answers:
+        # The caller's answers to the qualification questions: caller text, escaped.
+        shown = " · ".join(f"*{escape(k)}:* {escape(v[:200])}" for k, v in answers[:10])
+        blocks.append({"type": "section", "text": _mrkdwn(f":clipboard: {shown}"[:3000])})
     blocks.append({"type": "context", "elements": [_mrkdwn(progress(conv, tz))]})
     if conv.status != "resolved":
         blocks.append({"type": "actions", "block_id": "tb_card", "elements": buttons(conv)})
