@@ -59,7 +59,7 @@ _TEXT_PATHS: tuple[YamlPath, ...] = (
             ("oncall", "backup", "user"), ("oncall", "backup", "phone"), ("oncall", "handover"),
             ("oncall", "starts"), ("urgent", "add"), ("urgent", "add", "*"), ("urgent", "remove"),
             ("urgent", "remove", "*"), ("urgent", "safety_texts", "*"), ("questions",),
-            ("questions", "*", "label"), ("questions", "*", "ask"), ("questions", "*", "choices", "*"),
+            ("questions", "*", "label"), ("questions", "*", "ask"), ("questions", "*", "choices", "*"), ("crm_webhook",),
         )
     ),
 )
@@ -265,6 +265,7 @@ def _to_line(model: LineModel, business: str) -> Line:
         opt_out_footer=model.opt_out_footer,
         allow_international=model.allow_international,
         questions=_to_questions(model),
+        crm_webhook=model.crm_webhook,
         voicemail=model.voicemail,
         transcribe=model.transcribe,
         lookup=model.lookup,

@@ -358,6 +358,7 @@ class LineModel(_Strict):
     opt_out_footer: StrictBool = True
     allow_international: StrictBool = False
     questions: Annotated[list[QuestionModel], BeforeValidator(_questions)] = Field(default_factory=list)
+    crm_webhook: Annotated[str, BeforeValidator(_text(_url))] = ""
     voicemail: StrictBool = False
     transcribe: StrictBool = False
     lookup: StrictBool = False

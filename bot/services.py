@@ -119,7 +119,7 @@ async def open_services(
             pager=SlackTwilioPager(chat, twilio),
             leads=RedisLeads(redis.client),
             crm=CrmWebhook(
-                redis.client, url_for=lambda line: settings.crm_webhook_url,
+                redis.client, url_for=lambda line: crm_url_for(settings, line),
                 secret=settings.crm_webhook_secret or "", clock=clock, metrics=metrics,
             ),
             metrics=metrics,
@@ -131,3 +131,9 @@ async def open_services(
         await sms.close()
         await session.close()
         await redis.close()
+
+
+def crm_url_for(settings: Settings, line: str) -> str | None:
+    """Where a line's lead changes go: its own `crm_webhook`, else the install's URL."""
+    configured = settings.config.line_for_number(line)
+    return (configured.crm_webhook if configured else "") or settings.crm_webhook_url

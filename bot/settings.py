@@ -213,6 +213,13 @@ def load_settings(env: Mapping[str, str], *, require_credentials: bool = True) -
     if errors:
         raise SettingsError(errors)
     config_path = Path(_get(env, "TEXTBACK_CONFIG") or DEFAULT_CONFIG)
+    config = load_config(config_path)
+    per_line = [line for line in config.lines if line.crm_webhook]
+    if per_line and (crm_secret is None or len(crm_secret) < 16):
+        raise SettingsError([
+            f"TEXTBACK_CRM_WEBHOOK_SECRET: set a signing secret of at least 16 characters (e.g. the output of: "
+            f"openssl rand -hex 32): {config_path} gives line {per_line[0].number} a crm_webhook"
+        ])
     return Settings(
         slack_bot_token=_get(env, "SLACK_BOT_TOKEN") or "",
         slack_signing_secret=_get(env, "SLACK_SIGNING_SECRET") or "",
@@ -230,7 +237,7 @@ def load_settings(env: Mapping[str, str], *, require_credentials: bool = True) -
         # The Slack SDK appends method names to this base, so it must end with "/".
         slack_api_url=slack_api_url if slack_api_url.endswith("/") else slack_api_url + "/",
         twilio_api_url=twilio_api_url.rstrip("/"),
-        config=load_config(config_path),
+        config=config,
         job_retry_s=job_retry_s,
         crm_webhook_url=crm_url,
         crm_webhook_secret=crm_secret,

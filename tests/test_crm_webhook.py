@@ -22,7 +22,7 @@ from bot.clock import FakeClock
 from bot.crm_webhook import sign
 from bot.settings import load_settings, parse_config
 from bot.standins.rig import Rig, rig_settings
-from tests.conftest import CALLER, CONFIG_YAML, LINE, OPEN_TIME
+from tests.conftest import CALLER, CONFIG_YAML, LINE, LINE_B, OPEN_TIME
 from tests.test_leads import event
 from workflows.leads import apply_event, lead_id, webhook_payload
 
@@ -263,3 +263,34 @@ def test_a_webhook_url_needs_a_signing_secret(tmp_path: Path) -> None:
     )
     assert settings.crm_webhook_url == "https://crm.example/hooks"
     assert SECRET not in repr(settings)
+
+
+async def test_a_line_may_send_its_leads_to_its_own_url(
+    receiver: Receiver, redis_url: str, redis: Redis, tmp_path: Path, clock: FakeClock
+) -> None:
+    """An agency: line A's leads go to client A's CRM, line B's to the install's URL."""
+    other = Receiver()
+    await other.start()
+    try:
+        config = parse_config(CONFIG_YAML.replace(
+            "    vertical: plumbing\n", f"    vertical: plumbing\n    crm_webhook: {other.url}\n"), "test.yml")
+        settings = rig_settings(config, redis_url=redis_url, data_dir=tmp_path)
+        rig = Rig(replace(settings, crm_webhook_url=receiver.url, crm_webhook_secret=SECRET), clock=clock)
+        async with running(rig):
+            await rig.missed_call(CALLER, LINE)
+            await rig.missed_call(CALLER, LINE_B)
+            await rig.settle()
+            await other.wait_for(1)
+            await receiver.wait_for(1)
+        assert [p["lead"]["line"] for p in other.payloads()] == [LINE]
+        assert [p["lead"]["line"] for p in receiver.payloads()] == [LINE_B]
+    finally:
+        await other.stop()
+
+
+def test_a_line_webhook_needs_the_signing_secret_too(tmp_path: Path) -> None:
+    config = tmp_path / "lines.yml"
+    config.write_text(CONFIG_YAML.replace("    vertical: plumbing\n",
+                                          "    vertical: plumbing\n    crm_webhook: https://crm.example/a\n"))
+    with pytest.raises(ValueError, match="TEXTBACK_CRM_WEBHOOK_SECRET.*crm_webhook"):
+        load_settings({"TEXTBACK_CONFIG": str(config)}, require_credentials=False)
