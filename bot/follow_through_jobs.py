@@ -104,11 +104,12 @@ async def snooze_end(svc: Services, job_id: str, args: dict[str, Any]) -> None:
 
 def register_timed(svc: Services) -> None:
     """Attach the timed job kinds to the app's scheduler."""
-    from bot import qualify_jobs
+    from bot import digest_jobs, qualify_jobs
 
     for kind, handler in ((ft.REMIND_KIND, reminder), (ft.PAGE_KIND, page), (ft.WAKE_KIND, snooze_end)):
         svc.scheduler.register(kind, lambda job_id, args, h=handler: h(svc, job_id, args))
     qualify_jobs.register_timed(svc)
+    digest_jobs.register_timed(svc)
 
 
 # --- the card's buttons ------------------------------------------------------------------------

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from bot.jobs import RedisSteps
 from bot.metrics import suppression_label
 from bot.services import Services
+from bot.store.daily import RedisDaily
 from workflows.conversation import Conversation
 from workflows.leads import Lead, LeadEvent, webhook_payload
 from workflows.mirror import InboundSms
@@ -50,6 +52,12 @@ async def record_lead_safely(svc: Services, job_id: str, event: LeadEvent) -> No
         await record_lead(svc, event)
 
     await _guarded("lead", job_id, work())
+
+
+async def _local_day(svc: Services, line: str, at: datetime) -> date:
+    """The line's local date of `at`: a week's figures follow the business's calendar."""
+    found = await svc.lines.line_for_number(line)
+    return at.astimezone(ZoneInfo(found.timezone if found else "UTC")).date()
 
 
 async def _guarded(what: str, job_id: str, work: Awaitable[None]) -> None:
@@ -95,11 +103,16 @@ async def missed_call(
             svc.metrics.missed_calls.labels(line=line).inc()
             raw = await RedisSteps(svc.redis.client, job_id).get("plan")
             plan = json.loads(raw) if raw else {}
+            day = await _local_day(svc, line, call.at)
+            await RedisDaily(svc.redis.client).count(line, day, "missed")
             if not plan.get("send"):
                 reason = suppression_label(str(plan.get("reason", "")))
                 svc.metrics.textbacks_suppressed.labels(line=line, reason=reason).inc()
+                if not str(plan.get("reason", "")).startswith("already texted"):
+                    await RedisDaily(svc.redis.client).count(line, day, "not_texted")
             elif conv.textback == "sent":
                 svc.metrics.textbacks_sent.labels(line=line).inc()
+                await RedisDaily(svc.redis.client).count(line, day, "texted")
         if call.caller.kind == "ok":
             await record_lead(svc, _event("missed_call", job_id, conv, call.at))
 
@@ -112,6 +125,8 @@ async def caller_sms(
     async def work() -> None:
         if await _first_time(svc, job_id):
             svc.metrics.sms_inbound.labels(line=msg.line.number).inc()
+            day = await _local_day(svc, msg.line.number, msg.at)
+            await RedisDaily(svc.redis.client).count(msg.line.number, day, "texts_in")
         if msg.caller.kind == "ok":
             await record_lead(svc, _event("caller_sms", job_id, conv, msg.at))
 
@@ -134,9 +149,10 @@ async def team_reply(
             await _first_time(svc, job_id)
             and conv.extra.get("first_reply_at") == at.isoformat()
         ):
-            svc.metrics.first_reply.observe(
-                max(0.0, (at - conv.opened_at).total_seconds())
-            )
+            waited = max(0.0, (at - conv.opened_at).total_seconds())
+            svc.metrics.first_reply.observe(waited)
+            day = await _local_day(svc, conv.line, at)
+            await RedisDaily(svc.redis.client).count(conv.line, day, "replied", reply_seconds=waited)
         await record_lead(
             svc, _event("team_reply", job_id, conv, at, by=str(args["user"]))
         )

@@ -59,7 +59,7 @@ _TEXT_PATHS: tuple[YamlPath, ...] = (
             ("oncall", "backup", "user"), ("oncall", "backup", "phone"), ("oncall", "handover"),
             ("oncall", "starts"), ("urgent", "add"), ("urgent", "add", "*"), ("urgent", "remove"),
             ("urgent", "remove", "*"), ("urgent", "safety_texts", "*"), ("questions",),
-            ("questions", "*", "label"), ("questions", "*", "ask"), ("questions", "*", "choices", "*"), ("crm_webhook",),
+            ("questions", "*", "label"), ("questions", "*", "ask"), ("questions", "*", "choices", "*"), ("crm_webhook",), ("digest",),
         )
     ),
 )
@@ -266,6 +266,7 @@ def _to_line(model: LineModel, business: str) -> Line:
         allow_international=model.allow_international,
         questions=_to_questions(model),
         crm_webhook=model.crm_webhook,
+        digest=model.digest,
         voicemail=model.voicemail,
         transcribe=model.transcribe,
         lookup=model.lookup,

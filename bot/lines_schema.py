@@ -300,6 +300,16 @@ class UrgencyModel(_Strict):
         return value
 
 
+def _digest_at(value: str) -> tuple[int, int] | None:
+    """ "mon 08:00" (the default), or off."""
+    if value.strip().lower() in ("off", "none", "false"):
+        return None
+    try:
+        return _handover(value)
+    except ValueError:
+        raise ValueError(f'"{value}" is not a weekly time: write a weekday and a time, e.g. "mon 08:00", or off') from None
+
+
 QUESTION_KINDS = ("text", "zip", "yes_no", "choice")
 
 
@@ -359,6 +369,7 @@ class LineModel(_Strict):
     allow_international: StrictBool = False
     questions: Annotated[list[QuestionModel], BeforeValidator(_questions)] = Field(default_factory=list)
     crm_webhook: Annotated[str, BeforeValidator(_text(_url))] = ""
+    digest: Annotated[tuple[int, int] | None, BeforeValidator(_text(_digest_at))] = (0, 8 * 60)
     voicemail: StrictBool = False
     transcribe: StrictBool = False
     lookup: StrictBool = False

@@ -139,6 +139,7 @@ class Line:
     opt_out_footer: bool = True  # first text to a number says how to opt out
     allow_international: bool = False  # auto-texts to numbers in other countries
     questions: tuple[Question, ...] = ()  # qualification questions; () asks none
+    digest: tuple[int, int] | None = (0, 8 * 60)  # weekday and local minute of the weekly digest; None: off
     crm_webhook: str = ""  # this line's lead webhook URL; "" uses the install's (TEXTBACK_CRM_WEBHOOK_URL)
     voicemail: bool = False  # after the greeting the caller may leave a message, posted in the thread
     transcribe: bool = False  # Twilio transcribes voicemail (paid, recordings up to 2 minutes)

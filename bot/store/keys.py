@@ -202,3 +202,13 @@ def crm_attempts(lead_id: str) -> str:
 def crm_sending(lead_id: str) -> str:
     """Held (with a TTL) by the instance sending a lead's deliveries, so they stay in order."""
     return f"{PREFIX}crm:sending:{lead_id}"
+
+
+def daily(line: str, day: str) -> str:
+    """Hash: a line's figures for one local day (missed, texted, not_texted, texts_in, replied)."""
+    return f"{PREFIX}daily:{line}:{day}"
+
+
+def reply_times(line: str, day: str) -> str:
+    """List: seconds to the first team reply of conversations answered that day."""
+    return f"{PREFIX}replytimes:{line}:{day}"
