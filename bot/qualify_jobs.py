@@ -20,8 +20,14 @@ log = logging.getLogger(__name__)
 
 
 async def after_caller_sms(svc: Services, job_id: str, msg: InboundSms, conv: Conversation) -> None:
-    """A caller's text starts the questions or answers one; STOP, START and HELP never do."""
-    if keyword_of(msg.body, msg.opt_out_type) is not None or not msg.line.questions:
+    """A caller's text starts the questions or answers one; STOP, START and HELP never do.
+
+    A bare "yes" is also a carrier opt-in keyword, but to a yes/no question it is the answer:
+    it is taken as one (opting in someone who never opted out changes nothing).
+    """
+    keyword = keyword_of(msg.body, msg.opt_out_type)
+    is_yes = keyword == "opt_in" and msg.body.strip(" .!").lower() == "yes"
+    if (keyword is not None and not is_yes) or not msg.line.questions:
         return
     outcome, plan = await qualify.on_caller_text(
         conv, msg.line, msg.body, store=svc.store, locks=svc.locks, sms=svc.sms, flags=svc.flags, chat=svc.chat,

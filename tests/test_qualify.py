@@ -31,7 +31,7 @@ lines:
 """
 NOON = datetime(2026, 11, 10, 12, 0, tzinfo=TZ)
 ZIP = Question("ZIP code", "ZIP?", "zip")
-YES_NO = Question("Leaking now", "Leaking? YES or NO", "yes_no")
+YES_NO = Question("Leaking now", "Leaking? Y or N", "yes_no")
 CHOICE = Question("System", "HEAT or COOL?", "choice", ("heat", "cool"))
 
 
@@ -103,16 +103,16 @@ async def test_full_flow_with_one_bad_answer(q_rig: Rig) -> None:
     assert to_caller(q_rig)[-1].startswith("Sorry, I need a 5-digit ZIP code.")
     await say(q_rig, "78704")
     assert to_caller(q_rig)[-1] == PRESETS["plumbing"][2].ask
-    await say(q_rig, "no")
+    await say(q_rig, "Yes!")
     assert to_caller(q_rig)[-1] == "Thanks! Someone from Acme Plumbing will text you back shortly."
     asked = len(to_caller(q_rig))
     await say(q_rig, "ok thanks")
     assert len(to_caller(q_rig)) == asked, "the flow is over: no more automatic texts"
     card = card_text(q_rig)
-    assert "*ZIP code:* 78704" in card and "*Leaking now:* no" in card and "Kitchen sink clogged" in card
+    assert "*ZIP code:* 78704" in card and "*Leaking now:* yes" in card and "Kitchen sink clogged" in card
     lead = await q_rig.services.leads.get(LINE, CALLER)
     assert lead is not None and lead.answers == {
-        "Problem": "Kitchen sink clogged and smells", "ZIP code": "78704", "Leaking now": "no"}
+        "Problem": "Kitchen sink clogged and smells", "ZIP code": "78704", "Leaking now": "yes"}
     thread = [str(m["blocks"]) for m in q_rig.slack.messages if m.get("thread_ts")]
     assert sum("Asked the caller:" in t for t in thread) == 5
 

@@ -62,32 +62,32 @@ def _q(label: str, ask: str, kind: str = "text", choices: tuple[str, ...] = ()) 
 PRESETS: dict[str, tuple[Question, ...]] = {
     "plumbing": (
         _q("Problem", "What's going on? (e.g. leak, clog, no hot water)"), _ZIP,
-        _q("Leaking now", "Is water leaking right now? Reply YES or NO.", "yes_no"),
+        _q("Leaking now", "Is water leaking right now? Reply Y or N.", "yes_no"),
     ),
     "hvac": (
         _q("System", "Is it your heating or your cooling? Reply HEAT or COOL.", "choice", ("heat", "cool")), _ZIP,
-        _q("At risk", "Is anyone at risk without it (babies, elderly, medical needs)? Reply YES or NO.", "yes_no"),
+        _q("At risk", "Is anyone at risk without it (babies, elderly, medical needs)? Reply Y or N.", "yes_no"),
     ),
     "electrical": (
         _q("Problem", "What's the problem? (e.g. outlet, breaker, lights, new install)"), _ZIP,
-        _q("Power out", "Is any part of the home without power? Reply YES or NO.", "yes_no"),
+        _q("Power out", "Is any part of the home without power? Reply Y or N.", "yes_no"),
     ),
     "roofing": (
         _q("Damage", "What's the damage? (e.g. leak, missing shingles, storm)"), _ZIP,
-        _q("Leaking now", "Is water coming in right now? Reply YES or NO.", "yes_no"),
+        _q("Leaking now", "Is water coming in right now? Reply Y or N.", "yes_no"),
     ),
     "pest_control": (_q("Pest", "What kind of pest is it? (e.g. ants, wasps, mice)"), _ZIP),
     "dental": (
-        _q("Patient", "Are you a current patient? Reply YES or NO.", "yes_no"),
+        _q("Patient", "Are you a current patient? Reply Y or N.", "yes_no"),
         _q("Problem", "What's the problem? (e.g. toothache, broken tooth, cleaning)"),
     ),
     "medical_spa": (
         _q("Treatment", "Which treatment are you interested in?"),
-        _q("Visited before", "Have you visited us before? Reply YES or NO.", "yes_no"),
+        _q("Visited before", "Have you visited us before? Reply Y or N.", "yes_no"),
     ),
     "legal": (
         _q("Matter", "What is your matter about? (e.g. family, immigration, injury)"),
-        _q("Deadline soon", "Do you have a court date or deadline in the next 7 days? Reply YES or NO.", "yes_no"),
+        _q("Deadline soon", "Do you have a court date or deadline in the next 7 days? Reply Y or N.", "yes_no"),
     ),
     "restaurant": (
         _q("Request", "Is this about a reservation, an order or catering? Reply RESERVATION, ORDER or CATERING.",
@@ -127,7 +127,7 @@ def _hint(question: Question) -> str:
     if question.kind == "zip":
         return "Sorry, I need a 5-digit ZIP code. " + question.ask
     if question.kind == "yes_no":
-        return "Sorry, please reply YES or NO. " + question.ask
+        return "Sorry, please reply Y or N. " + question.ask
     if question.kind == "choice":
         return f"Sorry, please reply with one of: {', '.join(c.upper() for c in question.choices)}."
     return "Sorry, I didn't get that. " + question.ask
