@@ -8,15 +8,18 @@ the job and the episode it belongs to, so a job run again after a crash repeats 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from time import monotonic
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.jobs import RedisSteps
 from bot.services import Services
 from bot.slack.blocks import local_time
+from bot.slack.permissions import Permissions
 from workflows import follow_through as ft
 from workflows.compliance import keyword_of
-from workflows.conversation import Conversation
+from workflows.conversation import Conversation, Entry
 from workflows.hours import next_open
 from workflows.lines import Line
 from workflows.mirror import InboundSms
@@ -130,6 +133,39 @@ def _snooze_until(action: str, line: Line, now: datetime) -> tuple[datetime, str
     return until, local_time(until, line.timezone)
 
 
+def _snooze_pick(choice: str, line: Line, now: datetime) -> tuple[datetime, str] | None:
+    """The snooze picked from the card's menu: 2 or 4 hours, tomorrow 9 AM, next Monday 9 AM."""
+    if choice in ("2h", "4h"):
+        until = now + timedelta(hours=int(choice[0]))
+        return until, local_time(until, line.timezone)
+    local = now.astimezone(ZoneInfo(line.timezone))
+    if choice == "tomorrow":
+        days = 1
+    elif choice == "monday":
+        days = (7 - local.weekday()) % 7 or 7
+    else:
+        return None
+    day = local.date() + timedelta(days=days)
+    until = datetime.combine(day, time(9, 0), tzinfo=ZoneInfo(line.timezone))
+    return until, local_time(until, line.timezone)
+
+
+async def _block(svc: Services, conv: Conversation, line: Line, user: str, now: datetime) -> str:
+    """The card's Block button: allowed to those who may change settings, as `/textback block` is."""
+    if not await Permissions(svc.slack, svc.lines.admins, now=monotonic).can_change(user):
+        return "Only workspace admins and owners (or the lines file's admins) can block numbers; nothing changed."
+    if conv.caller.kind != "ok":
+        return "This caller's number is withheld or not a phone number, so there is nothing to block."
+    shown = conv.caller.display
+    if await svc.flags.is_blocked(line.number, conv.caller.number):
+        return f"{shown} is already blocked on this line."
+    await svc.flags.set_blocked(line.number, conv.caller.number, True)
+    note = Entry("system", "blocked this number: no more automatic texts to it from this line.", at=now,
+                 icon="no_entry_sign", mentions=(user,))
+    await svc.chat.post_entry(conv, note)
+    return f"Blocked {shown}: calls from it still get a thread but no automatic text. Undo with /textback unblock."
+
+
 async def card_action(svc: Services, job_id: str, args: dict[str, Any]) -> None:
     """A button pressed on a thread card; the presser is told the result privately."""
     action, user, channel = args["action"], args["user"], args["channel"]
@@ -157,17 +193,24 @@ async def card_action(svc: Services, job_id: str, args: dict[str, Any]) -> None:
     elif action == "tb_resolve":
         _, said = await ft.resolve(conv, user, store=svc.store, locks=svc.locks, chat=svc.chat,
                                    deadlines=deadlines, now=now)
-    elif action in ("tb_snooze_1h", "tb_snooze_open"):
-        until, label = _snooze_until(action, line, now)
+    elif action in ("tb_snooze_1h", "tb_snooze_open", "tb_snooze_pick"):
+        picked = _snooze_pick(str(args.get("choice", "")), line, now) if action == "tb_snooze_pick" else None
+        if action == "tb_snooze_pick" and picked is None:
+            await svc.chat.tell_user(channel, user, "That snooze choice is not known; nothing changed.")
+            return
+        until, label = picked or _snooze_until(action, line, now)
         _, said = await ft.snooze(conv, user, until, store=svc.store, locks=svc.locks, chat=svc.chat,
                                   deadlines=deadlines, now=now, label=label)
+    elif action == "tb_block":
+        said = await _block(svc, conv, line, user, now)
     else:
         log.warning("unknown card action %s", action)
         return
     await svc.chat.tell_user(channel, user, said)
 
 
-CARD_ACTIONS = frozenset({"tb_ack", "tb_claim", "tb_resolve", "tb_snooze_1h", "tb_snooze_open"})
+CARD_ACTIONS = frozenset({"tb_ack", "tb_claim", "tb_resolve", "tb_snooze_1h", "tb_snooze_open", "tb_snooze_pick",
+                          "tb_block"})
 
 
 def job_args_of_action(body: dict[str, Any], at: datetime) -> dict[str, Any] | None:
@@ -181,11 +224,15 @@ def job_args_of_action(body: dict[str, Any], at: datetime) -> dict[str, Any] | N
         return None
     user = str((body.get("user") or {}).get("id") or "")
     channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
-    conv = str(first.get("value") or "")
+    # A select sends its choice as `selected_option`, "<choice>:<conversation id>".
+    conv = str(first.get("value") or (first.get("selected_option") or {}).get("value") or "")
+    choice = ""
+    if action == "tb_snooze_pick":
+        choice, _, conv = conv.partition(":")
     if not (user and channel and conv):
         return None
     return {"action": action, "user": user, "channel": channel, "conv": conv, "at": at.isoformat(),
-            "ts": str(first.get("action_ts") or "")}
+            "ts": str(first.get("action_ts") or ""), "choice": choice}
 
 
 __all__ = [

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
 
+from bot.phones import timezone_of
 from bot.store.line_settings import Override, RedisLineSettings
 from workflows.line_overrides import apply_overrides, canonical, is_default, show
 from workflows.lines import Config, Line
@@ -44,6 +45,9 @@ class LineDirectory:
         self._store = store
         self._version: str | None = None
         self._lines: dict[str, Line] = {ln.number: ln for ln in config.lines}
+        # The lines before overrides: the file's, and those linked from Slack (`setup`).
+        self._bases: dict[str, Line] = dict(self._lines)
+        self._links: dict[str, Override] = {}
         self._overrides: dict[str, dict[str, Override]] = {}
 
     @property
@@ -56,14 +60,34 @@ class LineDirectory:
             version = await self._store.version()
             if version == self._version:
                 return
-            overrides = await self._store.load(self._lines)
+            links = await self._store.links()
+            bases = self._bases_with(links)
+            overrides = await self._store.load(bases)
         except RedisError as exc:
             # The text-back must not wait on a settings reload: keep the last known lines.
             log.warning("line settings unavailable, using the last known ones: %r", exc)
             return
-        self._lines = {ln.number: self._effective(ln, overrides.get(ln.number, {})) for ln in self._config.lines}
-        self._overrides = overrides
+        self._lines = {n: self._effective(base, overrides.get(n, {})) for n, base in bases.items()}
+        self._bases, self._links, self._overrides = bases, links, overrides
         self._version = version
+
+    def _bases_with(self, links: dict[str, Override]) -> dict[str, Line]:
+        bases = {ln.number: ln for ln in self._config.lines}
+        for number, link in links.items():
+            if number not in bases:
+                bases[number] = self._new_line(number, link.value)
+        return bases
+
+    def _new_line(self, number: str, channel: str) -> Line:
+        """A line linked from Slack gets the file's business name and the number's own timezone.
+
+        With no staff phones to ring, every call that reaches the number counts as missed.
+        """
+        first = self._config.lines[0].timezone if self._config.lines else "UTC"
+        return Line(
+            number=number, channel=channel, business=self._config.business,
+            timezone=timezone_of(number) or first, detection="forwarded",
+        )
 
     def _effective(self, base: Line, overrides: dict[str, Override]) -> Line:
         line, problems = apply_overrides(base, {f: o.value for f, o in overrides.items()})
@@ -84,8 +108,20 @@ class LineDirectory:
         return next((ln for ln in self._lines.values() if ln.channel == channel), None)
 
     def file_line(self, line: Line) -> Line:
-        """The line exactly as the lines file gives it."""
-        return self._config.line_for_number(line.number) or line
+        """The line exactly as the lines file gives it (or as `setup` created it)."""
+        return self._bases.get(line.number) or line
+
+    def in_file(self, number: str) -> bool:
+        return self._config.line_for_number(number) is not None
+
+    async def link(self, number: str, channel: str, *, by: str, at: datetime) -> None:
+        """Link a number to a channel from Slack; the line takes the file's defaults."""
+        await self._store.link(number, Override(value=channel, by=by, at=at))
+
+    async def linked_by(self, line: Line) -> Override | None:
+        """Who linked the line from Slack, and when; None for the file's lines."""
+        await self._fresh()
+        return None if self.in_file(line.number) else self._links.get(line.number)
 
     async def override(self, line: Line, field: str) -> Override | None:
         await self._fresh()

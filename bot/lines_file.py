@@ -34,10 +34,12 @@ from workflows.lines import (
     OnCall,
     Person,
     Question,
+    Shift,
     Templates,
     Urgency,
     WeeklyHours,
 )
+from workflows.override_fields import with_exceptions
 
 __all__ = ["ConfigError", "load_config", "parse_config"]
 
@@ -60,6 +62,7 @@ _TEXT_PATHS: tuple[YamlPath, ...] = (
             ("oncall", "starts"), ("urgent", "add"), ("urgent", "add", "*"), ("urgent", "remove"),
             ("urgent", "remove", "*"), ("urgent", "safety_texts", "*"), ("questions",),
             ("questions", "*", "label"), ("questions", "*", "ask"), ("questions", "*", "choices", "*"), ("crm_webhook",), ("digest",),
+            ("closed",), ("closed", "*"), ("special_hours", "*"),
         )
     ),
 )
@@ -139,6 +142,9 @@ class _Document:
             # e.g. a `!!python/object` tag: safe loading refuses it, and so do we, with its line.
             self.add(path, f"cannot be read: {exc.problem}")
             return str(node.value)  # already reported; plain text avoids a second error here
+        except ValueError:
+            # e.g. 2027-13-01: YAML takes it for a date it cannot build; the text is checked where it is used.
+            return str(node.value)
         if value is not None and not isinstance(value, str) and _wants_text(path):
             return str(node.value)
         return value
@@ -200,6 +206,8 @@ def _check_line(doc: _Document, i: int, raw: dict[str, Any], model: LineModel) -
         text = getattr(model.templates, name)
         if text and "{booking_url}" in text and not model.booking_url:
             doc.add((*here, "templates", name), "uses {booking_url} but the line has no booking_url: add one")
+    for day in set(model.closed) & set(model.special_hours):
+        doc.add((*here, "special_hours", day), f"{day} is also under closed: give the day once", key=True)
     # pydantic keys hours by weekday number, so "mon" and "monday" would silently merge.
     seen: dict[int, str] = {}
     for key in raw.get("hours") or {}:
@@ -234,6 +242,14 @@ def _to_questions(model: LineModel) -> tuple[Question, ...]:
     )
 
 
+def _hours(model: LineModel) -> WeeklyHours | None:
+    """The weekly hours with the dated closures and special hours laid over them."""
+    exceptions: dict[date, tuple[Shift, ...]] = {date.fromisoformat(d): () for d in model.closed}
+    exceptions.update({date.fromisoformat(d): tuple(s) for d, s in model.special_hours.items()})
+    weekly = None if model.hours is None else WeeklyHours(days=dict(model.hours))
+    return with_exceptions(weekly, exceptions) if exceptions else weekly
+
+
 def _to_line(model: LineModel, business: str) -> Line:
     booking = model.booking_url
     templates = Templates(
@@ -248,7 +264,7 @@ def _to_line(model: LineModel, business: str) -> Line:
         timezone=model.timezone,
         forward_to=tuple(model.forward_to),
         detection=model.detection,  # type: ignore[arg-type]  # checked against the Literal
-        hours=None if model.hours is None else WeeklyHours(days=dict(model.hours)),
+        hours=_hours(model),
         booking_url=booking,
         vertical=model.vertical,
         templates=templates,

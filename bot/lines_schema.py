@@ -225,6 +225,20 @@ def _handover(value: str) -> tuple[int, int]:
     return day, shift.start
 
 
+def _date_text(value: str) -> str:
+    """A date written YYYY-MM-DD, kept as text (YAML's own dates are read back as written)."""
+    from datetime import date
+
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f'"{value}" is not a date: write YYYY-MM-DD, e.g. 2026-12-25') from None
+    return value
+
+
+DateText = Annotated[str, BeforeValidator(_text(_date_text))]
+
+
 def _starts(value: str) -> str:
     from datetime import date
 
@@ -376,6 +390,9 @@ class LineModel(_Strict):
     quiet_hours: Quiet = DEFAULT_QUIET_HOURS
     name: Annotated[str, BeforeValidator(_text(str))] = ""
     business: Name | None = None
+    # Dated exceptions to `hours`: whole days closed, and days with their own hours.
+    closed: Annotated[list[DateText], BeforeValidator(_list)] = Field(default_factory=list)
+    special_hours: dict[DateText, Shifts] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod

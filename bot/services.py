@@ -31,6 +31,7 @@ from bot.store.locks import ConversationLocks
 from bot.tasks import Background
 from bot.twilio.gateway import TwilioSms, make_client
 from bot.twilio.lookup import TwilioLineTypes
+from bot.twilio.numbers import TwilioNumbers
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Services:
     burst_flush_s: float = 5.0
     # Carrier line types (Twilio Lookup, cached), for lines with `lookup: true`.
     line_types: TwilioLineTypes | None = None
+    # The Twilio account's own numbers, asked by `/textback setup`.
+    numbers: TwilioNumbers | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -124,6 +127,7 @@ async def open_services(
             ),
             metrics=metrics,
             line_types=TwilioLineTypes(twilio, RedisLineTypes(redis.client)),
+            numbers=TwilioNumbers(twilio),
         )
         yield services
     finally:

@@ -103,15 +103,15 @@ async def test_a_channel_without_a_line_explains_how_to_link_one(rig: Rig) -> No
         reply = said(await slash(rig, text, channel=ELSEWHERE))
         assert "not linked to a textback line" in reply
         assert f"<#{CHANNEL}>" in reply and f"<#{CHANNEL_B}>" in reply
-        assert f"channel: {ELSEWHERE}" in reply and "setup" in reply and "later step" in reply
+        assert f"channel: {ELSEWHERE}" in reply and "`/textback setup (512) 555-0100`" in reply
     assert await announcements(rig, ELSEWHERE) == []
 
 
 async def test_unknown_subcommand_suggests_the_closest(rig: Rig) -> None:
-    reply = said(await slash(rig, "stauts"))
+    reply = said(await slash(rig, "statuss"))
     assert "not a /textback command" in reply and "`/textback status`" in reply
-    later = said(await slash(rig, "keywords add flood"))
-    assert "not available yet" in later and "later step" in later
+    close = said(await slash(rig, "keywrods"))
+    assert "`/textback keywords`" in close
 
 
 async def test_settings_survive_a_restart_and_reach_other_instances(

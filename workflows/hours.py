@@ -22,6 +22,7 @@ __all__ = [
     "next_open",
     "parse_shifts",
     "parse_weekday",
+    "shifts_on",
 ]
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -144,8 +145,12 @@ def _local(tz: str, now: datetime) -> datetime:
     return now.astimezone(ZoneInfo(tz))
 
 
-def _shifts_on(hours: WeeklyHours, day: date) -> tuple[Shift, ...]:
+def shifts_on(hours: WeeklyHours, day: date) -> tuple[Shift, ...]:
+    """The shifts of one date: its dated exception (holiday, special hours) or its weekday's."""
+    if day in hours.exceptions:
+        return hours.exceptions[day]
     return hours.days.get(day.weekday(), ())
+
 
 
 def is_open(hours: WeeklyHours | None, tz: str, now: datetime) -> bool:
@@ -154,14 +159,14 @@ def is_open(hours: WeeklyHours | None, tz: str, now: datetime) -> bool:
         return True
     local = _local(tz, now)
     minute = local.hour * 60 + local.minute
-    return any(s.start <= minute < s.end for s in _shifts_on(hours, local.date()))
+    return any(s.start <= minute < s.end for s in shifts_on(hours, local.date()))
 
 
 def hours_today(hours: WeeklyHours | None, tz: str, now: datetime) -> str:
     """Today's hours for a text: "8:00 AM-5:00 PM", "closed today" or "open 24 hours"."""
     if hours is None:
         return "open 24 hours"
-    shifts = _shifts_on(hours, _local(tz, now).date())
+    shifts = shifts_on(hours, _local(tz, now).date())
     if not shifts:
         return "closed today"
     if shifts == (Shift(0, DAY_MINUTES),):
@@ -185,7 +190,7 @@ def next_open(hours: WeeklyHours | None, tz: str, now: datetime) -> datetime | N
     today = _local(tz, now).date()
     for offset in range(SEARCH_DAYS + 1):
         day = today + timedelta(days=offset)
-        for shift in _shifts_on(hours, day):
+        for shift in shifts_on(hours, day):
             start = _wall_to_instant(day, shift.start, zone)
             if start > now:
                 return start

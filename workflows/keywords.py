@@ -13,10 +13,14 @@ blanked out before matching; the same word elsewhere in the text still matches.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
-__all__ = ["PRESETS", "SAFETY_SMS", "VERTICALS", "Match", "UrgentMatcher", "safety_sms", "words"]
+__all__ = [
+    "PRESETS", "SAFETY_SMS", "VERTICALS", "Match", "UrgentMatcher", "hazard_of", "life_safety_phrases",
+    "safety_sms", "urgent_phrases", "words",
+]
 
 Words = tuple[str, ...]
 
@@ -126,6 +130,33 @@ _VERTICAL_SMS: dict[tuple[str, str], str] = {
 def words(text: str) -> Words:
     """Lowercase words: apostrophes join ("isn't" -> "isnt"), anything else not a letter or digit splits."""
     return tuple(re.findall(r"[a-z0-9]+", re.sub(r"['’]", "", text.lower())))
+
+
+@functools.cache
+def _safety_words() -> dict[Words, str]:
+    return {words(p): hazard for hazard, listed in _LIFE_SAFETY.items() for p in listed}
+
+
+def urgent_phrases(vertical: str, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The urgent phrases a line matches besides life safety: every vertical's, its preset, its own."""
+    removed = {words(p) for p in remove}
+    found: dict[Words, str] = {}
+    for phrase in (*_URGENT_ANY, *PRESETS.get(vertical, ()), *add):
+        key = words(phrase)
+        if key and key not in removed and key not in _safety_words():
+            found.setdefault(key, phrase)
+    return tuple(found.values())
+
+
+def life_safety_phrases(remove: tuple[str, ...] = ()) -> dict[str, Words]:
+    """Hazard -> the life-safety phrases still matched after the line's removals."""
+    removed = {words(p) for p in remove}
+    return {hazard: tuple(p for p in listed if words(p) not in removed) for hazard, listed in _LIFE_SAFETY.items()}
+
+
+def hazard_of(phrase: str) -> str:
+    """The hazard a phrase is a life-safety phrase of, or ""."""
+    return _safety_words().get(words(phrase), "")
 
 
 def safety_sms(hazard: str, vertical: str = "general", custom: dict[str, str] | None = None) -> str:

@@ -25,6 +25,15 @@ from workflows.lines import (
     Shift,
     WeeklyHours,
 )
+from workflows.override_fields import (
+    EXCEPTIONS_FIELD,
+    ONCALL_FIELDS,
+    URGENT_FIELDS,
+    apply_extra,
+    canonical_extra,
+    is_default_extra,
+    show_extra,
+)
 from workflows.templates import validate_template
 
 __all__ = [
@@ -45,10 +54,14 @@ TEMPLATE_NAMES = ("business_hours", "after_hours")
 FIELDS = (
     "timezone",
     *(f"hours.{day}" for day in DAY_KEYS),
+    EXCEPTIONS_FIELD,  # after the weekdays: dated exceptions sit on top of them
     *(f"templates.{name}" for name in TEMPLATE_NAMES),
     "cooldown",
     "reminders",
+    *URGENT_FIELDS,
+    *ONCALL_FIELDS,  # oncall.people first: the others change the person set there
 )
+_EXTRA = frozenset((EXCEPTIONS_FIELD, *URGENT_FIELDS, *ONCALL_FIELDS))
 ALL_DAY: tuple[Shift, ...] = (Shift(0, 24 * 60),)
 REMINDERS_EXAMPLE = 'e.g. "5m 15m 60m", or "off"'
 # What people say instead of an IANA name; each has one obvious meaning for a US business.
@@ -121,6 +134,8 @@ def canonical(line: Line, field: str, text: str) -> str:
     """Check `text` for `field` of `line` and return the form to store; ValueError says why not."""
     if field == "timezone":
         return parse_timezone(text)
+    if field in _EXTRA:
+        return canonical_extra(line, field, text)
     if field.startswith("hours.") and field[6:] in DAY_KEYS:
         return _shifts_text(parse_shifts(text))
     if field.startswith("templates.") and field[10:] in TEMPLATE_NAMES:
@@ -142,12 +157,14 @@ def _with_day(hours: WeeklyHours | None, day: int, shifts: tuple[Shift, ...]) ->
         days[day] = shifts
     else:
         days.pop(day, None)
-    return WeeklyHours(days=days)
+    return WeeklyHours(days=days, exceptions=dict(hours.exceptions) if hours is not None else {})
 
 
 def _apply_one(line: Line, field: str, value: str) -> Line:
     if field == "timezone":
         return replace(line, timezone=parse_timezone(value))
+    if field in _EXTRA:
+        return apply_extra(line, field, value)
     if field.startswith("hours."):
         return replace(line, hours=_with_day(line.hours, DAY_KEYS.index(field[6:]), parse_shifts(value)))
     if field.startswith("templates."):
@@ -175,6 +192,8 @@ def apply_overrides(line: Line, overrides: Mapping[str, str]) -> tuple[Line, dic
 
 def show(line: Line, field: str) -> str:
     """A setting's value as people read it in Slack."""
+    if field in _EXTRA:
+        return show_extra(line, field)
     if field.startswith("hours."):
         if line.hours is None:
             return "open 24 hours"
@@ -196,6 +215,8 @@ def show(line: Line, field: str) -> str:
 
 def is_default(line: Line, field: str) -> bool:
     """Whether the line (as the file gave it) holds the built-in value for `field`."""
+    if field in _EXTRA:
+        return is_default_extra(line, field)
     if field.startswith("hours."):
         return line.hours is None
     if field == "templates.business_hours":

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from workflows.hours import DAY_MINUTES, next_open
+from workflows.hours import DAY_MINUTES, next_open, shifts_on
 from workflows.lines import WeeklyHours
 
 __all__ = ["STEP_KINDS", "Step", "add_open_time", "ladder", "pending", "step_kind"]
@@ -43,7 +43,7 @@ def _open_until(hours: WeeklyHours, tz: str, at: datetime) -> datetime:
     zone = ZoneInfo(tz)
     local = at.astimezone(zone)
     minute = local.hour * 60 + local.minute
-    shift = next(s for s in hours.days.get(local.weekday(), ()) if s.start <= minute < s.end)
+    shift = next(s for s in shifts_on(hours, local.date()) if s.start <= minute < s.end)
     return _instant(local.date(), shift.end, zone)
 
 

@@ -124,7 +124,38 @@ def buttons(conv: Conversation) -> list[Block]:
     out.append(_button("Resolve", "tb_resolve", conv.id, "primary"))
     out.append(_button("Snooze 1h", "tb_snooze_1h", conv.id))
     out.append(_button("Snooze to opening", "tb_snooze_open", conv.id))
+    out.append(_snooze_pick(conv.id))
+    if conv.caller.kind == "ok":
+        out.append(_block_button(conv))
     return out
+
+
+# Snooze choices beyond the two buttons: option value "<choice>:<conversation id>".
+SNOOZE_CHOICES = (("2h", "2 hours"), ("4h", "4 hours"), ("tomorrow", "Tomorrow 9 AM"), ("monday", "Monday 9 AM"))
+
+
+def _plain(text: str) -> Block:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _snooze_pick(conv_id: str) -> Block:
+    options = [{"text": _plain(label), "value": f"{choice}:{conv_id}"} for choice, label in SNOOZE_CHOICES]
+    return {"type": "static_select", "action_id": "tb_snooze_pick", "placeholder": _plain("Snooze until…"),
+            "options": options}
+
+
+def _block_button(conv: Conversation) -> Block:
+    button = _button("Block number", "tb_block", conv.id)
+    # Slack asks before sending the press: blocking is easy to undo, but not from the card.
+    button["confirm"] = {
+        "title": _plain("Block this number?"),
+        "text": _plain(f"{conv.caller.display[:40]} will get no more automatic texts from this line. "
+                       "Undo with /textback unblock."),
+        "confirm": _plain("Block"),
+        "deny": _plain("Cancel"),
+        "style": "danger",
+    }
+    return button
 
 
 def entry(e: Entry, conv: Conversation, tz: str) -> tuple[str, list[Block]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.lines_directory import Change
+from bot.slack import command_holidays
 from bot.slack.command_status import hours_lines
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import (
@@ -51,8 +52,10 @@ async def hours(ctx: Ctx) -> Reply:
     words = ctx.args.split(None, 1)
     if not words:
         return await _show(ctx)
-    await ctx.require_admin()
     head, rest = words[0], (words[1].strip() if len(words) > 1 else "")
+    if head.lower() in command_holidays.WORDS:
+        return await command_holidays.dated(ctx, head.lower(), await ctx.plain(rest))
+    await ctx.require_admin()
     if head.lower().rstrip(":") in TIMEZONE_WORDS:
         if not rest:
             raise UsageError("say which timezone", EXAMPLES["timezone"])
@@ -70,7 +73,9 @@ async def hours(ctx: Ctx) -> Reply:
 
 async def _show(ctx: Ctx) -> Reply:
     rows = await hours_lines(ctx, ctx.linked())
-    tip = f"Change with `{COMMAND} hours mon 08:00-17:00`, `{COMMAND} hours sat closed` or `{COMMAND} hours tz America/Chicago`."
+    tip = (f"Change with `{COMMAND} hours mon 08:00-17:00`, `{COMMAND} hours sat closed` or "
+           f"`{COMMAND} hours tz America/Chicago`; holidays with `{command_holidays.CLOSED_EXAMPLE}` and "
+           f"`{command_holidays.OPEN_EXAMPLE}`.")
     return Reply(text="Opening hours", blocks=[section("\n".join(rows)), section(tip)])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot import phones
+from bot.slack import command_holidays
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import (
     COMMAND,
@@ -20,6 +21,7 @@ from workflows.hours import describe_next_open, is_open
 from workflows.line_overrides import DAY_KEYS, show
 from workflows.lines import Line
 from workflows.oncall import on_duty
+from workflows.override_fields import EXCEPTIONS_FIELD, ONCALL_FIELDS
 from workflows.quiet_hours import format_quiet_hours
 
 HELP = f"""*`{COMMAND}`* acts on the line of the channel you run it in.
@@ -27,7 +29,12 @@ HELP = f"""*`{COMMAND}`* acts on the line of the channel you run it in.
 • `{COMMAND} status`: every setting, its value and where it comes from
 • `{COMMAND} hours`: opening hours and timezone
 • `{COMMAND} template`: the text-back messages · `{COMMAND} template preview after_hours`
-• `{COMMAND} block`: the blocked numbers
+• `{COMMAND} block`: the blocked numbers · `{COMMAND} hours holidays`: closures and special hours ahead
+• `{COMMAND} keywords`: the urgent phrases · `{COMMAND} oncall`: who is paged now, the backup, the rotation
+• `{COMMAND} stats` or `{COMMAND} stats 30d`: missed calls, texts, replies, open threads, time to first reply
+*Callers* (anyone; replying in the caller's thread is the usual way):
+• `{COMMAND} reply (512) 555-0123 A tech can be there by 11:30.`: text the caller, shown in their thread
+• `{COMMAND} resolve (512) 555-0123`: resolve the caller's open conversation
 *Leads* (anyone):
 • `{COMMAND} leads`: counts by status and the latest leads · `{COMMAND} leads export 30d`: a CSV in the channel
 • `{COMMAND} lead (512) 555-0123`: one lead and its history · `{COMMAND} lead (512) 555-0123 booked`
@@ -35,6 +42,10 @@ HELP = f"""*`{COMMAND}`* acts on the line of the channel you run it in.
 *Change* (workspace admins and owners, and the lines file's `admins`):
 • `{COMMAND} hours mon 08:00-12:00,13:00-17:00` · `{COMMAND} hours sat closed` · `{COMMAND} hours mon-fri 9am-5pm`
 • `{COMMAND} hours tz America/Chicago`
+• `{COMMAND} hours closed 2026-12-25` · `{COMMAND} hours open 2026-12-24 08:00-12:00` · `{COMMAND} hours closed remove 2026-12-25`
+• `{COMMAND} keywords add mold` · `{COMMAND} keywords remove swarm` (life-safety phrases always stay)
+• `{COMMAND} oncall set @dana (512) 555-0199` · `{COMMAND} oncall backup @sam` · `{COMMAND} oncall call on` · `{COMMAND} oncall escalate 5m`
+• `{COMMAND} setup (512) 555-0100` (in a new channel: link it to one of your Twilio numbers)
 • `{COMMAND} template set business_hours Hi, this is {{business}}. Sorry we missed your call!`
   placeholders: {{business}} {{booking_url}} {{hours_today}} {{next_open}}
 • `{COMMAND} block (512) 555-0123` · `{COMMAND} unblock (512) 555-0123`
@@ -45,19 +56,20 @@ Changes made here take precedence over the lines file, survive restarts, and are
 
 
 async def help_reply(ctx: Ctx) -> Reply:
-    return Reply(text=f"{COMMAND} help", blocks=[section(HELP)])
+    # Two sections: one holds at most 3000 characters.
+    read, change = HELP.split("\n*Change*", 1)
+    return Reply(text=f"{COMMAND} help", blocks=[section(read), section("*Change*" + change)])
 
 
 async def not_linked(ctx: Ctx) -> Reply:
-    """How to link a channel; `setup` will do it from Slack in a later step."""
+    """Where the lines are, and how to link this channel."""
     lines = await ctx.svc.lines.lines()
     where = "\n".join(f"• <#{ln.channel}>: {phones.display(ln.number)} ({escape(ln.label)})" for ln in lines[:20])
     text = (
         f"This channel is not linked to a textback line, so `{COMMAND}` has nothing to act on here.\n"
         f"Run it in a line's channel:\n{where}\n"
-        "To link this channel now, put its id under the line in the lines file "
-        f"(`channel: {ctx.channel}`) and restart textback. "
-        f"Linking from Slack with `{COMMAND} setup <number>` is not available yet: it comes in a later step."
+        f"To link this channel to one of your Twilio numbers: `{COMMAND} setup (512) 555-0100` (admins), "
+        f"or put its id under the line in the lines file (`channel: {ctx.channel}`) and restart textback."
     )
     return Reply(text="This channel is not linked to a textback line.", blocks=[section(text)])
 
@@ -75,6 +87,10 @@ async def hours_lines(ctx: Ctx, line: Line) -> list[str]:
     rows = [f"*Hours* ({state})", await _setting(ctx, line, "timezone", "Timezone")]
     for day in DAY_KEYS:
         rows.append(await _setting(ctx, line, f"hours.{day}", f"`{day.capitalize()}`"))
+    ahead = command_holidays.upcoming(ctx, line)
+    if ahead:
+        source = await ctx.svc.lines.source_of(line, EXCEPTIONS_FIELD)
+        rows.append(f"*Holidays and special hours* · _{source}_\n{command_holidays.describe(ahead)}")
     return rows
 
 
@@ -134,8 +150,14 @@ async def status_reply(ctx: Ctx) -> Reply:
     file_fields = ("forward_to", "detection", "ring_timeout", "ring_after_hours", "booking_url", "vertical",
                    "oncall", "opt_out_footer", "allow_international", "lookup", "quiet_hours")
     sources = {f: await lines.source_of(line, f) for f in file_fields}
+    for field in ONCALL_FIELDS:
+        if await lines.override(line, field) is not None:
+            sources["oncall"] = await lines.source_of(line, field)  # changed from Slack (`oncall set`...)
+            break
     blocked = await ctx.svc.flags.blocked_numbers(line.number)
     admins = "".join(f", <@{u}>" for u in lines.admins)
+    link = await lines.linked_by(line)
+    linked = f" · linked from Slack by <@{link.by}>" if link else ""
     follow_up = [
         "*Follow-up*",
         await _setting(ctx, line, "cooldown", "Cooldown"),
@@ -144,7 +166,7 @@ async def status_reply(ctx: Ctx) -> Reply:
     ]
     blocks: list[Block] = [
         header(f"textback · {line.label}"),
-        context(f"Line {phones.display(line.number)} · <#{line.channel}> · business: {escape(line.business)}"),
+        context(f"Line {phones.display(line.number)} · <#{line.channel}> · business: {escape(line.business)}{linked}"),
         section("\n".join(await hours_lines(ctx, line))),
         section("\n".join(await _template_lines(ctx, line))),
         section("\n".join(follow_up)),

@@ -18,9 +18,14 @@ from bot.slack import (
     command_follow_up,
     command_forget,
     command_hours,
+    command_keywords,
     command_leads,
+    command_oncall,
+    command_setup,
+    command_stats,
     command_status,
     command_templates,
+    command_threads,
 )
 from bot.slack.mrkdwn import escape
 from bot.slack.permissions import Permissions
@@ -43,12 +48,19 @@ SUBCOMMANDS: dict[str, Handler] = {
     "lead": command_leads.lead,
     "leads": command_leads.leads,
     "forget": command_forget.forget,
+    "setup": command_setup.setup,
+    "keywords": command_keywords.keywords,
+    "oncall": command_oncall.oncall,
+    "resolve": command_threads.resolve,
+    "reply": command_threads.reply,
+    "stats": command_stats.stats,
 }
-ALIASES = {"templates": "template", "hour": "hours", "reminder": "reminders", "?": "help", "settings": "status"}
-# Named in the product but not built yet: say so rather than "unknown subcommand".
-LATER = ("setup", "keywords", "oncall", "reply", "resolve", "stats")
+ALIASES = {
+    "templates": "template", "hour": "hours", "reminder": "reminders", "?": "help", "settings": "status",
+    "keyword": "keywords", "urgent": "keywords", "on-call": "oncall", "on_call": "oncall",
+}
 # These work in any channel; everything else needs the channel's line.
-ANYWHERE = frozenset({"help"})
+ANYWHERE = frozenset({"help", "setup"})
 
 
 def register(bolt: AsyncApp, svc: Services) -> None:
@@ -63,6 +75,8 @@ def register(bolt: AsyncApp, svc: Services) -> None:
         ctx = Ctx(svc=svc, permissions=permissions, user=user, channel=channel, line=line, args=args)
         reply = await run(ctx, words[0].lower() if words else "help")
         await ack(text=reply.text, blocks=reply.blocks)
+        # `setup` links the channel: its announcement goes to the line it just created.
+        line = line or (await svc.lines.line_for_channel(channel) if reply.announce or reply.notice else None)
         if reply.announce and line is not None:
             svc.tasks.spawn(announce(svc, line, user, reply.announce), name="settings-announcement")
         if reply.notice and line is not None:
@@ -93,8 +107,6 @@ async def run(ctx: Ctx, name: str) -> Reply:
 
 
 def _unknown(name: str) -> Reply:
-    if name in LATER:
-        return Reply(text=f"`{COMMAND} {name}` is not available yet: it comes in a later step. `{COMMAND} help` lists what works now.")
     close = difflib.get_close_matches(name, [*SUBCOMMANDS, *ALIASES], n=1)
     hint = f" Did you mean `{COMMAND} {ALIASES.get(close[0], close[0])}`?" if close else ""
     return Reply(text=f':warning: "{escape(name)}" is not a {COMMAND} command.{hint} `{COMMAND} help` lists them.')

@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.follow_through_jobs import job_args_of_action
 from bot.services import Services
-from bot.slack import commands
+from bot.slack import commands, home
 from bot.store import keys
 from workflows.mirror import TeamReply
 
@@ -67,3 +67,4 @@ def register(bolt: AsyncApp, svc: Services) -> None:
 
     bolt.action(re.compile(r"^tb_"))(on_card_action)
     commands.register(bolt, svc)
+    home.register(bolt, svc)

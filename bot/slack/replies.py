@@ -23,6 +23,13 @@ FIELD_LABELS = {
     "templates.after_hours": "after-hours text",
     "cooldown": "cooldown",
     "reminders": "reminders",
+    "hours.exceptions": "holidays and special hours",
+    "urgent.add": "urgent phrases added",
+    "urgent.remove": "urgent phrases removed",
+    "oncall.people": "on call",
+    "oncall.backup": "backup",
+    "oncall.call": "pages ring the phone",
+    "oncall.escalate_after": "page the backup after",
 }
 EXAMPLES = {
     "timezone": f"{COMMAND} hours tz America/Chicago",
@@ -30,6 +37,8 @@ EXAMPLES = {
     "templates": f"{COMMAND} template set after_hours We're closed now - text us what you need.",
     "cooldown": f"{COMMAND} cooldown 4h",
     "reminders": f"{COMMAND} reminders 5m 15m 60m",
+    "urgent": f"{COMMAND} keywords add mold",
+    "oncall": f"{COMMAND} oncall set @dana (512) 555-0199",
 }
 
 

@@ -271,6 +271,29 @@ class Rig:
         return await self.slack_post(form, "application/x-www-form-urlencoded", **kw)
 
 
+    async def choose(
+        self, action_id: str, value: str, *, channel: str, message_ts: str, user: str = "U0TEAM0001", **kw: Any
+    ) -> tuple[int, str]:
+        """A choice in a `static_select` on a message, as Slack posts its `block_actions` payload."""
+        option = {"text": {"type": "plain_text", "text": value, "emoji": True}, "value": value}
+        payload = {
+            "type": "block_actions", "team": {"id": TEAM_ID, "domain": self.slack.domain},
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM_ID},
+            "api_app_id": "A0TEXTBACK", "token": "legacy-token-unused", "trigger_id": f"1.2.{secrets.token_hex(6)}",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+            "channel": {"id": channel, "name": f"channel-{channel.lower()}"},
+            "message": self.slack.message(channel, message_ts) or {"ts": message_ts},
+            "response_url": f"https://hooks.slack.com/actions/{TEAM_ID}/1/{secrets.token_hex(8)}",
+            "actions": [{
+                "type": "static_select", "action_id": action_id, "block_id": "tb_card", "selected_option": option,
+                "placeholder": {"type": "plain_text", "text": "Snooze until…", "emoji": True},
+                "action_ts": f"{time.time():.6f}",
+            }],
+        }
+        form = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.slack_post(form, "application/x-www-form-urlencoded", **kw)
+
+
 def dial_status_path(line: str) -> str:
     """The `<Dial action>` path the server puts in its TwiML for a line."""
     return "/twilio/voice/dial-status?" + urlencode({"line": line})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from datetime import datetime
 
 from redis.asyncio import Redis
 
@@ -57,6 +58,20 @@ class RedisConversationStore:
     async def open_for(self, line: str, caller: str) -> Conversation | None:
         """The caller's open conversation on a line, if any."""
         return await self._load_open(keys.open_conversation(line, caller))
+
+    async def opened_since(self, lines: set[str], since: datetime) -> list[Conversation]:
+        """Conversations on `lines` opened at or after `since`, newest first.
+
+        Read by scanning the records: figures for a few lines over weeks, not a hot path.
+        """
+        names = [key async for key in self._r.scan_iter(match=keys.conversation("*"), count=500)]
+        found: list[Conversation] = []
+        for start in range(0, len(names), 200):
+            for raw in await self._r.mget(names[start : start + 200]):
+                conv = codec.loads(raw) if raw is not None else None
+                if conv is not None and conv.line in lines and conv.opened_at >= since:
+                    found.append(conv)
+        return sorted(found, key=lambda c: c.opened_at, reverse=True)
 
     async def get(self, conv_id: str) -> Conversation | None:
         """Load a conversation by id."""

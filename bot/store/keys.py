@@ -129,6 +129,10 @@ def line_settings(number: str) -> str:
 # Bumped on every Slack settings change, so each instance notices with one GET and reloads.
 LINE_SETTINGS_VERSION = f"{PREFIX}linecfg-version"
 
+# Hash of lines linked from Slack (`/textback setup`): number -> JSON {value: channel, by, at}.
+# Kept without a TTL, like the settings: the link lasts until changed.
+SLACK_LINES = f"{PREFIX}slack-lines"
+
 
 def text_sequence(line: str, caller: str) -> str:
     """Numbers a caller's texts in arrival order (taken when the webhook is recorded)."""

@@ -70,3 +70,16 @@ class RedisLineSettings:
             pipe.hdel(keys.line_settings(number), field)
             pipe.incr(keys.LINE_SETTINGS_VERSION)
             await pipe.execute()
+
+    async def links(self) -> dict[str, Override]:
+        """Lines linked to a channel from Slack: number -> the channel (as `value`), who and when."""
+        rows = await self._r.hgetall(keys.SLACK_LINES)
+        found = {k.decode(): _loads(v) for k, v in rows.items()}
+        return {number: link for number, link in found.items() if link is not None}
+
+    async def link(self, number: str, link: Override) -> None:
+        """Link a number to a channel (`link.value`); every instance reloads at its next lookup."""
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.SLACK_LINES, number, _dumps(link))
+            pipe.incr(keys.LINE_SETTINGS_VERSION)
+            await pipe.execute()
