@@ -50,6 +50,10 @@ class LineDirectory:
         self._links: dict[str, Override] = {}
         self._overrides: dict[str, dict[str, Override]] = {}
 
+    def known(self, number: str) -> Line | None:
+        """The line as of the last lookup, without asking Redis (for rendering, never for decisions)."""
+        return self._lines.get(number)
+
     @property
     def admins(self) -> tuple[str, ...]:
         """Slack user ids the lines file allows to change settings."""

@@ -96,7 +96,8 @@ async def open_services(
     )
     sms = MeteredSms(twilio, status_callback=f"{settings.public_url}/twilio/sms/status", metrics=metrics)
     tasks = Background()
-    chat = SlackThreads(slack, settings.config)
+    lines = LineDirectory(settings.config, RedisLineSettings(redis.client))
+    chat = SlackThreads(slack, settings.config, lines.known)
     jobs = JobQueue(redis.client, retry_idle_ms=int(settings.job_retry_s * 1000))
     try:
         services = Services(
@@ -117,7 +118,7 @@ async def open_services(
             directory=SlackDirectory(slack),
             tasks=tasks,
             jobs=jobs,
-            lines=LineDirectory(settings.config, RedisLineSettings(redis.client)),
+            lines=lines,
             scheduler=Scheduler(redis.client, clock, role=settings.role, timing=timing or Timing()),
             pager=SlackTwilioPager(chat, twilio),
             leads=RedisLeads(redis.client),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from redis.asyncio import Redis
 
 from bot.lines_directory import LineDirectory
@@ -66,3 +68,15 @@ async def test_setup_is_for_admins(rig: Rig) -> None:
     refused = said(await slash(rig, f"setup {NEW}", channel=ELSEWHERE, user=MEMBER))
     assert "Only workspace admins and owners" in refused
     assert await rig.services.lines.line_for_channel(ELSEWHERE) is None
+
+
+
+async def test_a_line_linked_from_slack_shows_its_own_local_time_on_cards(rig: Rig) -> None:
+    """A line made with /textback setup is in no file: its card still reads in its timezone."""
+    rig.twilio.account.add_number(NEW)
+    await slash(rig, "setup (512) 555-0300", channel=ELSEWHERE)
+    await rig.missed_call(CALLER, NEW)
+    await rig.settle()
+    [card] = [m for m in rig.slack.messages_in(ELSEWHERE) if "Missed call" in str(m.get("text"))]
+    local = rig.services.clock.now().astimezone(ZoneInfo("America/Chicago"))
+    assert local.strftime("%-I:%M %p") in str(card["blocks"]), "Chicago time, not UTC"

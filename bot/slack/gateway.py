@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
 from workflows.conversation import Conversation, Entry, SmsResult
-from workflows.lines import Config
+from workflows.lines import Config, Line
 from workflows.ports import RetryLater
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,16 @@ def is_transient(exc: SlackApiError) -> bool:
 class SlackThreads:
     """Posts cards and thread lines; a Slack failure is logged and never raised."""
 
-    def __init__(self, client: AsyncWebClient, config: Config) -> None:
+    def __init__(
+        self, client: AsyncWebClient, config: Config, line_of: Callable[[str], Line | None] | None = None
+    ) -> None:
         self._client = client
         self._config = config
+        # The effective lines (a line linked from Slack is not in the file); the file's otherwise.
+        self._line_of = line_of or config.line_for_number
 
     def _tz(self, conv: Conversation) -> str:
-        line = self._config.line_for_number(conv.line)
+        line = self._line_of(conv.line)
         return line.timezone if line else "UTC"
 
     async def _call(self, method: str, **kwargs: Any) -> dict[str, Any] | None:
