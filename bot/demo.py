@@ -104,7 +104,8 @@ def slack_view(msg: dict[str, Any]) -> str:
         texts = [block.get("text")] + list(block.get("elements") or [])
         parts += [t["text"] for t in texts if isinstance(t, dict) and isinstance(t.get("text"), str)]
         if block.get("type") == "actions":
-            parts.append("buttons: " + ", ".join(e["text"]["text"] for e in block["elements"]))
+            labels = [(e.get("text") or e.get("placeholder") or {}).get("text", "") for e in block["elements"]]
+            parts.append("buttons: " + ", ".join(label for label in labels if label))
     shown = html.unescape(" | ".join(parts) or str(msg.get("text", "")))
     shown = re.sub(r"<@(U[A-Z0-9]+)>", r"@\1", shown.replace("<!here>", "@here"))
     return emoji.emojize(shown, language="alias").replace("*", "")
