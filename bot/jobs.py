@@ -41,6 +41,8 @@ RUN_LOCK_MS = 30_000
 BACKOFF_CAP = 30
 # Jobs run concurrently: a slow Slack call must not hold up the next caller's text-back.
 MAX_IN_FLIGHT = 64
+# Jobs taken from the stream per read; more would hoard work other instances could start.
+READ_BATCH = 16
 STEPS_TTL_S = 7 * 24 * 3600
 
 # Claim the delivery id and record the job in one step: a crash between the two would
@@ -58,25 +60,42 @@ return false
 
 
 class RedisSteps:
-    """The step log of one job: which effects already happened, and their results."""
+    """The step log of one job: which effects already happened, and their results.
+
+    Read whole once (one round trip instead of one per step), with this runner's own writes
+    laid over it: only the job's one runner (its run lock) writes the log. Each write still
+    reaches Redis before `put` returns, ahead of the effect it guards.
+    """
 
     def __init__(self, redis: Redis, job_id: str) -> None:
         self._r = redis
         self._job_id = job_id
         self._key = keys.job_steps(job_id)
+        self._read: dict[str, str] | None = None
+        self._written: dict[str, str] = {}
+        self._expiring = False
 
     def key(self, name: str) -> str:
         return f"{self._job_id}:{name}"
 
     async def get(self, name: str) -> str | None:
-        value = await self._r.hget(self._key, name)
-        return value.decode() if value is not None else None
+        if name in self._written:
+            return self._written[name]
+        if self._read is None:
+            raw = await self._r.hgetall(self._key)
+            self._read = {k.decode(): v.decode() for k, v in raw.items()}
+        return self._written.get(name, self._read.get(name))
 
     async def put(self, name: str, value: str) -> None:
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.hset(self._key, name, value)
-            pipe.expire(self._key, STEPS_TTL_S)
-            await pipe.execute()
+        if self._expiring:  # the key already has its time to live; HSET keeps it
+            await self._r.hset(self._key, name, value)
+        else:
+            async with self._r.pipeline(transaction=False) as pipe:
+                pipe.hset(self._key, name, value)
+                pipe.expire(self._key, STEPS_TTL_S)
+                await pipe.execute()
+            self._expiring = True
+        self._written[name] = value
 
 
 class JobQueue:
@@ -133,7 +152,7 @@ class JobQueue:
         await self._slots.acquire()
         self._slots.release()
         replies = await self._r.xreadgroup(
-            GROUP, self._consumer, {keys.JOBS: ">"}, count=16, block=block_ms
+            GROUP, self._consumer, {keys.JOBS: ">"}, count=READ_BATCH, block=block_ms
         )
         for _, entries in replies or []:
             for entry_id, fields in entries:

@@ -95,10 +95,10 @@ async def plan_textback(
         reason = lookup_guard(await lookup.line_type(number))
     if reason:
         return TextbackPlan(send=False, reason=reason)
-    if not await store.start_cooldown(line.number, number, line.cooldown, owner=call.call_id):
+    claimed, first = await store.claim_textback(line.number, number, line.cooldown, owner=call.call_id)
+    if not claimed:
         window = format_duration(line.cooldown)
         return TextbackPlan(send=False, reason=f"already texted within the {window} cooldown")
-    first = await store.first_text(line.number, number, owner=call.call_id)
     return TextbackPlan(send=True, body=textback_body(line, now=now, first_text=first))
 
 

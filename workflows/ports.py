@@ -76,12 +76,10 @@ class ConversationStore(Protocol):
         """Find the conversation a chat thread belongs to."""
         ...
 
-    async def start_cooldown(self, line: str, caller: str, seconds: int, owner: str) -> bool:
-        """Claim the auto-text window for `owner`; False if another's is running."""
-        ...
-
-    async def first_text(self, line: str, caller: str, owner: str) -> bool:
-        """True for one owner per caller and line: the first text carries opt-out wording."""
+    async def claim_textback(self, line: str, caller: str, cooldown: int, owner: str) -> tuple[bool, bool]:
+        """Claim the auto-text window for `owner` (False if another's is running) and, when it
+        was claimed, whether this is the first text to the caller (it carries opt-out wording);
+        both hold again for the same owner."""
         ...
 
     async def wait_turn(self, line: str, caller: str, seq: int, timeout: float) -> bool:

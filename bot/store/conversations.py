@@ -22,6 +22,23 @@ redis.call('SET', KEYS[2], ARGV[2])
 return {1, ARGV[2]}
 """
 
+# A re-run of the job that made a claim finds its own name: still its claim. The first-text
+# mark is only taken with the cooldown window, as the text it marks is then sent.
+_CLAIM_TEXTBACK = """
+local function claim(key, ttl)
+  local taken
+  if ttl then
+    taken = redis.call('SET', key, ARGV[1], 'NX', 'EX', ttl)
+  else
+    taken = redis.call('SET', key, ARGV[1], 'NX')
+  end
+  if taken or redis.call('GET', key) == ARGV[1] then return 1 end
+  return 0
+end
+if claim(KEYS[1], ARGV[2]) == 0 then return {0, 0} end
+return {1, claim(KEYS[2], nil)}
+"""
+
 _MAX_SET = """
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
@@ -35,6 +52,7 @@ class RedisConversationStore:
     def __init__(self, redis: Redis) -> None:
         self._r = redis
         self._open = redis.register_script(_OPEN_OR_GET)
+        self._claim_textback = redis.register_script(_CLAIM_TEXTBACK)
 
     async def open_or_get(self, conv: Conversation) -> tuple[Conversation, bool]:
         """Return the open conversation, or store `conv` as a new one, in one atomic step.
@@ -94,20 +112,11 @@ class RedisConversationStore:
         conv_id = await self._r.get(keys.thread(channel, thread_id))
         return await self.get(conv_id.decode()) if conv_id is not None else None
 
-    async def start_cooldown(self, line: str, caller: str, seconds: int, owner: str) -> bool:
-        """Claim the auto-text window for `owner`; False while someone else's runs."""
-        return await self._claim_for(keys.cooldown(line, caller), owner, max(1, seconds))
-
-    async def first_text(self, line: str, caller: str, owner: str) -> bool:
-        """True for the first `owner` to text a number from a line (and again for it)."""
-        return await self._claim_for(keys.texted(line, caller), owner, None)
-
-    async def _claim_for(self, key: str, owner: str, ttl: int | None) -> bool:
-        # A re-run of the job that made the claim finds its own name: still its claim.
-        if await self._r.set(key, owner, nx=True, ex=ttl):
-            return True
-        current = await self._r.get(key)
-        return current is not None and current.decode() == owner
+    async def claim_textback(self, line: str, caller: str, cooldown: int, owner: str) -> tuple[bool, bool]:
+        """The cooldown window for `owner`, then the first-text mark: one round trip for both."""
+        keys_ = [keys.cooldown(line, caller), keys.texted(line, caller)]
+        claimed, first = await self._claim_textback(keys=keys_, args=[owner, max(1, cooldown)])
+        return bool(int(claimed)), bool(int(first))
 
     async def record_outbound(self, sid: str, conv: Conversation, message_id: str | None) -> None:
         """Map an outbound SMS to its conversation and the team message that caused it."""
