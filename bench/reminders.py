@@ -52,6 +52,23 @@ async def _one(deadlines: Deadlines, due: float, n: int) -> None:
 
 
 async def run(url: str, jobs: int, spread: float, instances: int) -> int:
+    result = await measure(url, jobs, spread, instances)
+    print(text(result))
+    return 0 if result["ran_once"] == jobs else 1
+
+
+def measure_embedded(jobs: int, spread: float, instances: int = 3) -> dict[str, Any]:
+    """`measure` against a fresh embedded Valkey (never a shared database)."""
+    server = ValkeyServer()
+    server.start()
+    try:
+        return asyncio.run(measure(server.connection_url, jobs, spread, instances))
+    finally:
+        server.stop()
+
+
+async def measure(url: str, jobs: int, spread: float, instances: int) -> dict[str, Any]:
+    """Lateness (fire time minus due time) of `jobs` reminders, and how often each ran."""
     lateness: list[float] = []
     runs: Counter[str] = Counter()
     done = asyncio.Event()
@@ -78,21 +95,28 @@ async def run(url: str, jobs: int, spread: float, instances: int) -> int:
         finally:
             for s in schedulers:
                 await s.stop()
-        report(lateness, runs, jobs, time.time() - first)
+        elapsed = time.time() - first
     finally:
         for h in handles:
             await h.close()
-    return 0 if set(runs.values()) == {1} and len(runs) == jobs else 1
-
-
-def report(lateness: list[float], runs: Counter[str], jobs: int, elapsed: float) -> None:
     ms = [v * 1000 for v in lateness]
-    print(f"{jobs} jobs due over the window, fired in {elapsed:.1f} s after the first was due")
-    print(f"lateness ms: p50 {percentile(ms, 0.5):.1f}  p99 {percentile(ms, 0.99):.1f}  "
-          f"max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}  min {min(ms):.1f}")  # fmt: skip
-    doubled = sum(1 for n in runs.values() if n > 1)
-    print(f"ran once: {sum(1 for n in runs.values() if n == 1)}  twice or more: {doubled}  "
-          f"never: {jobs - len(runs)}")  # fmt: skip
+    return {
+        "jobs": jobs, "instances": instances, "spread_s": spread, "elapsed_s": round(elapsed, 1),
+        "p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99), "max_ms": max(ms),
+        "mean_ms": statistics.fmean(ms), "min_ms": min(ms),
+        "ran_once": sum(1 for n in runs.values() if n == 1),
+        "ran_twice_or_more": sum(1 for n in runs.values() if n > 1), "never": jobs - len(runs),
+    }
+
+
+def text(r: dict[str, Any]) -> str:
+    return (
+        f"{r['jobs']} jobs due over {r['spread_s']:g} s, {r['instances']} schedulers, fired in "
+        f"{r['elapsed_s']:.1f} s after the first was due\n"
+        f"lateness ms: p50 {r['p50_ms']:.1f}  p99 {r['p99_ms']:.1f}  max {r['max_ms']:.1f}  "
+        f"mean {r['mean_ms']:.1f}  min {r['min_ms']:.1f}\n"
+        f"ran once: {r['ran_once']}  twice or more: {r['ran_twice_or_more']}  never: {r['never']}"
+    )
 
 
 def main() -> int:
@@ -104,12 +128,9 @@ def main() -> int:
     opts = parser.parse_args()
     if opts.redis_url:
         return asyncio.run(run(opts.redis_url, opts.jobs, opts.spread, opts.instances))
-    server = ValkeyServer()
-    server.start()
-    try:
-        return asyncio.run(run(server.connection_url, opts.jobs, opts.spread, opts.instances))
-    finally:
-        server.stop()
+    result = measure_embedded(opts.jobs, opts.spread, opts.instances)
+    print(text(result))
+    return 0 if result["ran_once"] == opts.jobs else 1
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ from bench.harness import PROFILED_LEVEL, Measured, Options
 from bench.scenarios import SMS, Held, Samples
 from bench.stats import ratio, summary
 
-REMINDERS = "n/a (no reminders yet)"
-
 
 def machine() -> dict[str, Any]:
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
@@ -46,7 +44,7 @@ def step(held: Held) -> dict[str, Any]:
             "webhooks": {r: summary(t) for r, t in held.samples.routes.items()}}
 
 
-def results(m: Measured, opts: Options, redis: str) -> dict[str, Any]:
+def results(m: Measured, opts: Options, redis: str, reminders: dict[str, Any] | None = None) -> dict[str, Any]:
     held = [s for s in m.steps if s.held]
     out: dict[str, Any] = {
         "machine": machine(), "redis": redis,
@@ -58,7 +56,7 @@ def results(m: Measured, opts: Options, redis: str) -> dict[str, Any]:
         "sustained": {"steps": [step(s) for s in m.steps], "held_rate": held[-1].rate if held else None,
                       "floor": step(m.floor_step) if m.floor_step else None},
         "memory": _memory(m.memory),
-        "reminder_lateness": REMINDERS,
+        "reminder_lateness": reminders,
         "spec_violations": m.violations,
     }
     out["targets"] = targets(out)

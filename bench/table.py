@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.report import REMINDERS
-
 
 def render(r: dict[str, Any]) -> str:
     m = r["machine"]
     lines = [(f"textback bench: {m['cpus']} x {m['cpu']}, {m['memory_gb']} GB, {m['os']}, "
               f"Python {m['python']}, aiohttp {m['aiohttp']}; Redis: {r['redis']}"), ""]
     lines += _textback(r) + [""] + _webhooks(r) + [""] + _mirroring(r) + [""] + _sustained(r)
-    lines += [""] + _memory(r) + ["", f"reminder lateness: {REMINDERS}", ""] + _targets(r)
+    lines += [""] + _memory(r) + [""] + _reminders(r) + [""] + _targets(r)
     if r["spec_violations"]:
         lines += ["", f"spec violations at the stand-ins: {len(r['spec_violations'])}"]
     return "\n".join(lines)
+
+
+def _reminders(r: dict[str, Any]) -> list[str]:
+    rem = r.get("reminder_lateness")
+    if not rem:
+        return ["reminder lateness: not measured"]
+    head = (f"reminder lateness ({rem['jobs']} pending, due over {rem['spread_s']:g} s, {rem['instances']} "
+            "schedulers on one embedded Valkey), ms")
+    body = (f"p50 {rem['p50_ms']:.1f}  p99 {rem['p99_ms']:.1f}  max {rem['max_ms']:.1f} | ran once "
+            f"{rem['ran_once']}, twice or more {rem['ran_twice_or_more']}, never {rem['never']}")
+    return [head, body]
 
 
 def _ms(value: float | None) -> str:

@@ -38,5 +38,8 @@ def test_quick_bench_writes_every_measurement(tmp_path: Path) -> None:
     memory = r["memory"]
     assert memory["server_idle_rss_mb"] and memory["server_peak_rss_mb"] and memory["conversations"]
     assert memory["redis_bytes_per_conversation"] is not None
-    assert r["reminder_lateness"].startswith("n/a")
+    reminders = r["reminder_lateness"]
+    assert reminders["jobs"] == 500 and reminders["ran_once"] == 500 and reminders["never"] == 0
+    assert 0 <= reminders["p50_ms"] <= reminders["p99_ms"] <= reminders["max_ms"]
+    assert "reminder lateness (500 pending" in done.stdout
     assert [t["verdict"] for t in r["targets"]] and not r["spec_violations"]
