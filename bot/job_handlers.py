@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -45,10 +46,14 @@ async def missed_call(svc: Services, job_id: str, args: dict[str, Any]) -> None:
     )
     # Times the text-back from the moment the missed call was recorded (for /metrics).
     timed_sms = TextbackTimer(svc.sms, svc.metrics, job_recorded_at(job_id))
-    conv = await handle_missed_call(
-        call, store=svc.store, sms=timed_sms, chat=svc.chat, locks=svc.locks, flags=svc.flags,
-        steps=RedisSteps(svc.redis.client, job_id), now=call.at, lookup=svc.line_types,
-    )
+    lane = svc.lane.for_call(call.call_id)
+    try:
+        conv = await handle_missed_call(
+            call, store=svc.store, sms=timed_sms, chat=svc.chat, locks=svc.locks, flags=svc.flags,
+            steps=RedisSteps(svc.redis.client, job_id), now=call.at, lookup=svc.line_types, lane=lane,
+        )
+    finally:
+        lane.leave()  # also when the job failed before its text-back
     await job_outcomes.missed_call(svc, job_id, call, conv)
     await follow_through_jobs.after_missed_call(svc, line, conv, call.at)
 
@@ -126,4 +131,18 @@ HANDLERS = {
 def register_all(svc: Services) -> None:
     """Attach every job kind to the app's queue."""
     for kind, handler in HANDLERS.items():
-        svc.jobs.register(kind, lambda job_id, args, h=handler: h(svc, job_id, args))
+        run = handler if kind == "missed_call" else _after_textbacks(handler)
+        svc.jobs.register(kind, lambda job_id, args, h=run: h(svc, job_id, args))
+
+
+JobHandler = Callable[[Services, str, dict[str, Any]], Awaitable[None]]
+
+
+def _after_textbacks(handler: JobHandler) -> JobHandler:
+    """Other job kinds start once this instance has no text-back in hand (at most 1 s later)."""
+
+    async def run(svc: Services, job_id: str, args: dict[str, Any]) -> None:
+        await svc.lane.wait_clear()
+        await handler(svc, job_id, args)
+
+    return run

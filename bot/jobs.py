@@ -40,9 +40,11 @@ RUN_LOCK_MS = 30_000
 # (10 s -> 20 -> 40 ... -> 5 min with the default).
 BACKOFF_CAP = 30
 # Jobs run concurrently: a slow Slack call must not hold up the next caller's text-back.
-MAX_IN_FLIGHT = 64
-# Jobs taken from the stream per read; more would hoard work other instances could start.
-READ_BATCH = 16
+# They mostly wait on the network, and in a burst every job's Slack work waits for the
+# text-backs still in hand (bot/fast_lane.py), so a whole burst must fit in at once.
+MAX_IN_FLIGHT = 256
+# Jobs taken from the stream per read: a burst of missed calls is read in a few round trips.
+READ_BATCH = 64
 STEPS_TTL_S = 7 * 24 * 3600
 
 # Claim the delivery id and record the job in one step: a crash between the two would

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.crm_webhook import CrmWebhook
+from bot.fast_lane import FastLane
 from bot.jobs import JobQueue
 from bot.lines_directory import LineDirectory
 from bot.metrics import MeteredSms, MeteredWebClient, Metrics
@@ -63,6 +64,8 @@ class Services:
     line_types: TwilioLineTypes | None = None
     # The Twilio account's own numbers, asked by `/textback setup`.
     numbers: TwilioNumbers | None = None
+    # Missed calls whose text-back has not gone yet: other work on this instance waits.
+    lane: FastLane = field(default_factory=FastLane)
 
 
 SERVICES = web.AppKey("services", Services)

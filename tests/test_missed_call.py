@@ -118,10 +118,15 @@ async def test_retried_dial_status_webhook_is_not_doubled(rig: Rig) -> None:
 
 
 async def test_text_back_still_sent_when_slack_answers_500(rig: Rig) -> None:
+    # Ten failures mean ten re-runs of the job: shorter waits keep the test quick.
+    rig.services.jobs.retry_idle_ms = 20
     rig.slack.fail_next("chat.postMessage", count=10, status=500)
     await rig.missed_call(CALLER, LINE)
+    await rig.twilio.wait_for(lambda r: r.method == "CreateMessage")
+    assert len(parents(rig)) == 0, "sent while Slack still fails"
     await rig.settle()
-    assert len(rig.twilio.messages_to(CALLER)) == 1
+    assert len(rig.twilio.messages_to(CALLER)) == 1, "each re-run of the job left the text alone"
+    assert len(parents(rig)) == 1
 
 
 async def test_slack_recovering_later_gets_the_thread_opened(rig: Rig) -> None:

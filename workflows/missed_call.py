@@ -19,6 +19,7 @@ from workflows.ports import (
     LineTypes,
     SmsSender,
     StepLog,
+    TextbackLane,
     ThreadChat,
 )
 from workflows.sending import POST_LOOKBACK, post_once, send_once
@@ -130,17 +131,21 @@ async def handle_missed_call(
     steps: StepLog,
     now: datetime,
     lookup: LineTypes | None = None,
+    lane: TextbackLane | None = None,
 ) -> Conversation:
     """Text the caller first, then open or continue the Slack thread; safe to re-run."""
     plan = await _plan_once(call, store, flags, steps, now, lookup)
     sending: asyncio.Task[SmsResult] | None = None
     if plan.send:
-        # The SMS request leaves before anything waits on Slack.
+        # The SMS request leaves before anything waits on Slack; with a lane, this call's
+        # Slack work also waits (bounded) for other callers' text-backs in hand.
         sending = asyncio.create_task(
             send_once(steps, "textback", sms, to=call.caller.number, from_=call.line.number,
                       body=plan.body, now=now)
         )
     try:
+        if lane is not None:
+            await lane.after_send(sending)
         async with locks.hold(call.line.number, call.caller.number):
             conv = await _open_for_call(call, plan, store=store, chat=chat, steps=steps, now=now)
             if sending is not None:

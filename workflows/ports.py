@@ -5,6 +5,7 @@ The edges (`bot/`) implement them with Twilio, Slack and Redis; tests may pass f
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -161,6 +162,14 @@ class BurstStore(Protocol):
 
 class RetryLater(Exception):
     """A transient failure (rate limit, 5xx, timeout): run the job again later."""
+
+
+class TextbackLane(Protocol):
+    """Lets other callers' text-backs leave before this call's Slack work starts."""
+
+    async def after_send(self, sending: asyncio.Task[SmsResult] | None) -> None:
+        """Called once this call's SMS request was started (None: no text is due)."""
+        ...
 
 
 class StepLog(Protocol):

@@ -105,7 +105,8 @@ async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[st
         return
     args = {"call_sid": call_sid, "line": line.number, "from": params.get("From", ""),
             "caller_name": params.get("CallerName", ""), "at": svc.clock.now().isoformat()}
-    await svc.jobs.enqueue("missed_call", args, claim=keys.claim("missed", call_sid))
+    if await svc.jobs.enqueue("missed_call", args, claim=keys.claim("missed", call_sid)):
+        svc.lane.enter(call_sid)  # this instance's other work waits for the text-back
 
 
 async def recording(
