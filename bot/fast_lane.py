@@ -5,7 +5,9 @@ card, lead, reminders) and every other job's Redis round trips would otherwise t
 with the text-backs still waiting to leave, so the last caller's SMS waits behind the first
 callers' threads. A missed call enters the lane when its webhook records it (and again when
 its job starts, for jobs recorded elsewhere) and leaves once its SMS request was answered
-(or no text is due); Slack work and other job kinds wait until the lane is empty.
+(or no text is due); Slack work and other job kinds wait until the text-backs that were
+in hand when they started waiting have left. Calls that arrive later do not extend a wait,
+so a steady stream of calls cannot hold other work back.
 
 Timing only: nothing here decides whether anything happens. Every wait is bounded, and an
 entry this instance never sees leave (its job ran on another instance) expires.
@@ -26,7 +28,12 @@ ENTRY_TTL_S = 2.0
 
 
 class FastLane:
-    """Missed calls whose text-back has not gone yet, on this instance."""
+    """Missed calls whose text-back has not gone yet, on this instance.
+
+    Work that waits, waits only for the text-backs already in hand when it started waiting:
+    in a burst that puts every text-back first, and under a steady stream of calls nothing
+    waits for calls that came after it (the lane would never be empty).
+    """
 
     def __init__(
         self, *, patience_s: float = PATIENCE_S, entry_ttl_s: float = ENTRY_TTL_S
@@ -34,39 +41,49 @@ class FastLane:
         self.patience_s = patience_s
         self._ttl = entry_ttl_s
         self._entries: dict[str, float] = {}  # call id -> when it expires (monotonic)
-        self._clear = asyncio.Event()
-        self._clear.set()
+        self._left = asyncio.Condition()
 
     def enter(self, call_id: str) -> None:
         self._entries[call_id] = time.monotonic() + self._ttl
-        self._clear.clear()
 
     def leave(self, call_id: str) -> None:
-        self._entries.pop(call_id, None)
-        if not self._entries:
-            self._clear.set()
+        if self._entries.pop(call_id, None) is not None:
+            asyncio.get_running_loop().create_task(self._tell())
 
-    def busy(self) -> bool:
+    async def _tell(self) -> None:
+        async with self._left:
+            self._left.notify_all()
+
+    def _purge(self) -> None:
         now = time.monotonic()
         for call_id in [c for c, expires in self._entries.items() if expires <= now]:
-            self.leave(call_id)
+            del self._entries[call_id]
+
+    def busy(self) -> bool:
+        self._purge()
         return bool(self._entries)
 
     async def wait_clear(self) -> None:
-        """Until no text-back is in hand here, or `patience_s` passed."""
+        """Until the text-backs in hand now have left (or expired), or `patience_s` passed."""
+        self._purge()
+        ahead = set(self._entries)
+        if not ahead:
+            return
         deadline = time.monotonic() + self.patience_s
-        while self.busy():
-            now = time.monotonic()
-            if now >= deadline:
-                return
-            wake = min(
-                deadline, *self._entries.values()
-            )  # the patience, or the next expiry
-            try:
-                async with asyncio.timeout(wake - now + 0.001):
-                    await self._clear.wait()
-            except TimeoutError:
-                pass  # look again
+        async with self._left:
+            while True:
+                self._purge()
+                if not ahead & self._entries.keys():
+                    return
+                now = time.monotonic()
+                if now >= deadline:
+                    return
+                expiry = min(self._entries[c] for c in ahead if c in self._entries)
+                try:
+                    async with asyncio.timeout(min(deadline, expiry) - now + 0.001):
+                        await self._left.wait()
+                except TimeoutError:
+                    pass  # look again: an entry expired, or patience ran out
 
     def for_call(self, call_id: str) -> CallLane:
         """The `TextbackLane` port for one missed-call job."""

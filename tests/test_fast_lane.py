@@ -61,3 +61,21 @@ async def test_a_call_lane_lets_its_own_text_back_go_then_waits_for_the_others()
     other.leave()
     await asyncio.wait_for(after, 1.0)
     assert not lane.busy()
+
+
+async def test_calls_arriving_later_do_not_hold_work_that_is_already_waiting() -> None:
+    """Under a steady stream of calls the lane is never empty: waiting must not last for ever."""
+    lane = FastLane(patience_s=5.0, entry_ttl_s=5.0)
+    lane.enter("CA1")
+    done = asyncio.Event()
+
+    async def other_job() -> None:
+        await lane.wait_clear()
+        done.set()
+
+    waiting = asyncio.create_task(other_job())
+    await asyncio.sleep(0.02)
+    lane.enter("CA2")  # a later call
+    lane.leave("CA1")
+    await asyncio.wait_for(waiting, 1.0)
+    assert done.is_set() and lane.busy(), "went once CA1 left, while CA2 is still in hand"
