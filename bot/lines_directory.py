@@ -50,6 +50,10 @@ class LineDirectory:
         self._links: dict[str, Override] = {}
         self._overrides: dict[str, dict[str, Override]] = {}
 
+    def known_numbers(self) -> tuple[str, ...]:
+        """Every line's number as of the last lookup: the file's and those linked from Slack."""
+        return tuple(self._lines)
+
     def known(self, number: str) -> Line | None:
         """The line as of the last lookup, without asking Redis (for rendering, never for decisions)."""
         return self._lines.get(number)

@@ -111,7 +111,7 @@ async def open_services(
             flags=RedisCallerFlags(
                 redis.client,
                 opt_out_scope=settings.config.opt_out_scope,
-                lines=tuple(line.number for line in settings.config.lines),
+                lines=lines.known_numbers,
             ),
             bursts=RedisBursts(redis.client),
             locks=ConversationLocks(redis.client),

@@ -306,3 +306,22 @@ async def test_status_shows_the_lookup_and_quiet_hours(lookup_rig: Rig) -> None:
     status = said(await slash(lookup_rig, "status", user=MEMBER))
     assert "*Carrier lookup:* on · _lines file_" in status
     assert "*Quiet hours:* 21:00-08:00 · _default_" in status
+
+
+async def test_account_wide_stop_covers_a_line_linked_from_slack(account_rig: Rig) -> None:
+    """A line made with /textback setup is one of the business's lines like the file's."""
+    rig = account_rig
+    slack_line, slack_channel = "+15125550300", "C0SLACKLN1"
+    rig.twilio.account.add_number(slack_line)
+    rig.slack.add_user("U0ADMIN001", "Dana", admin=True)
+    status, _ = await rig.slash("setup (512) 555-0300", channel=slack_channel, user="U0ADMIN001")
+    assert status == 200
+    assert await rig.services.lines.line_for_number(slack_line) is not None, "linked"
+    await rig.caller_texts(CALLER, slack_line, "STOP")
+    await rig.settle()
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert rig.twilio.messages_to(CALLER) == [], "a STOP to the Slack-linked line silences the file's lines"
+    await rig.caller_texts(CALLER, LINE, "START")
+    await rig.settle()
+    assert await rig.services.flags.suppression(slack_line, CALLER) == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
@@ -18,13 +19,24 @@ class RedisCallerFlags:
     switching the scope either way needs no migration.
     """
 
-    def __init__(self, redis: Redis, *, opt_out_scope: str = "line", lines: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        opt_out_scope: str = "line",
+        lines: tuple[str, ...] | Callable[[], Iterable[str]] = (),
+    ) -> None:
         self._r = redis
         self._account_wide = opt_out_scope == "account"
+        # The business's line numbers, or a function giving the current ones (lines linked
+        # from Slack come and go while the app runs).
         self._lines = lines
 
     def _other_lines(self, line: str) -> list[str]:
-        return [ln for ln in self._lines if ln != line] if self._account_wide else []
+        if not self._account_wide:
+            return []
+        numbers = self._lines() if callable(self._lines) else self._lines
+        return [ln for ln in numbers if ln != line]
 
     async def suppression(self, line: str, caller: str) -> str:
         """Why no text may go to `caller` from `line` ("" when texts are allowed)."""
