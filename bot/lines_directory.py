@@ -126,6 +126,10 @@ class LineDirectory:
         """Link a number to a channel from Slack; the line takes the file's defaults."""
         await self._store.link(number, Override(value=channel, by=by, at=at))
 
+    async def unlink(self, number: str) -> bool:
+        """Undo `link`: the number has no line again (a lines-file line cannot be unlinked)."""
+        return False if self.in_file(number) else await self._store.unlink(number)
+
     async def linked_by(self, line: Line) -> Override | None:
         """Who linked the line from Slack, and when; None for the file's lines."""
         await self._fresh()

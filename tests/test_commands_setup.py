@@ -80,3 +80,21 @@ async def test_a_line_linked_from_slack_shows_its_own_local_time_on_cards(rig: R
     [card] = [m for m in rig.slack.messages_in(ELSEWHERE) if "Missed call" in str(m.get("text"))]
     local = rig.services.clock.now().astimezone(ZoneInfo("America/Chicago"))
     assert local.strftime("%-I:%M %p") in str(card["blocks"]), "Chicago time, not UTC"
+
+
+async def test_setup_remove_unlinks_a_slack_line_but_never_a_file_line(rig: Rig) -> None:
+    rig.twilio.account.add_number(NEW)
+    await slash(rig, "setup (512) 555-0300", channel=ELSEWHERE)
+    refused = said(await slash(rig, "setup remove", channel=ELSEWHERE, user=MEMBER))
+    assert "admin" in refused.lower()
+    assert await rig.services.lines.line_for_number(NEW) is not None
+    reply = said(await slash(rig, "setup remove", channel=ELSEWHERE))
+    assert "Unlinked (512) 555-0300 from this channel" in reply
+    assert await rig.services.lines.line_for_number(NEW) is None
+    assert (await announcements(rig, ELSEWHERE))[-1].endswith("*line*: (512) 555-0300 → not linked")
+    # A call to it now finds no line: no text, no thread.
+    _, status, body = await rig.incoming_call(CALLER, NEW)
+    assert status == 200 and "not set up" in body
+    assert "no line to unlink" in said(await slash(rig, "setup remove", channel=ELSEWHERE))
+    file_line = said(await slash(rig, "setup remove", channel=CHANNEL))
+    assert "lines file" in file_line and await rig.services.lines.line_for_number(LINE) is not None

@@ -9,12 +9,32 @@ from bot.slack.replies import COMMAND, Ctx, Reply, UsageError, section
 EXAMPLE = f"{COMMAND} setup (512) 555-0100"
 
 
+async def _unlink(ctx: Ctx) -> Reply:
+    """`setup remove`: this channel's line, linked from Slack, is linked no more."""
+    line = ctx.line
+    if line is None:
+        return Reply(text="This channel has no line to unlink; nothing changed.")
+    shown = phones.display(line.number)
+    if ctx.svc.lines.in_file(line.number):
+        return Reply(text=f":warning: {shown} is this channel's line in the lines file: change it there, "
+                          "not from Slack.")
+    if not await ctx.svc.lines.unlink(line.number):
+        return Reply(text=f"{shown} was not linked from Slack; nothing changed.")
+    return Reply(
+        text=f"Unlinked {shown} from this channel. Calls and texts to it are no longer answered by textback; "
+             f"threads already here stay. `{COMMAND} setup {shown}` links it again, with its settings.",
+        announce=[f"*line*: {shown} → not linked"],
+    )
+
+
 async def setup(ctx: Ctx) -> Reply:
     """Admins only: a number owned by the Twilio account, not yet linked elsewhere, becomes this channel's line."""
     await ctx.require_admin()
     raw = (await ctx.plain(ctx.args)).strip()
     if not raw:
         raise UsageError("say which Twilio number to link to this channel", EXAMPLE)
+    if raw.lower() in ("remove", "unlink", "off"):
+        return await _unlink(ctx)
     number = phones.normalize(raw)
     if number is None:
         raise UsageError(

@@ -45,7 +45,7 @@ HELP = f"""*`{COMMAND}`* acts on the line of the channel you run it in.
 • `{COMMAND} hours closed 2026-12-25` · `{COMMAND} hours open 2026-12-24 08:00-12:00` · `{COMMAND} hours closed remove 2026-12-25`
 • `{COMMAND} keywords add mold` · `{COMMAND} keywords remove swarm` (life-safety phrases always stay)
 • `{COMMAND} oncall set @dana (512) 555-0199` · `{COMMAND} oncall backup @sam` · `{COMMAND} oncall call on` · `{COMMAND} oncall escalate 5m`
-• `{COMMAND} setup (512) 555-0100` (in a new channel: link it to one of your Twilio numbers)
+• `{COMMAND} setup (512) 555-0100` (in a new channel: link it to one of your Twilio numbers; `setup remove` unlinks it)
 • `{COMMAND} template set business_hours Hi, this is {{business}}. Sorry we missed your call!`
   placeholders: {{business}} {{booking_url}} {{hours_today}} {{next_open}}
 • `{COMMAND} block (512) 555-0123` · `{COMMAND} unblock (512) 555-0123`

@@ -77,6 +77,14 @@ class RedisLineSettings:
         found = {k.decode(): _loads(v) for k, v in rows.items()}
         return {number: link for number, link in found.items() if link is not None}
 
+    async def unlink(self, number: str) -> bool:
+        """Forget a Slack link; True if there was one. The line's settings stay for a new link."""
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hdel(keys.SLACK_LINES, number)
+            pipe.incr(keys.LINE_SETTINGS_VERSION)
+            removed, _ = await pipe.execute()
+        return bool(removed)
+
     async def link(self, number: str, link: Override) -> None:
         """Link a number to a channel (`link.value`); every instance reloads at its next lookup."""
         async with self._r.pipeline(transaction=True) as pipe:
