@@ -11,6 +11,7 @@ from bot.phones import normalize
 from bot.settings import ConfigError, SettingsError, load_settings
 from bot.store.connection import open_redis
 from bot.store.leads import RedisLeads
+from bot.store.line_settings import RedisLineSettings
 from workflows.leads import Lead, csv_text, period_start
 
 
@@ -23,16 +24,6 @@ async def export_leads(
     except (ConfigError, SettingsError) as exc:
         print(f"textback: cannot read the configuration:\n{exc}", file=sys.stderr)
         return 2
-    numbers = [ln.number for ln in settings.config.lines]
-    if line is not None:
-        wanted = normalize(line)
-        if wanted not in numbers:
-            print(
-                f"textback: {line!r} is not one of the lines ({', '.join(numbers)})",
-                file=sys.stderr,
-            )
-            return 2
-        numbers = [wanted]
     try:
         since = period_start(period, SystemClock().now())
     except ValueError as exc:
@@ -40,6 +31,16 @@ async def export_leads(
         return 2
     redis = await open_redis(settings.redis_url, settings.data_dir)
     try:
+        # The lines file's lines, and those linked from Slack with /textback setup.
+        linked = await RedisLineSettings(redis.client).links()
+        numbers = [ln.number for ln in settings.config.lines]
+        numbers += [n for n in linked if n not in numbers]
+        if line is not None:
+            wanted = normalize(line)
+            if wanted not in numbers:
+                print(f"textback: {line!r} is not one of the lines ({', '.join(numbers)})", file=sys.stderr)
+                return 2
+            numbers = [wanted]
         store = RedisLeads(redis.client)
         found: list[Lead] = []
         for number in numbers:

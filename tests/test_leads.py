@@ -352,3 +352,25 @@ async def test_forget_deletes_the_lead(rig: Rig) -> None:
     await forget_caller(rig.services.redis.client, CALLER, [LINE])
     assert await rig.services.leads.get(LINE, CALLER) is None
     assert await rig.services.leads.of_line(LINE) == []
+
+
+async def test_the_command_line_export_includes_lines_linked_from_slack(
+    rig: Rig, redis_url: str, tmp_path: Path
+) -> None:
+    from tests.conftest import CONFIG_YAML
+    from tests.test_commands import ELSEWHERE
+    from tests.test_commands import slash as admin_slash
+
+    linked = "+15125550300"
+    rig.twilio.account.add_number(linked)
+    await admin_slash(rig, "setup (512) 555-0300", channel=ELSEWHERE)
+    await rig.missed_call(CALLER, linked)
+    await rig.settle()
+    config = tmp_path / "lines.yml"
+    config.write_text(CONFIG_YAML)
+    out = tmp_path / "leads.csv"
+    env = {"REDIS_URL": redis_url, "TEXTBACK_CONFIG": str(config)}
+    assert await export_leads(env, period="all", line="(512) 555-0300", output=str(out)) == 0
+    assert [r["line"] for r in rows_of(out.read_text())] == [linked]
+    assert await export_leads(env, period="all", line=None, output=str(out)) == 0
+    assert linked in {r["line"] for r in rows_of(out.read_text())}
