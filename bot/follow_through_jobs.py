@@ -17,9 +17,11 @@ from bot.jobs import RedisSteps
 from bot.services import Services
 from bot.slack.blocks import local_time
 from bot.slack.permissions import Permissions
+from workflows import card_actions, paging
 from workflows import follow_through as ft
 from workflows.compliance import keyword_of
 from workflows.conversation import Conversation, Entry
+from workflows.conversation_state import RESOLVED_BY
 from workflows.hours import next_open
 from workflows.lines import Line
 from workflows.mirror import InboundSms
@@ -49,9 +51,9 @@ async def after_caller_text(
     svc: Services, job_id: str, line: Line, conv: Conversation, text: str, *, at: datetime
 ) -> None:
     """Words from the caller (a text, a voicemail transcript): urgent matching, then the ladder restarts."""
-    match = ft.matcher_for(line).match(text)
+    match = paging.matcher_for(line).match(text)
     if match is not None:
-        await ft.raise_urgent(
+        await paging.raise_urgent(
             conv, line, match, store=svc.store, locks=svc.locks, chat=svc.chat, sms=svc.sms, flags=svc.flags,
             deadlines=svc.scheduler.deadlines, steps=RedisSteps(svc.redis.client, f"{job_id}:urgent"),
             now=svc.clock.now(),
@@ -59,14 +61,10 @@ async def after_caller_text(
     await ft.start_waiting(conv, line, at=at, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
 
 
-async def after_team_reply(svc: Services, channel: str, thread: str, outcome: str) -> None:
+async def after_team_reply(svc: Services, conv: Conversation) -> None:
     """A person texted the caller back: no reminders until the caller writes again."""
-    if outcome != "sent":
-        return
-    conv = await svc.store.by_thread(channel, thread)
-    if conv is not None:
-        conv = await ft.stop_waiting(conv, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
-        await svc.chat.refresh_card(conv)
+    conv = await ft.stop_waiting(conv, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
+    await svc.chat.refresh_card(conv)
 
 
 # --- fired by the scheduler --------------------------------------------------------------------
@@ -88,7 +86,7 @@ async def reminder(svc: Services, job_id: str, args: dict[str, Any]) -> None:
 
 
 async def page(svc: Services, job_id: str, args: dict[str, Any]) -> None:
-    outcome, vias = await ft.fire_page(
+    outcome, vias = await paging.fire_page(
         args["conv"], int(args["round"]), args["since"], line_of=svc.lines.line_for_number, store=svc.store,
         chat=svc.chat, pager=svc.pager, sms=svc.sms, deadlines=svc.scheduler.deadlines,
         steps=_steps(svc, job_id, args), now=svc.clock.now(),
@@ -109,7 +107,7 @@ def register_timed(svc: Services) -> None:
     """Attach the timed job kinds to the app's scheduler."""
     from bot import digest_jobs, qualify_jobs
 
-    for kind, handler in ((ft.REMIND_KIND, reminder), (ft.PAGE_KIND, page), (ft.WAKE_KIND, snooze_end)):
+    for kind, handler in ((ft.REMIND_KIND, reminder), (paging.PAGE_KIND, page), (ft.WAKE_KIND, snooze_end)):
         svc.scheduler.register(kind, lambda job_id, args, h=handler: h(svc, job_id, args))
     qualify_jobs.register_timed(svc)
     digest_jobs.register_timed(svc)
@@ -180,18 +178,18 @@ async def card_action(svc: Services, job_id: str, args: dict[str, Any]) -> None:
         return
     deadlines = svc.scheduler.deadlines
     if conv.status == "resolved" and action != "tb_resolve":
-        who = conv.extra.get(ft.RESOLVED_BY, "")
+        who = conv.extra.get(RESOLVED_BY, "")
         await svc.chat.tell_user(
             channel, user, f"This conversation was already resolved{f' by <@{who}>' if who else ''}; nothing changed."
         )
         return
     if action == "tb_ack":
-        _, said = await ft.acknowledge(conv, user, store=svc.store, locks=svc.locks, chat=svc.chat,
+        _, said = await card_actions.acknowledge(conv, user, store=svc.store, locks=svc.locks, chat=svc.chat,
                                        deadlines=deadlines, now=now)
     elif action == "tb_claim":
-        _, said = await ft.claim(conv, user, store=svc.store, locks=svc.locks, chat=svc.chat, now=now)
+        _, said = await card_actions.claim(conv, user, store=svc.store, locks=svc.locks, chat=svc.chat, now=now)
     elif action == "tb_resolve":
-        _, said = await ft.resolve(conv, user, store=svc.store, locks=svc.locks, chat=svc.chat,
+        _, said = await card_actions.resolve(conv, user, store=svc.store, locks=svc.locks, chat=svc.chat,
                                    deadlines=deadlines, now=now)
     elif action in ("tb_snooze_1h", "tb_snooze_open", "tb_snooze_pick"):
         picked = _snooze_pick(str(args.get("choice", "")), line, now) if action == "tb_snooze_pick" else None
@@ -199,7 +197,7 @@ async def card_action(svc: Services, job_id: str, args: dict[str, Any]) -> None:
             await svc.chat.tell_user(channel, user, "That snooze choice is not known; nothing changed.")
             return
         until, label = picked or _snooze_until(action, line, now)
-        _, said = await ft.snooze(conv, user, until, store=svc.store, locks=svc.locks, chat=svc.chat,
+        _, said = await card_actions.snooze(conv, user, until, store=svc.store, locks=svc.locks, chat=svc.chat,
                                   deadlines=deadlines, now=now, label=label)
     elif action == "tb_block":
         said = await _block(svc, conv, line, user, now)

@@ -108,8 +108,12 @@ async def team_reply(svc: Services, job_id: str, args: dict[str, Any]) -> None:
     )
     log.info("team reply %s: %s", reply.message_id, outcome)
     await job_outcomes.team_reply(svc, job_id, args, outcome)
-    await follow_through_jobs.after_team_reply(svc, reply.channel, reply.thread_id, outcome)
-    await qualify_jobs.after_team_reply(svc, reply.channel, reply.thread_id, outcome)
+    if outcome == "sent":
+        # A person answered the caller: the questions and the reminders stop.
+        conv = await svc.store.by_thread(reply.channel, reply.thread_id)
+        if conv is not None:
+            await qualify_jobs.after_team_reply(svc, conv)
+            await follow_through_jobs.after_team_reply(svc, conv)
 
 
 async def delivery(svc: Services, job_id: str, args: dict[str, Any]) -> None:

@@ -44,12 +44,9 @@ async def after_caller_sms(svc: Services, job_id: str, msg: InboundSms, conv: Co
         await job_outcomes.record_lead_safely(svc, job_id, event)
 
 
-async def after_team_reply(svc: Services, channel: str, thread: str, outcome: str) -> None:
+async def after_team_reply(svc: Services, conv: Conversation) -> None:
     """A person texted the caller: the questions stop."""
-    if outcome != "sent":
-        return
-    conv = await svc.store.by_thread(channel, thread)
-    if conv is not None and conv.extra.get(qualify.STATE) not in (None, "done", "ended"):
+    if conv.extra.get(qualify.STATE) not in (None, "done", "ended"):
         await qualify.end_for_human(conv, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
 
 

@@ -21,6 +21,7 @@ from bot.follow_through_jobs import after_caller_text
 from bot.jobs import RedisSteps
 from bot.phones import caller_from, mask
 from bot.services import Services
+from bot.slack.gateway import is_transient
 from workflows.conversation import Conversation, Entry
 from workflows.leads import LeadEvent
 from workflows.lines import Line
@@ -110,7 +111,7 @@ async def _upload(svc: Services, conv: Conversation, audio: bytes, args: dict[st
             title=f"Voicemail from {conv.caller.display}",
         )
     except SlackApiError as exc:
-        if exc.response.status_code == 429 or exc.response.status_code >= 500:
+        if is_transient(exc):
             raise RetryLater(f"voicemail upload: HTTP {exc.response.status_code}") from exc
         log.warning("voicemail upload refused: %s", exc.response.get("error"))
         return False

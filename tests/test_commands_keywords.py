@@ -6,7 +6,7 @@ from bot.standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, CHANNEL_B, LINE, LINE_B
 from tests.test_commands import ADMIN, MEMBER, announcements, said, slash
 from tests.test_follow_through import texts_of
-from workflows.follow_through import matcher_for
+from workflows.paging import matcher_for
 
 
 async def _line(rig: Rig, number: str = LINE):  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from workflows.durations import format_duration
+from workflows.durations import format_wait
 
 __all__ = ["DayFigures", "WeekFigures", "digest_text", "next_digest_at", "summarize", "week_of"]
 
@@ -90,11 +90,6 @@ def _day_label(d: DayFigures) -> str:
     return f"{DAY_NAMES[d.day.weekday()]} {d.day.strftime('%b')} {d.day.day} ({answered} of {d.missed} answered)"
 
 
-def _wait(seconds: float) -> str:
-    whole = int(round(seconds))
-    return format_duration(whole - whole % 60 if whole >= 120 else whole)
-
-
 def digest_text(week: WeekFigures, label: str, statuses: Sequence[str]) -> str:
     """The message, as plain lines (the chat edge escapes and formats it)."""
     span = f"{week.start.strftime('%a %b')} {week.start.day} - {week.end.strftime('%a %b')} {week.end.day}"
@@ -108,7 +103,7 @@ def digest_text(week: WeekFigures, label: str, statuses: Sequence[str]) -> str:
     lines.append(f"Missed calls: {week.missed} ({texted})")
     lines.append(f"Texts from callers: {week.texts_in}")
     lines.append(f"Callers answered by the team: {week.replied}")
-    median = _wait(week.median_reply_s) if week.median_reply_s is not None else "no replies yet"
+    median = format_wait(week.median_reply_s) if week.median_reply_s is not None else "no replies yet"
     lines.append(f"Median time to first reply: {median}")
     counted = Counter(week.leads)
     if counted:

@@ -50,3 +50,9 @@ def format_duration(seconds: int) -> str:
         return f"{rest}s"
     parts = [f"{n}{u}" for n, u in ((hours, "h"), (minutes, "m"), (secs, "s")) if n]
     return "".join(parts) or "0s"
+
+
+def format_wait(seconds: float) -> str:
+    """How long someone waited, as people say it: whole minutes from two minutes on ("7m")."""
+    whole = max(0, int(seconds))
+    return format_duration(whole - whole % 60 if whole >= 120 else whole)

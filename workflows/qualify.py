@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Literal
 
 from workflows.conversation import Conversation, Entry
+from workflows.conversation_state import FIRST_REPLY_AT, update_locked
 from workflows.lines import Line, Question
 from workflows.ports import (
     CallerFlags,
@@ -208,7 +209,7 @@ async def on_caller_text(
     if raw is None:
 
         def change(c: Conversation) -> Plan:
-            if c.status == "resolved" or "first_reply_at" in c.extra:
+            if c.status == "resolved" or FIRST_REPLY_AT in c.extra:
                 c.extra[STATE] = c.extra.get(STATE) or "ended"
                 return Plan(c.extra[STATE])
             plan = next_plan(line.questions, c.extra.get(STATE, ""), text, business=line.business)
@@ -217,11 +218,7 @@ async def on_caller_text(
                 c.extra[ANSWER + plan.answer[0]] = plan.answer[1]
             return plan
 
-        async with locks.hold(conv.line, conv.caller.number):
-            fresh = await store.get(conv.id) or conv
-            plan = change(fresh)
-            await store.save(fresh)
-        conv = fresh
+        conv, plan = await update_locked(conv, change, store=store, locks=locks)
         await steps.put("qualify", plan.dumps())
     else:
         plan = Plan.loads(raw)
@@ -266,7 +263,7 @@ async def send_held(
     conv = await store.get(conv_id)
     if conv is None or line is None or conv.status == "resolved":
         return False
-    if "first_reply_at" in conv.extra or conv.extra.get(STATE) != state:
+    if FIRST_REPLY_AT in conv.extra or conv.extra.get(STATE) != state:
         note = Entry("system", "Held question dropped: a person has replied.", at=now, icon="crescent_moon")
         await post_once(steps, "dropped", chat, conv, note, now)
         return False
@@ -281,8 +278,9 @@ async def end_for_human(
 ) -> None:
     """A person texted the caller: no more automatic questions in this conversation."""
     await deadlines.cancel_group(f"qualify:{conv.id}")
-    async with locks.hold(conv.line, conv.caller.number):
-        fresh = await store.get(conv.id) or conv
-        if fresh.extra.get(STATE) not in ("done", "ended"):
-            fresh.extra[STATE] = "ended"
-            await store.save(fresh)
+
+    def change(c: Conversation) -> None:
+        if c.extra.get(STATE) not in ("done", "ended"):
+            c.extra[STATE] = "ended"
+
+    await update_locked(conv, change, store=store, locks=locks)

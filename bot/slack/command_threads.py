@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot import phones
 from bot.slack.replies import COMMAND, Ctx, Reply, UsageError
 from bot.store import keys
-from workflows import follow_through as ft
+from workflows import card_actions
 from workflows.conversation import Conversation, Entry
 
 RESOLVE_EXAMPLE = f"{COMMAND} resolve (512) 555-0123"
@@ -50,7 +50,7 @@ async def resolve(ctx: Ctx) -> Reply:
     if conv is None:
         return _none_open(number)
     svc = ctx.svc
-    _, said = await ft.resolve(conv, ctx.user, store=svc.store, locks=svc.locks, chat=svc.chat,
+    _, said = await card_actions.resolve(conv, ctx.user, store=svc.store, locks=svc.locks, chat=svc.chat,
                                deadlines=svc.scheduler.deadlines, now=svc.clock.now())
     return Reply(text=said)
 
