@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -79,14 +80,27 @@ def clock() -> FakeClock:
     return FakeClock(OPEN_TIME)
 
 
-@pytest.fixture
-async def rig(redis: Redis, redis_url: str, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Rig]:
-    """The real server on a free port, wired to fresh stand-ins, two lines configured."""
-    config = parse_config(CONFIG_YAML, "test.yml")
+def line_a_with(settings: str) -> str:
+    """The test lines file with more settings for line A (YAML lines indented four spaces)."""
+    return CONFIG_YAML.replace("    vertical: plumbing\n", "    vertical: plumbing\n" + settings, 1)
+
+
+@asynccontextmanager
+async def rig_for(yaml: str, redis_url: str, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Rig]:
+    """The real server on a free port with this lines file, wired to fresh stand-ins; every
+    request the stand-ins saw must have matched the published API specs."""
+    config = parse_config(yaml, "test.yml")
     async with Rig(rig_settings(config, redis_url=redis_url, data_dir=tmp_path), clock=clock) as r:
         yield r
         assert not r.twilio.violations, r.twilio.violations
         assert not r.slack.violations, r.slack.violations
+
+
+@pytest.fixture
+async def rig(redis: Redis, redis_url: str, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Rig]:
+    """The real server on a free port, wired to fresh stand-ins, two lines configured."""
+    async with rig_for(CONFIG_YAML, redis_url, clock, tmp_path) as r:
+        yield r
 
 
 async def effects_in_redis(rig: Rig) -> list[bytes]:

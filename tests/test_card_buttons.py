@@ -7,16 +7,16 @@ from datetime import datetime, timedelta
 from bot.clock import FakeClock
 from bot.standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, TZ
-from tests.test_commands import assert_slack_limits
-from tests.test_follow_through import (
+from tests.follow_through_rig import (
     TUESDAY_10,
-    _button_value,
+    button_value,
     containing,
     ft_rig,
     missed_call_at,
     parent,
     texts_of,
 )
+from tests.test_commands import assert_slack_limits
 
 __all__ = ["ft_rig"]  # the fixture, shared with the follow-through tests
 
@@ -46,7 +46,7 @@ async def test_the_card_offers_block_with_a_confirm_dialog_and_a_snooze_menu(ft_
     assert all(len(block["confirm"][k]["text"]) <= 30 for k in ("confirm", "deny"))
     menu = _element(card, "tb_snooze_pick")
     assert menu["type"] == "static_select"
-    conv_id = _button_value(card, "tb_resolve")
+    conv_id = button_value(card, "tb_resolve")
     assert [o["value"] for o in menu["options"]] == [f"{c}:{conv_id}" for c in ("2h", "4h", "tomorrow", "monday")]
     assert all(len(o["value"]) <= 150 for o in menu["options"])
 
@@ -54,7 +54,7 @@ async def test_the_card_offers_block_with_a_confirm_dialog_and_a_snooze_menu(ft_
 async def test_block_button_blocks_the_caller_for_admins(ft_rig: Rig, clock: FakeClock) -> None:
     ft_rig.slack.add_user(ADMIN, "Dana", admin=True)
     await missed_call_at(ft_rig, clock, TUESDAY_10)
-    conv_id = _button_value(parent(ft_rig), "tb_block")
+    conv_id = button_value(parent(ft_rig), "tb_block")
     told = await _pressed(ft_rig, "tb_block", conv_id, user=ADMIN)
     assert "Blocked (512) 555-0123" in told
     assert await ft_rig.services.flags.is_blocked(LINE, CALLER)
@@ -65,14 +65,14 @@ async def test_block_button_blocks_the_caller_for_admins(ft_rig: Rig, clock: Fak
 async def test_block_button_is_refused_to_others(ft_rig: Rig, clock: FakeClock) -> None:
     ft_rig.slack.add_user(MEMBER, "Sam")
     await missed_call_at(ft_rig, clock, TUESDAY_10)
-    told = await _pressed(ft_rig, "tb_block", _button_value(parent(ft_rig), "tb_block"), user=MEMBER)
+    told = await _pressed(ft_rig, "tb_block", button_value(parent(ft_rig), "tb_block"), user=MEMBER)
     assert "Only workspace admins and owners" in told
     assert not await ft_rig.services.flags.is_blocked(LINE, CALLER)
 
 
 async def test_snooze_menu_choices(ft_rig: Rig, clock: FakeClock) -> None:
     await missed_call_at(ft_rig, clock, TUESDAY_10)
-    conv_id = _button_value(parent(ft_rig), "tb_resolve")
+    conv_id = button_value(parent(ft_rig), "tb_resolve")
     told = await _pressed(ft_rig, "tb_snooze_pick", f"tomorrow:{conv_id}", user=MEMBER, select=True)
     assert told == "Snoozed until Wed Nov 11, 9:00 AM."
     conv = await ft_rig.services.store.get(conv_id)

@@ -9,11 +9,10 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.clock import FakeClock
-from bot.settings import parse_config
-from bot.standins.rig import Rig, rig_settings
-from tests.conftest import CHANNEL_B, LINE, LINE_B
+from bot.standins.rig import Rig
+from tests.conftest import CHANNEL_B, LINE, LINE_B, rig_for
+from tests.follow_through_rig import ALICE, ALICE_PHONE, BOB, CONFIG
 from tests.test_commands import ADMIN, MEMBER, announcements, said, slash
-from tests.test_follow_through import ALICE, ALICE_PHONE, BOB, CONFIG
 from workflows.oncall import on_duty
 
 DANA = "U0DANA0001"
@@ -22,8 +21,7 @@ DANA = "U0DANA0001"
 @pytest.fixture
 async def oncall_rig(redis: Redis, redis_url: str, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Rig]:
     """Line A with a two-person rotation (Alice then Bob, Alice on call on Nov 10)."""
-    config = parse_config(CONFIG, "t.yml")
-    async with Rig(rig_settings(config, redis_url=redis_url, data_dir=tmp_path), clock=clock) as r:
+    async with rig_for(CONFIG, redis_url, clock, tmp_path) as r:
         yield r
 
 

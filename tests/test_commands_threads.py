@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, CHANNEL_B, LINE
+from tests.follow_through_rig import texts_of
 from tests.test_commands import ADMIN, MEMBER, said, slash
-from tests.test_follow_through import texts_of
 
 
 async def _thread(rig: Rig) -> str:

@@ -13,41 +13,37 @@ from redis.asyncio import Redis
 from bot.clock import FakeClock
 from bot.settings import ConfigError, parse_config
 from bot.standins import specs
-from bot.standins.rig import Rig, rig_settings
+from bot.standins.rig import Rig
 from bot.standins.twilio_api import twilio_error
 from bot.standins.twilio_rules import TwilioRules
-from tests.conftest import CALLER, CHANNEL, CHANNEL_B, CONFIG_YAML, LINE, LINE_B
+from tests.conftest import (
+    CALLER,
+    CHANNEL,
+    CHANNEL_B,
+    CONFIG_YAML,
+    LINE,
+    LINE_B,
+    line_a_with,
+    rig_for,
+)
 from tests.test_missed_call import blocks_text, parents
 
-LOOKUP_YAML = CONFIG_YAML.replace("    vertical: plumbing\n", "    vertical: plumbing\n    lookup: true\n", 1)
+LOOKUP_YAML = line_a_with("    lookup: true\n")
 ACCOUNT_YAML = "opt_out_scope: account\n" + CONFIG_YAML
-
-
-async def start_rig(yaml: str, redis_url: str, clock: FakeClock, tmp_path: Path) -> Rig:
-    config = parse_config(yaml, "test.yml")
-    return await Rig(rig_settings(config, redis_url=redis_url, data_dir=tmp_path), clock=clock).start()
 
 
 @pytest.fixture
 async def lookup_rig(redis: Redis, redis_url: str, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Rig]:
     """Line A asks Twilio Lookup before its text-backs; line B does not."""
-    rig = await start_rig(LOOKUP_YAML, redis_url, clock, tmp_path)
-    try:
+    async with rig_for(LOOKUP_YAML, redis_url, clock, tmp_path) as rig:
         yield rig
-        assert not rig.twilio.violations, rig.twilio.violations
-    finally:
-        await rig.stop()
 
 
 @pytest.fixture
 async def account_rig(redis: Redis, redis_url: str, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Rig]:
     """Both lines, with a STOP on either one counting for both."""
-    rig = await start_rig(ACCOUNT_YAML, redis_url, clock, tmp_path)
-    try:
+    async with rig_for(ACCOUNT_YAML, redis_url, clock, tmp_path) as rig:
         yield rig
-        assert not rig.twilio.violations, rig.twilio.violations
-    finally:
-        await rig.stop()
 
 
 def thread_of(rig: Rig, channel: str = CHANNEL) -> list[str]:

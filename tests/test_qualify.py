@@ -13,22 +13,12 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from bot.clock import FakeClock
-from bot.settings import parse_config
-from bot.standins.rig import Rig, rig_settings
-from tests.conftest import CALLER, CHANNEL, LINE, STAFF, TZ
+from bot.standins.rig import Rig
+from tests.conftest import CALLER, CHANNEL, LINE, TZ, line_a_with, rig_for
 from workflows.lines import Question
 from workflows.qualify import PRESETS, next_plan, parse_answer
 
-CONFIG = f"""
-business: Acme Plumbing
-lines:
-  - number: "{LINE}"
-    channel: {CHANNEL}
-    forward_to: ["{STAFF}"]
-    timezone: America/Chicago
-    vertical: plumbing
-    questions: preset
-"""
+CONFIG = line_a_with("    questions: preset\n")
 NOON = datetime(2026, 11, 10, 12, 0, tzinfo=TZ)
 ZIP = Question("ZIP code", "ZIP?", "zip")
 YES_NO = Question("Leaking now", "Leaking? Y or N", "yes_no")
@@ -38,11 +28,8 @@ CHOICE = Question("System", "HEAT or COOL?", "choice", ("heat", "cool"))
 @pytest.fixture
 async def q_rig(redis: Redis, redis_url: str, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Rig]:
     clock.set(NOON)
-    config = parse_config(CONFIG, "test.yml")
-    async with Rig(rig_settings(config, redis_url=redis_url, data_dir=tmp_path), clock=clock) as r:
+    async with rig_for(CONFIG, redis_url, clock, tmp_path) as r:
         yield r
-        assert not r.twilio.violations, r.twilio.violations
-        assert not r.slack.violations, r.slack.violations
 
 
 def to_caller(rig: Rig) -> list[str]:

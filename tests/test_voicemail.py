@@ -13,35 +13,21 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.clock import FakeClock
-from bot.settings import parse_config
-from bot.standins.rig import ACCOUNT_SID, Rig, new_sid, rig_settings
-from tests.conftest import CALLER, CHANNEL, LINE, LINE_B, STAFF
+from bot.standins.rig import ACCOUNT_SID, Rig, new_sid
+from tests.conftest import CALLER, CHANNEL, LINE, LINE_B, line_a_with, rig_for
 
 ONCALL = "U0ONCALL01"
-CONFIG = f"""
-business: Acme Plumbing
-lines:
-  - number: "{LINE}"
-    channel: {CHANNEL}
-    forward_to: ["{STAFF}"]
-    timezone: America/Chicago
-    vertical: plumbing
+CONFIG = line_a_with(f"""\
     voicemail: true
     transcribe: true
     oncall: {ONCALL}
-  - number: "{LINE_B}"
-    channel: C0LINEB001
-    detection: forwarded
-"""
+""")
 
 
 @pytest.fixture
 async def vm_rig(redis: Redis, redis_url: str, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Rig]:
-    config = parse_config(CONFIG, "test.yml")
-    async with Rig(rig_settings(config, redis_url=redis_url, data_dir=tmp_path), clock=clock) as r:
+    async with rig_for(CONFIG, redis_url, clock, tmp_path) as r:
         yield r
-        assert not r.twilio.violations, r.twilio.violations
-        assert not r.slack.violations, r.slack.violations
 
 
 def callback_paths(twiml: str) -> dict[str, str]:

@@ -253,29 +253,22 @@ class Rig:
         self, action_id: str, value: str, *, channel: str, message_ts: str, user: str = "U0TEAM0001", **kw: Any
     ) -> tuple[int, str]:
         """A button press on a message, as Slack posts a `block_actions` payload (form field `payload`)."""
-        payload = {
-            "type": "block_actions", "team": {"id": TEAM_ID, "domain": self.slack.domain},
-            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM_ID},
-            "api_app_id": "A0TEXTBACK", "token": "legacy-token-unused", "trigger_id": f"1.2.{secrets.token_hex(6)}",
-            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
-            "channel": {"id": channel, "name": f"channel-{channel.lower()}"},
-            "message": self.slack.message(channel, message_ts) or {"ts": message_ts},
-            "response_url": f"https://hooks.slack.com/actions/{TEAM_ID}/1/{secrets.token_hex(8)}",
-            "actions": [{
-                "type": "button", "action_id": action_id, "block_id": "tb_card", "value": value,
-                "text": {"type": "plain_text", "text": action_id, "emoji": True},
-                "action_ts": f"{time.time():.6f}",
-            }],
-        }
-        form = urlencode({"payload": json.dumps(payload)}).encode()
-        return await self.slack_post(form, "application/x-www-form-urlencoded", **kw)
-
+        action = {"type": "button", "action_id": action_id, "value": value,
+                  "text": {"type": "plain_text", "text": action_id, "emoji": True}}
+        return await self._block_action(action, channel=channel, message_ts=message_ts, user=user, **kw)
 
     async def choose(
         self, action_id: str, value: str, *, channel: str, message_ts: str, user: str = "U0TEAM0001", **kw: Any
     ) -> tuple[int, str]:
         """A choice in a `static_select` on a message, as Slack posts its `block_actions` payload."""
         option = {"text": {"type": "plain_text", "text": value, "emoji": True}, "value": value}
+        action = {"type": "static_select", "action_id": action_id, "selected_option": option,
+                  "placeholder": {"type": "plain_text", "text": "Snooze until…", "emoji": True}}
+        return await self._block_action(action, channel=channel, message_ts=message_ts, user=user, **kw)
+
+    async def _block_action(
+        self, action: dict[str, Any], *, channel: str, message_ts: str, user: str, **kw: Any
+    ) -> tuple[int, str]:
         payload = {
             "type": "block_actions", "team": {"id": TEAM_ID, "domain": self.slack.domain},
             "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM_ID},
@@ -284,11 +277,7 @@ class Rig:
             "channel": {"id": channel, "name": f"channel-{channel.lower()}"},
             "message": self.slack.message(channel, message_ts) or {"ts": message_ts},
             "response_url": f"https://hooks.slack.com/actions/{TEAM_ID}/1/{secrets.token_hex(8)}",
-            "actions": [{
-                "type": "static_select", "action_id": action_id, "block_id": "tb_card", "selected_option": option,
-                "placeholder": {"type": "plain_text", "text": "Snooze until…", "emoji": True},
-                "action_ts": f"{time.time():.6f}",
-            }],
+            "actions": [{**action, "block_id": "tb_card", "action_ts": f"{time.time():.6f}"}],
         }
         form = urlencode({"payload": json.dumps(payload)}).encode()
         return await self.slack_post(form, "application/x-www-form-urlencoded", **kw)
