@@ -138,13 +138,17 @@ class JobQueue:
 
     async def run(self) -> None:
         """Read and run jobs until `stop()`; survives Redis outages by retrying."""
-        await self.ensure_group()
         reclaim = asyncio.create_task(self._reclaim_forever())
+        grouped = False
         try:
             while not self._stopping.is_set():
                 try:
+                    if not grouped:  # Redis may be down at start, or restart empty later
+                        await self.ensure_group()
+                        grouped = True
                     await self._read_once(block_ms=1000)
                 except (RedisError, OSError) as exc:
+                    grouped = grouped and "NOGROUP" not in str(exc)
                     log.warning("job queue: redis unavailable (%r); retrying", exc)
                     await asyncio.sleep(1.0)
         finally:
@@ -271,6 +275,7 @@ class JobQueue:
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until no job is queued, pending or running (tests and the demo)."""
+        await self.ensure_group()  # the runner may not have created it yet
         async with asyncio.timeout(timeout):
             while True:
                 if self._in_flight:

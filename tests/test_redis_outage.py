@@ -53,3 +53,28 @@ async def test_webhooks_answer_503_while_redis_is_down_and_recover(outage_rig: t
         assert len(rig.twilio.messages_to(CALLER)) == 1
     finally:
         await asyncio.to_thread(restarted.stop)
+
+
+async def test_a_redis_that_comes_back_empty_still_runs_new_jobs(tmp_path: Path) -> None:
+    """A Redis that keeps nothing on disk restarts without the job stream's consumer group;
+    the worker creates it again instead of failing every read from then on."""
+    server = ValkeyServer(data_dir=tmp_path / "vk")
+    server.start()
+    port = server.port
+    settings = rig_settings(parse_config(CONFIG_YAML, "t.yml"), redis_url=server.connection_url, data_dir=tmp_path)
+    async with Rig(settings, clock=FakeClock(OPEN_TIME)) as rig:
+        await rig.missed_call(CALLER, LINE)
+        await rig.settle()
+        assert len(rig.twilio.messages_to(CALLER)) == 1
+        await asyncio.to_thread(server.stop)
+        server = ValkeyServer(port=port, data_dir=tmp_path / "vk2")
+        await asyncio.to_thread(server.start)
+        try:
+            other = "+15125550177"
+            async with asyncio.timeout(15):
+                while (await rig.dial_ended(other, LINE, "CA" + "7" * 32))[0] != 200:
+                    await asyncio.sleep(0.2)
+                while not rig.twilio.messages_to(other):
+                    await asyncio.sleep(0.05)
+        finally:
+            await asyncio.to_thread(server.stop)
