@@ -10,8 +10,8 @@ import json
 import logging
 from collections.abc import Awaitable
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.jobs import RedisSteps
 from bot.metrics import suppression_label

@@ -38,8 +38,9 @@ async def test_signature_over_a_different_url_or_altered_params_is_refused(rig: 
     good = signature.compute("https://textback.example.test/twilio/voice", params, "not-a-real-auth-token-00000000")
     # Signed for /twilio/voice but posted to dial-status.
     assert rig.settings.public_url == "https://textback.example.test"
-    import aiohttp
     from urllib.parse import urlencode
+
+    import aiohttp
 
     async with aiohttp.ClientSession() as http:
         for path, body in [
