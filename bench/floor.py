@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
 
+from bot.__main__ import event_loop
 from bot.standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN
 
 TEXT = "Sorry we missed your call - what can we help with?"
@@ -108,8 +110,9 @@ def main() -> None:
     parser.add_argument("--twilio", required=True, help="Twilio API base URL")
     parser.add_argument("--slack", required=True, help="Slack Web API base URL (ending in /api/)")
     args = parser.parse_args()
+    # The same event loop as the server's, so the ratio compares the work and not the loop.
     web.run_app(create_app(args.twilio, args.slack), host="127.0.0.1", port=args.port, print=None,
-                access_log=None)
+                access_log=None, loop=event_loop(os.environ))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,8 +119,8 @@ async def _measure(opts: Options, run_: Run, server: Process, floor: Process, re
     for level in opts.levels:
         rounds = max(1, math.ceil(opts.samples / level))
         with _profiling(server.pid, opts.profile if level == PROFILED_LEVEL else None):
-            m.levels[level] = {"server": await burst(run_, s, level, rounds)}
-        m.levels[level]["floor"] = await burst(run_, f, level, rounds)
+            m.levels[level] = {"server": await _costed(server, burst(run_, s, level, rounds))}
+        m.levels[level]["floor"] = await _costed(floor, burst(run_, f, level, rounds))
         opened += len(m.levels[level]["server"].callers)
     callers = _threaded_callers(m, opts.mirror_callers)
     for level in sorted({1, min(PROFILED_LEVEL, len(callers) or 1)}):
@@ -136,6 +136,18 @@ async def _measure(opts: Options, run_: Run, server: Process, floor: Process, re
     m.violations = run_.tracker.violations()
     m.memory["upstream"] = run_.tracker.methods()
     return m
+
+
+async def _costed(proc: Process, work: Awaitable[Samples]) -> Samples:
+    """The samples, with the CPU the process (and its Valkey child) spent per call on them:
+    a figure that, unlike latency, barely moves with what else the machine is doing."""
+    kids = processes.children(proc.pid)
+    own, redis = processes.cpu_s([proc.pid]), processes.cpu_s(kids)
+    s = await work
+    calls = len(s.callers) or 1
+    s.cpu_ms = (processes.cpu_s([proc.pid]) - own) * 1000 / calls
+    s.redis_cpu_ms = (processes.cpu_s(kids) - redis) * 1000 / calls if kids else None
+    return s
 
 
 def _threaded_callers(m: Measured, count: int) -> list[str]:

@@ -145,6 +145,19 @@ def memory_kb(pid: int) -> dict[str, int]:
     return found
 
 
+def cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used so far (0 for one that is gone)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def children(pid: int) -> list[int]:
     """Direct child pids (the embedded Valkey runs as one)."""
     found: list[int] = []

@@ -28,7 +28,8 @@ def compare(server: Samples, floor: Samples) -> dict[str, Any]:
     ours, base = summary(server.latency), summary(floor.latency)
     return {"server": ours, "floor": base, "ratio": ratio(ours, base),
             "lost": server.lost, "errors": server.errors, "error_statuses": dict(server.statuses),
-            "floor_lost": floor.lost}
+            "floor_lost": floor.lost,
+            "cpu_ms_per_call": {"server": server.cpu_ms, "server_redis": server.redis_cpu_ms, "floor": floor.cpu_ms}}
 
 
 def routes(server: Samples, floor: Samples) -> dict[str, Any]:

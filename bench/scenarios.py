@@ -48,6 +48,9 @@ class Samples:
     statuses: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # the errors, by status
     lost: int = 0  # effects that never reached the stand-in
     callers: list[str] = field(default_factory=list)
+    # CPU the process under test (and its embedded Valkey) used per call, all work included.
+    cpu_ms: float | None = None
+    redis_cpu_ms: float | None = None
 
     def answered(self, route: str, answer: Answer) -> None:
         self.routes[route].append(answer.elapsed_ms)

@@ -50,6 +50,13 @@ def _textback(r: dict[str, Any]) -> list[str]:
     lines = ["text-back latency, ms (dial-status webhook sent -> SMS request at the Twilio stand-in)",
              f"{'concurrent':<12}{HEAD}"]
     lines += [f"{level:<12}{_pair(row)}" for level, row in r["textback"].items()]
+    lines += ["", "CPU per missed call, ms (ring + miss webhooks and all the work they lead to)",
+              f"{'concurrent':<12}{'server':>8} {'its Valkey':>10} {'floor':>8} {'x floor':>8}"]
+    for level, row in r["textback"].items():
+        cpu = row.get("cpu_ms_per_call") or {}
+        s, v, f = cpu.get("server"), cpu.get("server_redis"), cpu.get("floor")
+        x = s / f if s is not None and f else None
+        lines.append(f"{level:<12}{_ms(s):>8} {_ms(v):>10} {_ms(f):>8} {_x(x):>8}")
     return lines
 
 

@@ -27,8 +27,23 @@ def serve() -> int:
     logging.getLogger("textback").info(
         "serving %d line(s) on port %d (role %s)", len(settings.config.lines), settings.port, settings.role
     )
-    web.run_app(create_app(settings), host="0.0.0.0", port=settings.port, print=None, access_log=None)
+    loop = event_loop(os.environ)
+    logging.getLogger("textback").info("event loop: %s", type(loop).__module__.split(".")[0])
+    web.run_app(create_app(settings), host="0.0.0.0", port=settings.port, print=None, access_log=None, loop=loop)
     return 0
+
+
+def event_loop(env: os._Environ[str] | dict[str, str]) -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed (about a tenth less CPU per call in `python -m bench`),
+    unless TEXTBACK_EVENT_LOOP=asyncio asks for the standard library's loop."""
+    if env.get("TEXTBACK_EVENT_LOOP", "uvloop") != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 def demo(args: argparse.Namespace) -> int:

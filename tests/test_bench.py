@@ -26,6 +26,9 @@ def test_quick_bench_writes_every_measurement(tmp_path: Path) -> None:
         row = r["textback"][level]
         assert row["server"]["samples"] and row["floor"]["samples"]
         assert set(row["ratio"]) == {"p50", "p99"}
+        # The server does more than the floor for every call (Slack thread, card, step log).
+        cpu = row["cpu_ms_per_call"]
+        assert cpu["server"] > cpu["floor"] >= 0
         routes = r["webhooks"][level]
         assert routes["/twilio/voice"]["server"]["samples"]
         assert routes["/twilio/voice/dial-status"]["server"]["samples"]
