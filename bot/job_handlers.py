@@ -47,14 +47,15 @@ async def missed_call(svc: Services, job_id: str, args: dict[str, Any]) -> None:
     # Times the text-back from the moment the missed call was recorded (for /metrics).
     timed_sms = TextbackTimer(svc.sms, svc.metrics, job_recorded_at(job_id))
     lane = svc.lane.for_call(call.call_id)
+    steps = RedisSteps(svc.redis.client, job_id)
     try:
         conv = await handle_missed_call(
             call, store=svc.store, sms=timed_sms, chat=svc.chat, locks=svc.locks, flags=svc.flags,
-            steps=RedisSteps(svc.redis.client, job_id), now=call.at, lookup=svc.line_types, lane=lane,
+            steps=steps, now=call.at, lookup=svc.line_types, lane=lane,
         )
     finally:
         lane.leave()  # also when the job failed before its text-back
-    await job_outcomes.missed_call(svc, job_id, call, conv)
+    await job_outcomes.missed_call(svc, job_id, steps, call, conv)
     await follow_through_jobs.after_missed_call(svc, line, conv, call.at)
 
 
@@ -72,11 +73,12 @@ async def caller_sms(svc: Services, job_id: str, args: dict[str, Any]) -> None:
         opt_out_type=args.get("opt_out_type", ""),
         seq=int(args.get("seq", 0)),
     )
+    steps = RedisSteps(svc.redis.client, job_id)
     conv, outcome = await handle_caller_sms(
         msg, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags, sms=svc.sms,
-        bursts=svc.bursts, steps=RedisSteps(svc.redis.client, job_id), now=svc.clock.now(),
+        bursts=svc.bursts, steps=steps, now=svc.clock.now(),
     )
-    await job_outcomes.caller_sms(svc, job_id, msg, conv)
+    await job_outcomes.caller_sms(svc, job_id, steps, msg, conv)
     await follow_through_jobs.after_caller_sms(svc, job_id, msg, conv)
     await qualify_jobs.after_caller_sms(svc, job_id, msg, conv)
     if outcome == "hold_first":
@@ -102,18 +104,21 @@ async def team_reply(svc: Services, job_id: str, args: dict[str, Any]) -> None:
             text, resolve_user=svc.directory.user_name, resolve_channel=svc.directory.channel_name
         )
 
+    steps = RedisSteps(svc.redis.client, job_id)
     outcome = await handle_team_reply(
         reply, store=svc.store, sms=svc.sms, chat=svc.chat, to_plain=to_plain, flags=svc.flags,
-        steps=RedisSteps(svc.redis.client, job_id), now=datetime.fromisoformat(args["at"]),
+        steps=steps, now=datetime.fromisoformat(args["at"]),
     )
     log.info("team reply %s: %s", reply.message_id, outcome)
-    await job_outcomes.team_reply(svc, job_id, args, outcome)
-    if outcome == "sent":
-        # A person answered the caller: the questions and the reminders stop.
-        conv = await svc.store.by_thread(reply.channel, reply.thread_id)
-        if conv is not None:
-            await qualify_jobs.after_team_reply(svc, conv)
-            await follow_through_jobs.after_team_reply(svc, conv)
+    if outcome != "sent":
+        return
+    conv = await svc.store.by_thread(reply.channel, reply.thread_id)
+    if conv is None:
+        return
+    await job_outcomes.team_reply(svc, job_id, steps, args, conv)
+    # A person answered the caller: the questions and the reminders stop.
+    await qualify_jobs.after_team_reply(svc, conv)
+    await follow_through_jobs.after_team_reply(svc, conv)
 
 
 async def delivery(svc: Services, job_id: str, args: dict[str, Any]) -> None:

@@ -67,9 +67,10 @@ async def _guarded(what: str, job_id: str, work: Awaitable[None]) -> None:
         log.exception("job %s: recording the %s outcome failed", job_id, what)
 
 
-async def _first_time(svc: Services, job_id: str) -> bool:
-    """True the first time a job's outcome is counted (a re-run after a crash counts nothing)."""
-    steps = RedisSteps(svc.redis.client, job_id)
+async def _first_time(steps: RedisSteps) -> bool:
+    """True the first time a job's outcome is counted (a re-run after a crash counts nothing).
+
+    `steps` is the log the job's handler used: already read, so this costs one write."""
     if await steps.get("outcome") is not None:
         return False
     await steps.put("outcome", "1")
@@ -95,24 +96,25 @@ def _event(
 
 
 async def missed_call(
-    svc: Services, job_id: str, call: MissedCall, conv: Conversation
+    svc: Services, job_id: str, steps: RedisSteps, call: MissedCall, conv: Conversation
 ) -> None:
     async def work() -> None:
-        if await _first_time(svc, job_id):
+        if await _first_time(steps):
             line = call.line.number
             svc.metrics.missed_calls.labels(line=line).inc()
-            raw = await RedisSteps(svc.redis.client, job_id).get("plan")
+            raw = await steps.get("plan")
             plan = json.loads(raw) if raw else {}
-            day = await _local_day(svc, line, call.at)
-            await RedisDaily(svc.redis.client).count(line, day, "missed")
+            figures = ["missed"]
             if not plan.get("send"):
                 reason = suppression_label(str(plan.get("reason", "")))
                 svc.metrics.textbacks_suppressed.labels(line=line, reason=reason).inc()
                 if not str(plan.get("reason", "")).startswith("already texted"):
-                    await RedisDaily(svc.redis.client).count(line, day, "not_texted")
+                    figures.append("not_texted")
             elif conv.textback == "sent":
                 svc.metrics.textbacks_sent.labels(line=line).inc()
-                await RedisDaily(svc.redis.client).count(line, day, "texted")
+                figures.append("texted")
+            day = await _local_day(svc, line, call.at)
+            await RedisDaily(svc.redis.client).count(line, day, *figures)
         if call.caller.kind == "ok":
             await record_lead(svc, _event("missed_call", job_id, conv, call.at))
 
@@ -120,10 +122,10 @@ async def missed_call(
 
 
 async def caller_sms(
-    svc: Services, job_id: str, msg: InboundSms, conv: Conversation
+    svc: Services, job_id: str, steps: RedisSteps, msg: InboundSms, conv: Conversation
 ) -> None:
     async def work() -> None:
-        if await _first_time(svc, job_id):
+        if await _first_time(steps):
             svc.metrics.sms_inbound.labels(line=msg.line.number).inc()
             day = await _local_day(svc, msg.line.number, msg.at)
             await RedisDaily(svc.redis.client).count(msg.line.number, day, "texts_in")
@@ -134,19 +136,15 @@ async def caller_sms(
 
 
 async def team_reply(
-    svc: Services, job_id: str, args: dict[str, Any], outcome: str
+    svc: Services, job_id: str, steps: RedisSteps, args: dict[str, Any], conv: Conversation
 ) -> None:
-    """A reply texted to the caller: the lead is contacted, and the first one is timed."""
-    if outcome != "sent":
-        return
+    """A reply texted to the caller (`conv`, as it was saved): the lead is contacted, and the
+    first one is timed."""
 
     async def work() -> None:
-        conv = await svc.store.by_thread(str(args["channel"]), str(args["thread"]))
-        if conv is None:
-            return
         at = datetime.fromisoformat(str(args["at"]))
         if (
-            await _first_time(svc, job_id)
+            await _first_time(steps)
             and conv.extra.get("first_reply_at") == at.isoformat()
         ):
             waited = max(0.0, (at - conv.opened_at).total_seconds())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -33,17 +35,27 @@ class Change:
         return self.old != self.new
 
 
-class LineDirectory:
-    """Looks lines up by number or channel; each lookup costs one Redis GET (the version).
+# How long a read of the settings version is trusted. A burst of calls then costs one GET
+# instead of one per lookup; a change made on another instance shows within this.
+FRESH_FOR_S = 0.25
 
-    Overrides are reloaded only when the version moved, so a change made on any instance
-    shows up on every instance at its next lookup.
+
+class LineDirectory:
+    """Looks lines up by number or channel, checking the settings version in Redis (one GET)
+    at most every FRESH_FOR_S.
+
+    Overrides are reloaded only when the version moved. A change made here shows at once; one
+    made on another instance shows on this one within FRESH_FOR_S.
     """
 
-    def __init__(self, config: Config, store: RedisLineSettings) -> None:
+    def __init__(self, config: Config, store: RedisLineSettings, *, fresh_for_s: float = FRESH_FOR_S) -> None:
         self._config = config
         self._store = store
         self._version: str | None = None
+        self._fresh_for_s = fresh_for_s
+        self._checked_at = float("-inf")
+        self._reading: asyncio.Future[None] | None = None
+        self._writes = 0
         self._lines: dict[str, Line] = {ln.number: ln for ln in config.lines}
         # The lines before overrides: the file's, and those linked from Slack (`setup`).
         self._bases: dict[str, Line] = dict(self._lines)
@@ -64,20 +76,43 @@ class LineDirectory:
         return self._config.admins
 
     async def _fresh(self) -> None:
+        if time.monotonic() - self._checked_at < self._fresh_for_s:
+            return
+        # Lookups arriving together share one read of the version (and one reload).
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._reload(self._writes))
+            self._reading.add_done_callback(self._read_done)
+        await asyncio.shield(self._reading)
+
+    def _read_done(self, task: asyncio.Future[None]) -> None:
+        if self._reading is task:
+            self._reading = None
+
+    def _wrote(self) -> None:
+        """A change made here: the next lookup reads again, and a read begun before is not kept."""
+        self._writes += 1
+        self._checked_at = float("-inf")
+        self._reading = None
+
+    async def _reload(self, writes: int) -> None:
+        checked_at = time.monotonic()
         try:
             version = await self._store.version()
-            if version == self._version:
-                return
-            links = await self._store.links()
-            bases = self._bases_with(links)
-            overrides = await self._store.load(bases)
+            if version != self._version:
+                links = await self._store.links()
+                bases = self._bases_with(links)
+                overrides = await self._store.load(bases)
         except RedisError as exc:
             # The text-back must not wait on a settings reload: keep the last known lines.
             log.warning("line settings unavailable, using the last known ones: %r", exc)
             return
-        self._lines = {n: self._effective(base, overrides.get(n, {})) for n, base in bases.items()}
-        self._bases, self._links, self._overrides = bases, links, overrides
-        self._version = version
+        if writes != self._writes:
+            return  # read before a change made here; the next lookup reads again
+        if version != self._version:
+            self._lines = {n: self._effective(base, overrides.get(n, {})) for n, base in bases.items()}
+            self._bases, self._links, self._overrides = bases, links, overrides
+            self._version = version
+        self._checked_at = checked_at
 
     def _bases_with(self, links: dict[str, Override]) -> dict[str, Line]:
         bases = {ln.number: ln for ln in self._config.lines}
@@ -125,10 +160,15 @@ class LineDirectory:
     async def link(self, number: str, channel: str, *, by: str, at: datetime) -> None:
         """Link a number to a channel from Slack; the line takes the file's defaults."""
         await self._store.link(number, Override(value=channel, by=by, at=at))
+        self._wrote()
 
     async def unlink(self, number: str) -> bool:
         """Undo `link`: the number has no line again (a lines-file line cannot be unlinked)."""
-        return False if self.in_file(number) else await self._store.unlink(number)
+        if self.in_file(number):
+            return False
+        removed = await self._store.unlink(number)
+        self._wrote()
+        return removed
 
     async def linked_by(self, line: Line) -> Override | None:
         """Who linked the line from Slack, and when; None for the file's lines."""
@@ -158,4 +198,5 @@ class LineDirectory:
         change = Change(field, old, show(new_line, field))
         if change.changed:
             await self._store.put(line.number, field, Override(value=value, by=by, at=at))
+            self._wrote()
         return change

@@ -19,18 +19,19 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from bot.clock import Clock
 from bot.store import keys
-from workflows.ports import RetryLater
+from workflows.ports import Deadline, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,16 @@ class Taken:
         return cls(job_id, float(due), kind, json.loads(args), gen, int(attempts))
 
 
+def _add(pipe: Pipeline, job: Deadline, group: str) -> None:
+    # A fresh generation per schedule: a run of the old version must not settle the new one.
+    fields = {"kind": job.kind, "args": json.dumps(dict(job.args)), "group": group,
+              "gen": secrets.token_hex(8), "attempts": "0"}
+    pipe.hset(keys.due_job(job.job_id), mapping=fields)  # type: ignore[arg-type]  # str keys and values
+    pipe.zadd(keys.DUE, {job.job_id: job.due.timestamp()})
+    if group:
+        pipe.sadd(keys.due_group(group), job.job_id)
+
+
 class Deadlines:
     """Pending jobs in Redis; any process (web or scheduler) may schedule and cancel."""
 
@@ -146,14 +157,17 @@ class Deadlines:
         self, job_id: str, due: datetime, kind: str, args: Mapping[str, Any], *, group: str = ""
     ) -> None:
         """Create or move a job: the same id again replaces its time and args."""
-        # A fresh generation per schedule: a run of the old version must not settle the new one.
-        gen = secrets.token_hex(8)
-        fields = {"kind": kind, "args": json.dumps(dict(args)), "group": group, "gen": gen, "attempts": "0"}
         async with self._r.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.due_job(job_id), mapping=fields)  # type: ignore[arg-type]  # str keys and values
-            pipe.zadd(keys.DUE, {job_id: due.timestamp()})
-            if group:
-                pipe.sadd(keys.due_group(group), job_id)
+            _add(pipe, Deadline(job_id, due, kind, args), group)
+            await pipe.execute()
+
+    async def replace_group(self, group: str, jobs: Sequence[Deadline]) -> None:
+        """Forget every pending job of `group` and schedule `jobs` in it, in one round trip."""
+        async with self._r.pipeline(transaction=True) as pipe:
+            args = [keys.DUE_JOB_PREFIX, keys.DUE_GROUP_PREFIX, group]
+            await self._forget(keys=[keys.DUE, keys.IN_FLIGHT], args=args, client=pipe)
+            for job in jobs:
+                _add(pipe, job, group)
             await pipe.execute()
 
     async def cancel(self, job_id: str) -> bool:

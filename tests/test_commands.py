@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
 
 from bot.clock import FakeClock
-from bot.lines_directory import LineDirectory
+from bot.lines_directory import FRESH_FOR_S, LineDirectory
 from bot.settings import parse_config
 from bot.standins.rig import Rig, rig_settings
 from bot.store.line_settings import RedisLineSettings
@@ -122,6 +123,7 @@ async def test_settings_survive_a_restart_and_reach_other_instances(
     async with Rig(settings, clock=clock) as first, Rig(settings, clock=clock) as other:
         await slash(first, "hours mon 8am-12pm, 1pm-5pm")
         await slash(first, "template set business_hours Hi from {business}, we'll call you back.")
+        await asyncio.sleep(FRESH_FOR_S)  # how long another instance may go on with what it read
         line = await other.services.lines.line_for_number(LINE)
         assert line is not None and line.templates.business_hours == "Hi from {business}, we'll call you back."
     async with Rig(settings, clock=clock) as restarted:
@@ -163,7 +165,7 @@ class CountingSettings(RedisLineSettings):
 
 async def test_a_lookup_costs_one_get_and_reloads_only_after_a_change(rig: Rig, redis: Redis) -> None:
     store = CountingSettings(redis)
-    directory = LineDirectory(rig.settings.config, store)
+    directory = LineDirectory(rig.settings.config, store, fresh_for_s=0)
     assert await directory.line_for_number(LINE) is not None
     for _ in range(5):
         await directory.line_for_number(LINE)
@@ -171,3 +173,17 @@ async def test_a_lookup_costs_one_get_and_reloads_only_after_a_change(rig: Rig, 
     await slash(rig, "cooldown 1h")
     line = await directory.line_for_number(LINE)
     assert line is not None and line.cooldown == 3600 and store.loads == 2
+
+
+async def test_lookups_in_a_burst_share_one_get(rig: Rig, redis: Redis) -> None:
+    store = CountingSettings(redis)
+    directory = LineDirectory(rig.settings.config, store, fresh_for_s=60)
+    found = await asyncio.gather(*(directory.line_for_number(LINE) for _ in range(20)))
+    assert all(line is not None and line.number == LINE for line in found)
+    for _ in range(5):
+        await directory.line_for_number(LINE)
+    assert (store.versions, store.loads) == (1, 1)
+    # A change made through this directory shows at once, whatever the window.
+    change = await directory.change(found[0], "cooldown", "2h", by="U0ADMIN001", at=rig.services.clock.now())
+    line = await directory.line_for_number(LINE)
+    assert change.changed and line is not None and line.cooldown == 7200

@@ -33,6 +33,7 @@ from workflows.oncall import on_duty
 from workflows.ports import (
     ConversationLocks,
     ConversationStore,
+    Deadline,
     Deadlines,
     Pager,
     StepLog,
@@ -51,16 +52,15 @@ def _waited(since: str, now: datetime) -> str:
     return format_wait((now - datetime.fromisoformat(since)).total_seconds())
 
 
-async def _schedule_ladder(conv: Conversation, line: Line, since: datetime, *, deadlines: Deadlines) -> int:
+def _ladder_jobs(conv: Conversation, line: Line, since: datetime) -> list[Deadline]:
     steps = ladder(
         line.reminders, hours=line.hours, tz=line.timezone, waiting_since=since, urgent=URGENT in conv.extra
     )
-    for step in steps:
-        args = {"conv": conv.id, "index": step.index, "since": since.isoformat()}
-        await deadlines.schedule(
-            f"remind:{conv.id}:{step.index}", step.due, REMIND_KIND, args, group=remind_group(conv.id)
-        )
-    return len(steps)
+    return [
+        Deadline(f"remind:{conv.id}:{step.index}", step.due, REMIND_KIND,
+                 {"conv": conv.id, "index": step.index, "since": since.isoformat()})
+        for step in steps
+    ]
 
 
 async def start_waiting(
@@ -82,10 +82,10 @@ async def start_waiting(
         c.extra.pop(SNOOZED_BY, None)
         return True
 
-    await deadlines.cancel_group(remind_group(conv.id))
     conv, waiting = await update_locked(conv, change, store=store, locks=locks)
-    if waiting:
-        await _schedule_ladder(conv, line, at, deadlines=deadlines)
+    # The old ladder goes and the new one comes in one change; a rung of the old one that
+    # fires in between finds the conversation waiting since a later time and does nothing.
+    await deadlines.replace_group(remind_group(conv.id), _ladder_jobs(conv, line, at) if waiting else [])
     return conv
 
 

@@ -6,8 +6,9 @@ The edges (`bot/`) implement them with Twilio, Slack and Redis; tests may pass f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -188,6 +189,16 @@ class StepLog(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """One timed job: fire `kind` with `args` at `due` (jobs with the same id replace each other)."""
+
+    job_id: str
+    due: datetime
+    kind: str
+    args: Mapping[str, Any]
+
+
 class Deadlines(Protocol):
     """Timed work kept in Redis and fired once by whichever instance leads (reminders, pages)."""
 
@@ -199,6 +210,10 @@ class Deadlines(Protocol):
 
     async def cancel_group(self, group: str) -> int:
         """Forget every pending job of `group`; how many there were."""
+        ...
+
+    async def replace_group(self, group: str, jobs: Sequence[Deadline]) -> None:
+        """Forget every pending job of `group` and schedule `jobs` in it, as one change."""
         ...
 
 

@@ -39,6 +39,13 @@ if claim(KEYS[1], ARGV[2]) == 0 then return {0, 0} end
 return {1, claim(KEYS[2], nil)}
 """
 
+# An index key (open pointer or thread) -> the conversation id -> its record, in one trip.
+_BY_INDEX = """
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+return redis.call('GET', ARGV[1] .. id)
+"""
+
 _MAX_SET = """
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
@@ -53,6 +60,7 @@ class RedisConversationStore:
         self._r = redis
         self._open = redis.register_script(_OPEN_OR_GET)
         self._claim_textback = redis.register_script(_CLAIM_TEXTBACK)
+        self._by_index = redis.register_script(_BY_INDEX)
 
     async def open_or_get(self, conv: Conversation) -> tuple[Conversation, bool]:
         """Return the open conversation, or store `conv` as a new one, in one atomic step.
@@ -67,15 +75,13 @@ class RedisConversationStore:
         )
         return (conv, True) if int(is_new) else (codec.loads(raw), False)
 
-    async def _load_open(self, pointer: str) -> Conversation | None:
-        conv_id = await self._r.get(pointer)
-        if conv_id is None:
-            return None
-        return await self.get(conv_id.decode())
+    async def _by_pointer(self, pointer: str) -> Conversation | None:
+        raw = await self._by_index(keys=[pointer], args=[keys.conversation("")])
+        return codec.loads(raw) if raw is not None else None
 
     async def open_for(self, line: str, caller: str) -> Conversation | None:
         """The caller's open conversation on a line, if any."""
-        return await self._load_open(keys.open_conversation(line, caller))
+        return await self._by_pointer(keys.open_conversation(line, caller))
 
     async def opened_since(self, lines: set[str], since: datetime) -> list[Conversation]:
         """Conversations on `lines` opened at or after `since`, newest first.
@@ -109,8 +115,7 @@ class RedisConversationStore:
 
     async def by_thread(self, channel: str, thread_id: str) -> Conversation | None:
         """Find the conversation a Slack thread belongs to."""
-        conv_id = await self._r.get(keys.thread(channel, thread_id))
-        return await self.get(conv_id.decode()) if conv_id is not None else None
+        return await self._by_pointer(keys.thread(channel, thread_id))
 
     async def claim_textback(self, line: str, caller: str, cooldown: int, owner: str) -> tuple[bool, bool]:
         """The cooldown window for `owner`, then the first-text mark: one round trip for both."""

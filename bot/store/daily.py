@@ -19,11 +19,14 @@ class RedisDaily:
     def __init__(self, redis: Redis) -> None:
         self._r = redis
 
-    async def count(self, line: str, day: date, what: str, reply_seconds: float | None = None) -> None:
-        if what not in FIELDS:
-            raise ValueError(f"unknown daily figure {what!r}")
+    async def count(self, line: str, day: date, *what: str, reply_seconds: float | None = None) -> None:
+        """Add one to each figure in `what` for the line's day, in one round trip."""
+        for name in what:
+            if name not in FIELDS:
+                raise ValueError(f"unknown daily figure {name!r}")
         async with self._r.pipeline(transaction=True) as pipe:
-            pipe.hincrby(keys.daily(line, day.isoformat()), what, 1)
+            for name in what:
+                pipe.hincrby(keys.daily(line, day.isoformat()), name, 1)
             pipe.expire(keys.daily(line, day.isoformat()), DAILY_TTL_S)
             if reply_seconds is not None:
                 pipe.rpush(keys.reply_times(line, day.isoformat()), f"{reply_seconds:.1f}")
