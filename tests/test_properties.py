@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import asdict
+from datetime import UTC
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,7 +13,9 @@ from hypothesis import strategies as st
 from bot import phones
 from bot.logs import mask_numbers
 from bot.slack.mrkdwn import escape, to_plain_text, unescape
+from bot.store import codec
 from workflows.compliance import keyword_of
+from workflows.conversation import Caller, Conversation
 
 
 async def _name(_: str) -> str:
@@ -63,3 +68,24 @@ def test_phone_parsing_is_total_and_normalised_numbers_are_fixed_points(raw: str
 @given(st.text(min_size=1).filter(lambda t: len(t.split()) > 1))
 def test_multi_word_messages_are_never_keywords(text: str) -> None:
     assert keyword_of(text) is None
+
+
+_TIMES = st.datetimes(timezones=st.just(UTC))
+_CONVERSATIONS = st.builds(
+    Conversation,
+    line=st.text(max_size=16), caller=st.builds(Caller, number=st.text(max_size=16), display=st.text(max_size=20),
+                                                 name=st.text(max_size=10), international=st.booleans()),
+    channel=st.text(max_size=12), opened_at=_TIMES, origin=st.sampled_from(["call", "sms"]), in_hours=st.booleans(),
+    thread_id=st.none() | st.text(max_size=20), calls=st.integers(0, 99), texts_in=st.integers(0, 99),
+    last_event_at=st.none() | _TIMES, extra=st.dictionaries(st.text(max_size=10), st.text(max_size=30), max_size=5),
+)
+
+
+@given(_CONVERSATIONS)
+def test_a_stored_conversation_reads_back_the_same(conv: Conversation) -> None:
+    raw = codec.dumps(conv)
+    assert codec.loads(raw) == conv
+    # The shallow copy writes exactly what a full dataclasses.asdict would.
+    full = asdict(conv) | {"opened_at": conv.opened_at.isoformat(),
+                           "last_event_at": conv.last_event_at.isoformat() if conv.last_event_at else None}
+    assert json.loads(raw) == full
