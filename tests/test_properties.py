@@ -14,8 +14,10 @@ from bot import phones
 from bot.logs import mask_numbers
 from bot.slack.mrkdwn import escape, to_plain_text, unescape
 from bot.store import codec
+from bot.store import leads as lead_store
 from workflows.compliance import keyword_of
 from workflows.conversation import Caller, Conversation
+from workflows.leads import Lead, StatusChange, lead_fields
 
 
 async def _name(_: str) -> str:
@@ -89,3 +91,20 @@ def test_a_stored_conversation_reads_back_the_same(conv: Conversation) -> None:
     full = asdict(conv) | {"opened_at": conv.opened_at.isoformat(),
                            "last_event_at": conv.last_event_at.isoformat() if conv.last_event_at else None}
     assert json.loads(raw) == full
+
+
+_LEADS = st.builds(
+    Lead,
+    line=st.text(max_size=16), phone=st.text(max_size=16), created_at=_TIMES, updated_at=_TIMES,
+    origin=st.sampled_from(["missed_call", "texted_in"]), name=st.text(max_size=10),
+    first_call_at=st.none() | _TIMES, calls=st.integers(0, 9),
+    history=st.lists(st.builds(StatusChange, old=st.text(max_size=8), new=st.text(max_size=8),
+                               by=st.text(max_size=8), at=_TIMES), max_size=3),
+    answers=st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=3),
+)
+
+
+@given(_LEADS)
+def test_lead_fields_are_what_asdict_gives_and_a_stored_lead_reads_back(lead: Lead) -> None:
+    assert lead_fields(lead) == asdict(lead)
+    assert lead_store.loads(lead_store.dumps(lead)) == lead

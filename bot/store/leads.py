@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any, cast
 
@@ -12,7 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from bot.store import keys
-from workflows.leads import Lead, LeadEvent, StatusChange, apply_event
+from workflows.leads import Lead, LeadEvent, StatusChange, apply_event, lead_fields
 
 _DATES = (
     "created_at",
@@ -28,7 +27,7 @@ PayloadFor = Callable[[Lead, list[str], LeadEvent], dict[str, Any]]
 
 
 def dumps(lead: Lead) -> str:
-    data = asdict(lead)
+    data = lead_fields(lead)
     for name in _DATES:
         value = data[name]
         data[name] = value.isoformat() if isinstance(value, datetime) else None
