@@ -184,3 +184,27 @@ async def test_caller_name_is_escaped_on_the_card(rig: Rig) -> None:
     card = blocks_text(parents(rig)[0])
     assert "&lt;!channel&gt; &amp; co" in card and "<!channel>" not in card
     assert re.search(r"\(512\) 555-0123", card)
+
+
+async def test_the_card_is_posted_showing_the_text_back_and_needs_no_update(rig: Rig) -> None:
+    """The SMS request is answered before the thread opens, so the card says so at once."""
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    [parent] = parents(rig)
+    assert "text-back sent" in blocks_text(parent)
+    assert [r for r in rig.slack.requests if r.method == "chat.update"] == []
+
+
+async def test_a_slow_text_back_is_shown_pending_then_updated(rig: Rig) -> None:
+    """An SMS request slower than the lane's patience: the thread opens first, then the card
+    is updated with the outcome."""
+    rig.services.lane.patience_s = 0.05
+    rig.twilio.delay("CreateMessage", 0.5)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    [post] = [r for r in rig.slack.requests if r.method == "chat.postMessage" and "thread_ts" not in r.params]
+    assert "text-back sent" not in str(post.params.get("blocks"))
+    [update] = [r for r in rig.slack.requests if r.method == "chat.update"]
+    assert "text-back sent" in str(update.params.get("blocks"))
+    [parent] = parents(rig)
+    assert "text-back sent" in blocks_text(parent)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from workflows import hours as hours_mod
 from workflows.compliance import learn_from_refusal, lookup_guard, static_guard
-from workflows.conversation import Caller, Conversation, Entry, SmsResult
+from workflows.conversation import Caller, Conversation, Entry, SmsResult, TextbackState
 from workflows.durations import format_duration
 from workflows.lines import OPT_OUT_FOOTER, Line
 from workflows.ports import (
@@ -146,27 +146,47 @@ async def handle_missed_call(
     try:
         if lane is not None:
             await lane.after_send(sending)
+        # Usually the SMS request was answered by now: the card is then posted showing it,
+        # and needs no update afterwards (one Slack call fewer per missed call).
+        known = _result_if_done(sending)
         async with locks.hold(call.line.number, call.caller.number):
-            conv = await _open_for_call(call, plan, store=store, chat=chat, steps=steps, now=now)
+            conv, card = await _open_for_call(call, plan, known, store=store, chat=chat, steps=steps, now=now)
             if sending is not None:
                 result = await sending
                 await learn_from_refusal(flags, call.line.number, call.caller.number, result.error_code)
-                await _report_textback(conv, plan, result, store=store, chat=chat, steps=steps, now=now)
+                await _report_textback(conv, plan, result, card, store=store, chat=chat, steps=steps, now=now)
     finally:
         if sending is not None and not sending.done():
             await asyncio.wait([sending])  # a Slack failure must not orphan the SMS request
     return conv
 
 
+def _result_if_done(sending: asyncio.Task[SmsResult] | None) -> SmsResult | None:
+    if sending is None or not sending.done() or sending.cancelled() or sending.exception() is not None:
+        return None
+    return sending.result()
+
+
+def _textback_shown(plan: TextbackPlan, result: SmsResult) -> tuple[TextbackState, str]:
+    """What the card says about the text-back once its request was answered."""
+    return ("sent", plan.body) if result.ok else ("failed", result.reason)
+
+
 async def _open_for_call(
     call: MissedCall,
     plan: TextbackPlan,
+    known: SmsResult | None,
     *,
     store: ConversationStore,
     chat: ThreadChat,
     steps: StepLog,
     now: datetime,
-) -> Conversation:
+) -> tuple[Conversation, tuple[str, str] | None]:
+    """The conversation, and the text-back state its card was just posted with (None when
+    the card was already there, or was posted before the text-back's result was known)."""
+    textback, detail = ("pending", "") if plan.send else ("suppressed", plan.reason)
+    if plan.send and known is not None:
+        textback, detail = _textback_shown(plan, known)
     fresh = Conversation(
         line=call.line.number,
         caller=call.caller,
@@ -175,8 +195,8 @@ async def _open_for_call(
         origin="missed_call",
         in_hours=hours_mod.is_open(call.line.hours, call.line.timezone, now),
         line_label=call.line.label,
-        textback="pending" if plan.send else "suppressed",
-        textback_detail="" if plan.send else plan.reason,
+        textback=textback,
+        textback_detail=detail,
         id=call.conversation_id,
     )
     conv, _ = await store.open_or_get(fresh)
@@ -189,7 +209,9 @@ async def _open_for_call(
             conv.caller = call.caller
         await store.save(conv)
         await steps.put("counted", "1")
+    had_thread = bool(conv.thread_id)
     await ensure_thread(conv, store=store, chat=chat, now=now)
+    card = (conv.textback, conv.textback_detail) if conv.thread_id and not had_thread else None
     if not is_new:
         note = f"no second text: {plan.reason}" if not plan.send else "texting them again"
         entry = Entry("system", f"Called again; {note}.", at=now, icon="telephone_receiver")
@@ -199,30 +221,31 @@ async def _open_for_call(
     elif not plan.send:
         entry = Entry("system", f"No text-back: {plan.reason}.", at=now)
         await post_once(steps, "entry:no_textback", chat, conv, entry, now)
-    return conv
+    return conv, card
 
 
 async def _report_textback(
     conv: Conversation,
     plan: TextbackPlan,
     result: SmsResult,
+    card: tuple[str, str] | None,
     *,
     store: ConversationStore,
     chat: ThreadChat,
     steps: StepLog,
     now: datetime,
 ) -> None:
+    conv.textback, conv.textback_detail = _textback_shown(plan, result)
     if result.ok:
-        conv.textback, conv.textback_detail = "sent", plan.body
         entry = Entry("system", f"Texted the caller: {plan.body}", at=now, icon="outbox_tray")
         if result.sid:
             await store.record_outbound(result.sid, conv, None)
     else:
-        conv.textback, conv.textback_detail = "failed", result.reason
         entry = Entry("system", f"Text-back not sent: {result.reason}.", at=now, icon="warning")
     await store.save(conv)
     await post_once(steps, "entry:textback", chat, conv, entry, now)
-    await chat.refresh_card(conv)
+    if card != (conv.textback, conv.textback_detail):
+        await chat.refresh_card(conv)
 
 
 async def ensure_thread(
