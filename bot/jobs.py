@@ -177,14 +177,16 @@ class JobQueue:
             return
         done = asyncio.Event()
         heartbeat = asyncio.create_task(self._keep_claimed(entry_id, done))
+        finished = False
         try:
-            await self._run_claimed(entry_id, kind, fields)
+            finished = await self._run_claimed(entry_id, kind, fields)
         finally:
             # The flag, not only the cancel: a cancel landing inside a Redis call can come out
             # as a TimeoutError, and a heartbeat that survived it would hold the job forever.
             done.set()
             heartbeat.cancel()
-            await self._r.delete(running)
+            if not finished:  # a finished job's lock went with its entry
+                await self._r.delete(running)
 
     async def _keep_claimed(self, entry_id: str, done: asyncio.Event) -> None:
         """While a job runs, keep resetting its idle time so no other worker takes it over."""
@@ -198,7 +200,8 @@ class JobQueue:
             except (RedisError, OSError) as exc:
                 log.warning("job %s: heartbeat failed: %r", entry_id, exc)
 
-    async def _run_claimed(self, entry_id: str, kind: str, fields: dict[bytes, bytes]) -> None:
+    async def _run_claimed(self, entry_id: str, kind: str, fields: dict[bytes, bytes]) -> bool:
+        """Run the job; True once it is done and gone from the stream."""
         async with self._slots:
             handler = self._handlers.get(kind)
             try:
@@ -211,18 +214,19 @@ class JobQueue:
             except RetryLater as exc:
                 delay = await self._back_off(entry_id)
                 log.warning("job %s (%s) will be retried in %.1f s: %s", entry_id, kind, delay, exc)
-                return  # left pending: reclaimed once its back-off has passed
+                return False  # left pending: reclaimed once its back-off has passed
             except Exception:
                 await self._back_off(entry_id)
                 log.exception("job %s (%s) failed; will be retried", entry_id, kind)
-                return
+                return False
             await self._finish(entry_id)
+            return True
 
     async def _finish(self, entry_id: str) -> None:
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.xack(keys.JOBS, GROUP, entry_id)
             pipe.xdel(keys.JOBS, entry_id)
-            pipe.delete(keys.job_attempts(entry_id), keys.job_retry_at(entry_id))
+            pipe.delete(keys.job_attempts(entry_id), keys.job_retry_at(entry_id), keys.job_running(entry_id))
             await pipe.execute()
 
     async def _reclaim_forever(self) -> None:
