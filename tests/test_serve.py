@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -94,6 +95,8 @@ async def test_serve_starts_with_embedded_valkey_answers_health_and_stops_cleanl
     assert proc.returncode == 0, err.decode()
     assert (tmp_path / "data" / "valkey").is_dir()
     assert "5125550" not in err.decode(), "phone numbers must be masked in logs"
+    assert "event loop: uvloop" in err.decode()
+    assert re.search(r"start-up objects frozen for the collector: [1-9]\d{4,}", err.decode()), err.decode()
 
 
 async def wait_healthy(url: str, deadline_s: float) -> int:
