@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from bot.__main__ import event_loop
+from bot.__main__ import event_loop, freeze_startup_objects
 from bot.standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN
 
 TEXT = "Sorry we missed your call - what can we help with?"
@@ -110,9 +110,12 @@ def main() -> None:
     parser.add_argument("--twilio", required=True, help="Twilio API base URL")
     parser.add_argument("--slack", required=True, help="Slack Web API base URL (ending in /api/)")
     args = parser.parse_args()
-    # The same event loop as the server's, so the ratio compares the work and not the loop.
-    web.run_app(create_app(args.twilio, args.slack), host="127.0.0.1", port=args.port, print=None,
-                access_log=None, loop=event_loop(os.environ))
+    # The same event loop and collector settings as the server's, so the ratio compares the
+    # work and not the runtime.
+    app = create_app(args.twilio, args.slack)
+    app.on_startup.append(freeze_startup_objects)  # the server's collector settings too
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None,
+                access_log=None, loop=event_loop(os.environ.get("TEXTBACK_EVENT_LOOP") or "uvloop"))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ class Settings:
     # TEXTBACK_CRM_WEBHOOK_URL / _SECRET: where lead changes are POSTed, and the signing key.
     crm_webhook_url: str | None = None
     crm_webhook_secret: str | None = field(default=None, repr=False)
+    # TEXTBACK_EVENT_LOOP: "uvloop" (used where installed) or "asyncio".
+    event_loop: str = "uvloop"
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -207,6 +209,9 @@ def load_settings(env: Mapping[str, str], *, require_credentials: bool = True) -
     slack_api_url = _api_url("SLACK_API_URL", _get(env, "SLACK_API_URL"), DEFAULT_SLACK_API_URL, errors)
     twilio_api_url = _api_url("TWILIO_API_URL", _get(env, "TWILIO_API_URL"), DEFAULT_TWILIO_API_URL, errors)
     job_retry_s = _seconds("TEXTBACK_JOB_RETRY_S", _get(env, "TEXTBACK_JOB_RETRY_S"), 10.0, errors)
+    event_loop = _get(env, "TEXTBACK_EVENT_LOOP") or "uvloop"
+    if event_loop not in ("uvloop", "asyncio"):
+        errors.append(f'TEXTBACK_EVENT_LOOP: "{event_loop}" is not an event loop: use uvloop or asyncio')
     crm_url, crm_secret = _crm_webhook(
         _get(env, "TEXTBACK_CRM_WEBHOOK_URL"), _get(env, "TEXTBACK_CRM_WEBHOOK_SECRET"), errors
     )
@@ -241,4 +246,5 @@ def load_settings(env: Mapping[str, str], *, require_credentials: bool = True) -
         job_retry_s=job_retry_s,
         crm_webhook_url=crm_url,
         crm_webhook_secret=crm_secret,
+        event_loop=event_loop,
     )

@@ -107,3 +107,14 @@ async def wait_healthy(url: str, deadline_s: float) -> int:
                     return r.status
             except aiohttp.ClientConnectionError:
                 await asyncio.sleep(0.1)
+
+
+def test_the_event_loop_is_uvloop_unless_asyncio_is_asked_for() -> None:
+    from bot.__main__ import event_loop
+
+    for name, module in (("uvloop", "uvloop"), ("asyncio", "asyncio")):
+        loop = event_loop(name)
+        try:
+            assert type(loop).__module__.split(".")[0] == module
+        finally:
+            loop.close()

@@ -124,6 +124,7 @@ def test_bad_values_are_all_reported() -> None:
         TEXTBACK_ROLE="worker",
         SLACK_API_URL="slack",
         TWILIO_API_KEY="SK1",
+        TEXTBACK_EVENT_LOOP="trio",
     )
     assert env_errors(env) == [
         "TWILIO_API_KEY and TWILIO_API_SECRET go together: set both or neither",
@@ -132,6 +133,7 @@ def test_bad_values_are_all_reported() -> None:
         'PORT: "eighty" is not a port number (1-65535)',
         'TEXTBACK_ROLE: "worker" is not a role: use all, web or scheduler',
         'SLACK_API_URL: "slack" is not a URL: leave it unset for https://slack.com/api/',
+        'TEXTBACK_EVENT_LOOP: "trio" is not an event loop: use uvloop or asyncio',
     ]
 
 
