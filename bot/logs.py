@@ -34,3 +34,7 @@ def configure(level: int = logging.INFO) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # twilio-python logs every request's URL, query and headers at INFO.
     logging.getLogger("twilio").setLevel(logging.WARNING)
+    # The Slack SDK formats each request and response (the whole card) for its DEBUG line
+    # whenever its own logger has no level set, since it tests logger.level rather than the
+    # effective level; the text was then dropped. An explicit level skips that work.
+    logging.getLogger("slack_sdk.web.async_base_client").setLevel(level)

@@ -59,3 +59,26 @@ def test_the_configured_handler_masks_numbers_that_slip_through() -> None:
         root.setLevel(level)
     out = stream.getvalue()
     assert "5125550123" not in out and "+1******0123" in out
+
+
+async def test_slack_sdk_does_not_format_debug_lines_that_are_dropped(rig: Rig) -> None:
+    """The SDK builds its request/response DEBUG text when its own logger's level is unset;
+    after configure() it has one, and a post formats nothing."""
+    sdk = logging.getLogger("slack_sdk.web.async_base_client")
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, sdk.level
+    formatted: list[str] = []
+    try:
+        logs.configure()
+        assert sdk.level == logging.INFO
+        original = sdk.debug
+        sdk.debug = lambda msg, *a, **k: formatted.append(str(msg))  # type: ignore[method-assign]
+        try:
+            await rig.services.slack.chat_postMessage(channel="C0LINEA001", text="hello")
+        finally:
+            sdk.debug = original  # type: ignore[method-assign]
+    finally:
+        root.handlers[:], level, sdk_level = saved
+        root.setLevel(level)
+        sdk.setLevel(sdk_level)
+    assert formatted == []
