@@ -46,3 +46,23 @@ def test_quick_bench_writes_every_measurement(tmp_path: Path) -> None:
     assert 0 <= reminders["p50_ms"] <= reminders["p99_ms"] <= reminders["max_ms"]
     assert "reminder lateness (500 pending" in done.stdout
     assert [t["verdict"] for t in r["targets"]] and not r["spec_violations"]
+
+
+def test_ab_comparison_runs_both_versions_round_by_round(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.ab", "--a", str(CHECKOUT), "--b", str(CHECKOUT),
+         "--b-env", "TEXTBACK_EVENT_LOOP=asyncio", "--rounds", "2", "--level", "3", "--mirroring"],
+        cwd=CHECKOUT, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line for line in done.stdout.splitlines() if "median" in line and "rounds" in line]
+    assert len(rows) == 2 and all(len(row.split("rounds ")[1].split(";")[0].split()) == 2 for row in rows)
+    assert "caller text + reply" in done.stdout and "B cheaper than A in" in done.stdout
+
+
+def test_ab_refuses_a_path_that_is_not_a_checkout(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.ab", "--a", str(tmp_path), "--b", str(CHECKOUT)],
+        cwd=CHECKOUT, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 2 and "is not a textback checkout" in done.stderr
