@@ -25,7 +25,7 @@ from pathlib import Path
 from bench import processes
 from bench.harness import LINES_FILE
 from bench.processes import Process
-from bench.scenarios import Run, Target, burst, mirror
+from bench.scenarios import DIAL_STATUS, Run, Target, burst, mirror
 from bench.stats import summary
 from bench.traffic import Callers, Sender, Tracker
 from bot.standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN
@@ -43,6 +43,7 @@ class Side:
     cpu_ms: list[float] = field(default_factory=list)  # per missed call, one value per round
     mirror_cpu_ms: list[float] = field(default_factory=list)  # per caller text + team reply
     textback: list[float] = field(default_factory=list)
+    webhooks: list[float] = field(default_factory=list)  # dial-status answer times
     replies: list[float] = field(default_factory=list)
 
 
@@ -79,6 +80,7 @@ async def compare(sides: list[Side], rounds: int, level: int, with_mirroring: bo
                 s = await burst(run, target, level, 1)
                 side.cpu_ms.append((_cpu(proc) - before) * 1000 / level)
                 side.textback += s.latency
+                side.webhooks += s.routes.get(DIAL_STATUS, [])
                 if with_mirroring:
                     before = _cpu(proc)
                     _, replies = await mirror(run, target, s.callers, level)
@@ -99,7 +101,8 @@ def report(a: Side, b: Side) -> str:
         t = summary(side.textback)
         lines.append(f"  {side.name} ({side.checkout}{' ' + str(side.env) if side.env else ''}): median "
                      f"{statistics.median(side.cpu_ms):.2f}, rounds {' '.join(f'{x:.1f}' for x in side.cpu_ms)}; "
-                     f"text-back p50 {t['p50']:.0f} p99 {t['p99']:.0f} ms")
+                     f"text-back p50 {t['p50']:.0f} p99 {t['p99']:.0f} ms; "
+                     f"dial-status answered p99 {summary(side.webhooks)['p99']:.0f} ms")
         if side.mirror_cpu_ms:
             m = summary(side.replies)
             lines.append(f"     caller text + reply: CPU median {statistics.median(side.mirror_cpu_ms):.2f} ms; "
