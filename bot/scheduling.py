@@ -134,6 +134,14 @@ class Taken:
         return cls(job_id, float(due), kind, json.loads(args), gen, int(attempts))
 
 
+_FORGET_KEYS = [keys.DUE, keys.IN_FLIGHT]
+
+
+def _forget_args(group: str, *ids: str) -> list[str]:
+    """The _FORGET script's arguments: a group's jobs, or the jobs `ids` (group "")."""
+    return [keys.DUE_JOB_PREFIX, keys.DUE_GROUP_PREFIX, group, *ids]
+
+
 def _add(pipe: Pipeline, job: Deadline, group: str) -> None:
     # A fresh generation per schedule: a run of the old version must not settle the new one.
     fields = {"kind": job.kind, "args": json.dumps(dict(job.args)), "group": group,
@@ -164,8 +172,7 @@ class Deadlines:
     async def replace_group(self, group: str, jobs: Sequence[Deadline]) -> None:
         """Forget every pending job of `group` and schedule `jobs` in it, in one round trip."""
         async with self._r.pipeline(transaction=True) as pipe:
-            args = [keys.DUE_JOB_PREFIX, keys.DUE_GROUP_PREFIX, group]
-            await self._forget(keys=[keys.DUE, keys.IN_FLIGHT], args=args, client=pipe)
+            await self._forget(keys=_FORGET_KEYS, args=_forget_args(group), client=pipe)
             for job in jobs:
                 _add(pipe, job, group)
             await pipe.execute()
@@ -179,8 +186,7 @@ class Deadlines:
         return await self._forget_ids(group) if group else 0
 
     async def _forget_ids(self, group: str, *ids: str) -> int:
-        args = [keys.DUE_JOB_PREFIX, keys.DUE_GROUP_PREFIX, group, *ids]
-        return int(await self._forget(keys=[keys.DUE, keys.IN_FLIGHT], args=args))
+        return int(await self._forget(keys=_FORGET_KEYS, args=_forget_args(group, *ids)))
 
     async def due_at(self, job_id: str) -> datetime | None:
         """When a pending job is due (app clock), or None when it is not waiting."""

@@ -22,11 +22,17 @@ from workflows.conversation_state import (
     update_locked,
 )
 from workflows.follow_through import WAKE_KIND
-from workflows.ports import ConversationLocks, ConversationStore, Deadlines, ThreadChat
+from workflows.ports import ConversationLocks, ConversationStore, Deadline, Deadlines, ThreadChat
 
 __all__ = ["ActionOutcome", "acknowledge", "claim", "resolve", "snooze"]
 
 ActionOutcome = tuple[bool, str]  # (changed, what to tell the person who pressed)
+
+
+async def _noted(chat: ThreadChat, conv: Conversation, user: str, text: str, icon: str, now: datetime) -> None:
+    """The press, said in the thread with the presser mentioned, and the card brought up to date."""
+    await chat.post_entry(conv, Entry("system", text, at=now, icon=icon, mentions=(user,)))
+    await chat.refresh_card(conv)
 
 
 async def acknowledge(
@@ -47,9 +53,7 @@ async def acknowledge(
     await deadlines.cancel_group(page_group(conv.id))
     if earlier:
         return False, f"<@{earlier}> is already on it; paging had stopped."
-    await chat.post_entry(conv, Entry("system", "is on it; paging stopped.", at=now, icon="raising_hand",
-                                      mentions=(user,)))
-    await chat.refresh_card(conv)
+    await _noted(chat, conv, user, "is on it; paging stopped.", "raising_hand", now)
     return True, "Thanks: paging stopped, and the thread shows you are on it."
 
 
@@ -67,8 +71,7 @@ async def claim(
     if earlier:
         who = "You" if earlier == user else f"<@{earlier}>"
         return False, f"{who} already claimed this caller."
-    await chat.post_entry(conv, Entry("system", "claimed this caller.", at=now, icon="hand", mentions=(user,)))
-    await chat.refresh_card(conv)
+    await _noted(chat, conv, user, "claimed this caller.", "hand", now)
     return True, "Claimed: reminders will mention you."
 
 
@@ -92,9 +95,7 @@ async def resolve(
     await deadlines.cancel_group(page_group(conv.id))
     if earlier:
         return False, f"Already resolved by <@{earlier}>."
-    await chat.post_entry(conv, Entry("system", "resolved this conversation.", at=now, icon="white_check_mark",
-                                      mentions=(user,)))
-    await chat.refresh_card(conv)
+    await _noted(chat, conv, user, "resolved this conversation.", "white_check_mark", now)
     return True, "Resolved: no more reminders. A new call or text from this caller opens a new thread."
 
 
@@ -114,12 +115,10 @@ async def snooze(
     conv, since = await update_locked(conv, change, store=store, locks=locks)
     if since == "resolved":
         return False, "This conversation is resolved; there is nothing to snooze."
-    await deadlines.cancel_group(remind_group(conv.id))
-    if since:
-        args = {"conv": conv.id, "since": since, "until": until.isoformat()}
-        await deadlines.schedule(f"remind:{conv.id}:wake", until, WAKE_KIND, args, group=remind_group(conv.id))
-    await chat.post_entry(conv, Entry("system", f"snoozed reminders until {label}.", at=now, icon="zzz",
-                                      mentions=(user,)))
-    await chat.refresh_card(conv)
+    # The ladder goes and, while the caller waits, the wake-up comes, in one change.
+    args = {"conv": conv.id, "since": since, "until": until.isoformat()}
+    wake = [Deadline(f"remind:{conv.id}:wake", until, WAKE_KIND, args)] if since else []
+    await deadlines.replace_group(remind_group(conv.id), wake)
+    await _noted(chat, conv, user, f"snoozed reminders until {label}.", "zzz", now)
     return True, f"Snoozed until {label}."
 
