@@ -116,6 +116,7 @@ class JobQueue:
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._stopping = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        self._grouped = False  # the consumer group is known to exist
 
     def register(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
@@ -135,20 +136,20 @@ class JobQueue:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        self._grouped = True
 
     async def run(self) -> None:
         """Read and run jobs until `stop()`; survives Redis outages by retrying."""
         reclaim = asyncio.create_task(self._reclaim_forever())
-        grouped = False
         try:
             while not self._stopping.is_set():
                 try:
-                    if not grouped:  # Redis may be down at start, or restart empty later
+                    if not self._grouped:  # Redis may be down at start, or restart empty later
                         await self.ensure_group()
-                        grouped = True
                     await self._read_once(block_ms=1000)
                 except (RedisError, OSError) as exc:
-                    grouped = grouped and "NOGROUP" not in str(exc)
+                    if "NOGROUP" in str(exc):
+                        self._grouped = False
                     log.warning("job queue: redis unavailable (%r); retrying", exc)
                     await asyncio.sleep(1.0)
         finally:
@@ -279,7 +280,8 @@ class JobQueue:
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until no job is queued, pending or running (tests and the demo)."""
-        await self.ensure_group()  # the runner may not have created it yet
+        if not self._grouped:  # the runner may not have created it yet
+            await self.ensure_group()
         async with asyncio.timeout(timeout):
             while True:
                 if self._in_flight:
