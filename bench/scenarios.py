@@ -24,7 +24,7 @@ from bench.traffic import (
     reply_envelope,
     sms_params,
 )
-from bot.standins.slack_api import SlackStandIn
+from standins.slack_api import SlackStandIn
 
 VOICE = "/twilio/voice"
 DIAL_STATUS = "/twilio/voice/dial-status"

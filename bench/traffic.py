@@ -15,15 +15,15 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bot.slack.signing import sign as slack_sign
-from bot.standins.rig import (
+from bot.twilio import signature
+from standins.rig import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     PUBLIC_URL,
     SIGNING_SECRET,
     TEAM_ID,
 )
-from bot.standins.server import Recorded, StandInServer
-from bot.twilio import signature
+from standins.server import Recorded, StandInServer
 
 LINE, CHANNEL, STAFF = "+15125550100", "C0BENCH001", "+15125550111"
 TOKEN = re.compile(r"bench-[a-z]+-\d+")

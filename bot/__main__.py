@@ -60,7 +60,7 @@ def event_loop(name: str = "uvloop") -> asyncio.AbstractEventLoop:
 
 def demo(args: argparse.Namespace) -> int:
     """Play the whole story against local stand-ins and print the transcript."""
-    from bot.demo import run_demo
+    from standins.demo import run_demo
 
     logs.configure(logging.DEBUG if args.verbose else logging.ERROR)
     return asyncio.run(run_demo(verbose=args.verbose))
@@ -101,14 +101,14 @@ def forget(args: argparse.Namespace) -> int:
 
 def leads(args: argparse.Namespace) -> int:
     """Write the leads CSV (the same file `/textback leads export` uploads)."""
-    from bot.lead_export import export_leads
+    from bot.crm.export import export_leads
 
     return asyncio.run(export_leads(os.environ, period=args.period, line=args.line, output=args.output))
 
 
 def doctor(args: argparse.Namespace) -> int:
     """Check the configuration, Redis, Slack and Twilio; optionally fix the Twilio webhooks."""
-    from bot.doctor import run_doctor
+    from bot.doctor.checks import run_doctor
 
     logs.configure(logging.ERROR)  # the checks print their own findings
     return asyncio.run(run_doctor(os.environ, fix=args.fix, yes=args.yes))

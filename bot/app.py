@@ -14,14 +14,14 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot.clock import Clock, SystemClock
-from bot.follow_through_jobs import register_timed
-from bot.job_handlers import register_all
-from bot.metrics import metrics_route
-from bot.scheduling import Timing
+from bot.handlers.follow_through import register_timed
+from bot.handlers.messages import register_all
+from bot.metrics import CONTENT_TYPE
 from bot.services import SERVICES, open_services
 from bot.settings import Settings
 from bot.slack import listeners, socket_mode
 from bot.twilio import webhooks
+from bot.work.deadlines import Timing
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,12 @@ async def slack_events(request: web.Request) -> web.Response:
     """Events, slash commands and interactivity, all verified and dispatched by Bolt."""
     bolt = request.app[BOLT]
     return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+
+async def metrics_route(request: web.Request) -> web.Response:
+    """`GET /metrics`: Prometheus's text exposition format."""
+    body = request.app[SERVICES].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -200,10 +199,3 @@ class MeteredWebClient(AsyncWebClient):
             ).inc()
             raise
 
-
-async def metrics_route(request: web.Request) -> web.Response:
-    """`GET /metrics`: Prometheus's text exposition format."""
-    from bot.services import SERVICES  # imported here: bot.services imports this module
-
-    body = request.app[SERVICES].metrics.render()
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

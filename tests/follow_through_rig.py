@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.clock import FakeClock
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, TZ, line_a_with, rig_for
 
 ALICE, BOB, CAROL = "U0ALICE001", "U0BOB00001", "U0CAROL001"

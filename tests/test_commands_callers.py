@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CALLER, LINE
 from tests.test_commands import ADMIN, MEMBER, announcements, said, slash
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, LINE_B
 from tests.test_commands import ADMIN, ELSEWHERE, MEMBER, said, slash
 

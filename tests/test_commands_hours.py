@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CHANNEL_B, LINE, LINE_B
 from tests.test_commands import ADMIN, announcements, said, slash
 from workflows.lines import Shift

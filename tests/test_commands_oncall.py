@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.clock import FakeClock
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CHANNEL_B, LINE, LINE_B, rig_for
 from tests.follow_through_rig import ALICE, ALICE_PHONE, BOB, CONFIG
 from tests.test_commands import ADMIN, MEMBER, announcements, said, slash

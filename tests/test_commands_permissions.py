@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 
 from bot.clock import FakeClock
 from bot.settings import parse_config
-from bot.standins.rig import Rig, rig_settings
+from standins.rig import Rig, rig_settings
 from tests.conftest import CHANNEL, CONFIG_YAML, LINE
 from tests.test_commands import ADMIN, MEMBER, OWNER, announcements, said, slash
 

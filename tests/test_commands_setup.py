@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
-from bot.lines_directory import LineDirectory
+from bot.lines.directory import LineDirectory
 from bot.settings import parse_config
-from bot.standins.rig import Rig
 from bot.store.line_settings import RedisLineSettings
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, CHANNEL_B, CONFIG_YAML, LINE, LINE_B
 from tests.test_commands import ELSEWHERE, MEMBER, announcements, said, slash
 

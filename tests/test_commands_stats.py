@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.clock import FakeClock
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, CHANNEL_B, LINE, LINE_B
 from tests.test_commands import MEMBER, said, slash
 from workflows.conversation import Caller, Conversation

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.slack.mrkdwn import escape
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 from tests.test_missed_call import blocks_text, parents
 from workflows.compliance import keyword_of

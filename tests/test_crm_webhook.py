@@ -19,9 +19,9 @@ from jsonschema import Draft202012Validator, FormatChecker
 from redis.asyncio import Redis
 
 from bot.clock import FakeClock
-from bot.crm_webhook import sign
+from bot.crm.webhook import sign
 from bot.settings import load_settings, parse_config
-from bot.standins.rig import Rig, rig_settings
+from standins.rig import Rig, rig_settings
 from tests.conftest import CALLER, CONFIG_YAML, LINE, LINE_B, OPEN_TIME
 from tests.test_leads import event
 from workflows.leads import apply_event, lead_id, webhook_payload

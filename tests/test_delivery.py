@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.standins.rig import ACCOUNT_SID, Rig
+from standins.rig import ACCOUNT_SID, Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 from tests.test_mirror import open_thread
 from tests.test_missed_call import blocks_text, parents

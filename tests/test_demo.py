@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.demo import run_demo
+from standins.demo import run_demo
 
 
 async def test_demo_story_passes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,7 @@ import pytest
 from bot.__main__ import main
 from bot.app import create_app
 from bot.settings import ROLES, load_settings, parse_config
-from bot.standins.rig import rig_settings
+from standins.rig import rig_settings
 from tests.conftest import CONFIG_YAML
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from bot.clock import FakeClock
-from bot.digest_jobs import job_id, post_digest
-from bot.standins.rig import Rig
+from bot.handlers.digest import job_id, post_digest
+from standins.rig import Rig
 from tests.conftest import CHANNEL, LINE, TZ
 from workflows.digest import DayFigures, digest_text, next_digest_at, summarize
 from workflows.leads import STATUSES

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.doctor import run_doctor
-from bot.standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN, SIGNING_SECRET
-from bot.standins.slack_api import SlackStandIn
-from bot.standins.twilio_api import TwilioStandIn
+from bot.doctor.checks import run_doctor
+from standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN, SIGNING_SECRET
+from standins.slack_api import SlackStandIn
+from standins.twilio_api import TwilioStandIn
 from tests.conftest import CHANNEL, CHANNEL_B, CONFIG_YAML, LINE, LINE_B
 
 PUBLIC_URL = "https://textback-acme.example.test"

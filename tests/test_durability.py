@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 
-from bot.job_handlers import missed_call as run_missed_call
-from bot.job_handlers import register_all
-from bot.jobs import GROUP, JobQueue
-from bot.standins.rig import Rig
+from bot.handlers.messages import missed_call as run_missed_call
+from bot.handlers.messages import register_all
 from bot.store import keys
+from bot.work.queue import GROUP, JobQueue
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 from tests.test_missed_call import blocks_text, parents
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.app import create_app
 from bot.settings import load_settings, parse_config
-from bot.standins.rig import rig_settings
+from standins.rig import rig_settings
 from tests.conftest import CONFIG_YAML
 
 ROOT = Path(__file__).resolve().parent.parent

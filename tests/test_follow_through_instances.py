@@ -16,10 +16,10 @@ from aiohttp import web
 
 from bot.app import create_app
 from bot.clock import FakeClock
-from bot.scheduling import Timing
 from bot.services import SERVICES, Services
 from bot.settings import parse_config
-from bot.standins.rig import Rig, rig_settings
+from bot.work.deadlines import Timing
+from standins.rig import Rig, rig_settings
 from tests.conftest import CHANNEL, CONFIG_YAML, LINE
 
 FAST = Timing(lease_ms=1200, renew_s=0.2, tick_s=0.2, job_lease_s=4.0, job_timeout_s=3.0)

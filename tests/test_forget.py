@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.standins.rig import Rig
 from bot.store.forget import forget_caller
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, CONFIG_YAML, LINE, LINE_B
 from tests.test_missed_call import parents
 

@@ -9,7 +9,7 @@ import aiohttp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.standins.rig import ACCOUNT_SID, Rig
+from standins.rig import ACCOUNT_SID, Rig
 from tests.conftest import CALLER, LINE, effects_in_redis
 from tests.test_security import TWILIO_ROUTES
 

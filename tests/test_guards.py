@@ -12,10 +12,10 @@ from redis.asyncio import Redis
 
 from bot.clock import FakeClock
 from bot.settings import ConfigError, parse_config
-from bot.standins import specs
-from bot.standins.rig import Rig
-from bot.standins.twilio_api import twilio_error
-from bot.standins.twilio_rules import TwilioRules
+from standins import specs
+from standins.rig import Rig
+from standins.twilio_api import twilio_error
+from standins.twilio_rules import TwilioRules
 from tests.conftest import (
     CALLER,
     CHANNEL,
@@ -220,7 +220,7 @@ async def test_the_stand_in_answers_lookups_in_the_published_shape(lookup_rig: R
     example = spec["paths"]["/v2/PhoneNumbers/{PhoneNumber}"]["get"]["responses"]["200"]["content"]["application/json"][
         "examples"
     ]["fetchLineTypeIntelligence"]["value"]
-    from bot.standins.twilio_lookups import lookup_resource
+    from standins.twilio_lookups import lookup_resource
 
     answer = lookup_resource(CALLER, {"Fields": "line_type_intelligence"}, lookup_rig.twilio.line_types)
     assert list(answer) == list(example), "the same keys in the same order as Twilio's example"

@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.lines_file import ConfigError
+from bot.lines.file import ConfigError
 from bot.settings import parse_config
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL_B, CLOSED_TIME, LINE, LINE_B, OPEN_TIME, TZ
 from tests.test_commands import ADMIN, MEMBER, announcements, said, slash
 from workflows.hours import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.clock import FakeClock
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 
 USER = "U0HOME0001"

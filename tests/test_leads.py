@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.clock import FakeClock
-from bot.lead_export import export_leads
-from bot.standins.rig import Rig
+from bot.crm.export import export_leads
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, OPEN_TIME
 from tests.test_commands import MEMBER, said, slash
 from workflows.leads import (

@@ -11,7 +11,7 @@ import yaml
 from jsonschema import Draft7Validator
 
 from bot.slack.scopes import BOT_SCOPES
-from bot.standins import slack_api, specs
+from standins import slack_api, specs
 from tests.slack_calls import SlackUse, needed_scopes, scan
 
 ROOT = Path(__file__).resolve().parent.parent

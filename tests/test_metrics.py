@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.clock import FakeClock
 from bot.metrics import Metrics, suppression_label
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 
 BLOCKED = "+15125550177"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 from tests.test_missed_call import blocks_text, parents
 

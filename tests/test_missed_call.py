@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.clock import FakeClock
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, CHANNEL_B, CLOSED_TIME, LINE, LINE_B, STAFF
 
 

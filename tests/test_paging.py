@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 
 from bot.clock import FakeClock
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, TZ
 from tests.follow_through_rig import (
     ALICE,

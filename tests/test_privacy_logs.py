@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from bot import logs
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 from tests.test_missed_call import parents
 

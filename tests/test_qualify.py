@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from bot.clock import FakeClock
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, TZ, line_a_with, rig_for
 from workflows.lines import Question
 from workflows.qualify import PRESETS, next_plan, parse_answer

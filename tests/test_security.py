@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from bot.standins.rig import Rig
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, effects_in_redis
 from tests.test_missed_call import parents
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.lines_schema import LineModel
+from bot.lines.schema import LineModel
 from bot.settings import (
     ConfigError,
     load_config,

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from bot.clock import FakeClock
 from bot.settings import parse_config
 from bot.slack.socket_mode import SOCKET_MODE
-from bot.standins.rig import BOT_TOKEN, TEAM_ID, Rig, rig_settings
+from standins.rig import BOT_TOKEN, TEAM_ID, Rig, rig_settings
 from tests.conftest import CHANNEL, CONFIG_YAML
 
 APP_TOKEN = "xapp-1-A0TEXTBACK-1-not-a-real-token"

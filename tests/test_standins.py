@@ -18,11 +18,11 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from bot.standins import specs
-from bot.standins.slack_api import SlackStandIn
-from bot.standins.twilio_api import TwilioStandIn
-from bot.standins.twilio_rules import ARRAY_FIELDS
-from bot.standins.twilio_segments import encoding, segments
+from standins import specs
+from standins.slack_api import SlackStandIn
+from standins.twilio_api import TwilioStandIn
+from standins.twilio_rules import ARRAY_FIELDS
+from standins.twilio_segments import encoding, segments
 
 ACCOUNT = "AC" + "0" * 32
 TOKEN = "not-a-real-auth-token"

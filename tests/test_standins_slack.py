@@ -15,8 +15,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.standins import specs
-from bot.standins.slack_api import UPLOAD, SlackStandIn
+from standins import specs
+from standins.slack_api import UPLOAD, SlackStandIn
 
 TOKEN = "xoxb-not-a-real-token"
 CHANNEL = "C0LINEA001"

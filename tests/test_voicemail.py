@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.clock import FakeClock
-from bot.standins.rig import ACCOUNT_SID, Rig, new_sid
+from standins.rig import ACCOUNT_SID, Rig, new_sid
 from tests.conftest import CALLER, CHANNEL, LINE, LINE_B, line_a_with, rig_for
 
 ONCALL = "U0ONCALL01"

@@ -8,9 +8,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.follow_through_jobs import job_args_of_action
+from bot.handlers.follow_through import job_args_of_action
 from bot.services import Services
-from bot.slack import commands, home
+from bot.slack import home
+from bot.slack.commands import router
 from bot.store import keys
 from workflows.mirror import TeamReply
 
@@ -66,5 +67,5 @@ def register(bolt: AsyncApp, svc: Services) -> None:
         await svc.jobs.enqueue("card_action", args, claim=claim)
 
     bolt.action(re.compile(r"^tb_"))(on_card_action)
-    commands.register(bolt, svc)
+    router.register(bolt, svc)
     home.register(bolt, svc)

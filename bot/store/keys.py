@@ -94,7 +94,7 @@ def held(conv_id: str) -> str:
     return f"{PREFIX}held:{conv_id}"
 
 
-# The durable job stream (bot/jobs.py).
+# The durable job stream (bot/work/queue.py).
 JOBS = f"{PREFIX}jobs"
 
 
@@ -144,7 +144,7 @@ def text_turn(line: str, caller: str) -> str:
     return f"{PREFIX}turn:{line}:{caller}"
 
 
-# Deadlines (bot/scheduling.py). Due job ids, scored by due time in epoch seconds of the
+# Deadlines (bot/work/deadlines.py). Due job ids, scored by due time in epoch seconds of the
 # app clock, so tests move a fake clock instead of sleeping.
 DUE = f"{PREFIX}due"
 # Job ids a firer has taken, scored by when its lease on them runs out (app clock); a firer
@@ -172,7 +172,7 @@ def fired(job_id: str) -> str:
     return f"{PREFIX}fired:{job_id}"
 
 
-# Leads (bot/store/leads.py) and their CRM webhook deliveries (bot/crm_webhook.py). Kept
+# Leads (bot/store/leads.py) and their CRM webhook deliveries (bot/crm/webhook.py). Kept
 # without a TTL: a lead is the business's record of a customer (`textback forget` deletes it).
 def lead(line: str, caller: str) -> str:
     """The lead record (JSON) of a caller on a line."""

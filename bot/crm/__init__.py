@@ -1,0 +1,1 @@
+"""Leads leaving textback: the signed CRM webhook deliveries and the CSV export."""

@@ -1,0 +1,239 @@
+"""Follow-through at the edges: what the job handlers start, what the scheduler fires, and
+the card's buttons (PRODUCT §2.4, §2.5).
+
+Reminders and pages are `Deadlines` jobs; each fired job has its own step log, named by
+the job and the episode it belongs to, so a job run again after a crash repeats nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+from time import monotonic
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.services import Services
+from bot.slack.blocks import local_time
+from bot.slack.commands.permissions import Permissions
+from bot.work.queue import RedisSteps
+from workflows import card_actions, paging
+from workflows import follow_through as ft
+from workflows.compliance import keyword_of
+from workflows.conversation import Conversation, Entry
+from workflows.conversation_state import RESOLVED_BY
+from workflows.hours import next_open
+from workflows.lines import Line
+from workflows.mirror import InboundSms
+
+log = logging.getLogger(__name__)
+
+# Caller texts that are about the subscription, not a request: they do not restart the ladder.
+_NOT_A_REQUEST = frozenset({"opt_out", "opt_in", "help"})
+
+
+# --- started by the job handlers -------------------------------------------------------------
+
+
+async def after_missed_call(svc: Services, line: Line, conv: Conversation, at: datetime) -> None:
+    """A missed call (or a repeat one): the caller now waits for a person."""
+    await ft.start_waiting(conv, line, at=at, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
+
+
+async def after_caller_sms(svc: Services, job_id: str, msg: InboundSms, conv: Conversation) -> None:
+    """A caller's text: urgent phrases page and may send a safety text; the ladder restarts."""
+    if keyword_of(msg.body, msg.opt_out_type) in _NOT_A_REQUEST:
+        return
+    await after_caller_text(svc, job_id, msg.line, conv, msg.body, at=msg.at)
+
+
+async def after_caller_text(
+    svc: Services, job_id: str, line: Line, conv: Conversation, text: str, *, at: datetime
+) -> None:
+    """Words from the caller (a text, a voicemail transcript): urgent matching, then the ladder restarts."""
+    match = paging.matcher_for(line).match(text)
+    if match is not None:
+        await paging.raise_urgent(
+            conv, line, match, store=svc.store, locks=svc.locks, chat=svc.chat, sms=svc.sms, flags=svc.flags,
+            deadlines=svc.scheduler.deadlines, steps=RedisSteps(svc.redis.client, f"{job_id}:urgent"),
+            now=svc.clock.now(),
+        )
+    await ft.start_waiting(conv, line, at=at, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
+
+
+async def after_team_reply(svc: Services, conv: Conversation) -> None:
+    """A person texted the caller back: no reminders until the caller writes again."""
+    conv = await ft.stop_waiting(conv, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
+    await svc.chat.refresh_card(conv)
+
+
+# --- fired by the scheduler --------------------------------------------------------------------
+
+
+def _steps(svc: Services, job_id: str, args: dict[str, Any]) -> RedisSteps:
+    # The same job id comes back when a ladder restarts; the episode keeps their logs apart.
+    return RedisSteps(svc.redis.client, f"{job_id}@{args.get('since', '')}")
+
+
+async def reminder(svc: Services, job_id: str, args: dict[str, Any]) -> None:
+    outcome = await ft.fire_reminder(
+        args["conv"], int(args["index"]), args["since"], line_of=svc.lines.line_for_number, store=svc.store,
+        chat=svc.chat, pager=svc.pager, steps=_steps(svc, job_id, args), now=svc.clock.now(),
+    )
+    log.info("reminder %s: %s", job_id, outcome)
+    if outcome not in ("stale", "superseded"):
+        svc.metrics.reminder_sent()
+
+
+async def page(svc: Services, job_id: str, args: dict[str, Any]) -> None:
+    outcome, vias = await paging.fire_page(
+        args["conv"], int(args["round"]), args["since"], line_of=svc.lines.line_for_number, store=svc.store,
+        chat=svc.chat, pager=svc.pager, sms=svc.sms, deadlines=svc.scheduler.deadlines,
+        steps=_steps(svc, job_id, args), now=svc.clock.now(),
+    )
+    log.info("page %s: %s", job_id, outcome)
+    for via in vias:
+        svc.metrics.page_sent(via)
+
+
+async def snooze_end(svc: Services, job_id: str, args: dict[str, Any]) -> None:
+    await ft.wake(
+        args["conv"], args["since"], args["until"], line_of=svc.lines.line_for_number, store=svc.store,
+        locks=svc.locks, deadlines=svc.scheduler.deadlines,
+    )
+
+
+def register_timed(svc: Services) -> None:
+    """Attach the timed job kinds to the app's scheduler."""
+    from bot.handlers import digest, qualify
+
+    for kind, handler in ((ft.REMIND_KIND, reminder), (paging.PAGE_KIND, page), (ft.WAKE_KIND, snooze_end)):
+        svc.scheduler.register(kind, lambda job_id, args, h=handler: h(svc, job_id, args))
+    qualify.register_timed(svc)
+    digest.register_timed(svc)
+
+
+# --- the card's buttons ------------------------------------------------------------------------
+
+SNOOZE_HOUR = timedelta(hours=1)
+
+
+def _snooze_until(action: str, line: Line, now: datetime) -> tuple[datetime, str]:
+    """When a snooze ends, and how to say it."""
+    if action == "tb_snooze_open":
+        opens = next_open(line.hours, line.timezone, now + timedelta(minutes=1))
+        if opens is not None and opens > now + timedelta(minutes=1):
+            return opens, f"opening time ({local_time(opens, line.timezone)})"
+        # Open now, or never: tomorrow at this time is the useful reading.
+        until = now + timedelta(days=1)
+        return until, local_time(until, line.timezone)
+    until = now + SNOOZE_HOUR
+    return until, local_time(until, line.timezone)
+
+
+def _snooze_pick(choice: str, line: Line, now: datetime) -> tuple[datetime, str] | None:
+    """The snooze picked from the card's menu: 2 or 4 hours, tomorrow 9 AM, next Monday 9 AM."""
+    if choice in ("2h", "4h"):
+        until = now + timedelta(hours=int(choice[0]))
+        return until, local_time(until, line.timezone)
+    local = now.astimezone(ZoneInfo(line.timezone))
+    if choice == "tomorrow":
+        days = 1
+    elif choice == "monday":
+        days = (7 - local.weekday()) % 7 or 7
+    else:
+        return None
+    day = local.date() + timedelta(days=days)
+    until = datetime.combine(day, time(9, 0), tzinfo=ZoneInfo(line.timezone))
+    return until, local_time(until, line.timezone)
+
+
+async def _block(svc: Services, conv: Conversation, line: Line, user: str, now: datetime) -> str:
+    """The card's Block button: allowed to those who may change settings, as `/textback block` is."""
+    if not await Permissions(svc.slack, svc.lines.admins, now=monotonic).can_change(user):
+        return "Only workspace admins and owners (or the lines file's admins) can block numbers; nothing changed."
+    if conv.caller.kind != "ok":
+        return "This caller's number is withheld or not a phone number, so there is nothing to block."
+    shown = conv.caller.display
+    if await svc.flags.is_blocked(line.number, conv.caller.number):
+        return f"{shown} is already blocked on this line."
+    await svc.flags.set_blocked(line.number, conv.caller.number, True)
+    note = Entry("system", "blocked this number: no more automatic texts to it from this line.", at=now,
+                 icon="no_entry_sign", mentions=(user,))
+    await svc.chat.post_entry(conv, note)
+    return f"Blocked {shown}: calls from it still get a thread but no automatic text. Undo with /textback unblock."
+
+
+async def card_action(svc: Services, job_id: str, args: dict[str, Any]) -> None:
+    """A button pressed on a thread card; the presser is told the result privately."""
+    action, user, channel = args["action"], args["user"], args["channel"]
+    conv = await svc.store.get(args["conv"])
+    now = svc.clock.now()
+    if conv is None:
+        await svc.chat.tell_user(channel, user, "This card belongs to a conversation that no longer exists.")
+        return
+    line = await svc.lines.line_for_number(conv.line)
+    if line is None:
+        await svc.chat.tell_user(channel, user, "This card's line is no longer configured; nothing changed.")
+        return
+    deadlines = svc.scheduler.deadlines
+    if conv.status == "resolved" and action != "tb_resolve":
+        who = conv.extra.get(RESOLVED_BY, "")
+        await svc.chat.tell_user(
+            channel, user, f"This conversation was already resolved{f' by <@{who}>' if who else ''}; nothing changed."
+        )
+        return
+    if action == "tb_ack":
+        _, said = await card_actions.acknowledge(conv, user, store=svc.store, locks=svc.locks, chat=svc.chat,
+                                       deadlines=deadlines, now=now)
+    elif action == "tb_claim":
+        _, said = await card_actions.claim(conv, user, store=svc.store, locks=svc.locks, chat=svc.chat, now=now)
+    elif action == "tb_resolve":
+        _, said = await card_actions.resolve(conv, user, store=svc.store, locks=svc.locks, chat=svc.chat,
+                                   deadlines=deadlines, now=now)
+    elif action in ("tb_snooze_1h", "tb_snooze_open", "tb_snooze_pick"):
+        picked = _snooze_pick(str(args.get("choice", "")), line, now) if action == "tb_snooze_pick" else None
+        if action == "tb_snooze_pick" and picked is None:
+            await svc.chat.tell_user(channel, user, "That snooze choice is not known; nothing changed.")
+            return
+        until, label = picked or _snooze_until(action, line, now)
+        _, said = await card_actions.snooze(conv, user, until, store=svc.store, locks=svc.locks, chat=svc.chat,
+                                  deadlines=deadlines, now=now, label=label)
+    elif action == "tb_block":
+        said = await _block(svc, conv, line, user, now)
+    else:
+        log.warning("unknown card action %s", action)
+        return
+    await svc.chat.tell_user(channel, user, said)
+
+
+CARD_ACTIONS = frozenset({"tb_ack", "tb_claim", "tb_resolve", "tb_snooze_1h", "tb_snooze_open", "tb_snooze_pick",
+                          "tb_block"})
+
+
+def job_args_of_action(body: dict[str, Any], at: datetime) -> dict[str, Any] | None:
+    """The job recorded for a block_actions payload, or None when it is not one of ours."""
+    actions = body.get("actions") or []
+    if not actions:
+        return None
+    first = actions[0]
+    action = str(first.get("action_id") or "")
+    if action not in CARD_ACTIONS:
+        return None
+    user = str((body.get("user") or {}).get("id") or "")
+    channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
+    # A select sends its choice as `selected_option`, "<choice>:<conversation id>".
+    conv = str(first.get("value") or (first.get("selected_option") or {}).get("value") or "")
+    choice = ""
+    if action == "tb_snooze_pick":
+        choice, _, conv = conv.partition(":")
+    if not (user and channel and conv):
+        return None
+    return {"action": action, "user": user, "channel": channel, "conv": conv, "at": at.isoformat(),
+            "ts": str(first.get("action_ts") or ""), "choice": choice}
+
+
+__all__ = [
+    "CARD_ACTIONS", "after_caller_sms", "after_caller_text", "after_missed_call", "after_team_reply", "card_action",
+    "job_args_of_action", "register_timed",
+]

@@ -1,0 +1,148 @@
+"""Voicemail (PRODUCT §2.1 item 2): the recording into the caller's thread, its transcript after.
+
+Twilio's recording callback can come before the missed-call job has opened the thread;
+the job then waits its turn (RetryLater) instead of opening a second thread. The audio is
+copied into the thread with Slack's external upload, since a Twilio recording URL needs
+the account's credentials to play. A transcript goes through urgent matching like a text.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+
+from bot.handlers import outcomes
+from bot.handlers.follow_through import after_caller_text
+from bot.phones import caller_from, mask
+from bot.services import Services
+from bot.slack.gateway import is_transient
+from bot.work.queue import RedisSteps
+from workflows.conversation import Conversation, Entry
+from workflows.leads import LeadEvent
+from workflows.lines import Line
+from workflows.ports import RetryLater
+from workflows.sending import once, post_once
+
+log = logging.getLogger(__name__)
+
+MAX_AUDIO_BYTES = 20 * 1024 * 1024  # two minutes of MP3 is about 2 MB
+FETCH_TIMEOUT_S = 15.0
+# The missed-call job opens the thread within seconds; past this, something else is wrong.
+THREAD_WAIT = timedelta(minutes=10)
+
+
+async def _conversation(svc: Services, args: dict[str, Any]) -> tuple[Line, Conversation] | None:
+    line = await svc.lines.line_for_number(args["line"])
+    if line is None:
+        log.error("voicemail for a line that is no longer configured; dropped")
+        return None
+    caller = caller_from(args["from"], "", line.number)
+    conv = await svc.store.open_for(line.number, caller.number)
+    if conv is None or not conv.thread_id:
+        if svc.clock.now() - datetime.fromisoformat(args["at"]) < THREAD_WAIT:
+            raise RetryLater("voicemail waits for the missed call's thread")
+        log.error("voicemail from %s: no thread to post it in; dropped", mask(caller.number))
+        return None
+    return line, conv
+
+
+def _trusted_media_url(svc: Services, url: str) -> str | None:
+    """The recording's MP3 URL, only on Twilio's API host (or the configured stand-in/staging host)."""
+    parts = urlsplit(url)
+    allowed = {"api.twilio.com", urlsplit(svc.settings.twilio_api_url).netloc}
+    if parts.scheme not in ("https", "http") or parts.netloc not in allowed or "/Recordings/" not in parts.path:
+        return None
+    return url if url.endswith(".mp3") else url + ".mp3"
+
+
+async def fetch_recording(svc: Services, url: str) -> bytes | None:
+    """The recording's audio, or None when it cannot be fetched (the thread then says so)."""
+    media = _trusted_media_url(svc, url)
+    if media is None:
+        log.warning("voicemail recording URL is not Twilio's; not fetched")
+        return None
+    auth = aiohttp.BasicAuth(svc.settings.twilio_account_sid, svc.settings.twilio_auth_token)
+    try:
+        timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT_S)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(media, auth=auth) as resp:
+            if resp.status >= 500:
+                raise RetryLater(f"recording fetch: HTTP {resp.status}")
+            if resp.status != 200:
+                log.warning("voicemail recording fetch refused: HTTP %d", resp.status)
+                return None
+            audio = await resp.content.read(MAX_AUDIO_BYTES + 1)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise RetryLater(f"recording fetch: {exc!r}") from exc
+    return audio if 0 < len(audio) <= MAX_AUDIO_BYTES else None
+
+
+async def voicemail(svc: Services, job_id: str, args: dict[str, Any]) -> None:
+    found = await _conversation(svc, args)
+    if found is None:
+        return
+    line, conv = found
+    steps = RedisSteps(svc.redis.client, job_id)
+    now = svc.clock.now()
+    uploaded = await steps.get("upload")
+    if uploaded is None:
+        audio = await fetch_recording(svc, args["url"])
+        uploaded = "no"
+        if audio is not None:
+            uploaded = "yes" if await _upload(svc, conv, audio, args) else "no"
+        await steps.put("upload", uploaded)
+    seconds = int(args.get("duration") or 0)
+    text = f"Voicemail, {seconds} s" + (" (transcript to follow)" if line.transcribe else "")
+    if uploaded != "yes":
+        text += ": the recording could not be copied here; it is in the Twilio console under Recordings"
+    await post_once(steps, "note", svc.chat, conv, Entry("system", text + ".", at=now, icon="studio_microphone"), now)
+    await outcomes.record_lead_safely(svc, job_id, _lead_event(job_id, conv, now, recording_url=args["url"]))
+
+
+async def _upload(svc: Services, conv: Conversation, audio: bytes, args: dict[str, Any]) -> bool:
+    try:
+        await svc.slack.files_upload_v2(
+            channel=conv.channel, thread_ts=conv.thread_id, content=audio,
+            filename=f"voicemail-{args.get('recording_sid') or 'call'}.mp3",
+            title=f"Voicemail from {conv.caller.display}",
+        )
+    except SlackApiError as exc:
+        if is_transient(exc):
+            raise RetryLater(f"voicemail upload: HTTP {exc.response.status_code}") from exc
+        log.warning("voicemail upload refused: %s", exc.response.get("error"))
+        return False
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise RetryLater(f"voicemail upload: {exc!r}") from exc
+    return True
+
+
+async def voicemail_transcript(svc: Services, job_id: str, args: dict[str, Any]) -> None:
+    found = await _conversation(svc, args)
+    if found is None:
+        return
+    line, conv = found
+    steps = RedisSteps(svc.redis.client, job_id)
+    now = svc.clock.now()
+    text = str(args.get("text") or "").strip()
+    if args.get("status") != "completed" or not text:
+        note = Entry("system", "The voicemail could not be transcribed; listen to the recording.", at=now,
+                     icon="studio_microphone")
+        await post_once(steps, "note", svc.chat, conv, note, now)
+        return
+    entry = Entry("caller", f"(voicemail transcript) {text}", at=now)
+    await post_once(steps, "transcript", svc.chat, conv, entry, now)
+    await once(steps, "lead", lambda: outcomes.record_lead_safely(
+        svc, job_id, _lead_event(job_id, conv, now, recording_url=args.get("url", ""), transcript=text)))
+    await after_caller_text(svc, job_id, line, conv, text, at=now)
+
+
+def _lead_event(job_id: str, conv: Conversation, at: datetime, **extra: str) -> LeadEvent:
+    return LeadEvent(
+        kind="voicemail", event_id=job_id, line=conv.line, phone=conv.caller.number, at=at, name=conv.caller.name,
+        line_name=conv.line_label, conversation_id=conv.id, channel=conv.channel, thread_ts=conv.thread_id or "",
+        **extra,
+    )

@@ -1,0 +1,1 @@
+"""`/textback` subcommands: the router, one module per subcommand, shared replies and permissions."""

@@ -1,0 +1,283 @@
+"""`textback demo`: the real server, embedded Valkey, local Slack and Twilio, one story."""
+
+from __future__ import annotations
+
+import html
+import re
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import emoji
+
+from bot.clock import FakeClock
+from bot.phones import display
+from bot.settings import parse_config
+from standins.rig import Rig, rig_settings
+
+LINE = "+15125550100"
+CHANNEL = "C0DEMO0001"
+CALLER = "+15125550123"
+NIGHT_CALLER = "+15125550177"
+WAITING_CALLER = "+15125550145"
+ONCALL, BACKUP = "U0DANA0001", "U0SAM00001"
+ONCALL_PHONE, BACKUP_PHONE = "+15125550188", "+15125550189"
+TZ = ZoneInfo("America/Chicago")
+
+DEMO_CONFIG = f"""
+business: Acme Plumbing
+lines:
+  - number: "{LINE}"
+    channel: {CHANNEL}
+    forward_to: ["+15125550111"]
+    timezone: America/Chicago
+    hours: {{mon: "08:00-17:00", tue: "08:00-17:00", wed: "08:00-17:00",
+            thu: "08:00-17:00", fri: "08:00-17:00"}}
+    booking_url: https://acme.example/book
+    vertical: plumbing
+    reminders: [2m, 10m, 30m]         # shortened for the demo (default 5m, 15m, 60m)
+    oncall:
+      people: [{{user: {ONCALL}, phone: "{ONCALL_PHONE}"}}]
+      backup: {{user: {BACKUP}, phone: "{BACKUP_PHONE}"}}
+      call: true
+      escalate_after: 2m              # shortened for the demo (default 5m)
+"""
+
+
+class Story:
+    """Runs the scenes, prints what each side sees, and collects failed expectations."""
+
+    def __init__(self, rig: Rig, clock: FakeClock) -> None:
+        self.rig, self.clock = rig, clock
+        self.problems: list[str] = []
+        self.latencies_ms: list[float] = []
+        self._shown: set[str] = set()
+
+    def at(self, hour: int, minute: int, day: int = 10) -> str:
+        self.clock.set(datetime(2026, 11, day, hour, minute, tzinfo=TZ))
+        return self.clock.now().astimezone(TZ).strftime("%a %-I:%M %p").rjust(11)
+
+    def expect(self, ok: bool, what: str) -> None:
+        mark = "ok " if ok else "FAIL"
+        print(f"             [{mark}] {what}")
+        if not ok:
+            self.problems.append(what)
+
+    def phone(self, number: str) -> list[dict[str, Any]]:
+        return self.rig.twilio.messages_to(number)
+
+    def show_texts(self, number: str) -> None:
+        for msg in self.phone(number):
+            if msg["sid"] not in self._shown:
+                self._shown.add(msg["sid"])
+                print(f"             caller's phone  <- \"{msg['body']}\"")
+
+    def show_thread(self) -> None:
+        for msg in self.rig.slack.messages:
+            key = f"{msg['channel']}:{msg['ts']}"
+            if key not in self._shown:
+                self._shown.add(key)
+                if msg["channel"].startswith("D"):
+                    print(f"             Slack direct message  {slack_view(msg)}")
+                    continue
+                prefix = "  └ " if msg.get("thread_ts") else "new thread: "
+                print(f"             Slack #{msg['channel']}  {prefix}{slack_view(msg)}")
+
+    def show_pages(self) -> None:
+        for number in (ONCALL_PHONE, BACKUP_PHONE):
+            for msg in self.phone(number):
+                if msg["sid"] not in self._shown:
+                    self._shown.add(msg["sid"])
+                    print(f"             on-call phone {display(number)}  <- \"{msg['body']}\"")
+            for call in self.rig.twilio.calls:
+                if call["to"] == number and call["sid"] not in self._shown:
+                    self._shown.add(call["sid"])
+                    print(f"             on-call phone {display(number)}  rings: \"{_say(call['params']['Twiml'])}\"")
+
+
+def slack_view(msg: dict[str, Any]) -> str:
+    """What a person sees: the blocks' text with Slack's escapes rendered."""
+    parts: list[str] = []
+    for block in msg.get("blocks") or []:
+        texts = [block.get("text")] + list(block.get("elements") or [])
+        parts += [t["text"] for t in texts if isinstance(t, dict) and isinstance(t.get("text"), str)]
+        if block.get("type") == "actions":
+            labels = [(e.get("text") or e.get("placeholder") or {}).get("text", "") for e in block["elements"]]
+            parts.append("buttons: " + ", ".join(label for label in labels if label))
+    shown = html.unescape(" | ".join(parts) or str(msg.get("text", "")))
+    shown = re.sub(r"<@(U[A-Z0-9]+)>", r"@\1", shown.replace("<!here>", "@here"))
+    return emoji.emojize(shown, language="alias").replace("*", "")
+
+
+async def scene_missed_call(s: Story) -> str:
+    print(f"\n{s.at(10, 15)}  {display(CALLER)} calls Acme; the office phone rings 20 s and nobody answers")
+    _, sent_at, status, twiml = await s.rig.missed_call(CALLER, LINE)
+    sms = await s.rig.twilio.wait_for(lambda r: r.method == "CreateMessage")
+    latency = (sms.arrived - sent_at) * 1000
+    s.latencies_ms.append(latency)
+    print(f"             caller hears: \"{_say(twiml)}\"")
+    await s.rig.settle()
+    s.show_texts(CALLER)
+    print(f"             (text-back request reached Twilio {latency:.1f} ms after the missed-call webhook)")
+    s.show_thread()
+    s.expect(status == 200 and "<Say>" in twiml, "Twilio got valid TwiML with a greeting")
+    s.expect(len(s.phone(CALLER)) == 1, "exactly one text-back, business-hours wording")
+    parents = [m for m in s.rig.slack.messages if not m.get("thread_ts")]
+    s.expect(len(parents) == 1, "one Slack thread opened")
+    return str(parents[0]["ts"]) if parents else ""
+
+
+async def scene_caller_reply(s: Story, thread: str) -> None:
+    text = "Water heater is leaking <everywhere> & the basement floor is wet. @channel help!"
+    print(f"\n{s.at(10, 16)}  the caller texts back: \"{text}\"")
+    await s.rig.caller_texts(CALLER, LINE, text)
+    await s.rig.settle()
+    s.show_thread()
+    last = s.rig.slack.thread(CHANNEL, thread)[-1]
+    blob = str(last.get("blocks"))
+    s.expect("&lt;everywhere&gt; &amp;" in blob and "<!channel>" not in blob,
+             "caller text mirrored into the thread, escaped (no mention, no link)")
+
+
+async def scene_team_reply(s: Story, thread: str) -> None:
+    reply = "Hi! *Dana* here - a tech can be there by 11:30. Track us: <https://acme.example/t/42|live ETA> :truck:"
+    print(f"\n{s.at(10, 18)}  Dana replies in the Slack thread: \"{reply}\"")
+    ts, _ = await s.rig.team_replies(CHANNEL, thread, reply)
+    await s.rig.twilio.wait_for(lambda r: r.method == "CreateMessage" and "Dana" in str(r.params))
+    await s.rig.slack.wait_for(lambda r: r.method == "reactions.add")
+    s.show_texts(CALLER)
+    reacted = [r for r in s.rig.slack.reactions if r["timestamp"] == ts]
+    print(f"             Slack: Dana's message gets :{reacted[0]['name'] if reacted else '?'}: (accepted by Twilio)")
+    s.expect(any("live ETA (https://acme.example/t/42)" in m["body"] for m in s.phone(CALLER)),
+             "team reply sent as plain text (formatting removed, link spelled out)")
+    note = "note: customer sounded stressed, bring the wet vac"
+    print(f"{s.at(10, 19)}  Dana adds an internal note: \"{note}\"")
+    before = len(s.phone(CALLER))
+    await s.rig.team_replies(CHANNEL, thread, note)
+    await s.rig.settle()
+    s.expect(len(s.phone(CALLER)) == before, "the note stayed in Slack (no SMS)")
+
+
+async def scene_repeat_call(s: Story, thread: str) -> None:
+    print(f"\n{s.at(10, 40)}  the same caller calls again and nobody answers")
+    before = len(s.phone(CALLER))
+    await s.rig.missed_call(CALLER, LINE)
+    await s.rig.settle()
+    s.show_thread()
+    parents = [m for m in s.rig.slack.messages if not m.get("thread_ts")]
+    s.expect(len(s.phone(CALLER)) == before, "no second text-back inside the 4 h cooldown")
+    s.expect(len(parents) == 1 and "Called again" in slack_view(s.rig.slack.thread(CHANNEL, thread)[-1]),
+             "\"called again\" posted in the same thread")
+    print(f"{s.at(10, 45)}  Dana calls them back from her phone and presses Resolve on the card")
+    await s.rig.press("tb_resolve", _conv_of(parents[0]), channel=CHANNEL, message_ts=thread, user="U0DANA0001")
+    await s.rig.settle()
+    s.show_thread()
+    s.expect("Resolved by" in slack_view(parents[0]), "card shows resolved; reminders for it stop")
+
+
+async def scene_after_hours(s: Story) -> None:
+    print(f"\n{s.at(19, 40)}  {display(NIGHT_CALLER)} calls after closing time (no ringing, straight to text-back)")
+    sid, status, twiml = await s.rig.incoming_call(NIGHT_CALLER, LINE)
+    await s.rig.settle()
+    print(f"             caller hears: \"{_say(twiml)}\"")
+    s.show_texts(NIGHT_CALLER)
+    s.show_thread()
+    texts = s.phone(NIGHT_CALLER)
+    s.expect(len(texts) == 1 and "acme.example/book" in texts[0]["body"],
+             "after-hours wording with the booking link")
+
+
+async def scene_reminder(s: Story) -> str:
+    print(f"\n{s.at(11, 0)}  {display(WAITING_CALLER)} calls, nobody answers, and nobody picks up the thread")
+    await s.rig.missed_call(WAITING_CALLER, LINE)
+    await s.rig.settle()
+    s.show_thread()
+    print(f"{s.at(11, 2)}  two minutes pass (the demo's first reminder step)")
+    await s.rig.fire_due()
+    s.show_thread()
+    print(f"{s.at(11, 10)}  ten minutes, still nothing")
+    await s.rig.fire_due()
+    s.show_thread()
+    posts = [slack_view(m) for m in s.rig.slack.messages if m.get("thread_ts")]
+    s.expect(any("No reply yet" in p for p in posts), "reminder posted in the thread after 2 minutes")
+    s.expect(any("Still no reply" in p and "@here" in p for p in posts), "@here mention after 10 minutes")
+    card = [m for m in s.rig.slack.messages if m["channel"] == CHANNEL and not m.get("thread_ts")][-1]
+    print(f"{s.at(11, 11)}  Sam presses Claim and texts the caller from the thread")
+    await s.rig.press("tb_claim", _conv_of(card), channel=CHANNEL, message_ts=card["ts"], user=BACKUP)
+    await s.rig.team_replies(CHANNEL, card["ts"], "Hi, this is Sam from Acme. How can we help?", user=BACKUP)
+    await s.rig.settle()
+    s.show_thread()
+    s.show_texts(WAITING_CALLER)
+    print(f"{s.at(11, 45)}  the 30-minute step would have sent a direct message: the reply stopped it")
+    await s.rig.fire_due()
+    s.show_thread()
+    s.expect(not any(m["channel"].startswith("D") for m in s.rig.slack.messages), "no reminder after the reply")
+    return str(card["ts"])
+
+
+def _conv_of(card: dict[str, Any]) -> str:
+    """The conversation id the card's buttons carry."""
+    return next(e["value"] for b in card["blocks"] for e in b.get("elements") or [] if "action_id" in e)
+
+
+async def scene_urgent(s: Story) -> None:
+    text = "Burst pipe!! Water pouring through the kitchen ceiling"
+    print(f"\n{s.at(19, 55)}  {display(NIGHT_CALLER)} texts after hours: \"{text}\"")
+    await s.rig.caller_texts(NIGHT_CALLER, LINE, text)
+    await s.rig.settle()
+    await s.rig.fire_due()  # the first page is due at once
+    s.show_thread()
+    s.show_pages()
+    s.expect(len(s.phone(ONCALL_PHONE)) == 1 and any(c["to"] == ONCALL_PHONE for c in s.rig.twilio.calls),
+             "on-call person paged at once: Slack DM, thread mention, SMS and a call")
+    print(f"{s.at(19, 57)}  nobody has pressed I'm on it after 2 minutes")
+    await s.rig.fire_due()
+    s.show_thread()
+    s.show_pages()
+    s.expect(len(s.phone(BACKUP_PHONE)) == 1, "backup paged when the page was not acknowledged")
+    card = [m for m in s.rig.slack.messages if m["channel"] == CHANNEL and not m.get("thread_ts")][-1]
+    conv_id = _conv_of(card)
+    print(f"{s.at(19, 58)}  Dana presses I'm on it on the thread card")
+    await s.rig.press("tb_ack", conv_id, channel=CHANNEL, message_ts=card["ts"], user=ONCALL)
+    await s.rig.settle()
+    s.show_thread()
+    print(f"{s.at(20, 10)}  later: no more pages")
+    before = len(s.phone(BACKUP_PHONE)) + len(s.phone(ONCALL_PHONE))
+    await s.rig.fire_due()
+    s.expect(len(s.phone(BACKUP_PHONE)) + len(s.phone(ONCALL_PHONE)) == before, "paging stopped on I'm on it")
+
+
+def _say(twiml: str) -> str:
+    start, end = twiml.find("<Say>"), twiml.find("</Say>")
+    return html.unescape(twiml[start + 5 : end]) if start >= 0 else twiml
+
+
+async def run_demo(*, verbose: bool = False) -> int:
+    """Play the story; 0 when every expectation held."""
+    clock = FakeClock(datetime(2026, 11, 10, 10, 15, tzinfo=TZ))
+    with tempfile.TemporaryDirectory(prefix="textback-demo-") as tmp:
+        settings = rig_settings(parse_config(DEMO_CONFIG, "demo.yml"), redis_url=None, data_dir=Path(tmp))
+        async with Rig(settings, clock=clock) as rig:
+            print("textback demo: Acme Plumbing, line (512) 555-0100 -> Slack channel " + CHANNEL)
+            print(f"  server {rig.url} · embedded Valkey {rig.services.redis.url} · "
+                  f"Slack and Twilio stand-ins on 127.0.0.1")
+            story = Story(rig, clock)
+            thread = await scene_missed_call(story)
+            await scene_caller_reply(story, thread)
+            await scene_team_reply(story, thread)
+            await scene_repeat_call(story, thread)
+            await scene_reminder(story)
+            await scene_after_hours(story)
+            await scene_urgent(story)
+            story.expect(not rig.twilio.violations and not rig.slack.violations,
+                         "every Slack and Twilio request matched the published API specs"
+                         if rig.twilio.spec_checked else "(API spec files not found: requests not checked)")
+    best = min(story.latencies_ms) if story.latencies_ms else float("nan")
+    print(f"\ntext-back latency: {best:.1f} ms (missed-call webhook -> SMS request at Twilio)")
+    if story.problems:
+        print(f"demo FAILED: {len(story.problems)} expectation(s) not met: " + "; ".join(story.problems))
+        return 1
+    print("demo complete: every expectation met")
+    return 0
