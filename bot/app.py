@@ -14,8 +14,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot.clock import Clock, SystemClock
-from bot.handlers.follow_through import register_timed
-from bot.handlers.messages import register_all
+from bot.handlers.table import register_all
 from bot.metrics import CONTENT_TYPE
 from bot.services import SERVICES, open_services
 from bot.settings import Settings
@@ -46,7 +45,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, timing: Timing
             listeners.register(bolt, svc)
             app[BOLT] = bolt
             register_all(svc)
-            register_timed(svc)
             svc.jobs.start()
             svc.scheduler.start()
             svc.crm.start()

@@ -9,6 +9,7 @@ from bot.handlers.digest import job_id, post_digest
 from standins.rig import Rig
 from tests.conftest import CHANNEL, LINE, TZ
 from workflows.digest import DayFigures, digest_text, next_digest_at, summarize
+from workflows.jobs import DigestJob
 from workflows.leads import STATUSES
 
 MON = date(2026, 11, 9)
@@ -97,5 +98,5 @@ async def test_digest_after_a_week_of_real_traffic(rig: Rig, clock: FakeClock) -
     # The next one is pending for the Monday after, and a re-run of this one posts nothing.
     due = await rig.services.scheduler.deadlines.due_at(job_id(LINE))
     assert due is not None and due.astimezone(TZ) == datetime(2026, 11, 23, 8, 0, tzinfo=TZ)
-    await post_digest(rig.services, job_id(LINE), {"line": LINE})
+    await post_digest(rig.services, job_id(LINE), DigestJob(line=LINE))
     assert len([m for m in rig.slack.messages if "Weekly report" in m["text"] and m["channel"] == CHANNEL]) == 1

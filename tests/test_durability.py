@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 
 from bot.handlers.messages import missed_call as run_missed_call
-from bot.handlers.messages import register_all
+from bot.handlers.table import register_all
 from bot.store import keys
 from bot.work.queue import GROUP, JobQueue
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 from tests.test_missed_call import blocks_text, parents
+from workflows.jobs import MissedCallJob
 
 
 async def test_slack_down_then_up_gives_one_text_and_one_thread(rig: Rig) -> None:
@@ -105,14 +107,14 @@ async def test_a_job_rerun_after_a_crash_mid_way_repeats_no_effect(rig: Rig) -> 
     assert len(rig.slack.messages) == posts_before
 
 
-async def original_args(rig: Rig) -> dict[str, str]:
-    """The args the webhook recorded, rebuilt from the claim and the conversation."""
+async def original_args(rig: Rig) -> MissedCallJob:
+    """The job the webhook recorded, rebuilt from the claim and the conversation."""
     r = rig.services.redis.client
     [conv_key] = await r.keys("tb:conv:*")
     conv = json.loads(await r.get(conv_key))
     [claim] = [k.decode() for k in await r.keys("tb:seen:missed:*")]
-    return {"call_sid": claim.removeprefix("tb:seen:missed:"), "line": LINE, "from": CALLER,
-            "caller_name": "", "at": conv["opened_at"]}
+    return MissedCallJob(call_sid=claim.removeprefix("tb:seen:missed:"), line=LINE, caller=CALLER,
+                         at=datetime.fromisoformat(conv["opened_at"]))
 
 
 async def wait_reclaimed(queue: JobQueue) -> int:

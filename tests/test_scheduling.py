@@ -6,8 +6,9 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from redis.asyncio import Redis
@@ -18,7 +19,26 @@ from workflows.ports import RetryLater
 
 # Real-time parts shortened so takeover happens within a test's patience.
 FAST = Timing(lease_ms=300, renew_s=0.05, tick_s=0.05)
-KIND = "remind"
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A timed job of the tests' own kind: the engine runs any registered dataclass."""
+
+    KIND: ClassVar[str] = "remind"
+    v: int = 0
+    n: int = 0
+    step: int = 0
+
+
+@dataclass(frozen=True)
+class Slow:
+    KIND: ClassVar[str] = "slow"
+
+
+@dataclass(frozen=True)
+class NobodyKnows:
+    KIND: ClassVar[str] = "nobody-knows"
 
 
 class Fired:
@@ -26,12 +46,12 @@ class Fired:
 
     def __init__(self) -> None:
         self.runs: Counter[str] = Counter()
-        self.args: dict[str, dict[str, Any]] = {}
+        self.args: dict[str, Tick] = {}
         self._changed = asyncio.Event()
 
-    async def __call__(self, job_id: str, args: dict[str, Any]) -> None:
+    async def __call__(self, job_id: str, job: Tick) -> None:
         self.runs[job_id] += 1
-        self.args[job_id] = args
+        self.args[job_id] = job
         self._changed.set()
 
     async def wait_for(self, total: int, timeout: float = 5.0) -> None:
@@ -66,7 +86,7 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 3.0) -> f
 
 async def leader(redis: Redis, clock: FakeClock, fired: Fired, **kw: Any) -> Scheduler:
     scheduler = Scheduler(redis, clock, **kw)
-    scheduler.register(KIND, fired)
+    scheduler.register(Tick, fired)
     assert await scheduler.campaign()
     return scheduler
 
@@ -74,13 +94,13 @@ async def leader(redis: Redis, clock: FakeClock, fired: Fired, **kw: Any) -> Sch
 async def test_fires_at_the_due_time_not_before(redis: Redis, clock: FakeClock) -> None:
     fired = Fired()
     s = await leader(redis, clock, fired)
-    await s.deadlines.schedule("conv1:0", clock.now() + timedelta(minutes=5), KIND, {"step": 0})
+    await s.deadlines.schedule("conv1:0", clock.now() + timedelta(minutes=5), Tick(step=0))
     clock.advance(minutes=4, seconds=59)
     assert await s.tick() == 0
     clock.advance(seconds=1)
     assert await s.tick() == 1
     await fired.wait_for(1)
-    assert fired.args == {"conv1:0": {"step": 0}}
+    assert fired.args == {"conv1:0": Tick(step=0)}
     await s.drain()
     assert await s.tick(clock.now() + timedelta(hours=1)) == 0
     assert await redis.keys("tb:job*") == [] and await redis.zcard("tb:inflight") == 0
@@ -89,13 +109,13 @@ async def test_fires_at_the_due_time_not_before(redis: Redis, clock: FakeClock) 
 async def test_schedule_again_moves_the_job_and_replaces_its_args(redis: Redis, clock: FakeClock) -> None:
     fired = Fired()
     s = await leader(redis, clock, fired)
-    await s.deadlines.schedule("j", clock.now() + timedelta(minutes=5), KIND, {"v": 1})
-    await s.deadlines.schedule("j", clock.now() + timedelta(minutes=10), KIND, {"v": 2})
+    await s.deadlines.schedule("j", clock.now() + timedelta(minutes=5), Tick(v=1))
+    await s.deadlines.schedule("j", clock.now() + timedelta(minutes=10), Tick(v=2))
     assert await s.deadlines.due_at("j") == clock.now() + timedelta(minutes=10)
     assert await s.tick(clock.now() + timedelta(minutes=6)) == 0
     assert await s.tick(clock.now() + timedelta(minutes=10)) == 1
     await fired.wait_for(1)
-    assert fired.args["j"] == {"v": 2}
+    assert fired.args["j"] == Tick(v=2)
 
 
 async def test_cancel_and_cancel_group(redis: Redis, clock: FakeClock) -> None:
@@ -103,8 +123,8 @@ async def test_cancel_and_cancel_group(redis: Redis, clock: FakeClock) -> None:
     s = await leader(redis, clock, fired)
     due = clock.now() + timedelta(minutes=1)
     for step in range(3):
-        await s.deadlines.schedule(f"c1:{step}", due, KIND, {}, group="conv:c1")
-    await s.deadlines.schedule("c2:0", due, KIND, {}, group="conv:c2")
+        await s.deadlines.schedule(f"c1:{step}", due, Tick(), group="conv:c1")
+    await s.deadlines.schedule("c2:0", due, Tick(), group="conv:c2")
     assert await s.deadlines.cancel("c1:0") is True
     assert await s.deadlines.cancel("c1:0") is False
     assert await s.deadlines.cancel_group("conv:c1") == 2
@@ -118,20 +138,20 @@ async def test_cancel_and_cancel_group(redis: Redis, clock: FakeClock) -> None:
 
 async def test_pending_jobs_survive_a_restart(connect: Callable[[], Redis], clock: FakeClock) -> None:
     first = Scheduler(connect(), clock)
-    await first.deadlines.schedule("j", clock.now() + timedelta(minutes=5), KIND, {"n": 1})
+    await first.deadlines.schedule("j", clock.now() + timedelta(minutes=5), Tick(n=1))
     await first.stop()
     fired = Fired()
     second = await leader(connect(), clock, fired)
     clock.advance(minutes=6)
     assert await second.tick() == 1
     await fired.wait_for(1)
-    assert fired.args == {"j": {"n": 1}}
+    assert fired.args == {"j": Tick(n=1)}
 
 
 async def test_web_role_never_fires_but_may_schedule(redis: Redis, clock: FakeClock) -> None:
     web = Scheduler(redis, clock, role="web")
     assert await web.campaign() is False
-    await web.deadlines.schedule("j", clock.now(), KIND, {})
+    await web.deadlines.schedule("j", clock.now(), Tick())
     assert await web.tick() == 0
     web.start()  # a no-op: no APScheduler, no lease
     assert await redis.get("tb:scheduler:leader") is None
@@ -169,11 +189,11 @@ async def test_three_instances_run_each_of_2000_jobs_exactly_once(
     fired = Fired()
     schedulers = [Scheduler(connect(), clock, timing=Timing(max_running=50)) for _ in range(3)]
     for s in schedulers:
-        s.register(KIND, fired)
+        s.register(Tick, fired)
     writer = schedulers[0].deadlines
     for batch in range(0, 2000, 100):
         await asyncio.gather(
-            *(writer.schedule(f"job{n}", clock.now() + timedelta(seconds=n % 100), KIND, {"n": n})
+            *(writer.schedule(f"job{n}", clock.now() + timedelta(seconds=n % 100), Tick(n=n))
               for n in range(batch, batch + 100))
         )  # fmt: skip
     clock.advance(seconds=100)
@@ -208,10 +228,10 @@ async def test_killed_leader_mid_job_is_taken_over_and_the_effect_happens_once(
         await effect(b, job_id)
         rerun.set()
 
-    a.register(KIND, dies_mid_job)
-    b.register(KIND, survivor)
+    a.register(Tick, dies_mid_job)
+    b.register(Tick, survivor)
     assert await a.campaign() and not await b.campaign()
-    await a.deadlines.schedule("j", clock.now(), KIND, {})
+    await a.deadlines.schedule("j", clock.now(), Tick())
     assert await a.tick() == 1
     await asyncio.wait_for(entered.wait(), 5)
     # A stops renewing and never releases. B leads once the 300 ms lease runs out.
@@ -238,9 +258,9 @@ async def test_failed_handler_is_retried_with_backoff(redis: Redis, clock: FakeC
             raise RuntimeError("bug")
 
     s = Scheduler(redis, clock)
-    s.register(KIND, flaky)
+    s.register(Tick, flaky)
     assert await s.campaign()
-    await s.deadlines.schedule("j", clock.now(), KIND, {})
+    await s.deadlines.schedule("j", clock.now(), Tick())
     for expected_delay in (5, 10):
         assert await s.tick() == 1
         await s.drain()
@@ -257,10 +277,10 @@ async def test_handler_timeout_and_unknown_kind_are_retried(redis: Redis, clock:
         await asyncio.Event().wait()
 
     s = Scheduler(redis, clock, timing=Timing(job_timeout_s=0.05))
-    s.register("slow", slow)
+    s.register(Slow, slow)
     assert await s.campaign()
-    await s.deadlines.schedule("a", clock.now(), "slow", {})
-    await s.deadlines.schedule("b", clock.now(), "nobody-knows", {})
+    await s.deadlines.schedule("a", clock.now(), Slow())
+    await s.deadlines.schedule("b", clock.now(), NobodyKnows())
     assert await s.tick() == 2
     await s.drain()
     assert await s.deadlines.due_at("a") is not None and await s.deadlines.due_at("b") is not None
@@ -274,13 +294,13 @@ async def test_job_rescheduled_while_running_keeps_its_new_time(redis: Redis, cl
         await release.wait()
 
     s = Scheduler(redis, clock)
-    s.register(KIND, slow)
+    s.register(Tick, slow)
     assert await s.campaign()
-    await s.deadlines.schedule("j", clock.now(), KIND, {"v": 1})
+    await s.deadlines.schedule("j", clock.now(), Tick(v=1))
     assert await s.tick() == 1
     await asyncio.wait_for(entered.wait(), 5)
     later = clock.now() + timedelta(minutes=15)
-    await s.deadlines.schedule("j", later, KIND, {"v": 2})  # a new caller text restarts the ladder
+    await s.deadlines.schedule("j", later, Tick(v=2))  # a new caller text restarts the ladder
     release.set()
     await s.drain()
     assert await s.deadlines.due_at("j") == later
@@ -293,19 +313,19 @@ async def test_apscheduler_drives_the_tick_and_a_stopped_leader_hands_over(
     fired = Fired()
     instances = [Scheduler(connect(), clock, timing=FAST) for _ in range(2)]
     for s in instances:
-        s.register(KIND, fired)
+        s.register(Tick, fired)
         s.start()
     try:
         await until(lambda: _any_leads(instances))
         first = next(s for s in instances if s.is_leader)
-        await first.deadlines.schedule("one", clock.now() + timedelta(minutes=5), KIND, {})
+        await first.deadlines.schedule("one", clock.now() + timedelta(minutes=5), Tick())
         clock.advance(minutes=5)
         await fired.wait_for(1)
         await first.stop(release=False)  # as if killed: the lease runs out on its own
         other = next(s for s in instances if s is not first)
         took = await until(lambda: _leads(other))
         assert took < FAST.lease_ms / 1000 + 0.5
-        await other.deadlines.schedule("two", clock.now() + timedelta(minutes=5), KIND, {})
+        await other.deadlines.schedule("two", clock.now() + timedelta(minutes=5), Tick())
         clock.advance(minutes=5)
         await fired.wait_for(2)
         assert fired.runs == {"one": 1, "two": 1}

@@ -21,7 +21,7 @@ from workflows.conversation_state import (
     remind_group,
     update_locked,
 )
-from workflows.follow_through import WAKE_KIND
+from workflows.jobs import SnoozeEndJob
 from workflows.ports import ConversationLocks, ConversationStore, Deadline, Deadlines, ThreadChat
 
 __all__ = ["ActionOutcome", "acknowledge", "claim", "resolve", "snooze"]
@@ -116,8 +116,8 @@ async def snooze(
     if since == "resolved":
         return False, "This conversation is resolved; there is nothing to snooze."
     # The ladder goes and, while the caller waits, the wake-up comes, in one change.
-    args = {"conv": conv.id, "since": since, "until": until.isoformat()}
-    wake = [Deadline(f"remind:{conv.id}:wake", until, WAKE_KIND, args)] if since else []
+    job = SnoozeEndJob(conv=conv.id, since=since, until=until.isoformat())
+    wake = [Deadline(f"remind:{conv.id}:wake", until, job)] if since else []
     await deadlines.replace_group(remind_group(conv.id), wake)
     await _noted(chat, conv, user, f"snoozed reminders until {label}.", "zzz", now)
     return True, f"Snoozed until {label}."

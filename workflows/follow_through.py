@@ -28,6 +28,7 @@ from workflows.conversation_state import (
     update_locked,
 )
 from workflows.durations import format_wait
+from workflows.jobs import ReminderJob
 from workflows.lines import Line
 from workflows.oncall import on_duty
 from workflows.ports import (
@@ -42,10 +43,8 @@ from workflows.ports import (
 from workflows.reminders import ladder, pending, step_kind
 from workflows.sending import once, post_once
 
-__all__ = ["REMIND_KIND", "WAKE_KIND", "fire_reminder", "start_waiting", "stop_waiting", "wake"]
+__all__ = ["fire_reminder", "start_waiting", "stop_waiting", "wake"]
 
-REMIND_KIND = "reminder"
-WAKE_KIND = "snooze_end"
 
 
 def _waited(since: str, now: datetime) -> str:
@@ -57,8 +56,8 @@ def _ladder_jobs(conv: Conversation, line: Line, since: datetime) -> list[Deadli
         line.reminders, hours=line.hours, tz=line.timezone, waiting_since=since, urgent=URGENT in conv.extra
     )
     return [
-        Deadline(f"remind:{conv.id}:{step.index}", step.due, REMIND_KIND,
-                 {"conv": conv.id, "index": step.index, "since": since.isoformat()})
+        Deadline(f"remind:{conv.id}:{step.index}", step.due,
+                 ReminderJob(conv=conv.id, index=step.index, since=since.isoformat()))
         for step in steps
     ]
 

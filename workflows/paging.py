@@ -25,6 +25,7 @@ from workflows.conversation_state import (
     page_group,
     update_locked,
 )
+from workflows.jobs import PageJob
 from workflows.keywords import Match, UrgentMatcher, safety_sms
 from workflows.lines import Line, Person
 from workflows.oncall import on_duty
@@ -40,9 +41,8 @@ from workflows.ports import (
 )
 from workflows.sending import once, post_once, send_once
 
-__all__ = ["MAX_PAGE_ROUNDS", "PAGE_KIND", "fire_page", "matcher_for", "raise_urgent"]
+__all__ = ["MAX_PAGE_ROUNDS", "fire_page", "matcher_for", "raise_urgent"]
 
-PAGE_KIND = "page"
 # Pages repeat every `escalate_after` until acknowledged; after this many rounds the
 # thread says paging stopped (5-minute rounds: two hours).
 MAX_PAGE_ROUNDS = 24
@@ -122,8 +122,8 @@ async def raise_urgent(
             f"The safety text could not be sent: {result.reason}.")
         await post_once(steps, "safety_note", chat, conv, Entry("system", shown, at=now, icon="warning"), now)
     if paging_since:
-        args = {"conv": conv.id, "round": 0, "since": paging_since}
-        await deadlines.schedule(f"page:{conv.id}:0", now, PAGE_KIND, args, group=page_group(conv.id))
+        job = PageJob(conv=conv.id, round=0, since=paging_since)
+        await deadlines.schedule(f"page:{conv.id}:0", now, job, group=page_group(conv.id))
     return UrgentOutcome(fresh == "1", safety_sent, bool(paging_since))
 
 
@@ -209,8 +209,8 @@ async def fire_page(
                      at=now, icon="warning", mentions=("here",))
         await post_once(steps, "gave_up", chat, conv, stop, now)
         return "gave_up", vias
-    args = {"conv": conv.id, "round": round_ + 1, "since": since}
+    job = PageJob(conv=conv.id, round=round_ + 1, since=since)
     due = now + timedelta(seconds=escalate)
-    await deadlines.schedule(f"page:{conv.id}:{round_ + 1}", due, PAGE_KIND, args, group=page_group(conv.id))
+    await deadlines.schedule(f"page:{conv.id}:{round_ + 1}", due, job, group=page_group(conv.id))
     return "paged", vias
 

@@ -6,13 +6,14 @@ The edges (`bot/`) implement them with Twilio, Slack and Redis; tests may pass f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from workflows.conversation import Conversation, Entry, SmsResult
+from workflows.jobs import TimedJob
 
 
 class SmsSender(Protocol):
@@ -191,19 +192,18 @@ class StepLog(Protocol):
 
 @dataclass(frozen=True)
 class Deadline:
-    """One timed job: fire `kind` with `args` at `due` (jobs with the same id replace each other)."""
+    """One timed job: fire `job` at `due` (jobs with the same id replace each other)."""
 
     job_id: str
     due: datetime
-    kind: str
-    args: Mapping[str, Any]
+    job: TimedJob
 
 
 class Deadlines(Protocol):
     """Timed work kept in Redis and fired once by whichever instance leads (reminders, pages)."""
 
     async def schedule(
-        self, job_id: str, due: datetime, kind: str, args: Mapping[str, Any], *, group: str = ""
+        self, job_id: str, due: datetime, job: TimedJob, *, group: str = ""
     ) -> None:
         """Create or move job `job_id` to fire at `due`; `group` lets a set be cancelled together."""
         ...

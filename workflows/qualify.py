@@ -23,6 +23,7 @@ from typing import Literal
 
 from workflows.conversation import Conversation, Entry
 from workflows.conversation_state import FIRST_REPLY_AT, update_locked
+from workflows.jobs import QualifyAskJob
 from workflows.lines import Line, Question
 from workflows.ports import (
     CallerFlags,
@@ -37,7 +38,6 @@ from workflows.quiet_hours import is_quiet, quiet_ends
 from workflows.sending import post_once, send_once
 
 __all__ = [
-    "ASK_KIND",
     "PRESETS",
     "Plan",
     "answers_of",
@@ -50,7 +50,6 @@ __all__ = [
 
 STATE = "qualify"
 ANSWER = "answer:"
-ASK_KIND = "qualify_ask"
 MAX_TEXT_ANSWER = 300
 
 _ZIP = Question("ZIP code", "What's the ZIP code where you need us?", "zip")
@@ -228,8 +227,8 @@ async def on_caller_text(
         return ("finished" if plan.state == "done" else "off"), plan
     if is_quiet(now, line.quiet_hours, caller_tz=caller_tz, line_tz=line.timezone):
         until = quiet_ends(now, line.quiet_hours, caller_tz=caller_tz, line_tz=line.timezone)
-        args = {"conv": conv.id, "text": plan.send, "state": plan.state}
-        await deadlines.schedule(f"qualify:{conv.id}", until, ASK_KIND, args, group=f"qualify:{conv.id}")
+        job = QualifyAskJob(conv=conv.id, text=plan.send, state=plan.state)
+        await deadlines.schedule(f"qualify:{conv.id}", until, job, group=f"qualify:{conv.id}")
         note = Entry("system", "Next question held until the caller's quiet hours end: \u201c" + plan.send + "\u201d",
                      at=now, icon="crescent_moon")
         await post_once(steps, "held", chat, conv, note, now)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import datetime, time
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.services import Services
@@ -13,13 +12,13 @@ from bot.slack.mrkdwn import escape
 from bot.store.daily import RedisDaily
 from bot.work.queue import RedisSteps
 from workflows.digest import digest_text, next_digest_at, summarize, week_of
+from workflows.jobs import DigestJob
 from workflows.leads import STATUSES
 from workflows.lines import Line
 from workflows.sending import once
 
 log = logging.getLogger(__name__)
 
-DIGEST_KIND = "digest"
 
 
 def job_id(line: str) -> str:
@@ -31,7 +30,7 @@ async def schedule_next(svc: Services, line: Line, after: datetime) -> None:
         await svc.scheduler.deadlines.cancel(job_id(line.number))
         return
     due = next_digest_at(after, line.timezone, *line.digest)
-    await svc.scheduler.deadlines.schedule(job_id(line.number), due, DIGEST_KIND, {"line": line.number})
+    await svc.scheduler.deadlines.schedule(job_id(line.number), due, DigestJob(line=line.number))
 
 
 async def ensure_all(svc: Services) -> None:
@@ -55,8 +54,8 @@ async def week_message(svc: Services, line: Line, now: datetime) -> str:
     return digest_text(week, line.label, STATUSES)
 
 
-async def post_digest(svc: Services, fired_id: str, args: dict[str, Any]) -> None:
-    line = await svc.lines.line_for_number(args["line"])
+async def post_digest(svc: Services, fired_id: str, job: DigestJob) -> None:
+    line = await svc.lines.line_for_number(job.line)
     if line is None:
         return
     now = svc.clock.now()
@@ -73,6 +72,4 @@ async def post_digest(svc: Services, fired_id: str, args: dict[str, Any]) -> Non
     await schedule_next(svc, line, now)
 
 
-def register_timed(svc: Services) -> None:
-    svc.scheduler.register(DIGEST_KIND, lambda fired_id, args: post_digest(svc, fired_id, args))
-    svc.tasks.spawn(ensure_all(svc), name="digests")
+

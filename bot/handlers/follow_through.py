@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, time, timedelta
 from time import monotonic
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.services import Services
@@ -23,6 +22,7 @@ from workflows.compliance import keyword_of
 from workflows.conversation import Conversation, Entry
 from workflows.conversation_state import RESOLVED_BY
 from workflows.hours import next_open
+from workflows.jobs import CardActionJob, PageJob, ReminderJob, SnoozeEndJob
 from workflows.lines import Line
 from workflows.mirror import InboundSms
 
@@ -70,47 +70,37 @@ async def after_team_reply(svc: Services, conv: Conversation) -> None:
 # --- fired by the scheduler --------------------------------------------------------------------
 
 
-def _steps(svc: Services, job_id: str, args: dict[str, Any]) -> RedisSteps:
+def _steps(svc: Services, job_id: str, since: str) -> RedisSteps:
     # The same job id comes back when a ladder restarts; the episode keeps their logs apart.
-    return RedisSteps(svc.redis.client, f"{job_id}@{args.get('since', '')}")
+    return RedisSteps(svc.redis.client, f"{job_id}@{since}")
 
 
-async def reminder(svc: Services, job_id: str, args: dict[str, Any]) -> None:
+async def reminder(svc: Services, job_id: str, job: ReminderJob) -> None:
     outcome = await ft.fire_reminder(
-        args["conv"], int(args["index"]), args["since"], line_of=svc.lines.line_for_number, store=svc.store,
-        chat=svc.chat, pager=svc.pager, steps=_steps(svc, job_id, args), now=svc.clock.now(),
+        job.conv, job.index, job.since, line_of=svc.lines.line_for_number, store=svc.store,
+        chat=svc.chat, pager=svc.pager, steps=_steps(svc, job_id, job.since), now=svc.clock.now(),
     )
     log.info("reminder %s: %s", job_id, outcome)
     if outcome not in ("stale", "superseded"):
         svc.metrics.reminder_sent()
 
 
-async def page(svc: Services, job_id: str, args: dict[str, Any]) -> None:
+async def page(svc: Services, job_id: str, job: PageJob) -> None:
     outcome, vias = await paging.fire_page(
-        args["conv"], int(args["round"]), args["since"], line_of=svc.lines.line_for_number, store=svc.store,
+        job.conv, job.round, job.since, line_of=svc.lines.line_for_number, store=svc.store,
         chat=svc.chat, pager=svc.pager, sms=svc.sms, deadlines=svc.scheduler.deadlines,
-        steps=_steps(svc, job_id, args), now=svc.clock.now(),
+        steps=_steps(svc, job_id, job.since), now=svc.clock.now(),
     )
     log.info("page %s: %s", job_id, outcome)
     for via in vias:
         svc.metrics.page_sent(via)
 
 
-async def snooze_end(svc: Services, job_id: str, args: dict[str, Any]) -> None:
+async def snooze_end(svc: Services, job_id: str, job: SnoozeEndJob) -> None:
     await ft.wake(
-        args["conv"], args["since"], args["until"], line_of=svc.lines.line_for_number, store=svc.store,
+        job.conv, job.since, job.until, line_of=svc.lines.line_for_number, store=svc.store,
         locks=svc.locks, deadlines=svc.scheduler.deadlines,
     )
-
-
-def register_timed(svc: Services) -> None:
-    """Attach the timed job kinds to the app's scheduler."""
-    from bot.handlers import digest, qualify
-
-    for kind, handler in ((ft.REMIND_KIND, reminder), (paging.PAGE_KIND, page), (ft.WAKE_KIND, snooze_end)):
-        svc.scheduler.register(kind, lambda job_id, args, h=handler: h(svc, job_id, args))
-    qualify.register_timed(svc)
-    digest.register_timed(svc)
 
 
 # --- the card's buttons ------------------------------------------------------------------------
@@ -164,10 +154,10 @@ async def _block(svc: Services, conv: Conversation, line: Line, user: str, now: 
     return f"Blocked {shown}: calls from it still get a thread but no automatic text. Undo with /textback unblock."
 
 
-async def card_action(svc: Services, job_id: str, args: dict[str, Any]) -> None:
+async def card_action(svc: Services, job_id: str, job: CardActionJob) -> None:
     """A button pressed on a thread card; the presser is told the result privately."""
-    action, user, channel = args["action"], args["user"], args["channel"]
-    conv = await svc.store.get(args["conv"])
+    action, user, channel = job.action, job.user, job.channel
+    conv = await svc.store.get(job.conv)
     now = svc.clock.now()
     if conv is None:
         await svc.chat.tell_user(channel, user, "This card belongs to a conversation that no longer exists.")
@@ -192,7 +182,7 @@ async def card_action(svc: Services, job_id: str, args: dict[str, Any]) -> None:
         _, said = await card_actions.resolve(conv, user, store=svc.store, locks=svc.locks, chat=svc.chat,
                                    deadlines=deadlines, now=now)
     elif action in ("tb_snooze_1h", "tb_snooze_open", "tb_snooze_pick"):
-        picked = _snooze_pick(str(args.get("choice", "")), line, now) if action == "tb_snooze_pick" else None
+        picked = _snooze_pick(job.choice, line, now) if action == "tb_snooze_pick" else None
         if action == "tb_snooze_pick" and picked is None:
             await svc.chat.tell_user(channel, user, "That snooze choice is not known; nothing changed.")
             return
@@ -207,33 +197,7 @@ async def card_action(svc: Services, job_id: str, args: dict[str, Any]) -> None:
     await svc.chat.tell_user(channel, user, said)
 
 
-CARD_ACTIONS = frozenset({"tb_ack", "tb_claim", "tb_resolve", "tb_snooze_1h", "tb_snooze_open", "tb_snooze_pick",
-                          "tb_block"})
-
-
-def job_args_of_action(body: dict[str, Any], at: datetime) -> dict[str, Any] | None:
-    """The job recorded for a block_actions payload, or None when it is not one of ours."""
-    actions = body.get("actions") or []
-    if not actions:
-        return None
-    first = actions[0]
-    action = str(first.get("action_id") or "")
-    if action not in CARD_ACTIONS:
-        return None
-    user = str((body.get("user") or {}).get("id") or "")
-    channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
-    # A select sends its choice as `selected_option`, "<choice>:<conversation id>".
-    conv = str(first.get("value") or (first.get("selected_option") or {}).get("value") or "")
-    choice = ""
-    if action == "tb_snooze_pick":
-        choice, _, conv = conv.partition(":")
-    if not (user and channel and conv):
-        return None
-    return {"action": action, "user": user, "channel": channel, "conv": conv, "at": at.isoformat(),
-            "ts": str(first.get("action_ts") or ""), "choice": choice}
-
-
 __all__ = [
-    "CARD_ACTIONS", "after_caller_sms", "after_caller_text", "after_missed_call", "after_team_reply", "card_action",
-    "job_args_of_action", "register_timed",
+    "after_caller_sms", "after_caller_text", "after_missed_call", "after_team_reply", "card_action",
+    "page", "reminder", "snooze_end",
 ]

@@ -1,18 +1,16 @@
-"""Job kinds: rebuild a workflow's input from the recorded job and run it with its step log.
+"""The message jobs: rebuild a workflow's input from the typed job and run it with its step log.
 
-Webhooks and Slack listeners only record jobs (`Intake`); these handlers do the work, on
-whichever instance picks the job up, as often as it takes to finish.
+Webhooks and Slack listeners only record jobs; these handlers do the work, on whichever
+instance picks the job up, as often as it takes to finish. The table of kinds is
+bot/handlers/table.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any
 
-from bot.handlers import follow_through, outcomes, qualify, voicemail
+from bot.handlers import follow_through, outcomes, qualify
 from bot.metrics import TextbackTimer, job_recorded_at
 from bot.phones import caller_from
 from bot.services import Services
@@ -20,6 +18,7 @@ from bot.slack.mrkdwn import to_plain_text
 from bot.work.queue import RedisSteps
 from workflows.bursts import flush_held
 from workflows.delivery import DeliveryReport, handle_delivery_report
+from workflows.jobs import CallerSmsJob, DeliveryJob, MissedCallJob, TeamReplyJob
 from workflows.lines import Line
 from workflows.mirror import InboundSms, TeamReply, handle_caller_sms, handle_team_reply
 from workflows.missed_call import MissedCall, handle_missed_call
@@ -34,15 +33,12 @@ async def _line(svc: Services, number: str) -> Line | None:
     return line
 
 
-async def missed_call(svc: Services, job_id: str, args: dict[str, Any]) -> None:
-    line = await _line(svc, args["line"])
+async def missed_call(svc: Services, job_id: str, job: MissedCallJob) -> None:
+    line = await _line(svc, job.line)
     if line is None:
         return
     call = MissedCall(
-        call_id=args["call_sid"],
-        line=line,
-        caller=caller_from(args["from"], args.get("caller_name", ""), line.number),
-        at=datetime.fromisoformat(args["at"]),
+        call_id=job.call_sid, line=line, caller=caller_from(job.caller, job.caller_name, line.number), at=job.at
     )
     # Times the text-back from the moment the missed call was recorded (for /metrics).
     timed_sms = TextbackTimer(svc.sms, svc.metrics, job_recorded_at(job_id))
@@ -59,19 +55,13 @@ async def missed_call(svc: Services, job_id: str, args: dict[str, Any]) -> None:
     await follow_through.after_missed_call(svc, line, conv, call.at)
 
 
-async def caller_sms(svc: Services, job_id: str, args: dict[str, Any]) -> None:
-    line = await _line(svc, args["line"])
+async def caller_sms(svc: Services, job_id: str, job: CallerSmsJob) -> None:
+    line = await _line(svc, job.line)
     if line is None:
         return
     msg = InboundSms(
-        message_id=args["sid"],
-        line=line,
-        caller=caller_from(args["from"], "", line.number),
-        body=args["body"],
-        media=tuple(args.get("media", ())),
-        at=datetime.fromisoformat(args["at"]),
-        opt_out_type=args.get("opt_out_type", ""),
-        seq=int(args.get("seq", 0)),
+        message_id=job.sid, line=line, caller=caller_from(job.caller, "", line.number), body=job.body,
+        media=job.media, at=job.at, opt_out_type=job.opt_out_type, seq=job.seq,
     )
     steps = RedisSteps(svc.redis.client, job_id)
     conv, outcome = await handle_caller_sms(
@@ -93,11 +83,8 @@ async def flush_burst_later(svc: Services, conv_id: str) -> None:
     )
 
 
-async def team_reply(svc: Services, job_id: str, args: dict[str, Any]) -> None:
-    reply = TeamReply(
-        channel=args["channel"], thread_id=args["thread"], message_id=args["ts"], user=args["user"],
-        raw_text=args["text"],
-    )
+async def team_reply(svc: Services, job_id: str, job: TeamReplyJob) -> None:
+    reply = TeamReply(channel=job.channel, thread_id=job.thread, message_id=job.ts, user=job.user, raw_text=job.text)
 
     async def to_plain(text: str) -> str:
         return await to_plain_text(
@@ -107,7 +94,7 @@ async def team_reply(svc: Services, job_id: str, args: dict[str, Any]) -> None:
     steps = RedisSteps(svc.redis.client, job_id)
     outcome = await handle_team_reply(
         reply, store=svc.store, sms=svc.sms, chat=svc.chat, to_plain=to_plain, flags=svc.flags,
-        steps=steps, now=datetime.fromisoformat(args["at"]),
+        steps=steps, now=job.at,
     )
     log.info("team reply %s: %s", reply.message_id, outcome)
     if outcome != "sent":
@@ -115,43 +102,13 @@ async def team_reply(svc: Services, job_id: str, args: dict[str, Any]) -> None:
     conv = await svc.store.by_thread(reply.channel, reply.thread_id)
     if conv is None:
         return
-    await outcomes.team_reply(svc, job_id, steps, args, conv)
+    await outcomes.team_reply(svc, job_id, steps, job.at, job.user, conv)
     # A person answered the caller: the questions and the reminders stop.
     await qualify.after_team_reply(svc, conv)
     await follow_through.after_team_reply(svc, conv)
 
 
-async def delivery(svc: Services, job_id: str, args: dict[str, Any]) -> None:
-    report = DeliveryReport(sid=args["sid"], status=args["status"], error_code=args.get("error_code"))
+async def delivery(svc: Services, job_id: str, job: DeliveryJob) -> None:
+    report = DeliveryReport(sid=job.sid, status=job.status, error_code=job.error_code)
     await handle_delivery_report(report, store=svc.store, chat=svc.chat, flags=svc.flags)
 
-
-HANDLERS = {
-    "missed_call": missed_call,
-    "caller_sms": caller_sms,
-    "team_reply": team_reply,
-    "delivery": delivery,
-    "card_action": lambda svc, job_id, args: follow_through.card_action(svc, job_id, args),
-    "voicemail": lambda svc, job_id, args: voicemail.voicemail(svc, job_id, args),
-    "voicemail_transcript": lambda svc, job_id, args: voicemail.voicemail_transcript(svc, job_id, args),
-}
-
-
-def register_all(svc: Services) -> None:
-    """Attach every job kind to the app's queue."""
-    for kind, handler in HANDLERS.items():
-        run = handler if kind == "missed_call" else _after_textbacks(handler)
-        svc.jobs.register(kind, lambda job_id, args, h=run: h(svc, job_id, args))
-
-
-JobHandler = Callable[[Services, str, dict[str, Any]], Awaitable[None]]
-
-
-def _after_textbacks(handler: JobHandler) -> JobHandler:
-    """Other job kinds start once this instance has no text-back in hand (at most 1 s later)."""
-
-    async def run(svc: Services, job_id: str, args: dict[str, Any]) -> None:
-        await svc.lane.wait_clear()
-        await handler(svc, job_id, args)
-
-    return run

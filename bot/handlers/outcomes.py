@@ -136,13 +136,12 @@ async def caller_sms(
 
 
 async def team_reply(
-    svc: Services, job_id: str, steps: RedisSteps, args: dict[str, Any], conv: Conversation
+    svc: Services, job_id: str, steps: RedisSteps, at: datetime, user: str, conv: Conversation
 ) -> None:
     """A reply texted to the caller (`conv`, as it was saved): the lead is contacted, and the
     first one is timed."""
 
     async def work() -> None:
-        at = datetime.fromisoformat(str(args["at"]))
         if (
             await _first_time(steps)
             and conv.extra.get("first_reply_at") == at.isoformat()
@@ -152,7 +151,7 @@ async def team_reply(
             day = await _local_day(svc, conv.line, at)
             await RedisDaily(svc.redis.client).count(conv.line, day, "replied", reply_seconds=waited)
         await record_lead(
-            svc, _event("team_reply", job_id, conv, at, by=str(args["user"]))
+            svc, _event("team_reply", job_id, conv, at, by=user)
         )
 
     await _guarded("team reply", job_id, work())

@@ -4,7 +4,6 @@ questions held for quiet hours (PRODUCT §2.6, §2.7)."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from bot.handlers import outcomes
 from bot.phones import timezone_of
@@ -13,6 +12,7 @@ from bot.work.queue import RedisSteps
 from workflows import qualify
 from workflows.compliance import keyword_of
 from workflows.conversation import Conversation
+from workflows.jobs import QualifyAskJob
 from workflows.leads import LeadEvent
 from workflows.mirror import InboundSms
 
@@ -50,14 +50,10 @@ async def after_team_reply(svc: Services, conv: Conversation) -> None:
         await qualify.end_for_human(conv, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
 
 
-async def ask_held(svc: Services, job_id: str, args: dict[str, Any]) -> None:
-    conv = await svc.store.get(args["conv"])
+async def ask_held(svc: Services, job_id: str, job: QualifyAskJob) -> None:
+    conv = await svc.store.get(job.conv)
     line = await svc.lines.line_for_number(conv.line) if conv is not None else None
     await qualify.send_held(
-        args["conv"], args["text"], args["state"], line=line, store=svc.store, sms=svc.sms, flags=svc.flags,
-        chat=svc.chat, steps=RedisSteps(svc.redis.client, f"{job_id}@{args['state']}"), now=svc.clock.now(),
+        job.conv, job.text, job.state, line=line, store=svc.store, sms=svc.sms, flags=svc.flags,
+        chat=svc.chat, steps=RedisSteps(svc.redis.client, f"{job_id}@{job.state}"), now=svc.clock.now(),
     )
-
-
-def register_timed(svc: Services) -> None:
-    svc.scheduler.register(qualify.ASK_KIND, lambda job_id, args: ask_held(svc, job_id, args))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -23,6 +22,7 @@ from bot.services import Services
 from bot.slack.gateway import is_transient
 from bot.work.queue import RedisSteps
 from workflows.conversation import Conversation, Entry
+from workflows.jobs import VoicemailJob, VoicemailTranscriptJob
 from workflows.leads import LeadEvent
 from workflows.lines import Line
 from workflows.ports import RetryLater
@@ -36,15 +36,15 @@ FETCH_TIMEOUT_S = 15.0
 THREAD_WAIT = timedelta(minutes=10)
 
 
-async def _conversation(svc: Services, args: dict[str, Any]) -> tuple[Line, Conversation] | None:
-    line = await svc.lines.line_for_number(args["line"])
+async def _conversation(svc: Services, job: VoicemailJob | VoicemailTranscriptJob) -> tuple[Line, Conversation] | None:
+    line = await svc.lines.line_for_number(job.line)
     if line is None:
         log.error("voicemail for a line that is no longer configured; dropped")
         return None
-    caller = caller_from(args["from"], "", line.number)
+    caller = caller_from(job.caller, "", line.number)
     conv = await svc.store.open_for(line.number, caller.number)
     if conv is None or not conv.thread_id:
-        if svc.clock.now() - datetime.fromisoformat(args["at"]) < THREAD_WAIT:
+        if svc.clock.now() - job.at < THREAD_WAIT:
             raise RetryLater("voicemail waits for the missed call's thread")
         log.error("voicemail from %s: no thread to post it in; dropped", mask(caller.number))
         return None
@@ -81,8 +81,8 @@ async def fetch_recording(svc: Services, url: str) -> bytes | None:
     return audio if 0 < len(audio) <= MAX_AUDIO_BYTES else None
 
 
-async def voicemail(svc: Services, job_id: str, args: dict[str, Any]) -> None:
-    found = await _conversation(svc, args)
+async def voicemail(svc: Services, job_id: str, job: VoicemailJob) -> None:
+    found = await _conversation(svc, job)
     if found is None:
         return
     line, conv = found
@@ -90,24 +90,24 @@ async def voicemail(svc: Services, job_id: str, args: dict[str, Any]) -> None:
     now = svc.clock.now()
     uploaded = await steps.get("upload")
     if uploaded is None:
-        audio = await fetch_recording(svc, args["url"])
+        audio = await fetch_recording(svc, job.url)
         uploaded = "no"
         if audio is not None:
-            uploaded = "yes" if await _upload(svc, conv, audio, args) else "no"
+            uploaded = "yes" if await _upload(svc, conv, audio, job.recording_sid) else "no"
         await steps.put("upload", uploaded)
-    seconds = int(args.get("duration") or 0)
+    seconds = job.duration
     text = f"Voicemail, {seconds} s" + (" (transcript to follow)" if line.transcribe else "")
     if uploaded != "yes":
         text += ": the recording could not be copied here; it is in the Twilio console under Recordings"
     await post_once(steps, "note", svc.chat, conv, Entry("system", text + ".", at=now, icon="studio_microphone"), now)
-    await outcomes.record_lead_safely(svc, job_id, _lead_event(job_id, conv, now, recording_url=args["url"]))
+    await outcomes.record_lead_safely(svc, job_id, _lead_event(job_id, conv, now, recording_url=job.url))
 
 
-async def _upload(svc: Services, conv: Conversation, audio: bytes, args: dict[str, Any]) -> bool:
+async def _upload(svc: Services, conv: Conversation, audio: bytes, recording_sid: str) -> bool:
     try:
         await svc.slack.files_upload_v2(
             channel=conv.channel, thread_ts=conv.thread_id, content=audio,
-            filename=f"voicemail-{args.get('recording_sid') or 'call'}.mp3",
+            filename=f"voicemail-{recording_sid or 'call'}.mp3",
             title=f"Voicemail from {conv.caller.display}",
         )
     except SlackApiError as exc:
@@ -120,15 +120,15 @@ async def _upload(svc: Services, conv: Conversation, audio: bytes, args: dict[st
     return True
 
 
-async def voicemail_transcript(svc: Services, job_id: str, args: dict[str, Any]) -> None:
-    found = await _conversation(svc, args)
+async def voicemail_transcript(svc: Services, job_id: str, job: VoicemailTranscriptJob) -> None:
+    found = await _conversation(svc, job)
     if found is None:
         return
     line, conv = found
     steps = RedisSteps(svc.redis.client, job_id)
     now = svc.clock.now()
-    text = str(args.get("text") or "").strip()
-    if args.get("status") != "completed" or not text:
+    text = job.text.strip()
+    if job.status != "completed" or not text:
         note = Entry("system", "The voicemail could not be transcribed; listen to the recording.", at=now,
                      icon="studio_microphone")
         await post_once(steps, "note", svc.chat, conv, note, now)
@@ -136,7 +136,7 @@ async def voicemail_transcript(svc: Services, job_id: str, args: dict[str, Any])
     entry = Entry("caller", f"(voicemail transcript) {text}", at=now)
     await post_once(steps, "transcript", svc.chat, conv, entry, now)
     await once(steps, "lead", lambda: outcomes.record_lead_safely(
-        svc, job_id, _lead_event(job_id, conv, now, recording_url=args.get("url", ""), transcript=text)))
+        svc, job_id, _lead_event(job_id, conv, now, recording_url=job.url, transcript=text)))
     await after_caller_text(svc, job_id, line, conv, text, at=now)
 
 

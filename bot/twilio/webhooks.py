@@ -14,6 +14,7 @@ from bot import phones
 from bot.services import SERVICES, Services
 from bot.store import keys
 from bot.twilio import signature, twiml
+from workflows.jobs import CallerSmsJob, DeliveryJob, MissedCallJob, VoicemailJob, VoicemailTranscriptJob
 from workflows.lines import Line
 from workflows.missed_call import (
     dial_means_missed,
@@ -103,9 +104,9 @@ async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[st
     call_sid = params.get("CallSid", "")
     if not call_sid:
         return
-    args = {"call_sid": call_sid, "line": line.number, "from": params.get("From", ""),
-            "caller_name": params.get("CallerName", ""), "at": svc.clock.now().isoformat()}
-    if await svc.jobs.enqueue("missed_call", args, claim=keys.claim("missed", call_sid)):
+    job = MissedCallJob(call_sid=call_sid, line=line.number, caller=params.get("From", ""),
+                        caller_name=params.get("CallerName", ""), at=svc.clock.now())
+    if await svc.jobs.enqueue(job, claim=keys.claim("missed", call_sid)):
         svc.lane.enter(call_sid)  # this instance's other work waits for the text-back
 
 
@@ -122,16 +123,19 @@ async def recording(
     if line is None or kind not in ("status", "transcript"):
         return xml(twiml.hang_up())
     call_sid, recording_sid = params.get("CallSid", ""), params.get("RecordingSid", "")
-    base = {"line": line.number, "from": caller, "call_sid": call_sid, "recording_sid": recording_sid,
-            "url": params.get("RecordingUrl", ""), "at": svc.clock.now().isoformat()}
-    if kind == "status" and params.get("RecordingStatus") == "completed" and base["url"]:
+    url, now = params.get("RecordingUrl", ""), svc.clock.now()
+    if kind == "status" and params.get("RecordingStatus") == "completed" and url:
         duration = params.get("RecordingDuration", "0")
-        args = {**base, "duration": int(duration) if duration.isdigit() else 0}
-        await svc.jobs.enqueue("voicemail", args, claim=keys.claim("voicemail", recording_sid or call_sid))
+        job = VoicemailJob(line=line.number, caller=caller, call_sid=call_sid, recording_sid=recording_sid,
+                           url=url, at=now, duration=int(duration) if duration.isdigit() else 0)
+        await svc.jobs.enqueue(job, claim=keys.claim("voicemail", recording_sid or call_sid))
     elif kind == "transcript" and params.get("TranscriptionStatus") in ("completed", "failed"):
-        args = {**base, "text": params.get("TranscriptionText", ""), "status": params.get("TranscriptionStatus")}
+        transcript = VoicemailTranscriptJob(
+            line=line.number, caller=caller, call_sid=call_sid, recording_sid=recording_sid, url=url, at=now,
+            text=params.get("TranscriptionText", ""), status=params.get("TranscriptionStatus", ""),
+        )
         claim = keys.claim("transcript", params.get("TranscriptionSid", "") or recording_sid or call_sid)
-        await svc.jobs.enqueue("voicemail_transcript", args, claim=claim)
+        await svc.jobs.enqueue(transcript, claim=claim)
     return xml(twiml.hang_up())
 
 
@@ -150,13 +154,12 @@ async def sms(request: web.Request, svc: Services, params: MultiDictProxy[str]) 
     sid = params.get("MessageSid", "")
     if line is None or not sid:
         return xml(twiml.empty())
-    args = {"sid": sid, "line": line.number, "from": params.get("From", ""), "body": params.get("Body", ""),
-            "media": list(media_of(params)), "opt_out_type": params.get("OptOutType", ""),
-            "at": svc.clock.now().isoformat()}
+    job = CallerSmsJob(sid=sid, line=line.number, caller=params.get("From", ""), body=params.get("Body", ""),
+                       media=media_of(params), opt_out_type=params.get("OptOutType", ""), at=svc.clock.now())
     # The same caller key the job will use (withheld and invalid IDs stay as sent).
     caller = phones.caller_from(params.get("From", ""), "", line.number).number
     await svc.jobs.enqueue(
-        "caller_sms", args, claim=keys.claim("sms", sid), sequence=keys.text_sequence(line.number, caller)
+        job, claim=keys.claim("sms", sid), sequence=keys.text_sequence(line.number, caller)
     )
     return xml(twiml.empty())
 
@@ -168,8 +171,8 @@ async def sms_status(
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
     if sid and status:
         code = params.get("ErrorCode", "")
-        args = {"sid": sid, "status": status, "error_code": int(code) if code.isdigit() else None}
-        await svc.jobs.enqueue("delivery", args, claim=keys.claim("status", f"{sid}:{status}"))
+        report = DeliveryJob(sid=sid, status=status, error_code=int(code) if code.isdigit() else None)
+        await svc.jobs.enqueue(report, claim=keys.claim("status", f"{sid}:{status}"))
     return web.Response(status=204)
 
 

@@ -19,7 +19,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,11 +31,12 @@ from redis.exceptions import RedisError
 
 from bot.clock import Clock
 from bot.store import keys
+from workflows.jobs import TimedJob, decode, encode
 from workflows.ports import Deadline, RetryLater
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[str, dict[str, Any]], Awaitable[None]]
+Handler = Callable[[str, Any], Awaitable[None]]
 
 FIRING_ROLES = ("all", "scheduler")
 MAX_ATTEMPTS = 8
@@ -144,7 +145,8 @@ def _forget_args(group: str, *ids: str) -> list[str]:
 
 def _add(pipe: Pipeline, job: Deadline, group: str) -> None:
     # A fresh generation per schedule: a run of the old version must not settle the new one.
-    fields = {"kind": job.kind, "args": json.dumps(dict(job.args)), "group": group,
+    kind, args = encode(job.job)
+    fields = {"kind": kind, "args": json.dumps(args), "group": group,
               "gen": secrets.token_hex(8), "attempts": "0"}
     pipe.hset(keys.due_job(job.job_id), mapping=fields)  # type: ignore[arg-type]  # str keys and values
     pipe.zadd(keys.DUE, {job.job_id: job.due.timestamp()})
@@ -161,12 +163,10 @@ class Deadlines:
             redis.register_script(lua) for lua in (_FORGET, _TAKE, _SETTLE, _RECLAIM)
         )
 
-    async def schedule(
-        self, job_id: str, due: datetime, kind: str, args: Mapping[str, Any], *, group: str = ""
-    ) -> None:
-        """Create or move a job: the same id again replaces its time and args."""
+    async def schedule(self, job_id: str, due: datetime, job: TimedJob, *, group: str = "") -> None:
+        """Create or move a job: the same id again replaces its time and fields."""
         async with self._r.pipeline(transaction=True) as pipe:
-            _add(pipe, Deadline(job_id, due, kind, args), group)
+            _add(pipe, Deadline(job_id, due, job), group)
             await pipe.execute()
 
     async def replace_group(self, group: str, jobs: Sequence[Deadline]) -> None:
@@ -224,6 +224,7 @@ class Scheduler:
         self._r, self._clock, self._t = redis, clock, timing
         self._renew, self._release = redis.register_script(_RENEW), redis.register_script(_RELEASE)
         self._handlers: dict[str, Handler] = {}
+        self._kinds: dict[str, type[Any]] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._slot_free = asyncio.Event()
         self._leader_until = 0.0  # monotonic; measured from before the request that won it
@@ -232,9 +233,10 @@ class Scheduler:
         self._busy, self._idle = asyncio.Lock(), asyncio.Event()
         self._active, self._stopping = 0, False
 
-    def register(self, kind: str, handler: Handler) -> None:
-        """`handler(job_id, args)` runs jobs of `kind`; raising (or RetryLater) retries later."""
-        self._handlers[kind] = handler
+    def register(self, job_type: type[Any], handler: Handler) -> None:
+        """`handler(job_id, job)` runs jobs of `job_type`; raising (or RetryLater) retries later."""
+        self._kinds[job_type.KIND] = job_type
+        self._handlers[job_type.KIND] = handler
 
     @property
     def is_leader(self) -> bool:
@@ -289,7 +291,7 @@ class Scheduler:
             # A kind nobody registered is retried, not dropped: mid-deploy another instance may know it.
             handler = self._handlers[job.kind]
             async with asyncio.timeout(self._t.job_timeout_s):
-                await handler(job.job_id, dict(job.args))
+                await handler(job.job_id, decode(job.kind, job.args, self._kinds))
         except RetryLater as exc:
             log.warning("due job %s (%s) will be retried: %s", job.job_id, job.kind, exc)
             retry_at = self._retry_at(job)

@@ -12,6 +12,7 @@ from bot.slack.commands.replies import COMMAND, Ctx, Reply, UsageError
 from bot.store import keys
 from workflows import card_actions
 from workflows.conversation import Conversation, Entry
+from workflows.jobs import TeamReplyJob
 
 RESOLVE_EXAMPLE = f"{COMMAND} resolve (512) 555-0123"
 REPLY_EXAMPLE = f"{COMMAND} reply (512) 555-0123 A tech can be there by 11:30."
@@ -71,8 +72,7 @@ async def reply(ctx: Ctx) -> Reply:
     ts = await svc.chat.post_entry(conv, shown)
     if ts is None:
         return Reply(text="Could not post in the caller's thread, so nothing was sent. Try again in a minute.")
-    args = {"channel": conv.channel, "thread": conv.thread_id, "ts": ts, "user": ctx.user, "text": text,
-            "at": now.isoformat()}
-    await svc.jobs.enqueue("team_reply", args, claim=keys.claim("reply", f"{conv.channel}:{ts}"))
+    job = TeamReplyJob(channel=conv.channel, thread=conv.thread_id, ts=ts, user=ctx.user, text=text, at=now)
+    await svc.jobs.enqueue(job, claim=keys.claim("reply", f"{conv.channel}:{ts}"))
     return Reply(text=f"Sending to {phones.display(number)}; it is in their thread, which shows :outbox_tray: "
                       "once the text is accepted. Next time you can simply reply in the thread.")

@@ -1,0 +1,64 @@
+"""The one table of job kinds: which handler runs each typed job, on the queue or when due.
+
+Adding a kind is a dataclass in workflows/jobs.py, a handler here or beside its flow in
+bot/handlers/, and one row below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.handlers import digest, follow_through, messages, qualify, voicemail
+from bot.services import Services
+from workflows import jobs
+
+JobHandler = Callable[[Services, str, Any], Awaitable[None]]
+
+# Run as soon as possible by the queue's workers (recorded by webhooks and Slack listeners).
+QUEUED: dict[type[Any], JobHandler] = {
+    jobs.MissedCallJob: messages.missed_call,
+    jobs.CallerSmsJob: messages.caller_sms,
+    jobs.TeamReplyJob: messages.team_reply,
+    jobs.DeliveryJob: messages.delivery,
+    jobs.CardActionJob: follow_through.card_action,
+    jobs.VoicemailJob: voicemail.voicemail,
+    jobs.VoicemailTranscriptJob: voicemail.voicemail_transcript,
+}
+
+# Fired at their due time by the instance that leads.
+TIMED: dict[type[Any], JobHandler] = {
+    jobs.ReminderJob: follow_through.reminder,
+    jobs.PageJob: follow_through.page,
+    jobs.SnoozeEndJob: follow_through.snooze_end,
+    jobs.QualifyAskJob: qualify.ask_held,
+    jobs.DigestJob: digest.post_digest,
+}
+
+
+def register_all(svc: Services) -> None:
+    """Attach every job kind to the app's queue and scheduler."""
+    for job_type, handler in QUEUED.items():
+        # The text-back goes first: other kinds wait for the text-backs in hand on this instance.
+        run = handler if job_type is jobs.MissedCallJob else _after_textbacks(handler)
+        svc.jobs.register(job_type, _bound(svc, run))
+    for job_type, handler in TIMED.items():
+        svc.scheduler.register(job_type, _bound(svc, handler))
+    svc.tasks.spawn(digest.ensure_all(svc), name="digests")
+
+
+def _bound(svc: Services, handler: JobHandler) -> Callable[[str, Any], Awaitable[None]]:
+    async def run(job_id: str, job: Any) -> None:
+        await handler(svc, job_id, job)
+
+    return run
+
+
+def _after_textbacks(handler: JobHandler) -> JobHandler:
+    """Other job kinds start once this instance has no text-back in hand (at most 1 s later)."""
+
+    async def run(svc: Services, job_id: str, job: Any) -> None:
+        await svc.lane.wait_clear()
+        await handler(svc, job_id, job)
+
+    return run

@@ -1,0 +1,238 @@
+"""Every kind of durable job, typed: one dataclass per kind, one table of kinds, one codec.
+
+A job is recorded in Redis as its kind and a JSON object (the wire form below, unchanged from
+the untyped days, so jobs recorded by an older instance still run). Only this module turns
+that object into fields; the rest of the code sees the dataclasses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Union
+
+WIRE = "wire"  # field metadata: the JSON key when it differs from the field name
+
+
+class JobDecodeError(ValueError):
+    """A recorded job that cannot be read back: unknown kind, missing or malformed field."""
+
+
+# --- the webhook jobs: recorded at the door, run as soon as possible ---------------------------
+
+
+@dataclass(frozen=True)
+class MissedCallJob:
+    """Nobody answered (or the line forwards): text the caller back and open the thread."""
+
+    KIND: ClassVar[str] = "missed_call"
+    call_sid: str
+    line: str
+    caller: str = field(metadata={WIRE: "from"})
+    at: datetime
+    caller_name: str = ""
+
+
+@dataclass(frozen=True)
+class CallerSmsJob:
+    """A caller texted a line: mirror it into the thread, in the order the texts arrived."""
+
+    KIND: ClassVar[str] = "caller_sms"
+    sid: str
+    line: str
+    caller: str = field(metadata={WIRE: "from"})
+    body: str
+    at: datetime
+    media: tuple[str, ...] = ()
+    opt_out_type: str = ""
+    seq: int = 0  # the job's number in this caller's sequence, given by the queue
+
+
+@dataclass(frozen=True)
+class TeamReplyJob:
+    """A person replied in a caller's thread (or with `/textback reply`): text the caller."""
+
+    KIND: ClassVar[str] = "team_reply"
+    channel: str
+    thread: str
+    ts: str
+    user: str
+    text: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    """Twilio's delivery report for one of our texts."""
+
+    KIND: ClassVar[str] = "delivery"
+    sid: str
+    status: str
+    error_code: int | None = None
+
+
+@dataclass(frozen=True)
+class CardActionJob:
+    """A button pressed (or a snooze picked) on a thread card."""
+
+    KIND: ClassVar[str] = "card_action"
+    action: str
+    user: str
+    channel: str
+    conv: str
+    at: datetime
+    ts: str = ""
+    choice: str = ""
+
+
+@dataclass(frozen=True)
+class VoicemailJob:
+    """A voicemail recording is ready: post it in the caller's thread."""
+
+    KIND: ClassVar[str] = "voicemail"
+    line: str
+    caller: str = field(metadata={WIRE: "from"})
+    call_sid: str
+    recording_sid: str
+    url: str
+    at: datetime
+    duration: int = 0
+
+
+@dataclass(frozen=True)
+class VoicemailTranscriptJob:
+    """A voicemail's transcript is ready (or failed): post its text."""
+
+    KIND: ClassVar[str] = "voicemail_transcript"
+    line: str
+    caller: str = field(metadata={WIRE: "from"})
+    call_sid: str
+    recording_sid: str
+    url: str
+    at: datetime
+    text: str = ""
+    status: str = ""
+
+
+# --- the timed jobs: due at a time, fired once by the instance that leads -----------------------
+
+
+@dataclass(frozen=True)
+class ReminderJob:
+    """Rung `index` of a waiting conversation's reminder ladder; `since` names the episode."""
+
+    KIND: ClassVar[str] = "reminder"
+    conv: str
+    index: int
+    since: str
+
+
+@dataclass(frozen=True)
+class PageJob:
+    """Round `round` of paging the on-call person about an urgent conversation."""
+
+    KIND: ClassVar[str] = "page"
+    conv: str
+    round: int
+    since: str
+
+
+@dataclass(frozen=True)
+class SnoozeEndJob:
+    """A snoozed conversation wakes up and its reminders start again."""
+
+    KIND: ClassVar[str] = "snooze_end"
+    conv: str
+    since: str
+    until: str
+
+
+@dataclass(frozen=True)
+class QualifyAskJob:
+    """A qualifying question held for quiet hours, sent when they end."""
+
+    KIND: ClassVar[str] = "qualify_ask"
+    conv: str
+    text: str
+    state: str
+
+
+@dataclass(frozen=True)
+class DigestJob:
+    """A line's weekly digest."""
+
+    KIND: ClassVar[str] = "digest"
+    line: str
+
+
+Job = Union[
+    MissedCallJob, CallerSmsJob, TeamReplyJob, DeliveryJob, CardActionJob, VoicemailJob, VoicemailTranscriptJob,
+    ReminderJob, PageJob, SnoozeEndJob, QualifyAskJob, DigestJob,
+]
+TimedJob = Union[ReminderJob, PageJob, SnoozeEndJob, QualifyAskJob, DigestJob]
+
+KINDS: dict[str, type[Any]] = {cls.KIND: cls for cls in typing.get_args(Job)}
+
+
+def encode(job: Any) -> tuple[str, dict[str, Any]]:
+    """The kind and the JSON-ready wire object of `job`."""
+    wire: dict[str, Any] = {}
+    for f in dataclasses.fields(job):
+        value = getattr(job, f.name)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, tuple):
+            value = list(value)
+        wire[f.metadata.get(WIRE, f.name)] = value
+    return type(job).KIND, wire
+
+
+def decode(kind: str, wire: Mapping[str, Any], kinds: Mapping[str, type[Any]] = KINDS) -> Any:
+    """The job of `kind` recorded as `wire`; keys it does not know are ignored."""
+    cls = kinds.get(kind)
+    if cls is None:
+        raise JobDecodeError(f"no job kind {kind!r}")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        key = f.metadata.get(WIRE, f.name)
+        if key not in wire:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise JobDecodeError(f"{kind} job without {key!r}")
+            continue
+        values[f.name] = _read(_hints(cls)[f.name], wire[key], f"{kind}.{key}")
+    return cls(**values)
+
+
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _read(hint: Any, value: Any, where: str) -> Any:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (Union, types.UnionType):  # `int | None`
+        if value is None and type(None) in args:
+            return None
+        hint = next(a for a in args if a is not type(None))
+    try:
+        if hint is datetime:
+            return datetime.fromisoformat(str(value))
+        if hint is int:
+            return int(value)
+        if hint is float:
+            return float(value)
+        if hint is str:
+            return str(value)
+        if typing.get_origin(hint) is tuple:
+            return tuple(str(v) for v in value)
+    except (TypeError, ValueError) as exc:
+        raise JobDecodeError(f"{where}: {value!r} is not a {hint}") from exc
+    raise JobDecodeError(f"{where}: no reader for {hint}")
