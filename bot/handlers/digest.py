@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from bot.services import Services
 from bot.slack.mrkdwn import escape
 from bot.store.daily import RedisDaily
-from bot.work.queue import RedisSteps
+from bot.store.steps import RedisSteps
 from workflows.digest import digest_text, next_digest_at, summarize, week_of
 from workflows.jobs import DigestJob
 from workflows.leads import STATUSES

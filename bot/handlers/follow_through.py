@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.services import Services
 from bot.slack.blocks import local_time
 from bot.slack.commands.permissions import Permissions
-from bot.work.queue import RedisSteps
+from bot.store.steps import RedisSteps
 from workflows import card_actions, paging
 from workflows import follow_through as ft
 from workflows.compliance import keyword_of

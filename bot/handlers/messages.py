@@ -15,7 +15,7 @@ from bot.metrics import TextbackTimer, job_recorded_at
 from bot.phones import caller_from
 from bot.services import Services
 from bot.slack.mrkdwn import to_plain_text
-from bot.work.queue import RedisSteps
+from bot.store.steps import RedisSteps
 from workflows.bursts import flush_held
 from workflows.delivery import DeliveryReport, handle_delivery_report
 from workflows.jobs import CallerSmsJob, DeliveryJob, MissedCallJob, TeamReplyJob

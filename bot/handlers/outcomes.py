@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from bot.metrics import suppression_label
 from bot.services import Services
 from bot.store.daily import RedisDaily
-from bot.work.queue import RedisSteps
+from bot.store.steps import RedisSteps
 from workflows.conversation import Conversation
 from workflows.leads import Lead, LeadEvent, webhook_payload
 from workflows.mirror import InboundSms

@@ -8,7 +8,7 @@ import logging
 from bot.handlers import outcomes
 from bot.phones import timezone_of
 from bot.services import Services
-from bot.work.queue import RedisSteps
+from bot.store.steps import RedisSteps
 from workflows import qualify
 from workflows.compliance import keyword_of
 from workflows.conversation import Conversation

@@ -20,7 +20,7 @@ from bot.handlers.follow_through import after_caller_text
 from bot.phones import caller_from, mask
 from bot.services import Services
 from bot.slack.gateway import is_transient
-from bot.work.queue import RedisSteps
+from bot.store.steps import RedisSteps
 from workflows.conversation import Conversation, Entry
 from workflows.jobs import VoicemailJob, VoicemailTranscriptJob
 from workflows.leads import LeadEvent
