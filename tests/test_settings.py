@@ -19,6 +19,7 @@ from workflows.lines import (
     DEFAULT_BUSINESS_HOURS_TEMPLATE,
     Shift,
 )
+from workflows.timezones import parse_timezone
 
 REPO = Path(__file__).resolve().parent.parent
 MINIMAL = """\
@@ -350,3 +351,10 @@ def test_durations_without_a_unit_are_refused_in_the_lines_file() -> None:
     assert len(errors) == 1 and 'cooldown: 30 has no unit: write "30m" for minutes or "30s" for seconds' in errors[0]
     errors = config_errors(one_line(reminders="[5, 15m]"))
     assert len(errors) == 1 and "reminders[0]: 5 has no unit" in errors[0]
+
+
+@pytest.mark.parametrize("written", ["central", "Chicago", "CST", "america/chicago", "America/Chicago"])
+def test_the_lines_file_reads_timezones_as_slack_does(written: str) -> None:
+    """One parser for both: what `/textback hours tz` accepts, the lines file accepts too."""
+    config = parse_config(one_line(timezone=written), "textback.yml")
+    assert config.lines[0].timezone == parse_timezone(written) == "America/Chicago"

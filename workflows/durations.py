@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["format_duration", "parse_duration", "parse_duration_with_unit"]
 
 EXAMPLE = 'use a number with s, m or h, e.g. "90s", "5m", "1h30m"'
 _UNITS = {"h": 3600, "m": 60, "s": 1}
@@ -39,6 +39,15 @@ def parse_duration(text: str | int) -> int:
     if not seen or pos != len(cleaned):
         raise ValueError(f'"{text}" is not a duration: {EXAMPLE}')
     return total
+
+
+def parse_duration_with_unit(text: str | int) -> int:
+    """parse_duration, refusing a bare number: the lines file and Slack both ask for a unit."""
+    bare = str(text).strip()
+    if (isinstance(text, int) and not isinstance(text, bool)) or bare.isdigit():
+        # A bare 5 could mean minutes or seconds; guessing wrong gives 5-second reminders.
+        raise ValueError(f'{bare} has no unit: write "{bare}m" for minutes or "{bare}s" for seconds')
+    return parse_duration(text)
 
 
 def format_duration(seconds: int) -> str:

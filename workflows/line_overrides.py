@@ -7,15 +7,12 @@ from Slack can never mean something the file could not say.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from functools import cache
-from zoneinfo import available_timezones
 
-from workflows.durations import format_duration, parse_duration
+from workflows.durations import format_duration, parse_duration_with_unit
 from workflows.hours import format_shift_hhmm, parse_shifts
 from workflows.lines import (
     DEFAULT_AFTER_HOURS_TEMPLATE,
@@ -35,6 +32,7 @@ from workflows.override_fields import (
     show_extra,
 )
 from workflows.templates import validate_template
+from workflows.timezones import parse_timezone
 
 __all__ = [
     "DAY_KEYS",
@@ -64,49 +62,6 @@ FIELDS = (
 _EXTRA = frozenset((EXCEPTIONS_FIELD, *URGENT_FIELDS, *ONCALL_FIELDS))
 ALL_DAY: tuple[Shift, ...] = (Shift(0, 24 * 60),)
 REMINDERS_EXAMPLE = 'e.g. "5m 15m 60m", or "off"'
-# What people say instead of an IANA name; each has one obvious meaning for a US business.
-_ZONE_WORDS = {
-    "eastern": "America/New_York", "et": "America/New_York", "est": "America/New_York",
-    "edt": "America/New_York", "central": "America/Chicago", "ct": "America/Chicago",
-    "cst": "America/Chicago", "cdt": "America/Chicago", "mountain": "America/Denver",
-    "mt": "America/Denver", "mst": "America/Denver", "mdt": "America/Denver",
-    "arizona": "America/Phoenix", "pacific": "America/Los_Angeles", "pt": "America/Los_Angeles",
-    "pst": "America/Los_Angeles", "pdt": "America/Los_Angeles", "alaska": "America/Anchorage",
-    "hawaii": "Pacific/Honolulu", "utc": "UTC", "gmt": "UTC",
-}
-
-
-@cache
-def _zones() -> dict[str, str]:
-    return {name.lower(): name for name in available_timezones() | {"UTC"}}
-
-
-def parse_timezone(text: str) -> str:
-    """The IANA name for "America/Chicago", "america/chicago", "Chicago", "central"..."""
-    cleaned = text.strip()
-    key = cleaned.lower().replace(" ", "_")
-    zones = _zones()
-    if key in zones:
-        return zones[key]
-    if key in _ZONE_WORDS:
-        return _ZONE_WORDS[key]
-    # A bare city ("new york") names exactly one zone far more often than not.
-    cities = [name for low, name in zones.items() if low.rsplit("/", 1)[-1] == key]
-    if len(cities) == 1:
-        return cities[0]
-    close = [zones[z] for z in difflib.get_close_matches(key, zones, n=1, cutoff=0.8)]
-    hint = f'did you mean "{close[0]}"? ' if close else ""
-    raise ValueError(f'unknown timezone "{cleaned}" ({hint}use an IANA name, e.g. "America/Chicago")')
-
-
-def parse_duration_with_unit(text: str) -> int:
-    """parse_duration, refusing a bare number as the lines file does."""
-    if text.strip().isdigit():
-        # A bare 5 could mean minutes or seconds; guessing wrong gives 5-second reminders.
-        raise ValueError(f'{text.strip()} has no unit: write "{text.strip()}m" for minutes or "{text.strip()}s" for seconds')
-    return parse_duration(text)
-
-
 def parse_reminders(text: str) -> tuple[int, ...]:
     """Reminder delays from "5m 15m 60m", "5m, 15m, 60m", "[5m, 15m, 60m]" or "off"."""
     cleaned = text.strip().strip("[]").replace(",", " ")

@@ -45,12 +45,12 @@ from bot.lines.values import (
     _ring_timeout,
     _starts,
     _text,
-    _timezone,
     _url,
     _user_id,
 )
 from workflows.durations import format_duration
 from workflows.lines import DEFAULT_QUIET_HOURS
+from workflows.timezones import parse_timezone
 
 __all__ = ["VERTICALS", "FileModel", "LineModel", "TemplatesModel", "known_keys_hint", "problem_text"]
 
@@ -171,7 +171,7 @@ class LineModel(_Strict):
     channel: Channel
     forward_to: Annotated[list[AnyPhone], BeforeValidator(_list)] = Field(default_factory=list)
     detection: Annotated[str, BeforeValidator(_text(_choice(DETECTIONS, "detection")))] = "dial"
-    timezone: Annotated[str, BeforeValidator(_text(_timezone))] = "UTC"
+    timezone: Annotated[str, BeforeValidator(_text(parse_timezone))] = "UTC"
     hours: dict[Weekday, Shifts] | None = None
     booking_url: Annotated[str, BeforeValidator(_text(_url))] = ""
     vertical: Annotated[str, BeforeValidator(_text(_choice(VERTICALS, "vertical")))] = "general"

@@ -7,16 +7,14 @@ import difflib
 import re
 from collections.abc import Callable
 from datetime import date
-from functools import cache
 from typing import Annotated, Any
 from urllib.parse import urlsplit
-from zoneinfo import available_timezones
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 from pydantic import BeforeValidator
 
-from workflows.durations import format_duration, parse_duration
+from workflows.durations import format_duration, parse_duration, parse_duration_with_unit
 from workflows.hours import parse_shifts, parse_weekday
 from workflows.lines import QuietHours
 from workflows.quiet_hours import parse_quiet_hours
@@ -115,24 +113,6 @@ def _choice(options: tuple[str, ...], what: str) -> Callable[[str], str]:
     return check
 
 
-@cache
-def _zones() -> dict[str, str]:
-    return {name.lower(): name for name in available_timezones() | {"UTC"}}
-
-
-def _timezone(value: str) -> str:
-    zones = _zones()
-    if value in zones.values():
-        return value
-    if value.lower() in zones:
-        # Case slips ("america/chicago") have exactly one meaning: take the canonical name.
-        return zones[value.lower()]
-    close = [zones[z] for z in difflib.get_close_matches(value.lower(), zones, n=1, cutoff=0.8)]
-    if close:
-        raise ValueError(f'unknown timezone "{value}" (did you mean "{close[0]}"?)')
-    raise ValueError(f'unknown timezone "{value}" (use an IANA name, e.g. "America/Chicago")')
-
-
 def _url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -177,14 +157,7 @@ Channel = Annotated[
 ]
 _user_id = _text(_pattern(_USER, "Slack user id", "U0123456789", "profile → ⋮ → Copy member ID"))
 UserId = Annotated[str, BeforeValidator(_user_id)]
-def _duration_with_unit(value: Any) -> int:
-    # A bare 5 could mean minutes or seconds; guessing wrong gives 5-second reminders.
-    if (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.strip().isdigit()):
-        raise ValueError(f'{value} has no unit: write "{value}m" for minutes or "{value}s" for seconds')
-    return parse_duration(value)
-
-
-Duration = Annotated[int, BeforeValidator(_duration_with_unit)]
+Duration = Annotated[int, BeforeValidator(parse_duration_with_unit)]
 Weekday = Annotated[int, BeforeValidator(_text(parse_weekday))]
 Shifts = Annotated[tuple, BeforeValidator(_shifts)]  # type: ignore[type-arg]  # a tuple of Shift
 Name = Annotated[str, BeforeValidator(_text(_name))]
