@@ -7,6 +7,7 @@ the job and the episode it belongs to, so a job run again after a crash repeats 
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, time, timedelta
 from time import monotonic
@@ -108,7 +109,7 @@ def register_timed(svc: Services) -> None:
     from bot.handlers import digest, qualify
 
     for kind, handler in ((ft.REMIND_KIND, reminder), (paging.PAGE_KIND, page), (ft.WAKE_KIND, snooze_end)):
-        svc.scheduler.register(kind, lambda job_id, args, h=handler: h(svc, job_id, args))
+        svc.scheduler.register(kind, functools.partial(handler, svc))
     qualify.register_timed(svc)
     digest.register_timed(svc)
 

@@ -7,6 +7,7 @@ whichever instance picks the job up, as often as it takes to finish.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -141,7 +142,7 @@ def register_all(svc: Services) -> None:
     """Attach every job kind to the app's queue."""
     for kind, handler in HANDLERS.items():
         run = handler if kind == "missed_call" else _after_textbacks(handler)
-        svc.jobs.register(kind, lambda job_id, args, h=run: h(svc, job_id, args))
+        svc.jobs.register(kind, functools.partial(run, svc))
 
 
 JobHandler = Callable[[Services, str, dict[str, Any]], Awaitable[None]]
