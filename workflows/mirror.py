@@ -189,9 +189,10 @@ async def handle_team_reply(
     now: datetime,
 ) -> ReplyOutcome:
     """Send a human's thread reply to the caller as SMS, exactly once."""
-    conv = await store.by_thread(reply.channel, reply.thread_id)
-    if conv is None:
+    found = await store.by_thread(reply.channel, reply.thread_id)
+    if found is None:
         return "not_ours"
+    conv = found
     if is_internal_note(reply.raw_text):
         return "note"
     text = (await to_plain(reply.raw_text)).strip()

@@ -184,6 +184,7 @@ async def _open_for_call(
 ) -> tuple[Conversation, tuple[str, str] | None]:
     """The conversation, and the text-back state its card was just posted with (None when
     the card was already there, or was posted before the text-back's result was known)."""
+    textback: TextbackState
     textback, detail = ("pending", "") if plan.send else ("suppressed", plan.reason)
     if plan.send and known is not None:
         textback, detail = _textback_shown(plan, known)

@@ -116,10 +116,10 @@ async def raise_urgent(
     safety_sent = False
     if hazard and conv.caller.kind == "ok" and not await flags.suppression(conv.line, conv.caller.number):
         body = safety_sms(hazard, line.vertical, dict(line.urgency.safety_texts))
-        result = await send_once(steps, "safety", sms, to=conv.caller.number, from_=line.number, body=body, now=now)
-        safety_sent = result.ok
-        shown = f"Sent the caller a safety text: \u201c{body}\u201d" if result.ok else (
-            f"The safety text could not be sent: {result.reason}.")
+        texted = await send_once(steps, "safety", sms, to=conv.caller.number, from_=line.number, body=body, now=now)
+        safety_sent = texted.ok
+        shown = f"Sent the caller a safety text: \u201c{body}\u201d" if texted.ok else (
+            f"The safety text could not be sent: {texted.reason}.")
         await post_once(steps, "safety_note", chat, conv, Entry("system", shown, at=now, icon="warning"), now)
     if paging_since:
         job = PageJob(conv=conv.id, round=0, since=paging_since)

@@ -147,7 +147,7 @@ class Plan:
     @classmethod
     def loads(cls, raw: str) -> Plan:
         data = json.loads(raw)
-        return cls(data["state"], data["send"], tuple(data["answer"]) if data["answer"] else None)  # type: ignore[arg-type]
+        return cls(data["state"], data["send"], tuple(data["answer"]) if data["answer"] else None)
 
 
 def closing_text(business: str) -> str:

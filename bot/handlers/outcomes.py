@@ -78,7 +78,7 @@ async def _first_time(steps: RedisSteps) -> bool:
 
 
 def _event(
-    kind: Any, job_id: str, conv: Conversation, at: datetime, **extra: str
+    kind: Any, job_id: str, conv: Conversation, at: datetime, *, by: str = ""
 ) -> LeadEvent:
     return LeadEvent(
         kind=kind,
@@ -91,7 +91,7 @@ def _event(
         conversation_id=conv.id,
         channel=conv.channel,
         thread_ts=conv.thread_id or "",
-        **extra,
+        by=by,
     )
 
 

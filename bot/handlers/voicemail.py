@@ -140,9 +140,11 @@ async def voicemail_transcript(svc: Services, job_id: str, job: VoicemailTranscr
     await after_caller_text(svc, job_id, line, conv, text, at=now)
 
 
-def _lead_event(job_id: str, conv: Conversation, at: datetime, **extra: str) -> LeadEvent:
+def _lead_event(
+    job_id: str, conv: Conversation, at: datetime, *, recording_url: str, transcript: str = ""
+) -> LeadEvent:
     return LeadEvent(
         kind="voicemail", event_id=job_id, line=conv.line, phone=conv.caller.number, at=at, name=conv.caller.name,
         line_name=conv.line_label, conversation_id=conv.id, channel=conv.channel, thread_ts=conv.thread_id or "",
-        **extra,
+        recording_url=recording_url, transcript=transcript,
     )

@@ -211,10 +211,10 @@ def _check_line(doc: _Document, i: int, raw: dict[str, Any], model: LineModel) -
     # pydantic keys hours by weekday number, so "mon" and "monday" would silently merge.
     seen: dict[int, str] = {}
     for key in raw.get("hours") or {}:
-        day = parse_weekday(key)
-        if day in seen:
-            doc.add((*here, "hours", key), f'"{key}" repeats "{seen[day]}": give each day once', key=True)
-        seen[day] = key
+        weekday = parse_weekday(key)
+        if weekday in seen:
+            doc.add((*here, "hours", key), f'"{key}" repeats "{seen[weekday]}": give each day once', key=True)
+        seen[weekday] = key
 
 
 def _to_oncall(model: OnCallModel | None) -> OnCall | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from redis.asyncio import Redis
 
 from bot.store import keys
@@ -31,7 +33,9 @@ class RedisBursts:
     async def take_held(self, conv_id: str) -> list[str]:
         # LPOP with a count takes them all atomically; a text held meanwhile waits for the
         # next flush instead of being lost between a read and a delete.
-        taken = await self._r.lpop(keys.held(conv_id), 10_000)
+        # With a count, LPOP answers a list (or None when empty); bytes, as the client is
+        # built without decode_responses.
+        taken = cast(list[bytes] | None, await self._r.lpop(keys.held(conv_id), 10_000))
         return [t.decode() for t in taken or []]
 
     async def arm_flush(self, conv_id: str) -> bool:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 from datetime import datetime
+from typing import cast
 
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from bot.store import codec, keys
 from workflows.conversation import Conversation
@@ -126,7 +128,7 @@ class RedisConversationStore:
     async def record_outbound(self, sid: str, conv: Conversation, message_id: str | None) -> None:
         """Map an outbound SMS to its conversation and the team message that caused it."""
         key = keys.outbound(sid)
-        mapping = {"conv": conv.id, "message": message_id or ""}
+        mapping: dict[FieldT, EncodableT] = {"conv": conv.id, "message": message_id or ""}
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=mapping)
             pipe.expire(key, keys.OUTBOUND_TTL_S)
@@ -134,7 +136,8 @@ class RedisConversationStore:
 
     async def outbound(self, sid: str) -> tuple[Conversation, str] | None:
         """The conversation and team message id of an outbound SMS, if known."""
-        data = await self._r.hgetall(keys.outbound(sid))
+        # Replies are bytes: the client is built without decode_responses.
+        data = cast(dict[bytes, bytes], await self._r.hgetall(keys.outbound(sid)))
         if not data:
             return None
         conv = await self.get(data[b"conv"].decode())

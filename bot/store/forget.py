@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -58,7 +59,8 @@ async def _conversations_of(r: Redis, number: str) -> set[str]:
 async def _pointers_to(r: Redis, pattern: str, conv_ids: set[str]) -> set[str]:
     found: set[str] = set()
     async for key in r.scan_iter(match=keys.PREFIX + pattern, count=500):
-        value = await r.get(key)
+        # Replies are bytes: the client is built without decode_responses.
+        value = cast(bytes | None, await r.get(key))
         if value is not None and value.decode() in conv_ids:
             found.add(key.decode())
     return found
@@ -67,7 +69,7 @@ async def _pointers_to(r: Redis, pattern: str, conv_ids: set[str]) -> set[str]:
 async def _outbound_of(r: Redis, conv_ids: set[str]) -> set[str]:
     found: set[str] = set()
     async for key in r.scan_iter(match=keys.outbound("*"), count=500):
-        conv = await r.hget(key, "conv")
+        conv = cast(bytes | None, await r.hget(key, "conv"))
         if conv is not None and conv.decode() in conv_ids:
             found.add(key.decode())
     return found

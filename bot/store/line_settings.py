@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -73,7 +74,8 @@ class RedisLineSettings:
 
     async def links(self) -> dict[str, Override]:
         """Lines linked to a channel from Slack: number -> the channel (as `value`), who and when."""
-        rows = await self._r.hgetall(keys.SLACK_LINES)
+        # Replies are bytes: the client is built without decode_responses.
+        rows = cast(dict[bytes, bytes], await self._r.hgetall(keys.SLACK_LINES))
         found = {k.decode(): _loads(v) for k, v in rows.items()}
         return {number: link for number, link in found.items() if link is not None}
 

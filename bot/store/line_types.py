@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from redis.asyncio import Redis
 
 from bot.store import keys
@@ -15,7 +17,8 @@ class RedisLineTypes:
 
     async def get(self, number: str) -> str | None:
         """The cached line type ("" when the carrier gave none); None when nothing is cached."""
-        raw = await self._r.get(keys.line_type(number))
+        # Replies are bytes: the client is built without decode_responses.
+        raw = cast(bytes | None, await self._r.get(keys.line_type(number)))
         return None if raw is None else raw.decode()
 
     async def put(self, number: str, line_type: str, ttl_s: int) -> None:

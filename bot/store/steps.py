@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from redis.asyncio import Redis
 
 from bot.store import keys
@@ -33,7 +35,8 @@ class RedisSteps:
         if name in self._written:
             return self._written[name]
         if self._read is None:
-            raw = await self._r.hgetall(self._key)
+            # Bytes, not str: the client never decodes replies.
+            raw = cast(dict[bytes, bytes], await self._r.hgetall(self._key))
             self._read = {k.decode(): v.decode() for k, v in raw.items()}
         return self._written.get(name, self._read.get(name))
 

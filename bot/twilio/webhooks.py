@@ -56,7 +56,8 @@ def xml(body: str) -> web.Response:
 
 
 async def line_of(svc: Services, params: MultiDictProxy[str]) -> Line | None:
-    to = phones.normalize(params.get("To", "")) or params.get("To", "")
+    raw = params.get("To", "")
+    to = phones.normalize(raw) or raw
     # Effective settings: the lines file with any changes made from Slack on top.
     return await svc.lines.line_for_number(to)
 

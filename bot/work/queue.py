@@ -16,7 +16,7 @@ import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
@@ -28,6 +28,7 @@ from workflows.ports import RetryLater
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, Any], Awaitable[None]]
+Replies = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
 
 GROUP = "workers"
 # A job whose worker went silent this long is taken over by another worker.
@@ -121,9 +122,10 @@ class JobQueue:
     async def _read_once(self, block_ms: int) -> None:
         await self._slots.acquire()
         self._slots.release()
-        replies = await self._r.xreadgroup(
+        # Bytes, not str: the client never decodes replies.
+        replies = cast(Replies | None, await self._r.xreadgroup(
             GROUP, self._consumer, {keys.JOBS: ">"}, count=READ_BATCH, block=block_ms
-        )
+        ))
         for _, entries in replies or []:
             for entry_id, fields in entries:
                 self._start(entry_id.decode(), fields)
