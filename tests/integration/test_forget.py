@@ -1,15 +1,11 @@
-"""`textback forget`: a caller's stored data goes; their opt-out stays."""
+"""Forgetting a caller: their stored data goes; their opt-out stays.
+(The `textback forget` command itself: tests/e2e/test_forget_command.py.)"""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from bot.store.forget import forget_caller
 from standins.rig import Rig
-from tests.conftest import CALLER, CHANNEL, CONFIG_YAML, LINE, LINE_B
+from tests.conftest import CALLER, CHANNEL, LINE, LINE_B
 from tests.integration.test_missed_call import parents
 
 OTHER = "+15125550188"
@@ -41,20 +37,3 @@ async def test_forget_deletes_the_callers_records_but_not_their_opt_out(rig: Rig
     # The other caller is untouched.
     assert any(OTHER in k for k in after)
     assert await rig.services.store.by_thread(CHANNEL, thread) is None
-
-
-def test_forget_command_refuses_a_non_number(tmp_path: Path) -> None:
-    (tmp_path / "textback.yml").write_text(CONFIG_YAML)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
-    done = subprocess.run([sys.executable, "-m", "bot", "forget", "not-a-number"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "is not a phone number" in done.stderr
-
-
-def test_forget_command_runs_against_redis(tmp_path: Path, redis_url: str) -> None:
-    (tmp_path / "textback.yml").write_text(CONFIG_YAML)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))} | {"REDIS_URL": redis_url}
-    done = subprocess.run([sys.executable, "-m", "bot", "forget", "(512) 555-0123"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert "forgot +15125550123" in done.stdout
