@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 
 from bot.clock import FakeClock
 from standins.rig import Rig
-from tests.conftest import CALLER, CHANNEL, LINE, TZ, line_a_with, rig_for
+from tests.conftest import CALLER, CHANNEL, LINE, TZ, line_a_with
+from tests.integration.conftest import rig_for
 
 ALICE, BOB, CAROL = "U0ALICE001", "U0BOB00001", "U0CAROL001"
 ALICE_PHONE, BOB_PHONE = "+15125550181", "+15125550182"

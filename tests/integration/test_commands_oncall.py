@@ -10,7 +10,8 @@ from redis.asyncio import Redis
 
 from bot.clock import FakeClock
 from standins.rig import Rig
-from tests.conftest import CHANNEL_B, LINE, LINE_B, rig_for
+from tests.conftest import CHANNEL_B, LINE, LINE_B
+from tests.integration.conftest import rig_for
 from tests.integration.follow_through_rig import ALICE, ALICE_PHONE, BOB, CONFIG
 from tests.integration.test_commands import ADMIN, MEMBER, announcements, said, slash
 from workflows.oncall import on_duty

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from standins.rig import ACCOUNT_SID, Rig
-from tests.conftest import CALLER, LINE, effects_in_redis
+from tests.conftest import CALLER, LINE
+from tests.integration.conftest import effects_in_redis
 from tests.integration.test_security import TWILIO_ROUTES
 
 FIELDS = ["AccountSid", "CallSid", "MessageSid", "From", "To", "Body", "DialCallStatus", "CallStatus",

@@ -24,8 +24,8 @@ from tests.conftest import (
     LINE,
     LINE_B,
     line_a_with,
-    rig_for,
 )
+from tests.integration.conftest import rig_for
 from tests.integration.test_missed_call import blocks_text, parents
 
 LOOKUP_YAML = line_a_with("    lookup: true\n")

@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 
 from bot.clock import FakeClock
 from standins.rig import Rig
-from tests.conftest import CALLER, CHANNEL, LINE, TZ, line_a_with, rig_for
+from tests.conftest import CALLER, CHANNEL, LINE, TZ, line_a_with
+from tests.integration.conftest import rig_for
 from workflows.lines import Question
 from workflows.qualify import PRESETS, next_plan, parse_answer
 

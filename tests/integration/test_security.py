@@ -6,7 +6,8 @@ import json
 import time
 
 from standins.rig import Rig
-from tests.conftest import CALLER, CHANNEL, LINE, effects_in_redis
+from tests.conftest import CALLER, CHANNEL, LINE
+from tests.integration.conftest import effects_in_redis
 from tests.integration.test_missed_call import parents
 
 TWILIO_ROUTES = [

@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 
 from bot.clock import FakeClock
 from standins.rig import ACCOUNT_SID, Rig, new_sid
-from tests.conftest import CALLER, CHANNEL, LINE, LINE_B, line_a_with, rig_for
+from tests.conftest import CALLER, CHANNEL, LINE, LINE_B, line_a_with
+from tests.integration.conftest import rig_for
 
 ONCALL = "U0ONCALL01"
 CONFIG = line_a_with(f"""\
