@@ -1,5 +1,6 @@
 """The follow-through tests' server: line A with a reminder ladder, a two-person rotation
-with phones, and its own urgent words; and what they read from the stand-ins."""
+with phones, and its own urgent words; and moving its clock. (What they read from the
+stand-ins: tests/integration/saw.py.)"""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from redis.asyncio import Redis
 
 from bot.clock import FakeClock
 from standins.rig import Rig
-from tests.conftest import CALLER, CHANNEL, LINE, TZ, line_a_with
+from tests.conftest import CALLER, LINE, TZ, line_a_with
 from tests.integration.conftest import rig_for
 
 ALICE, BOB, CAROL = "U0ALICE001", "U0BOB00001", "U0CAROL001"
@@ -37,40 +38,6 @@ async def ft_rig(redis: Redis, redis_url: str, clock: FakeClock, tmp_path: Path)
         yield r
 
 
-def texts_of(message: dict) -> str:
-    out = [message.get("text", "")]
-    for block in message.get("blocks") or []:
-        for part in [block.get("text"), *(block.get("elements") or [])]:
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                out.append(part["text"])
-    return "\n".join(out)
-
-
-def parent(rig: Rig) -> dict:
-    [card] = [m for m in rig.slack.messages if m["channel"] == CHANNEL and not m.get("thread_ts")]
-    return card
-
-
-def thread(rig: Rig) -> list[str]:
-    return [texts_of(m) for m in rig.slack.thread(CHANNEL, parent(rig)["ts"])][1:]
-
-
-def containing(rig: Rig, words: str) -> list[str]:
-    return [t for t in thread(rig) if words in t]
-
-
-def dms(rig: Rig) -> list[dict]:
-    return [m for m in rig.slack.messages if m["channel"].startswith("D")]
-
-
-def dm_opened_for(rig: Rig) -> list[str]:
-    return [str(c.params.get("users")) for c in rig.slack.requests if c.method == "conversations.open"]
-
-
-def calls_to(rig: Rig, number: str) -> list[dict]:
-    return [c for c in rig.twilio.calls if c["to"] == number]
-
-
 async def at(rig: Rig, clock: FakeClock, when: datetime) -> int:
     clock.set(when)
     return await rig.fire_due()
@@ -80,14 +47,3 @@ async def missed_call_at(rig: Rig, clock: FakeClock, when: datetime) -> None:
     clock.set(when)
     await rig.missed_call(CALLER, LINE)
     await rig.settle()
-
-
-
-def button_value(card: dict, action: str) -> str:
-    for block in card["blocks"]:
-        for element in block.get("elements") or []:
-            if element.get("action_id") == action:
-                return str(element["value"])
-    raise AssertionError(f"no {action} button on the card")
-
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
-from tests.integration.test_missed_call import blocks_text, parents
+from tests.integration.saw import blocks_text, parents
 from workflows.bursts import INBOUND_PER_MINUTE, batch_lines
 
 

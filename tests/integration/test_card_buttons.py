@@ -7,16 +7,8 @@ from datetime import datetime, timedelta
 from bot.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, TZ
-from tests.integration.follow_through_rig import (
-    TUESDAY_10,
-    button_value,
-    containing,
-    ft_rig,
-    missed_call_at,
-    parent,
-    texts_of,
-)
-from tests.integration.test_commands import assert_slack_limits
+from tests.integration.follow_through_rig import TUESDAY_10, ft_rig, missed_call_at
+from tests.integration.saw import assert_slack_limits, button_value, containing, parent, texts_of
 
 __all__ = ["ft_rig"]  # the fixture, shared with the follow-through tests
 

@@ -14,64 +14,8 @@ from bot.settings import parse_config
 from bot.store.line_settings import RedisLineSettings
 from standins.rig import Rig, rig_settings
 from tests.conftest import CHANNEL, CHANNEL_B, CONFIG_YAML, LINE, LINE_B
-
-ADMIN = "U0ADMIN001"
-OWNER = "U0OWNER001"
-MEMBER = "U0MEMBER01"
-ELSEWHERE = "C0RANDOM01"
-
-
-def assert_slack_limits(payload: dict[str, Any]) -> None:
-    """Slack's Block Kit limits (PROTOCOLS 6): a reply over them is refused or cut."""
-    blocks = payload.get("blocks") or []
-    assert len(blocks) <= 50
-    assert len(payload.get("text") or "") <= 4000
-    for block in blocks:
-        if block["type"] == "section":
-            assert len(block["text"]["text"]) <= 3000
-            assert len(block.get("fields") or []) <= 10
-        elif block["type"] == "header":
-            assert len(block["text"]["text"]) <= 150
-        elif block["type"] == "context":
-            assert len(block["elements"]) <= 10
-            assert all(len(e.get("text", "")) <= 3000 for e in block["elements"])
-        elif block["type"] == "actions":
-            assert len(block["elements"]) <= 25
-            assert all(len(e.get("value", "")) <= 2000 for e in block["elements"])
-
-
-def said(payload: dict[str, Any]) -> str:
-    """All the words of a reply or message: its text and every block's text."""
-    parts = [str(payload.get("text") or "")]
-    for block in payload.get("blocks") or []:
-        if "text" in block:
-            parts.append(block["text"]["text"])
-        parts += [e.get("text", "") for e in block.get("elements", [])]
-    return "\n".join(parts)
-
-
-def add_people(rig: Rig) -> None:
-    rig.slack.add_user(ADMIN, "Dana", admin=True)
-    rig.slack.add_user(OWNER, "Olive", owner=True)
-    rig.slack.add_user(MEMBER, "Sam")
-
-
-async def slash(rig: Rig, text: str, *, channel: str = CHANNEL, user: str = ADMIN) -> dict[str, Any]:
-    """Run `/textback <text>` as `user`; the reply must be a 200 within Slack's limits."""
-    add_people(rig)
-    status, reply = await rig.slash(text, channel=channel, user=user)
-    assert status == 200, reply
-    assert_slack_limits(reply)
-    return reply
-
-
-async def announcements(rig: Rig, channel: str = CHANNEL) -> list[str]:
-    """What textback posted in the channel about settings changes."""
-    await rig.settle()
-    posted = [m for m in rig.slack.messages_in(channel) if "settings" in str(m.get("text"))]
-    for message in posted:
-        assert_slack_limits(message)
-    return [said(m) for m in posted]
+from tests.integration.saw import announcements, said
+from tests.integration.steps import ADMIN, ELSEWHERE, MEMBER, slash
 
 
 async def test_help_works_in_any_channel(rig: Rig) -> None:

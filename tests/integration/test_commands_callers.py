@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from standins.rig import Rig
 from tests.conftest import CALLER, LINE
-from tests.integration.test_commands import ADMIN, MEMBER, announcements, said, slash
+from tests.integration.saw import announcements, said
+from tests.integration.steps import ADMIN, MEMBER, slash
 
 
 async def test_block_accepts_any_common_us_format(rig: Rig) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, LINE_B
-from tests.integration.test_commands import ADMIN, ELSEWHERE, MEMBER, said, slash
+from tests.integration.saw import said
+from tests.integration.steps import ADMIN, ELSEWHERE, MEMBER, slash
 
 
 async def channel_notices(rig: Rig) -> list[str]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from standins.rig import Rig
 from tests.conftest import CHANNEL_B, LINE, LINE_B
-from tests.integration.test_commands import ADMIN, announcements, said, slash
+from tests.integration.saw import announcements, said
+from tests.integration.steps import ADMIN, slash
 from workflows.lines import Shift
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, CHANNEL_B, LINE, LINE_B
-from tests.integration.follow_through_rig import texts_of
-from tests.integration.test_commands import ADMIN, MEMBER, announcements, said, slash
+from tests.integration.saw import announcements, said, texts_of
+from tests.integration.steps import ADMIN, MEMBER, slash
 from workflows.paging import matcher_for
 
 

@@ -13,7 +13,8 @@ from standins.rig import Rig
 from tests.conftest import CHANNEL_B, LINE, LINE_B
 from tests.integration.conftest import rig_for
 from tests.integration.follow_through_rig import ALICE, ALICE_PHONE, BOB, CONFIG
-from tests.integration.test_commands import ADMIN, MEMBER, announcements, said, slash
+from tests.integration.saw import announcements, said
+from tests.integration.steps import ADMIN, MEMBER, slash
 from workflows.oncall import on_duty
 
 DANA = "U0DANA0001"

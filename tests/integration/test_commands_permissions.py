@@ -10,7 +10,8 @@ from bot.clock import FakeClock
 from bot.settings import parse_config
 from standins.rig import Rig, rig_settings
 from tests.conftest import CHANNEL, CONFIG_YAML, LINE
-from tests.integration.test_commands import ADMIN, MEMBER, OWNER, announcements, said, slash
+from tests.integration.saw import announcements, said
+from tests.integration.steps import ADMIN, MEMBER, OWNER, slash
 
 WRITES = (
     "hours mon closed",

@@ -11,7 +11,8 @@ from bot.settings import parse_config
 from bot.store.line_settings import RedisLineSettings
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, CHANNEL_B, CONFIG_YAML, LINE, LINE_B
-from tests.integration.test_commands import ELSEWHERE, MEMBER, announcements, said, slash
+from tests.integration.saw import announcements, said
+from tests.integration.steps import ELSEWHERE, MEMBER, slash
 
 NEW = "+15125550300"
 

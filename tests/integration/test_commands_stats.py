@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from bot.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, CHANNEL_B, LINE, LINE_B
-from tests.integration.test_commands import MEMBER, said, slash
+from tests.integration.saw import said
+from tests.integration.steps import MEMBER, slash
 from workflows.conversation import Caller, Conversation
 from workflows.stats import format_minutes, line_stats
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL_B, LINE
-from tests.integration.test_commands import MEMBER, announcements, said, slash
+from tests.integration.saw import announcements, said
+from tests.integration.steps import MEMBER, slash
 
 
 async def test_template_lists_both_with_their_source(rig: Rig) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, CHANNEL_B, LINE
-from tests.integration.follow_through_rig import texts_of
-from tests.integration.test_commands import ADMIN, MEMBER, said, slash
+from tests.integration.saw import said, texts_of, texts_to
+from tests.integration.steps import ADMIN, MEMBER, slash
 
 
 async def _thread(rig: Rig) -> str:
@@ -40,7 +40,7 @@ async def test_reply_by_number_texts_the_caller_and_posts_in_the_thread(rig: Rig
     answer = said(await slash(rig, "reply (512) 555-0123 A tech can be there by 11:30 - <@U0ADMIN001|dana>", user=MEMBER))
     assert "Sending to (512) 555-0123" in answer and "reply in the thread" in answer
     await rig.settle()
-    sent = [m["body"] for m in rig.twilio.messages_to(CALLER)]
+    sent = texts_to(rig)
     assert sent[-1] == "A tech can be there by 11:30 - @Dana"
     posted = [m for m in rig.slack.thread(CHANNEL, ts) if "via /textback reply" in texts_of(m)]
     assert len(posted) == 1 and f"<@{MEMBER}>" in texts_of(posted[0])

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from bot.slack.mrkdwn import escape
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
-from tests.integration.test_missed_call import blocks_text, parents
+from tests.integration.saw import blocks_text, parents
+from tests.integration.steps import clear_cooldown, open_thread
 from workflows.compliance import keyword_of
 
 
@@ -37,16 +38,6 @@ def test_escaped_caller_text_can_never_form_a_slack_token(text: str) -> None:
     assert "<" not in escaped and ">" not in escaped
     for token in ("<!", "<@", "<#"):
         assert token not in escaped
-
-
-async def open_thread(rig: Rig) -> str:
-    await rig.missed_call(CALLER, LINE)
-    await rig.settle()
-    return str(parents(rig)[0]["ts"])
-
-
-async def clear_cooldown(rig: Rig) -> None:
-    await rig.services.redis.client.delete(f"tb:cooldown:{LINE}:{CALLER}")
 
 
 async def test_stop_is_mirrored_recorded_and_honoured_everywhere(rig: Rig) -> None:

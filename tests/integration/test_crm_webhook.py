@@ -23,7 +23,7 @@ from bot.crm.webhook import sign
 from bot.settings import load_settings, parse_config
 from standins.rig import Rig, rig_settings
 from tests.conftest import CALLER, CONFIG_YAML, LINE, LINE_B, OPEN_TIME
-from tests.integration.test_leads import event
+from tests.integration.steps import event
 from workflows.leads import apply_event, lead_id, webhook_payload
 
 SECRET = "test-crm-secret-0123456789abcdef"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from standins.rig import ACCOUNT_SID, Rig
 from tests.conftest import CALLER, CHANNEL, LINE
-from tests.integration.test_mirror import open_thread
-from tests.integration.test_missed_call import blocks_text, parents
+from tests.integration.saw import blocks_text, parents
+from tests.integration.steps import open_thread
 
 
 def status_params(sid: str, status: str, **extra: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from bot.store import keys
 from bot.work.queue import GROUP, JobQueue
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
-from tests.integration.test_missed_call import blocks_text, parents
+from tests.integration.saw import blocks_text, parents, texts_to
 
 
 async def test_slack_down_then_up_gives_one_text_and_one_thread(rig: Rig) -> None:
@@ -63,7 +63,7 @@ async def test_a_team_reply_is_not_repeated_after_an_unsure_send(rig: Rig) -> No
     rig.twilio.fail_next("CreateMessage", count=1, status=502, after_accept=True)
     await rig.team_replies(CHANNEL, thread, "on our way")
     await rig.settle()
-    assert [m["body"] for m in rig.twilio.messages_to(CALLER)].count("on our way") == 1
+    assert texts_to(rig).count("on our way") == 1
 
 
 async def test_permanent_slack_errors_are_not_retried_forever(rig: Rig) -> None:

@@ -12,21 +12,8 @@ from datetime import datetime, timedelta
 from bot.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, TZ
-from tests.integration.follow_through_rig import (
-    ALICE,
-    BOB,
-    CAROL,
-    TUESDAY_10,
-    at,
-    button_value,
-    containing,
-    dm_opened_for,
-    dms,
-    ft_rig,
-    missed_call_at,
-    parent,
-    texts_of,
-)
+from tests.integration.follow_through_rig import ALICE, BOB, CAROL, TUESDAY_10, at, ft_rig, missed_call_at
+from tests.integration.saw import button_value, containing, dm_opened_for, dms, parent, texts_of
 
 __all__ = ["ft_rig"]  # the fixture, shared by the follow-through tests
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.store.forget import forget_caller
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, LINE_B
-from tests.integration.test_missed_call import parents
+from tests.integration.saw import parents
 
 OTHER = "+15125550188"
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from standins.rig import ACCOUNT_SID, Rig
 from tests.conftest import CALLER, LINE
 from tests.integration.conftest import effects_in_redis
-from tests.integration.test_security import TWILIO_ROUTES
+from tests.integration.steps import TWILIO_ROUTES
 
 FIELDS = ["AccountSid", "CallSid", "MessageSid", "From", "To", "Body", "DialCallStatus", "CallStatus",
           "NumMedia", "MediaUrl0", "MessageStatus", "ErrorCode", "CallerName", "OptOutType", "Digits"]

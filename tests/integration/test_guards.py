@@ -26,7 +26,8 @@ from tests.conftest import (
     line_a_with,
 )
 from tests.integration.conftest import rig_for
-from tests.integration.test_missed_call import blocks_text, parents
+from tests.integration.saw import blocks_text, parents, thread_of
+from tests.integration.steps import clear_cooldown
 
 LOOKUP_YAML = line_a_with("    lookup: true\n")
 ACCOUNT_YAML = "opt_out_scope: account\n" + CONFIG_YAML
@@ -46,17 +47,8 @@ async def account_rig(redis: Redis, redis_url: str, clock: FakeClock, tmp_path: 
         yield rig
 
 
-def thread_of(rig: Rig, channel: str = CHANNEL) -> list[str]:
-    [parent] = parents(rig, channel)
-    return [blocks_text(m) for m in rig.slack.thread(channel, parent["ts"])]
-
-
 def shown(rig: Rig, text: str, channel: str = CHANNEL) -> bool:
     return any(text in post for post in thread_of(rig, channel))
-
-
-async def clear_cooldown(rig: Rig, line: str = LINE) -> None:
-    await rig.services.redis.client.delete(f"tb:cooldown:{line}:{CALLER}")
 
 
 # --- the lines file --------------------------------------------------------------------
@@ -297,7 +289,8 @@ async def test_help_limit_is_per_line(rig: Rig) -> None:
 
 
 async def test_status_shows_the_lookup_and_quiet_hours(lookup_rig: Rig) -> None:
-    from tests.integration.test_commands import MEMBER, said, slash
+    from tests.integration.saw import said
+    from tests.integration.steps import MEMBER, slash
 
     status = said(await slash(lookup_rig, "status", user=MEMBER))
     assert "*Carrier lookup:* on · _lines file_" in status

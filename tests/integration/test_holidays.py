@@ -10,7 +10,8 @@ from bot.lines.file import ConfigError
 from bot.settings import parse_config
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL_B, CLOSED_TIME, LINE, LINE_B, OPEN_TIME, TZ
-from tests.integration.test_commands import ADMIN, MEMBER, announcements, said, slash
+from tests.integration.saw import announcements, said
+from tests.integration.steps import ADMIN, MEMBER, slash
 from workflows.hours import (
     describe_next_open,
     hours_today,

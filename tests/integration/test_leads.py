@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,11 +13,11 @@ from bot.clock import FakeClock
 from bot.crm.export import export_leads
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, OPEN_TIME
-from tests.integration.test_commands import MEMBER, said, slash
+from tests.integration.saw import said
+from tests.integration.steps import MEMBER, event, slash
 from workflows.leads import (
     CSV_COLUMNS,
     Lead,
-    LeadEvent,
     apply_event,
     check_move,
     csv_row,
@@ -27,17 +27,6 @@ from workflows.leads import (
 )
 
 OTHER = "+15125550177"
-
-
-def event(kind: str, at: datetime, **kw: str) -> LeadEvent:
-    return LeadEvent(
-        kind=kind,
-        event_id=f"{kind}:{at.isoformat()}",
-        line=LINE,
-        phone=CALLER,
-        at=at,
-        **kw,
-    )  # type: ignore[arg-type]
 
 
 # --- pure rules ------------------------------------------------------------------------
@@ -358,8 +347,8 @@ async def test_the_command_line_export_includes_lines_linked_from_slack(
     rig: Rig, redis_url: str, tmp_path: Path
 ) -> None:
     from tests.conftest import CONFIG_YAML
-    from tests.integration.test_commands import ELSEWHERE
-    from tests.integration.test_commands import slash as admin_slash
+    from tests.integration.steps import ELSEWHERE
+    from tests.integration.steps import slash as admin_slash
 
     linked = "+15125550300"
     rig.twilio.account.add_number(linked)

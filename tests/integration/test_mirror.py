@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
-from tests.integration.test_missed_call import blocks_text, parents
-
-
-async def open_thread(rig: Rig) -> str:
-    await rig.missed_call(CALLER, LINE)
-    await rig.settle()
-    return str(parents(rig)[0]["ts"])
+from tests.integration.saw import blocks_text, parents, texts_to
+from tests.integration.steps import open_thread
 
 
 async def test_caller_text_goes_into_the_open_thread_escaped(rig: Rig) -> None:
@@ -84,7 +79,7 @@ async def test_notes_stay_in_slack(rig: Rig) -> None:
     await rig.settle()
     await rig.team_replies(CHANNEL, thread, "real reply")
     await rig.twilio.wait_for(lambda r: r.params.get("Body") == "real reply")
-    bodies = [m["body"] for m in rig.twilio.messages_to(CALLER)]
+    bodies = texts_to(rig)
     assert bodies[1:] == ["real reply"]
 
 
@@ -102,7 +97,7 @@ async def test_retried_slack_event_sends_one_sms(rig: Rig) -> None:
     await rig.settle()
     await rig.team_replies(CHANNEL, thread, "sentinel")
     await rig.twilio.wait_for(lambda r: r.params.get("Body") == "sentinel")
-    assert [m["body"] for m in rig.twilio.messages_to(CALLER)].count("on our way") == 1
+    assert texts_to(rig).count("on our way") == 1
 
 
 async def test_bot_edit_delete_and_channel_messages_are_ignored(rig: Rig) -> None:
@@ -129,7 +124,7 @@ async def test_bot_edit_delete_and_channel_messages_are_ignored(rig: Rig) -> Non
         assert status == 200, event
     await rig.team_replies(CHANNEL, thread, "sentinel")
     await rig.twilio.wait_for(lambda r: r.params.get("Body") == "sentinel")
-    assert [m["body"] for m in rig.twilio.messages_to(CALLER)][1:] == ["sentinel"]
+    assert texts_to(rig)[1:] == ["sentinel"]
 
 
 async def test_thread_broadcast_reply_is_sent_once(rig: Rig) -> None:

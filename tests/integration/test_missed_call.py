@@ -7,19 +7,7 @@ import re
 from bot.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, CHANNEL_B, CLOSED_TIME, LINE, LINE_B, STAFF
-
-
-def parents(rig: Rig, channel: str = CHANNEL) -> list[dict]:
-    return [m for m in rig.slack.messages if m["channel"] == channel and not m.get("thread_ts")]
-
-
-def blocks_text(msg: dict) -> str:
-    out = []
-    for block in msg.get("blocks") or []:
-        for part in [block.get("text"), *(block.get("elements") or [])]:
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                out.append(part["text"])
-    return "\n".join(out)
+from tests.integration.saw import blocks_text, parents
 
 
 async def test_incoming_call_in_hours_rings_the_staff_phones(rig: Rig) -> None:

@@ -9,21 +9,8 @@ from datetime import datetime, timedelta
 from bot.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, TZ
-from tests.integration.follow_through_rig import (
-    ALICE,
-    ALICE_PHONE,
-    BOB,
-    BOB_PHONE,
-    at,
-    button_value,
-    calls_to,
-    containing,
-    dm_opened_for,
-    dms,
-    ft_rig,
-    parent,
-    texts_of,
-)
+from tests.integration.follow_through_rig import ALICE, ALICE_PHONE, BOB, BOB_PHONE, at, ft_rig
+from tests.integration.saw import button_value, calls_to, containing, dm_opened_for, dms, parent, texts_of
 
 __all__ = ["ft_rig"]  # the fixture, shared by the follow-through tests
 

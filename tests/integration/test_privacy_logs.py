@@ -10,7 +10,7 @@ import pytest
 from bot import logs
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
-from tests.integration.test_missed_call import parents
+from tests.integration.saw import parents
 
 SECRET_TEXT = "my gate code is 4471 and the key is under the mat"
 TEAM_TEXT = "we will use code 4471 at the gate"

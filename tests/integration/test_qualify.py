@@ -16,6 +16,7 @@ from bot.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, TZ, line_a_with
 from tests.integration.conftest import rig_for
+from tests.integration.saw import card_text, parent, texts_to
 from workflows.lines import Question
 from workflows.qualify import PRESETS, next_plan, parse_answer
 
@@ -31,15 +32,6 @@ async def q_rig(redis: Redis, redis_url: str, clock: FakeClock, tmp_path: Path) 
     clock.set(NOON)
     async with rig_for(CONFIG, redis_url, clock, tmp_path) as r:
         yield r
-
-
-def to_caller(rig: Rig) -> list[str]:
-    return [m["params"]["Body"] for m in rig.twilio.messages_to(CALLER)]
-
-
-def card_text(rig: Rig) -> str:
-    [card] = [m for m in rig.slack.messages if m["channel"] == CHANNEL and not m.get("thread_ts")]
-    return str(card["blocks"])
 
 
 async def say(rig: Rig, text: str) -> None:
@@ -84,18 +76,18 @@ async def test_full_flow_with_one_bad_answer(q_rig: Rig) -> None:
     await q_rig.missed_call(CALLER, LINE)
     await q_rig.settle()
     await say(q_rig, "Hi, my kitchen sink is clogged")
-    assert to_caller(q_rig)[-1] == PRESETS["plumbing"][0].ask, "the first reply starts the questions"
+    assert texts_to(q_rig)[-1] == PRESETS["plumbing"][0].ask, "the first reply starts the questions"
     await say(q_rig, "Kitchen sink clogged and smells")
-    assert to_caller(q_rig)[-1] == PRESETS["plumbing"][1].ask
+    assert texts_to(q_rig)[-1] == PRESETS["plumbing"][1].ask
     await say(q_rig, "downtown austin")
-    assert to_caller(q_rig)[-1].startswith("Sorry, I need a 5-digit ZIP code.")
+    assert texts_to(q_rig)[-1].startswith("Sorry, I need a 5-digit ZIP code.")
     await say(q_rig, "78704")
-    assert to_caller(q_rig)[-1] == PRESETS["plumbing"][2].ask
+    assert texts_to(q_rig)[-1] == PRESETS["plumbing"][2].ask
     await say(q_rig, "Yes!")
-    assert to_caller(q_rig)[-1] == "Thanks! Someone from Acme Plumbing will text you back shortly."
-    asked = len(to_caller(q_rig))
+    assert texts_to(q_rig)[-1] == "Thanks! Someone from Acme Plumbing will text you back shortly."
+    asked = len(texts_to(q_rig))
     await say(q_rig, "ok thanks")
-    assert len(to_caller(q_rig)) == asked, "the flow is over: no more automatic texts"
+    assert len(texts_to(q_rig)) == asked, "the flow is over: no more automatic texts"
     card = card_text(q_rig)
     assert "*ZIP code:* 78704" in card and "*Leaking now:* yes" in card and "Kitchen sink clogged" in card
     lead = await q_rig.services.leads.get(LINE, CALLER)
@@ -110,65 +102,65 @@ async def test_two_bad_answers_keep_the_text_and_move_on(q_rig: Rig) -> None:
     await say(q_rig, "a leak")
     await say(q_rig, "near the park")
     await say(q_rig, "by the river")
-    assert to_caller(q_rig)[-1] == PRESETS["plumbing"][2].ask
+    assert texts_to(q_rig)[-1] == PRESETS["plumbing"][2].ask
     lead = await q_rig.services.leads.get(LINE, CALLER)
     assert lead is not None and lead.answers["ZIP code"] == "by the river (unclear)"
 
 
 async def test_a_team_reply_ends_the_questions(q_rig: Rig) -> None:
     await say(q_rig, "hello")
-    [card] = [m for m in q_rig.slack.messages if m["channel"] == CHANNEL and not m.get("thread_ts")]
+    card = parent(q_rig)
     await q_rig.team_replies(CHANNEL, card["ts"], "Hi, Dana here, I'll call you in 5 min")
     await q_rig.settle()
-    before = to_caller(q_rig)
+    before = texts_to(q_rig)
     await say(q_rig, "great, it's a leak under the sink")
-    assert to_caller(q_rig) == before, "a person has taken over: no automatic question"
+    assert texts_to(q_rig) == before, "a person has taken over: no automatic question"
 
 
 async def test_an_internal_note_does_not_end_the_questions(q_rig: Rig) -> None:
     await say(q_rig, "hello")
-    [card] = [m for m in q_rig.slack.messages if m["channel"] == CHANNEL and not m.get("thread_ts")]
+    card = parent(q_rig)
     await q_rig.team_replies(CHANNEL, card["ts"], "note: probably the disposal")
     await q_rig.settle()
     await say(q_rig, "leak under the sink")
-    assert to_caller(q_rig)[-1] == PRESETS["plumbing"][1].ask
+    assert texts_to(q_rig)[-1] == PRESETS["plumbing"][1].ask
 
 
 async def test_stop_and_help_are_not_answers_and_stop_ends_the_texts(q_rig: Rig) -> None:
     await say(q_rig, "hello")
     await say(q_rig, "HELP")
-    assert PRESETS["plumbing"][1].ask not in to_caller(q_rig)
+    assert PRESETS["plumbing"][1].ask not in texts_to(q_rig)
     await say(q_rig, "STOP")
-    count = len(to_caller(q_rig))
+    count = len(texts_to(q_rig))
     await say(q_rig, "a leak")
-    assert len(to_caller(q_rig)) == count, "an opted-out caller gets no question"
+    assert len(texts_to(q_rig)) == count, "an opted-out caller gets no question"
 
 
 async def test_quiet_hours_hold_the_question_until_morning(q_rig: Rig, clock: FakeClock) -> None:
     late = datetime(2026, 11, 10, 22, 30, tzinfo=TZ)  # 512 is Austin: the caller's time is the line's
     clock.set(late)
     await say(q_rig, "hello, are you open tomorrow?")
-    assert to_caller(q_rig) == []
+    assert texts_to(q_rig) == []
     thread = [str(m["blocks"]) for m in q_rig.slack.messages if m.get("thread_ts")]
     assert any("held until the caller" in t for t in thread)
     clock.set(datetime(2026, 11, 11, 7, 59, tzinfo=TZ))
     await q_rig.fire_due()
-    assert to_caller(q_rig) == []
+    assert texts_to(q_rig) == []
     clock.set(datetime(2026, 11, 11, 8, 0, tzinfo=TZ))
     await q_rig.fire_due()
-    assert to_caller(q_rig) == [PRESETS["plumbing"][0].ask]
+    assert texts_to(q_rig) == [PRESETS["plumbing"][0].ask]
 
 
 async def test_a_held_question_is_dropped_when_a_person_replies_first(q_rig: Rig, clock: FakeClock) -> None:
     clock.set(datetime(2026, 11, 10, 23, 0, tzinfo=TZ))
     await say(q_rig, "hello")
-    [card] = [m for m in q_rig.slack.messages if m["channel"] == CHANNEL and not m.get("thread_ts")]
+    card = parent(q_rig)
     clock.set(datetime(2026, 11, 11, 7, 30, tzinfo=TZ))
     await q_rig.team_replies(CHANNEL, card["ts"], "Morning! What's going on?")
     await q_rig.settle()
     clock.set(datetime(2026, 11, 11, 8, 5, tzinfo=TZ))
     await q_rig.fire_due()
-    assert to_caller(q_rig) == ["Morning! What's going on?"]
+    assert texts_to(q_rig) == ["Morning! What's going on?"]
 
 
 async def test_a_line_without_questions_never_asks(rig: Rig) -> None:
@@ -181,7 +173,7 @@ async def test_a_retried_text_asks_once(q_rig: Rig) -> None:
     for _ in range(2):
         await q_rig.caller_texts(CALLER, LINE, "hello", sid="SM" + "5" * 32)
         await q_rig.settle()
-    assert to_caller(q_rig) == [PRESETS["plumbing"][0].ask]
+    assert texts_to(q_rig) == [PRESETS["plumbing"][0].ask]
 
 
 def test_every_vertical_has_questions_that_fit_one_text() -> None:

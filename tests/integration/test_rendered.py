@@ -7,7 +7,8 @@ from datetime import datetime
 from bot.slack.blocks import card
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, OPEN_TIME, TZ
-from tests.integration.test_commands import MEMBER, said, slash
+from tests.integration.saw import said
+from tests.integration.steps import MEMBER, slash
 from workflows.conversation import Caller, Conversation
 
 

@@ -8,15 +8,8 @@ import time
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 from tests.integration.conftest import effects_in_redis
-from tests.integration.test_missed_call import parents
-
-TWILIO_ROUTES = [
-    "/twilio/voice",
-    "/twilio/voice/dial-status?line=%2B15125550100",
-    "/twilio/voice/recording?kind=done",
-    "/twilio/sms",
-    "/twilio/sms/status",
-]
+from tests.integration.saw import parents
+from tests.integration.steps import TWILIO_ROUTES
 
 
 async def test_every_twilio_route_refuses_missing_or_wrong_signatures(rig: Rig) -> None:

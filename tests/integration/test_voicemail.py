@@ -16,6 +16,7 @@ from bot.clock import FakeClock
 from standins.rig import ACCOUNT_SID, Rig, new_sid
 from tests.conftest import CALLER, CHANNEL, LINE, LINE_B, line_a_with
 from tests.integration.conftest import rig_for
+from tests.integration.saw import reply_blocks
 
 ONCALL = "U0ONCALL01"
 CONFIG = line_a_with(f"""\
@@ -60,11 +61,6 @@ async def leave_voicemail(rig: Rig, *, transcript: str | None, seconds: int = 34
     return call_sid, paths
 
 
-def thread_texts(rig: Rig) -> list[str]:
-    [parent] = [m for m in rig.slack.messages if m["channel"] == CHANNEL and not m.get("thread_ts")]
-    return [str(m.get("blocks")) for m in rig.slack.thread(CHANNEL, parent["ts"])[1:]]
-
-
 async def test_greeting_offers_voicemail_and_every_callback_is_signed_back_to_us(vm_rig: Rig) -> None:
     _, _, status, twiml = await vm_rig.missed_call(CALLER, LINE)
     assert status == 200 and "<Record" in twiml and "leave a message after the tone" in twiml
@@ -84,7 +80,7 @@ async def test_recording_is_uploaded_into_the_thread_then_the_transcript_follows
     [upload] = vm_rig.slack.files
     assert upload["channel_id"] == CHANNEL and upload["thread_ts"]
     assert upload["content"].startswith(b"ID3") and upload["name"].endswith(".mp3")
-    texts = thread_texts(vm_rig)
+    texts = reply_blocks(vm_rig)
     assert any("Voicemail, 34 s (transcript to follow)." in t for t in texts)
     [transcript] = [t for t in texts if "voicemail transcript" in t]
     assert "kitchen tap drips" in transcript and "&lt;!here&gt;" in transcript and "<!here>" not in transcript
@@ -98,7 +94,7 @@ async def test_recording_is_uploaded_into_the_thread_then_the_transcript_follows
 async def test_an_urgent_transcript_pages_the_on_call_person(vm_rig: Rig) -> None:
     await leave_voicemail(vm_rig, transcript="There is a burst pipe in the basement, please hurry")
     await vm_rig.fire_due()
-    assert any("Urgent: the caller wrote" in t for t in thread_texts(vm_rig))
+    assert any("Urgent: the caller wrote" in t for t in reply_blocks(vm_rig))
     assert [r.params["users"] for r in vm_rig.slack.requests if r.method == "conversations.open"] == [ONCALL]
 
 
@@ -113,7 +109,7 @@ async def test_retried_callbacks_post_once(vm_rig: Rig) -> None:
     await vm_rig.twilio_post(paths["status"], params)
     await vm_rig.settle()
     assert len(vm_rig.slack.files) == 1
-    assert sum("Voicemail, 34 s" in t for t in thread_texts(vm_rig)) == 1
+    assert sum("Voicemail, 34 s" in t for t in reply_blocks(vm_rig)) == 1
 
 
 async def test_a_recording_that_cannot_be_fetched_still_says_there_is_a_voicemail(vm_rig: Rig) -> None:
@@ -126,7 +122,7 @@ async def test_a_recording_that_cannot_be_fetched_still_says_there_is_a_voicemai
     await vm_rig.settle()
     assert vm_rig.slack.files == []
     assert not [r for r in vm_rig.twilio.requests if r.method == "FetchRecordingMedia"]
-    assert any("could not be copied here" in t for t in thread_texts(vm_rig))
+    assert any("could not be copied here" in t for t in reply_blocks(vm_rig))
 
 
 async def test_unsigned_or_forged_recording_callbacks_are_refused(vm_rig: Rig) -> None:
@@ -147,4 +143,4 @@ async def test_a_failed_transcription_is_said_in_the_thread(vm_rig: Rig) -> None
               "TranscriptionSid": new_sid("TR"), "TranscriptionStatus": "failed", "TranscriptionText": ""}
     await vm_rig.twilio_post(paths["transcript"], params)
     await vm_rig.settle()
-    assert any("could not be transcribed" in t for t in thread_texts(vm_rig))
+    assert any("could not be transcribed" in t for t in reply_blocks(vm_rig))
