@@ -13,6 +13,7 @@ from bot.settings import (
     load_config,
     parse_config,
 )
+from tests.unit.lines_files import MINIMAL, REPO, config_errors
 from workflows.lines import (
     DEFAULT_AFTER_HOURS_TEMPLATE,
     DEFAULT_AFTER_HOURS_TEMPLATE_NO_BOOKING,
@@ -20,23 +21,8 @@ from workflows.lines import (
     Shift,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-MINIMAL = """\
-business: Acme Plumbing
-lines:
-  - number: "+15125550100"
-    channel: C0123456789
-    forward_to: ["+15125550111"]
-"""
 # Every key of a line, in the order the schema declares them.
 KNOWN_KEYS = "known keys: " + ", ".join(LineModel.model_fields)
-
-
-def config_errors(text: str) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        parse_config(textwrap.dedent(text), "textback.yml")
-    assert str(caught.value) == "\n".join(caught.value.errors)
-    return caught.value.errors
 
 
 def one_line(**extra: str) -> str:

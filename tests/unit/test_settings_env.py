@@ -13,7 +13,7 @@ from bot.settings import (
     SettingsError,
     load_settings,
 )
-from tests.unit.test_settings import MINIMAL, REPO, config_errors  # noqa: F401 - shared helpers
+from tests.unit.lines_files import MINIMAL, REPO, config_errors
 
 # ---- the environment ---------------------------------------------------------------------
 
