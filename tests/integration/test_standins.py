@@ -1,6 +1,6 @@
 """The stand-ins themselves: spec discovery, the shared machinery (recording, failures, waiting)
 and the Twilio REST stand-in, driven over real HTTP by the real twilio client.
-(The Slack stand-in: tests/test_standins_slack.py.)"""
+(The Slack stand-in: tests/integration/test_standins_slack.py.)"""
 
 from __future__ import annotations
 
