@@ -1,6 +1,6 @@
 """The bot token scopes textback needs: exactly those app-manifest.yml declares.
 
-`textback doctor` compares them with what Slack granted; tests/test_manifest.py keeps this
+`textback doctor` compares them with what Slack granted; tests/unit/test_manifest.py keeps this
 list equal to the manifest's and checks it covers every Web API method the code calls.
 """
 

@@ -1,0 +1,68 @@
+"""The benchmark harness runs end to end (`--quick`); its timings are never judged here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+LEVELS = ("1", "10", "50")
+
+
+def test_quick_bench_writes_every_measurement(tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--output", str(out)],
+        cwd=CHECKOUT, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "text-back latency" in done.stdout and "targets" in done.stdout
+    r = json.loads(out.read_text())
+    assert set(r) >= {"machine", "redis", "textback", "webhooks", "mirroring", "sustained", "memory",
+                      "reminder_lateness", "targets", "spec_violations"}
+    for level in LEVELS:
+        row = r["textback"][level]
+        assert row["server"]["samples"] and row["floor"]["samples"]
+        assert set(row["ratio"]) == {"p50", "p99"}
+        # The server does more than the floor for every call (Slack thread, card, step log).
+        cpu = row["cpu_ms_per_call"]
+        assert cpu["server"] > cpu["floor"] >= 0
+        routes = r["webhooks"][level]
+        assert routes["/twilio/voice"]["server"]["samples"]
+        assert routes["/twilio/voice/dial-status"]["server"]["samples"]
+    for mirrored in r["mirroring"].values():
+        for kind in ("sms_to_slack", "reply_to_sms"):
+            assert mirrored[kind]["server"]["samples"] and mirrored[kind]["floor"]["samples"]
+        assert mirrored["webhooks"]["/twilio/sms"]["server"]["samples"]
+    steps = r["sustained"]["steps"]
+    assert steps and steps[0]["textback"]["samples"] and r["sustained"]["floor"]["textback"]["samples"]
+    memory = r["memory"]
+    assert memory["server_idle_rss_mb"] and memory["server_peak_rss_mb"] and memory["conversations"]
+    assert memory["redis_bytes_per_conversation"] is not None
+    reminders = r["reminder_lateness"]
+    assert reminders["jobs"] == 500 and reminders["ran_once"] == 500 and reminders["never"] == 0
+    assert 0 <= reminders["p50_ms"] <= reminders["p99_ms"] <= reminders["max_ms"]
+    assert "reminder lateness (500 pending" in done.stdout
+    assert [t["verdict"] for t in r["targets"]] and not r["spec_violations"]
+
+
+def test_ab_comparison_runs_both_versions_round_by_round(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.ab", "--a", str(CHECKOUT), "--b", str(CHECKOUT),
+         "--b-env", "TEXTBACK_EVENT_LOOP=asyncio", "--rounds", "2", "--level", "3", "--mirroring"],
+        cwd=CHECKOUT, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line for line in done.stdout.splitlines() if "median" in line and "rounds" in line]
+    assert len(rows) == 2 and all(len(row.split("rounds ")[1].split(";")[0].split()) == 2 for row in rows)
+    assert "caller text + reply" in done.stdout and "B cheaper than A in" in done.stdout
+
+
+def test_ab_refuses_a_path_that_is_not_a_checkout(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.ab", "--a", str(tmp_path), "--b", str(CHECKOUT)],
+        cwd=CHECKOUT, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 2 and "is not a textback checkout" in done.stderr

@@ -1,0 +1,296 @@
+"""The CRM webhook: signed JSON per lead change, in order, retried until a 2xx, kept across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from jsonschema import Draft202012Validator, FormatChecker
+from redis.asyncio import Redis
+
+from bot.clock import FakeClock
+from bot.crm.webhook import sign
+from bot.settings import load_settings, parse_config
+from standins.rig import Rig, rig_settings
+from tests.conftest import CALLER, CONFIG_YAML, LINE, LINE_B, OPEN_TIME
+from tests.integration.steps import event
+from workflows.leads import apply_event, lead_id, webhook_payload
+
+SECRET = "test-crm-secret-0123456789abcdef"
+SCHEMA = json.loads(
+    (
+        Path(__file__).resolve().parents[2] / "docs" / "crm-webhook.schema.json"
+    ).read_text()
+)
+
+
+class Receiver:
+    """A CRM on port 0: answers each POST with the next queued status (200 when none is left)."""
+
+    def __init__(self) -> None:
+        self.statuses: list[int] = []
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.arrived = asyncio.Event()
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.received.append((dict(request.headers), await request.read()))
+        self.arrived.set()
+        return web.Response(
+            status=self.statuses.pop(0) if self.statuses else 200, text="ok"
+        )
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.add_routes([web.post("/hooks/textback", self.handle)])
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/hooks/textback"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            while len(self.received) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+
+    def payloads(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for _, body in self.received]
+
+
+async def failed_attempts(redis: Redis, count: int, timeout: float = 10.0) -> None:
+    """Wait until the worker has recorded `count` failures of the head delivery (and its back-off)."""
+    key = f"tb:crm:attempts:{lead_id(LINE, CALLER)}"
+    async with asyncio.timeout(timeout):
+        while int(await redis.get(key) or 0) < count:
+            await asyncio.sleep(0.01)
+
+
+async def nothing_due(redis: Redis, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while await redis.zcard("tb:crm:due"):
+            await asyncio.sleep(0.01)
+
+
+def verified(headers: dict[str, str], body: bytes, secret: str = SECRET) -> bool:
+    """What a receiver does, written from the README's description, not from our code."""
+    parts = dict(
+        item.split("=", 1) for item in headers["X-Textback-Signature"].split(",")
+    )
+    expected = hmac.new(
+        secret.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256
+    ).hexdigest()
+    return hmac.compare_digest(expected, parts["v1"])
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    r = Receiver()
+    await r.start()
+    try:
+        yield r
+    finally:
+        await r.stop()
+
+
+def crm_rig(
+    receiver: Receiver, redis_url: str, tmp_path: Path, clock: FakeClock
+) -> Rig:
+    settings = rig_settings(
+        parse_config(CONFIG_YAML, "test.yml"), redis_url=redis_url, data_dir=tmp_path
+    )
+    return Rig(
+        replace(settings, crm_webhook_url=receiver.url, crm_webhook_secret=SECRET),
+        clock=clock,
+    )
+
+
+@asynccontextmanager
+async def running(rig: Rig) -> AsyncIterator[Rig]:
+    async with rig:
+        rig.services.crm.poll_s = 0.05  # tests move the clock; the worker looks often
+        yield rig
+
+
+def test_sample_payloads_match_the_published_schema() -> None:
+    validator = Draft202012Validator(SCHEMA, format_checker=FormatChecker())
+    lead, changes = apply_event(
+        None, event("missed_call", _t(0), name="JANE DOE", conversation_id="c1")
+    )
+    created = webhook_payload(
+        lead, changes, business="Acme Plumbing", cause="missed_call"
+    )
+    lead, changes = apply_event(
+        lead, event("status", _t(60), status="booked", by="U0TEAM0001")
+    )
+    updated = webhook_payload(lead, changes, business="Acme Plumbing", cause="status")
+    for payload in (created, updated):
+        assert list(validator.iter_errors(payload)) == []
+    assert created["event"] == "lead.created" and updated["event"] == "lead.updated"
+    assert updated["delivery_id"] == f"{lead_id(LINE, CALLER)}.2" and updated[
+        "changes"
+    ] == ["history", "status"]
+    broken = {**updated, "lead": {**updated["lead"], "status": "won"}}
+    assert list(validator.iter_errors(broken)), (
+        "the schema must reject an unknown status"
+    )
+
+
+def _t(seconds: int) -> datetime:
+    return OPEN_TIME + timedelta(seconds=seconds)
+
+
+def test_signature_matches_an_independent_hmac() -> None:
+    body = b'{"event":"lead.created"}'
+    header = sign(SECRET, body, 1_780_000_000)
+    assert header.startswith("t=1780000000,v1=")
+    assert verified({"X-Textback-Signature": header}, body)
+    assert not verified({"X-Textback-Signature": header}, body + b" ")
+    assert not verified(
+        {"X-Textback-Signature": header}, body, secret="another-secret-0000000000"
+    )
+
+
+async def test_deliveries_are_signed_retried_until_accepted_and_kept_in_order(
+    receiver: Receiver, redis: Redis, redis_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    receiver.statuses = [500, 503]
+    async with running(crm_rig(receiver, redis_url, tmp_path, clock)) as rig:
+        await rig.missed_call(CALLER, LINE)
+        await rig.settle()
+        await failed_attempts(redis, 1)
+        await rig.caller_texts(CALLER, LINE, "Water heater is leaking")
+        await rig.settle()
+        await asyncio.sleep(
+            0.2
+        )  # the worker polls meanwhile: nothing is due before the back-off ends
+        assert len(receiver.received) == 1
+        clock.advance(seconds=10)  # past the first back-off (5 s, with jitter)
+        await failed_attempts(redis, 2)
+        clock.advance(seconds=20)
+        await receiver.wait_for(4)
+        payloads = receiver.payloads()
+        assert [p["delivery_id"].rsplit(".", 1)[1] for p in payloads] == [
+            "1",
+            "1",
+            "1",
+            "2",
+        ]
+        assert [p["event"] for p in payloads] == ["lead.created"] * 3 + ["lead.updated"]
+        assert (
+            payloads[3]["cause"] == "caller_sms"
+            and payloads[3]["lead"]["texts_in"] == 1
+        )
+        assert payloads[3]["changes"] == ["texts_in"]
+        validator = Draft202012Validator(SCHEMA, format_checker=FormatChecker())
+        for headers, body in receiver.received:
+            assert verified(headers, body)
+            assert headers["Content-Type"] == "application/json"
+            assert headers["X-Textback-Delivery"] == json.loads(body)["delivery_id"]
+            assert list(validator.iter_errors(json.loads(body))) == []
+        first = payloads[0]["lead"]
+        assert (first["phone"], first["line"], first["status"], first["calls"]) == (
+            CALLER,
+            LINE,
+            "new",
+            1,
+        )
+        # Everything accepted: nothing is left waiting.
+        await nothing_due(redis)
+        assert await redis.exists(f"tb:crm:outbox:{lead_id(LINE, CALLER)}") == 0
+
+
+async def test_a_delivery_waiting_for_retry_survives_a_restart(
+    receiver: Receiver, redis: Redis, redis_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    receiver.statuses = [500]
+    async with running(crm_rig(receiver, redis_url, tmp_path, clock)) as rig:
+        await rig.missed_call(CALLER, LINE)
+        await rig.settle()
+        await receiver.wait_for(1)
+    assert await redis.llen(f"tb:crm:outbox:{lead_id(LINE, CALLER)}") == 1
+    clock.advance(minutes=1)
+    async with running(crm_rig(receiver, redis_url, tmp_path / "again", clock)):
+        await receiver.wait_for(2)
+        await nothing_due(redis)
+    first, second = receiver.payloads()
+    assert first == second, "the same delivery is sent again"
+
+
+async def test_no_url_means_no_outbox(rig: Rig, redis: Redis) -> None:
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert await rig.services.leads.get(LINE, CALLER) is not None
+    assert await redis.keys("tb:crm:*") == []
+
+
+def test_a_webhook_url_needs_a_signing_secret(tmp_path: Path) -> None:
+    config = tmp_path / "lines.yml"
+    config.write_text(CONFIG_YAML)
+    env = {
+        "TEXTBACK_CONFIG": str(config),
+        "TEXTBACK_CRM_WEBHOOK_URL": "https://crm.example/hooks",
+    }
+    with pytest.raises(ValueError, match="TEXTBACK_CRM_WEBHOOK_SECRET"):
+        load_settings(env, require_credentials=False)
+    with pytest.raises(ValueError, match="is not a URL"):
+        load_settings(
+            {
+                **env,
+                "TEXTBACK_CRM_WEBHOOK_URL": "crm.example",
+                "TEXTBACK_CRM_WEBHOOK_SECRET": SECRET,
+            },
+            require_credentials=False,
+        )
+    settings = load_settings(
+        {**env, "TEXTBACK_CRM_WEBHOOK_SECRET": SECRET}, require_credentials=False
+    )
+    assert settings.crm_webhook_url == "https://crm.example/hooks"
+    assert SECRET not in repr(settings)
+
+
+async def test_a_line_may_send_its_leads_to_its_own_url(
+    receiver: Receiver, redis_url: str, redis: Redis, tmp_path: Path, clock: FakeClock
+) -> None:
+    """An agency: line A's leads go to client A's CRM, line B's to the install's URL."""
+    other = Receiver()
+    await other.start()
+    try:
+        config = parse_config(CONFIG_YAML.replace(
+            "    vertical: plumbing\n", f"    vertical: plumbing\n    crm_webhook: {other.url}\n"), "test.yml")
+        settings = rig_settings(config, redis_url=redis_url, data_dir=tmp_path)
+        rig = Rig(replace(settings, crm_webhook_url=receiver.url, crm_webhook_secret=SECRET), clock=clock)
+        async with running(rig):
+            await rig.missed_call(CALLER, LINE)
+            await rig.missed_call(CALLER, LINE_B)
+            await rig.settle()
+            await other.wait_for(1)
+            await receiver.wait_for(1)
+        assert [p["lead"]["line"] for p in other.payloads()] == [LINE]
+        assert [p["lead"]["line"] for p in receiver.payloads()] == [LINE_B]
+    finally:
+        await other.stop()
+
+
+def test_a_line_webhook_needs_the_signing_secret_too(tmp_path: Path) -> None:
+    config = tmp_path / "lines.yml"
+    config.write_text(CONFIG_YAML.replace("    vertical: plumbing\n",
+                                          "    vertical: plumbing\n    crm_webhook: https://crm.example/a\n"))
+    with pytest.raises(ValueError, match="TEXTBACK_CRM_WEBHOOK_SECRET.*crm_webhook"):
+        load_settings({"TEXTBACK_CONFIG": str(config)}, require_credentials=False)

@@ -1,0 +1,47 @@
+"""Delivery reports (`/twilio/sms/status`) shown where the team looks."""
+
+from __future__ import annotations
+
+from standins.rig import ACCOUNT_SID, Rig
+from tests.conftest import CALLER, CHANNEL, LINE
+from tests.integration.saw import blocks_text, parents
+from tests.integration.steps import open_thread
+
+
+def status_params(sid: str, status: str, **extra: str) -> dict[str, str]:
+    return {"AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "MessageSid": sid, "SmsSid": sid,
+            "MessageStatus": status, "SmsStatus": status, "From": LINE, "To": CALLER, **extra}
+
+
+async def test_delivered_team_reply_gets_a_check_mark_once(rig: Rig) -> None:
+    thread = await open_thread(rig)
+    ts, _ = await rig.team_replies(CHANNEL, thread, "see you at 3")
+    sms = await rig.twilio.wait_for(lambda r: r.params.get("Body") == "see you at 3")
+    await rig.slack.wait_for(lambda r: r.method == "reactions.add" and r.params.get("timestamp") == ts)
+    sid = next(m["sid"] for m in rig.twilio.messages if m["body"] == "see you at 3")
+    assert sms.params["StatusCallback"] == "https://textback.example.test/twilio/sms/status"
+    for status in ("sent", "delivered", "delivered"):
+        code, _ = await rig.twilio_post("/twilio/sms/status", status_params(sid, status))
+        assert code == 204
+    await rig.settle()
+    marks = [r for r in rig.slack.reactions if r["timestamp"] == ts]
+    assert [r["name"] for r in marks] == ["outbox_tray", "white_check_mark"]
+
+
+async def test_undelivered_text_back_is_explained_on_the_card(rig: Rig) -> None:
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    sid = rig.twilio.messages_to(CALLER)[0]["sid"]
+    await rig.twilio_post("/twilio/sms/status", status_params(sid, "undelivered", ErrorCode="30006"))
+    await rig.settle()
+    [parent] = parents(rig)
+    thread = rig.slack.thread(CHANNEL, parent["ts"])
+    assert "Text-back not delivered" in blocks_text(thread[-1]) and "landline" in blocks_text(thread[-1])
+    assert "text-back failed" in blocks_text(rig.slack.message(CHANNEL, parent["ts"]))
+
+
+async def test_status_for_an_unknown_message_changes_nothing(rig: Rig) -> None:
+    code, _ = await rig.twilio_post("/twilio/sms/status", status_params("SM" + "4" * 32, "failed"))
+    assert code == 204
+    await rig.settle()
+    assert rig.slack.requests == []

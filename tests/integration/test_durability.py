@@ -1,0 +1,165 @@
+"""Nothing lost, nothing doubled: retries, unsure sends and dead workers (§4)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+
+from bot.handlers.messages import missed_call as run_missed_call
+from bot.handlers.table import register_all
+from bot.store import keys
+from bot.work.queue import GROUP, JobQueue
+from standins.rig import Rig
+from tests.conftest import CALLER, CHANNEL, LINE
+from tests.integration.saw import blocks_text, parents, texts_to
+from workflows.jobs import MissedCallJob
+
+
+async def test_slack_down_then_up_gives_one_text_and_one_thread(rig: Rig) -> None:
+    rig.slack.fail_next("chat.postMessage", count=3, status=503)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert len(rig.twilio.messages_to(CALLER)) == 1, "the retried job must not text again"
+    [parent] = parents(rig)
+    thread = rig.slack.thread(CHANNEL, parent["ts"])
+    assert sum("Texted the caller" in blocks_text(m) for m in thread) == 1
+
+
+async def test_slack_rate_limit_is_retried(rig: Rig) -> None:
+    rig.slack.fail_next("chat.postMessage", count=1, status=429, headers={"Retry-After": "0"})
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert len(parents(rig)) == 1
+
+
+async def test_twilio_throttling_is_retried_and_texts_once(rig: Rig) -> None:
+    rig.twilio.fail_next("CreateMessage", count=2, status=429,
+                         body={"code": 20429, "message": "Too Many Requests", "status": 429})
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert len(rig.twilio.messages_to(CALLER)) == 1
+    assert "text-back sent" in blocks_text(rig.slack.message(CHANNEL, parents(rig)[0]["ts"]))
+
+
+async def test_a_send_that_reached_twilio_despite_a_500_is_not_repeated(rig: Rig) -> None:
+    rig.twilio.fail_next("CreateMessage", count=1, status=500, after_accept=True)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert len(rig.twilio.messages_to(CALLER)) == 1, "reconciled through the Messages list"
+    assert any(r.method == "ListMessage" for r in rig.twilio.requests)
+    assert "text-back sent" in blocks_text(rig.slack.message(CHANNEL, parents(rig)[0]["ts"]))
+
+
+async def test_a_send_lost_before_twilio_is_sent_again(rig: Rig) -> None:
+    rig.twilio.fail_next("CreateMessage", count=1, status=500)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert len(rig.twilio.messages_to(CALLER)) == 1
+
+
+async def test_a_team_reply_is_not_repeated_after_an_unsure_send(rig: Rig) -> None:
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    thread = parents(rig)[0]["ts"]
+    rig.twilio.fail_next("CreateMessage", count=1, status=502, after_accept=True)
+    await rig.team_replies(CHANNEL, thread, "on our way")
+    await rig.settle()
+    assert texts_to(rig).count("on our way") == 1
+
+
+async def test_permanent_slack_errors_are_not_retried_forever(rig: Rig) -> None:
+    rig.slack.fail_next("chat.postMessage", count=50, status=200, body={"ok": False, "error": "channel_not_found"})
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    posts = [r for r in rig.slack.requests if r.method == "chat.postMessage"]
+    assert len(rig.twilio.messages_to(CALLER)) == 1 and len(posts) <= 3
+
+
+async def test_a_job_left_by_a_dead_worker_is_finished_by_another_instance(rig: Rig) -> None:
+    r = rig.services.redis.client
+    await rig.services.jobs.stop()  # this instance stops taking jobs, as if it were gone
+    _, _, status, _ = await rig.missed_call(CALLER, LINE)
+    assert status == 200
+    # A worker that read the job and died before finishing it: pending, never acknowledged.
+    taken = await r.xreadgroup(GROUP, "dead-worker", {keys.JOBS: ">"}, count=10)
+    assert len(taken[0][1]) == 1
+    assert rig.twilio.messages == []
+    # Another instance (its own queue object on its own consumer name) takes it over.
+    other = JobQueue(r, consumer="survivor", retry_idle_ms=50)
+    rig.services.jobs = other
+    register_all(rig.services)
+    assert await wait_reclaimed(other) == 1
+    await rig.settle()
+    assert len(rig.twilio.messages_to(CALLER)) == 1 and len(parents(rig)) == 1
+
+
+async def test_a_job_rerun_after_a_crash_mid_way_repeats_no_effect(rig: Rig) -> None:
+    """Run a finished job again (as if its acknowledgement was lost): no second text or post."""
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    [steps_key] = await rig.services.redis.client.keys("tb:steps:*")
+    job_id = steps_key.decode().removeprefix("tb:steps:")
+    posts_before = len(rig.slack.messages)
+    await run_missed_call(rig.services, job_id, await original_args(rig))
+    await rig.settle()
+    assert len(rig.twilio.messages_to(CALLER)) == 1
+    assert len(rig.slack.messages) == posts_before
+
+
+async def original_args(rig: Rig) -> MissedCallJob:
+    """The job the webhook recorded, rebuilt from the claim and the conversation."""
+    r = rig.services.redis.client
+    [conv_key] = await r.keys("tb:conv:*")
+    conv = json.loads(await r.get(conv_key))
+    [claim] = [k.decode() for k in await r.keys("tb:seen:missed:*")]
+    return MissedCallJob(call_sid=claim.removeprefix("tb:seen:missed:"), line=LINE, caller=CALLER,
+                         at=datetime.fromisoformat(conv["opened_at"]))
+
+
+async def wait_reclaimed(queue: JobQueue) -> int:
+    async with asyncio.timeout(5):
+        while True:
+            taken = await queue.reclaim()
+            if taken:
+                return taken
+            await asyncio.sleep(0.05)
+
+
+async def test_texts_keep_their_order_when_an_earlier_one_is_retried(rig: Rig) -> None:
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    thread = parents(rig)[0]["ts"]
+    rig.slack.fail_next("chat.postMessage", count=2, status=500)
+    for i in range(4):
+        await rig.caller_texts(CALLER, LINE, f"part {i}")
+    await rig.settle()
+    texts = [blocks_text(m) for m in rig.slack.thread(CHANNEL, thread)]
+    shown = [t.split("part ")[1][0] for t in texts if "part " in t]
+    assert shown == ["0", "1", "2", "3"]
+
+
+async def test_a_slack_post_that_landed_despite_an_error_is_not_repeated(rig: Rig) -> None:
+    """The parent and the thread lines are tagged, so an unsure post is found, not re-posted."""
+    rig.slack.fail_next("chat.postMessage", count=2, status=500, after_accept=True)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    [parent] = parents(rig)
+    thread = rig.slack.thread(CHANNEL, parent["ts"])
+    assert sum("Texted the caller" in blocks_text(m) for m in thread) == 1
+    assert any(r.method == "conversations.history" for r in rig.slack.requests)
+    await rig.caller_texts(CALLER, LINE, "hello")
+    rig.slack.fail_next("chat.postMessage", count=1, status=503, after_accept=True)
+    await rig.settle()
+    assert sum("hello" in blocks_text(m) for m in rig.slack.thread(CHANNEL, parent["ts"])) == 1
+
+
+async def test_retries_back_off(rig: Rig) -> None:
+    """Each retry of a failing job waits about twice as long as the one before (with jitter)."""
+    rig.slack.fail_next("chat.postMessage", count=4, status=503)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    tries = [r.arrived for r in rig.slack.requests if r.method == "chat.postMessage"][:5]
+    gaps = [b - a for a, b in zip(tries, tries[1:])]
+    assert len(gaps) == 4 and gaps[3] > 2 * gaps[0], gaps
+    assert len(parents(rig)) == 1
