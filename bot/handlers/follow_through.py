@@ -35,11 +35,6 @@ _NOT_A_REQUEST = frozenset({"opt_out", "opt_in", "help"})
 # --- started by the job handlers -------------------------------------------------------------
 
 
-async def after_missed_call(svc: Services, line: Line, conv: Conversation, at: datetime) -> None:
-    """A missed call (or a repeat one): the caller now waits for a person."""
-    await ft.start_waiting(conv, line, at=at, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
-
-
 async def after_caller_sms(svc: Services, job_id: str, msg: InboundSms, conv: Conversation) -> None:
     """A caller's text: urgent phrases page and may send a safety text; the ladder restarts."""
     if keyword_of(msg.body, msg.opt_out_type) in _NOT_A_REQUEST:
@@ -198,6 +193,6 @@ async def card_action(svc: Services, job_id: str, job: CardActionJob) -> None:
 
 
 __all__ = [
-    "after_caller_sms", "after_caller_text", "after_missed_call", "after_team_reply", "card_action",
+    "after_caller_sms", "after_caller_text", "after_team_reply", "card_action",
     "page", "reminder", "snooze_end",
 ]

@@ -1,5 +1,8 @@
 """The message jobs: rebuild a workflow's input from the typed job and run it with its step log.
 
+A missed call's whole story (text, thread, count, lead, reminder ladder) is told by
+workflows/missed_call.py: its handler only builds the input and the ports.
+
 Webhooks and Slack listeners only record jobs; these handlers do the work, on whichever
 instance picks the job up, as often as it takes to finish. The table of kinds is
 bot/handlers/table.py.
@@ -10,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.handlers import follow_through, outcomes, qualify
+from bot.handlers import follow_through, qualify
+from bot.handlers.outcomes import ServiceOutcomes
 from bot.metrics import TextbackTimer, job_recorded_at
 from bot.phones import caller_from
 from bot.services import Services
@@ -21,7 +25,9 @@ from workflows.delivery import DeliveryReport, handle_delivery_report
 from workflows.jobs import CallerSmsJob, DeliveryJob, MissedCallJob, TeamReplyJob
 from workflows.lines import Line
 from workflows.mirror import InboundSms, TeamReply, handle_caller_sms, handle_team_reply
-from workflows.missed_call import MissedCall, handle_missed_call
+from workflows.missed_call import MissedCall, missed_call_story
+from workflows.outcomes import first_reply_figures, lead_event, record_outcome
+from workflows.ports import Figures
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +46,14 @@ async def missed_call(svc: Services, job_id: str, job: MissedCallJob) -> None:
     call = MissedCall(
         call_id=job.call_sid, line=line, caller=caller_from(job.caller, job.caller_name, line.number), at=job.at
     )
-    # Times the text-back from the moment the missed call was recorded (for /metrics).
-    timed_sms = TextbackTimer(svc.sms, svc.metrics, job_recorded_at(job_id))
-    lane = svc.lane.for_call(call.call_id)
-    steps = RedisSteps(svc.redis.client, job_id)
-    try:
-        conv = await handle_missed_call(
-            call, store=svc.store, sms=timed_sms, chat=svc.chat, locks=svc.locks, flags=svc.flags,
-            steps=steps, now=call.at, lookup=svc.line_types, lane=lane,
-        )
-    finally:
-        lane.leave()  # also when the job failed before its text-back
-    await outcomes.missed_call(svc, job_id, steps, call, conv)
-    await follow_through.after_missed_call(svc, line, conv, call.at)
+    await missed_call_story(
+        call, job_id=job_id, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags,
+        lookup=svc.line_types, steps=RedisSteps(svc.redis.client, job_id), outcomes=ServiceOutcomes(svc),
+        deadlines=svc.scheduler.deadlines, now=call.at,
+        # Times the text-back from the moment the missed call was recorded (for /metrics).
+        sms=TextbackTimer(svc.sms, svc.metrics, job_recorded_at(job_id)),
+        lane=svc.lane.for_call(call.call_id),  # entered last: the story leaves it, whatever happens
+    )
 
 
 async def caller_sms(svc: Services, job_id: str, job: CallerSmsJob) -> None:
@@ -68,7 +69,9 @@ async def caller_sms(svc: Services, job_id: str, job: CallerSmsJob) -> None:
         msg, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags, sms=svc.sms,
         bursts=svc.bursts, steps=steps, now=svc.clock.now(),
     )
-    await outcomes.caller_sms(svc, job_id, steps, msg, conv)
+    lead = lead_event("caller_sms", job_id, conv, msg.at) if msg.caller.kind == "ok" else None
+    await record_outcome("caller text", job_id, Figures(msg.line.number, msg.at, ("texts_in",)), lead,
+                         steps=steps, outcomes=ServiceOutcomes(svc))
     await follow_through.after_caller_sms(svc, job_id, msg, conv)
     await qualify.after_caller_sms(svc, job_id, msg, conv)
     if outcome == "hold_first":
@@ -102,7 +105,9 @@ async def team_reply(svc: Services, job_id: str, job: TeamReplyJob) -> None:
     conv = await svc.store.by_thread(reply.channel, reply.thread_id)
     if conv is None:
         return
-    await outcomes.team_reply(svc, job_id, steps, job.at, job.user, conv)
+    lead = lead_event("team_reply", job_id, conv, job.at, by=job.user)
+    await record_outcome("team reply", job_id, first_reply_figures(conv, job.at), lead,
+                         steps=steps, outcomes=ServiceOutcomes(svc))
     # A person answered the caller: the questions and the reminders stop.
     await qualify.after_team_reply(svc, conv)
     await follow_through.after_team_reply(svc, conv)

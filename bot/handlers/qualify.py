@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.handlers import outcomes
+from bot.handlers.outcomes import ServiceOutcomes
 from bot.phones import timezone_of
 from bot.services import Services
 from bot.store.steps import RedisSteps
@@ -13,8 +13,8 @@ from workflows import qualify
 from workflows.compliance import keyword_of
 from workflows.conversation import Conversation
 from workflows.jobs import QualifyAskJob
-from workflows.leads import LeadEvent
 from workflows.mirror import InboundSms
+from workflows.outcomes import lead_event, record_lead_safely
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +36,8 @@ async def after_caller_sms(svc: Services, job_id: str, msg: InboundSms, conv: Co
     )
     log.info("qualification after %s: %s", job_id, outcome)
     if plan is not None and plan.answer is not None:
-        event = LeadEvent(
-            kind="answer", event_id=f"{job_id}:answer", line=conv.line, phone=conv.caller.number, at=msg.at,
-            name=conv.caller.name, line_name=conv.line_label, conversation_id=conv.id, channel=conv.channel,
-            thread_ts=conv.thread_id or "", answer=plan.answer,
-        )
-        await outcomes.record_lead_safely(svc, job_id, event)
+        event = lead_event("answer", f"{job_id}:answer", conv, msg.at, answer=plan.answer)
+        await record_lead_safely(job_id, event, outcomes=ServiceOutcomes(svc))
 
 
 async def after_team_reply(svc: Services, conv: Conversation) -> None:
