@@ -16,6 +16,7 @@ from workflows.lines import Line
 from workflows.missed_call import MissedCall, TextbackPlan, missed_call_figures
 from workflows.outcomes import first_reply_figures, lead_event, record_lead_safely, record_outcome
 from workflows.ports import Figures, StepLog
+from workflows.qualify import may_answer
 
 AT = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 LINE = Line(number="+15125550100", channel="C0LINEA001", business="Acme")
@@ -121,3 +122,9 @@ async def test_a_lead_event_names_the_conversation_and_skips_callers_without_a_n
     await record_lead_safely("job-4", withheld, outcomes=outcomes)
     assert outcomes.leads == []
 
+
+def test_stop_start_and_help_never_answer_a_question_but_a_bare_yes_does() -> None:
+    assert may_answer(None, "78701")
+    assert may_answer("opt_in", "Yes!")
+    assert not may_answer("opt_in", "START")
+    assert not may_answer("opt_out", "STOP") and not may_answer("help", "HELP")

@@ -194,6 +194,18 @@ class StepLog(Protocol):
         """A name for step `name` unique across jobs, to tag its effect with."""
         ...
 
+    def part(self, name: str) -> StepLog:
+        """The step log of a part of the job with its own steps (its urgent page, its question)."""
+        ...
+
+
+class Clock(Protocol):
+    """The app's clock, for a story that reads the time again after waiting (a turn, a lock)."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...
+
 
 @dataclass(frozen=True)
 class Figures:
@@ -215,6 +227,14 @@ class Outcomes(Protocol):
 
     async def record_lead(self, event: LeadEvent) -> None:
         """Apply `event` to the caller's lead once; a change is queued for the CRM webhook."""
+        ...
+
+
+class BurstFlush(Protocol):
+    """Posts the texts held back in a caller's burst together, once it has had a moment to end."""
+
+    def flush_later(self, conv_id: str) -> None:
+        """Arrange for this conversation's held texts to be posted a few seconds from now."""
         ...
 
 

@@ -18,42 +18,15 @@ from bot.slack.commands.permissions import Permissions
 from bot.store.steps import RedisSteps
 from workflows import card_actions, paging
 from workflows import follow_through as ft
-from workflows.compliance import keyword_of
 from workflows.conversation import Conversation, Entry
 from workflows.conversation_state import RESOLVED_BY
 from workflows.hours import next_open
 from workflows.jobs import CardActionJob, PageJob, ReminderJob, SnoozeEndJob
 from workflows.lines import Line
-from workflows.mirror import InboundSms
 
 log = logging.getLogger(__name__)
 
-# Caller texts that are about the subscription, not a request: they do not restart the ladder.
-_NOT_A_REQUEST = frozenset({"opt_out", "opt_in", "help"})
-
-
 # --- started by the job handlers -------------------------------------------------------------
-
-
-async def after_caller_sms(svc: Services, job_id: str, msg: InboundSms, conv: Conversation) -> None:
-    """A caller's text: urgent phrases page and may send a safety text; the ladder restarts."""
-    if keyword_of(msg.body, msg.opt_out_type) in _NOT_A_REQUEST:
-        return
-    await after_caller_text(svc, job_id, msg.line, conv, msg.body, at=msg.at)
-
-
-async def after_caller_text(
-    svc: Services, job_id: str, line: Line, conv: Conversation, text: str, *, at: datetime
-) -> None:
-    """Words from the caller (a text, a voicemail transcript): urgent matching, then the ladder restarts."""
-    match = paging.matcher_for(line).match(text)
-    if match is not None:
-        await paging.raise_urgent(
-            conv, line, match, store=svc.store, locks=svc.locks, chat=svc.chat, sms=svc.sms, flags=svc.flags,
-            deadlines=svc.scheduler.deadlines, steps=RedisSteps(svc.redis.client, f"{job_id}:urgent"),
-            now=svc.clock.now(),
-        )
-    await ft.start_waiting(conv, line, at=at, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
 
 
 async def after_team_reply(svc: Services, conv: Conversation) -> None:
@@ -193,6 +166,6 @@ async def card_action(svc: Services, job_id: str, job: CardActionJob) -> None:
 
 
 __all__ = [
-    "after_caller_sms", "after_caller_text", "after_team_reply", "card_action",
+    "after_team_reply", "card_action",
     "page", "reminder", "snooze_end",
 ]

@@ -1,7 +1,8 @@
 """The message jobs: rebuild a workflow's input from the typed job and run it with its step log.
 
 A missed call's whole story (text, thread, count, lead, reminder ladder) is told by
-workflows/missed_call.py: its handler only builds the input and the ports.
+workflows/missed_call.py, a caller's text by workflows/mirror.py: their handlers only build
+the input and the ports.
 
 Webhooks and Slack listeners only record jobs; these handlers do the work, on whichever
 instance picks the job up, as often as it takes to finish. The table of kinds is
@@ -12,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from bot.handlers import follow_through, qualify
 from bot.handlers.outcomes import ServiceOutcomes
 from bot.metrics import TextbackTimer, job_recorded_at
-from bot.phones import caller_from
+from bot.phones import caller_from, timezone_of
 from bot.services import Services
 from bot.slack.mrkdwn import to_plain_text
 from bot.store.steps import RedisSteps
@@ -24,10 +26,9 @@ from workflows.bursts import flush_held
 from workflows.delivery import DeliveryReport, handle_delivery_report
 from workflows.jobs import CallerSmsJob, DeliveryJob, MissedCallJob, TeamReplyJob
 from workflows.lines import Line
-from workflows.mirror import InboundSms, TeamReply, handle_caller_sms, handle_team_reply
+from workflows.mirror import InboundSms, TeamReply, caller_text_story, handle_team_reply
 from workflows.missed_call import MissedCall, missed_call_story
 from workflows.outcomes import first_reply_figures, lead_event, record_outcome
-from workflows.ports import Figures
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +65,24 @@ async def caller_sms(svc: Services, job_id: str, job: CallerSmsJob) -> None:
         message_id=job.sid, line=line, caller=caller_from(job.caller, "", line.number), body=job.body,
         media=job.media, at=job.at, opt_out_type=job.opt_out_type, seq=job.seq,
     )
-    steps = RedisSteps(svc.redis.client, job_id)
-    conv, outcome = await handle_caller_sms(
-        msg, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags, sms=svc.sms,
-        bursts=svc.bursts, steps=steps, now=svc.clock.now(),
+    await caller_text_story(
+        msg, job_id=job_id, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags, sms=svc.sms,
+        bursts=svc.bursts, burst_flush=BurstTimer(svc), steps=RedisSteps(svc.redis.client, job_id),
+        outcomes=ServiceOutcomes(svc), deadlines=svc.scheduler.deadlines, clock=svc.clock,
+        # Only the questions read it (quiet hours in the caller's own zone); it costs a lookup.
+        caller_tz=timezone_of(msg.caller.number) if line.questions else None,
     )
-    lead = lead_event("caller_sms", job_id, conv, msg.at) if msg.caller.kind == "ok" else None
-    await record_outcome("caller text", job_id, Figures(msg.line.number, msg.at, ("texts_in",)), lead,
-                         steps=steps, outcomes=ServiceOutcomes(svc))
-    await follow_through.after_caller_sms(svc, job_id, msg, conv)
-    await qualify.after_caller_sms(svc, job_id, msg, conv)
-    if outcome == "hold_first":
-        svc.tasks.spawn(flush_burst_later(svc, conv.id), name=f"burst:{conv.id}")
+
+
+@dataclass(frozen=True)
+class BurstTimer:
+    """The `BurstFlush` port: a timer on this instance. If the instance dies first, the flush
+    claim in Redis expires and the caller's next held text arms a new one."""
+
+    svc: Services
+
+    def flush_later(self, conv_id: str) -> None:
+        self.svc.tasks.spawn(flush_burst_later(self.svc, conv_id), name=f"burst:{conv_id}")
 
 
 async def flush_burst_later(svc: Services, conv_id: str) -> None:

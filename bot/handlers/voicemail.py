@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from bot.handlers.follow_through import after_caller_text
 from bot.handlers.outcomes import ServiceOutcomes
 from bot.phones import caller_from, mask
 from bot.services import Services
 from bot.slack.gateway import is_transient
 from bot.store.steps import RedisSteps
 from workflows.conversation import Conversation, Entry
+from workflows.follow_through import caller_wrote
 from workflows.jobs import VoicemailJob, VoicemailTranscriptJob
 from workflows.lines import Line
 from workflows.outcomes import lead_event, record_lead_safely
@@ -138,5 +138,9 @@ async def voicemail_transcript(svc: Services, job_id: str, job: VoicemailTranscr
     await post_once(steps, "transcript", svc.chat, conv, entry, now)
     event = lead_event("voicemail", job_id, conv, now, recording_url=job.url, transcript=text)
     await once(steps, "lead", lambda: record_lead_safely(job_id, event, outcomes=ServiceOutcomes(svc)))
-    await after_caller_text(svc, job_id, line, conv, text, at=now)
+    # Words from the caller, as a text's are: urgent words page on-call, the ladder restarts.
+    await caller_wrote(
+        conv, line, text, at=now, store=svc.store, locks=svc.locks, chat=svc.chat, sms=svc.sms, flags=svc.flags,
+        deadlines=svc.scheduler.deadlines, steps=steps.part("urgent"), now=svc.clock.now(),
+    )
 
