@@ -1,7 +1,7 @@
 """The two-way mirror: caller SMS into the thread, team replies out as SMS (PRODUCT §2.2-2.3).
 
-A caller's text is told in order by one function, `caller_text_story`; the rest of this
-module is its steps, and the team reply.
+Two stories, each told in order by one function: `caller_text_story` and `team_reply_story`;
+the rest of this module is their steps.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from workflows.compliance import (
     learn_from_refusal,
 )
 from workflows.conversation import Caller, Conversation, Entry
-from workflows.follow_through import caller_wrote
+from workflows.follow_through import caller_wrote, stop_waiting
 from workflows.lines import Line
 from workflows.missed_call import ensure_thread
-from workflows.outcomes import lead_event, record_lead_safely, record_outcome
+from workflows.outcomes import first_reply_figures, lead_event, record_lead_safely, record_outcome
 from workflows.ports import (
     BurstFlush,
     BurstStore,
@@ -43,7 +43,7 @@ from workflows.ports import (
     StepLog,
     ThreadChat,
 )
-from workflows.qualify import may_answer, on_caller_text
+from workflows.qualify import end_for_human, may_answer, on_caller_text
 from workflows.sending import once, post_once, send_once
 
 log = logging.getLogger(__name__)
@@ -240,7 +240,40 @@ def is_internal_note(raw_text: str, prefixes: Sequence[str] = DEFAULT_NOTE_PREFI
     return any(head.startswith(p.strip().lower()) for p in prefixes if p.strip())
 
 
-async def handle_team_reply(
+async def team_reply_story(
+    reply: TeamReply,
+    *,
+    job_id: str,
+    store: ConversationStore,
+    sms: SmsSender,
+    chat: ThreadChat,
+    to_plain: Callable[[str], Awaitable[str]],
+    flags: CallerFlags,
+    locks: ConversationLocks,
+    steps: StepLog,
+    outcomes: Outcomes,
+    deadlines: Deadlines,
+    now: datetime,
+) -> ReplyOutcome:
+    """A person's reply in a caller's thread, in order: text it to the caller; once it went out,
+    time a first reply, record the lead, end the questions and the reminder ladder, refresh the card."""
+    outcome = await _send_reply(reply, store=store, sms=sms, chat=chat, to_plain=to_plain, flags=flags,
+                                steps=steps, now=now)
+    if outcome != "sent":
+        return outcome
+    conv = await store.by_thread(reply.channel, reply.thread_id)  # as the reply saved it
+    if conv is None:
+        return outcome
+    lead = lead_event("team_reply", job_id, conv, now, by=reply.user)
+    await record_outcome("team reply", job_id, first_reply_figures(conv, now), lead, steps=steps, outcomes=outcomes)
+    # A person answered the caller: the questions and the reminders stop.
+    await end_for_human(conv, store=store, locks=locks, deadlines=deadlines)
+    conv = await stop_waiting(conv, store=store, locks=locks, deadlines=deadlines)
+    await chat.refresh_card(conv)
+    return outcome
+
+
+async def _send_reply(
     reply: TeamReply,
     *,
     store: ConversationStore,

@@ -287,6 +287,8 @@ async def end_for_human(
     conv: Conversation, *, store: ConversationStore, locks: ConversationLocks, deadlines: Deadlines
 ) -> None:
     """A person texted the caller: no more automatic questions in this conversation."""
+    if conv.extra.get(STATE) in (None, "done", "ended"):
+        return  # none were asked, or they are over already
     await deadlines.cancel_group(f"qualify:{conv.id}")
 
     def change(c: Conversation) -> None:

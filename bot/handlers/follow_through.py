@@ -1,5 +1,6 @@
-"""Follow-through at the edges: what the job handlers start, what the scheduler fires, and
-the card's buttons (PRODUCT §2.4, §2.5).
+"""Follow-through at the edges: what the scheduler fires (reminders, pages, snooze ends) and
+the card's buttons (PRODUCT §2.4, §2.5). What a call or a text starts (the reminder ladder,
+urgent paging) is part of its story in workflows/.
 
 Reminders and pages are `Deadlines` jobs; each fired job has its own step log, named by
 the job and the episode it belongs to, so a job run again after a crash repeats nothing.
@@ -25,14 +26,6 @@ from workflows.jobs import CardActionJob, PageJob, ReminderJob, SnoozeEndJob
 from workflows.lines import Line
 
 log = logging.getLogger(__name__)
-
-# --- started by the job handlers -------------------------------------------------------------
-
-
-async def after_team_reply(svc: Services, conv: Conversation) -> None:
-    """A person texted the caller back: no reminders until the caller writes again."""
-    conv = await ft.stop_waiting(conv, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
-    await svc.chat.refresh_card(conv)
 
 
 # --- fired by the scheduler --------------------------------------------------------------------
@@ -165,7 +158,4 @@ async def card_action(svc: Services, job_id: str, job: CardActionJob) -> None:
     await svc.chat.tell_user(channel, user, said)
 
 
-__all__ = [
-    "after_team_reply", "card_action",
-    "page", "reminder", "snooze_end",
-]
+__all__ = ["card_action", "page", "reminder", "snooze_end"]

@@ -1,12 +1,9 @@
-"""The message jobs: rebuild a workflow's input from the typed job and run it with its step log.
+"""The message jobs: each typed job becomes its story's input, the story gets its ports, and runs.
 
-A missed call's whole story (text, thread, count, lead, reminder ladder) is told by
-workflows/missed_call.py, a caller's text by workflows/mirror.py: their handlers only build
-the input and the ports.
-
-Webhooks and Slack listeners only record jobs; these handlers do the work, on whichever
-instance picks the job up, as often as it takes to finish. The table of kinds is
-bot/handlers/table.py.
+The stories themselves (what happens, in which order) are in workflows/: a missed call in
+workflows/missed_call.py, a caller's text and a team reply in workflows/mirror.py. Webhooks
+and Slack listeners only record jobs; these handlers run them, on whichever instance picks
+the job up, as often as it takes to finish. The table of kinds is bot/handlers/table.py.
 """
 
 from __future__ import annotations
@@ -15,7 +12,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from bot.handlers import follow_through, qualify
 from bot.handlers.outcomes import ServiceOutcomes
 from bot.metrics import TextbackTimer, job_recorded_at
 from bot.phones import caller_from, timezone_of
@@ -26,9 +22,8 @@ from workflows.bursts import flush_held
 from workflows.delivery import DeliveryReport, handle_delivery_report
 from workflows.jobs import CallerSmsJob, DeliveryJob, MissedCallJob, TeamReplyJob
 from workflows.lines import Line
-from workflows.mirror import InboundSms, TeamReply, caller_text_story, handle_team_reply
+from workflows.mirror import InboundSms, TeamReply, caller_text_story, team_reply_story
 from workflows.missed_call import MissedCall, missed_call_story
-from workflows.outcomes import first_reply_figures, lead_event, record_outcome
 
 log = logging.getLogger(__name__)
 
@@ -101,26 +96,14 @@ async def team_reply(svc: Services, job_id: str, job: TeamReplyJob) -> None:
             text, resolve_user=svc.directory.user_name, resolve_channel=svc.directory.channel_name
         )
 
-    steps = RedisSteps(svc.redis.client, job_id)
-    outcome = await handle_team_reply(
-        reply, store=svc.store, sms=svc.sms, chat=svc.chat, to_plain=to_plain, flags=svc.flags,
-        steps=steps, now=job.at,
+    outcome = await team_reply_story(
+        reply, job_id=job_id, store=svc.store, sms=svc.sms, chat=svc.chat, to_plain=to_plain, flags=svc.flags,
+        locks=svc.locks, steps=RedisSteps(svc.redis.client, job_id), outcomes=ServiceOutcomes(svc),
+        deadlines=svc.scheduler.deadlines, now=job.at,
     )
     log.info("team reply %s: %s", reply.message_id, outcome)
-    if outcome != "sent":
-        return
-    conv = await svc.store.by_thread(reply.channel, reply.thread_id)
-    if conv is None:
-        return
-    lead = lead_event("team_reply", job_id, conv, job.at, by=job.user)
-    await record_outcome("team reply", job_id, first_reply_figures(conv, job.at), lead,
-                         steps=steps, outcomes=ServiceOutcomes(svc))
-    # A person answered the caller: the questions and the reminders stop.
-    await qualify.after_team_reply(svc, conv)
-    await follow_through.after_team_reply(svc, conv)
 
 
 async def delivery(svc: Services, job_id: str, job: DeliveryJob) -> None:
     report = DeliveryReport(sid=job.sid, status=job.status, error_code=job.error_code)
     await handle_delivery_report(report, store=svc.store, chat=svc.chat, flags=svc.flags)
-

@@ -1,24 +1,13 @@
-"""Qualification questions at the edges: after a team reply, and the questions held for quiet
-hours (PRODUCT §2.6, §2.7). A caller's text starts or answers them in its story
-(workflows/mirror.py)."""
+"""Qualification at the edges: a question held for the caller's quiet hours, sent when they
+end (PRODUCT §2.6). The questions themselves start and go on in the caller-text story
+(workflows/mirror.py) and end in the team-reply story."""
 
 from __future__ import annotations
-
-import logging
 
 from bot.services import Services
 from bot.store.steps import RedisSteps
 from workflows import qualify
-from workflows.conversation import Conversation
 from workflows.jobs import QualifyAskJob
-
-log = logging.getLogger(__name__)
-
-
-async def after_team_reply(svc: Services, conv: Conversation) -> None:
-    """A person texted the caller: the questions stop."""
-    if conv.extra.get(qualify.STATE) not in (None, "done", "ended"):
-        await qualify.end_for_human(conv, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
 
 
 async def ask_held(svc: Services, job_id: str, job: QualifyAskJob) -> None:
