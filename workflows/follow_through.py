@@ -3,7 +3,8 @@
 A conversation is *waiting* from a caller's message until a person replies by text,
 resolves it or snoozes it. While it waits, the line's reminder ladder is pending in
 `Deadlines` (group `remind:<conv>`); a new caller message restarts it. The ladder counts
-open time only, unless the thread is urgent (`workflows.paging`).
+open time only, unless the thread is urgent (`workflows.paging`). `caller_wrote` is what a
+caller's words start (a text, a voicemail transcript): urgent paging, then the ladder.
 
 Every timed job carries the episode it belongs to (`since`): a job left from a ladder that
 was restarted or stopped finds another episode in the conversation and does nothing. The
@@ -31,19 +32,22 @@ from workflows.durations import format_wait
 from workflows.jobs import ReminderJob
 from workflows.lines import Line
 from workflows.oncall import on_duty
+from workflows.paging import matcher_for, raise_urgent
 from workflows.ports import (
+    CallerFlags,
     ConversationLocks,
     ConversationStore,
     Deadline,
     Deadlines,
     Pager,
+    SmsSender,
     StepLog,
     ThreadChat,
 )
 from workflows.reminders import ladder, pending, step_kind
 from workflows.sending import once, post_once
 
-__all__ = ["fire_reminder", "start_waiting", "stop_waiting", "wake"]
+__all__ = ["caller_wrote", "fire_reminder", "start_waiting", "stop_waiting", "wake"]
 
 
 
@@ -86,6 +90,30 @@ async def start_waiting(
     # fires in between finds the conversation waiting since a later time and does nothing.
     await deadlines.replace_group(remind_group(conv.id), _ladder_jobs(conv, line, at) if waiting else [])
     return conv
+
+
+async def caller_wrote(
+    conv: Conversation,
+    line: Line,
+    text: str,
+    *,
+    at: datetime,
+    store: ConversationStore,
+    locks: ConversationLocks,
+    chat: ThreadChat,
+    sms: SmsSender,
+    flags: CallerFlags,
+    deadlines: Deadlines,
+    steps: StepLog,
+    now: datetime,
+) -> None:
+    """Words from the caller (a text, a voicemail transcript): urgent words mark the thread and
+    page on-call (`workflows.paging`), then the ladder restarts from `at`."""
+    match = matcher_for(line).match(text)
+    if match is not None:
+        await raise_urgent(conv, line, match, store=store, locks=locks, chat=chat, sms=sms, flags=flags,
+                           deadlines=deadlines, steps=steps, now=now)
+    await start_waiting(conv, line, at=at, store=store, locks=locks, deadlines=deadlines)
 
 
 async def stop_waiting(

@@ -1,7 +1,12 @@
-"""The two-way mirror: caller SMS into the thread, team replies out as SMS (PRODUCT §2.2-2.3)."""
+"""The two-way mirror: caller SMS into the thread, team replies out as SMS (PRODUCT §2.2-2.3).
+
+Two stories, each told in order by one function: `caller_text_story` and `team_reply_story`;
+the rest of this module is their steps.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,19 +24,29 @@ from workflows.compliance import (
     learn_from_refusal,
 )
 from workflows.conversation import Caller, Conversation, Entry
+from workflows.follow_through import caller_wrote, stop_waiting
 from workflows.lines import Line
 from workflows.missed_call import ensure_thread
+from workflows.outcomes import first_reply_figures, lead_event, record_lead_safely, record_outcome
 from workflows.ports import (
+    BurstFlush,
     BurstStore,
     CallerFlags,
+    Clock,
     ConversationLocks,
     ConversationStore,
+    Deadlines,
+    Figures,
+    Outcomes,
     RetryLater,
     SmsSender,
     StepLog,
     ThreadChat,
 )
+from workflows.qualify import end_for_human, may_answer, on_caller_text
 from workflows.sending import once, post_once, send_once
+
+log = logging.getLogger(__name__)
 
 DEFAULT_NOTE_PREFIXES = ("note:", "//")
 REFUSAL_HINT = "Your message stays in the thread; nothing was texted."
@@ -58,7 +73,55 @@ class InboundSms:
     seq: int = 0  # arrival number among this caller's texts (0: unordered)
 
 
-async def handle_caller_sms(
+async def caller_text_story(
+    msg: InboundSms,
+    *,
+    job_id: str,
+    store: ConversationStore,
+    chat: ThreadChat,
+    locks: ConversationLocks,
+    flags: CallerFlags,
+    sms: SmsSender,
+    bursts: BurstStore,
+    burst_flush: BurstFlush,
+    steps: StepLog,
+    outcomes: Outcomes,
+    deadlines: Deadlines,
+    clock: Clock,
+    caller_tz: str | None,
+) -> Conversation:
+    """A caller's text, in order: show it in their thread, count it, record the lead; unless it
+    is a STOP, START or HELP keyword, page on urgent words and restart the reminder ladder;
+    take it as the start of the questions or an answer (a bare "yes" too); a burst's held
+    texts are posted later.
+
+    `caller_tz` is the caller's own timezone, when their number gives one (quiet hours).
+    """
+    conv, shown = await _mirror_text(
+        msg, store=store, chat=chat, locks=locks, flags=flags, sms=sms, bursts=bursts, steps=steps, now=clock.now()
+    )
+    lead = lead_event("caller_sms", job_id, conv, msg.at) if msg.caller.kind == "ok" else None
+    await record_outcome("caller text", job_id, Figures(msg.line.number, msg.at, ("texts_in",)), lead,
+                         steps=steps, outcomes=outcomes)
+    keyword = keyword_of(msg.body, msg.opt_out_type)
+    if keyword is None:  # STOP, START and HELP are about the texts, not a request: nobody waits
+        await caller_wrote(conv, msg.line, msg.body, at=msg.at, store=store, locks=locks, chat=chat, sms=sms,
+                           flags=flags, deadlines=deadlines, steps=steps.part("urgent"), now=clock.now())
+    if msg.line.questions and may_answer(keyword, msg.body):
+        outcome, plan = await on_caller_text(
+            conv, msg.line, msg.body, store=store, locks=locks, sms=sms, flags=flags, chat=chat, deadlines=deadlines,
+            steps=steps.part("qualify"), now=clock.now(), caller_tz=caller_tz,
+        )
+        log.info("qualification after %s: %s", job_id, outcome)
+        if plan is not None and plan.answer is not None:
+            answer = lead_event("answer", f"{job_id}:answer", conv, msg.at, answer=plan.answer)
+            await record_lead_safely(job_id, answer, outcomes=outcomes)
+    if shown == "hold_first":
+        burst_flush.flush_later(conv.id)
+    return conv
+
+
+async def _mirror_text(
     msg: InboundSms,
     *,
     store: ConversationStore,
@@ -73,7 +136,7 @@ async def handle_caller_sms(
     """Mirror a caller's text into their open thread, opening a "texted in" thread if needed.
 
     Past the burst rate the text is held and shown with the others of the burst; the
-    outcome "hold_first" tells the caller of this function to arm the flush.
+    outcome "hold_first" says this text armed the flush.
 
     STOP/START/HELP are mirrored too (nothing a caller writes is lost) and acted on; they
     are the only texts that may get an automatic reply, and only HELP does: the carrier
@@ -177,7 +240,40 @@ def is_internal_note(raw_text: str, prefixes: Sequence[str] = DEFAULT_NOTE_PREFI
     return any(head.startswith(p.strip().lower()) for p in prefixes if p.strip())
 
 
-async def handle_team_reply(
+async def team_reply_story(
+    reply: TeamReply,
+    *,
+    job_id: str,
+    store: ConversationStore,
+    sms: SmsSender,
+    chat: ThreadChat,
+    to_plain: Callable[[str], Awaitable[str]],
+    flags: CallerFlags,
+    locks: ConversationLocks,
+    steps: StepLog,
+    outcomes: Outcomes,
+    deadlines: Deadlines,
+    now: datetime,
+) -> ReplyOutcome:
+    """A person's reply in a caller's thread, in order: text it to the caller; once it went out,
+    time a first reply, record the lead, end the questions and the reminder ladder, refresh the card."""
+    outcome = await _send_reply(reply, store=store, sms=sms, chat=chat, to_plain=to_plain, flags=flags,
+                                steps=steps, now=now)
+    if outcome != "sent":
+        return outcome
+    conv = await store.by_thread(reply.channel, reply.thread_id)  # as the reply saved it
+    if conv is None:
+        return outcome
+    lead = lead_event("team_reply", job_id, conv, now, by=reply.user)
+    await record_outcome("team reply", job_id, first_reply_figures(conv, now), lead, steps=steps, outcomes=outcomes)
+    # A person answered the caller: the questions and the reminders stop.
+    await end_for_human(conv, store=store, locks=locks, deadlines=deadlines)
+    conv = await stop_waiting(conv, store=store, locks=locks, deadlines=deadlines)
+    await chat.refresh_card(conv)
+    return outcome
+
+
+async def _send_reply(
     reply: TeamReply,
     *,
     store: ConversationStore,

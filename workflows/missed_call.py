@@ -1,4 +1,7 @@
-"""Missed call -> instant text-back -> Slack thread (PRODUCT §2.1)."""
+"""Missed call -> instant text-back -> Slack thread -> figures, lead, reminders (PRODUCT §2.1).
+
+`missed_call_story` tells it in order; the rest of this module is its steps.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +14,17 @@ from workflows import hours as hours_mod
 from workflows.compliance import learn_from_refusal, lookup_guard, static_guard
 from workflows.conversation import Caller, Conversation, Entry, SmsResult, TextbackState
 from workflows.durations import format_duration
+from workflows.follow_through import start_waiting
 from workflows.lines import OPT_OUT_FOOTER, Line
+from workflows.outcomes import lead_event, record_outcome
 from workflows.ports import (
     CallerFlags,
     ConversationLocks,
     ConversationStore,
+    Deadlines,
+    Figures,
     LineTypes,
+    Outcomes,
     SmsSender,
     StepLog,
     TextbackLane,
@@ -27,7 +35,8 @@ from workflows.templates import render
 
 # DialCallStatus values that mean nobody picked up (PROTOCOLS 1.2).
 MISSED_DIAL_STATUSES = frozenset({"no-answer", "busy", "failed", "canceled"})
-
+# How the plan says a repeat call inside the cooldown gets no second text.
+COOLDOWN_REASON = "already texted"
 
 
 def dial_means_missed(dial_call_status: str) -> bool:
@@ -99,7 +108,7 @@ async def plan_textback(
     claimed, first = await store.claim_textback(line.number, number, line.cooldown, owner=call.call_id)
     if not claimed:
         window = format_duration(line.cooldown)
-        return TextbackPlan(send=False, reason=f"already texted within the {window} cooldown")
+        return TextbackPlan(send=False, reason=f"{COOLDOWN_REASON} within the {window} cooldown")
     return TextbackPlan(send=True, body=textback_body(line, now=now, first_text=first))
 
 
@@ -120,8 +129,52 @@ async def _plan_once(
     return plan
 
 
-async def handle_missed_call(
+async def missed_call_story(
     call: MissedCall,
+    *,
+    job_id: str,
+    store: ConversationStore,
+    sms: SmsSender,
+    chat: ThreadChat,
+    locks: ConversationLocks,
+    flags: CallerFlags,
+    lookup: LineTypes | None,
+    steps: StepLog,
+    outcomes: Outcomes,
+    deadlines: Deadlines,
+    lane: TextbackLane,
+    now: datetime,
+) -> Conversation:
+    """A missed call, in order: text the caller back, open (or continue) their thread, count the
+    call, record the lead, start the reminder ladder. Safe to re-run: `steps` logs each effect."""
+    try:
+        plan = await _plan_once(call, store, flags, steps, now, lookup)
+        conv = await _text_back_and_thread(
+            call, plan, store=store, sms=sms, chat=chat, locks=locks, flags=flags, steps=steps, lane=lane, now=now
+        )
+    finally:
+        lane.leave()  # also when the job failed before its text-back
+    lead = lead_event("missed_call", job_id, conv, call.at) if call.caller.kind == "ok" else None
+    await record_outcome("missed call", job_id, missed_call_figures(call, plan, conv), lead,
+                         steps=steps, outcomes=outcomes)
+    await start_waiting(conv, call.line, at=call.at, store=store, locks=locks, deadlines=deadlines)
+    return conv
+
+
+def missed_call_figures(call: MissedCall, plan: TextbackPlan, conv: Conversation) -> Figures:
+    """What a missed call adds to its line's day."""
+    line, at = call.line.number, call.at
+    if not plan.send:
+        # A repeat inside the cooldown was texted the first time: it is no "not texted".
+        counted = ("missed",) if plan.reason.startswith(COOLDOWN_REASON) else ("missed", "not_texted")
+        return Figures(line, at, counted, no_text=plan.reason)
+    # A text-back the carrier refused is neither texted nor "not texted" (no guard stopped it).
+    return Figures(line, at, ("missed", "texted") if conv.textback == "sent" else ("missed",))
+
+
+async def _text_back_and_thread(
+    call: MissedCall,
+    plan: TextbackPlan,
     *,
     store: ConversationStore,
     sms: SmsSender,
@@ -129,23 +182,20 @@ async def handle_missed_call(
     locks: ConversationLocks,
     flags: CallerFlags,
     steps: StepLog,
+    lane: TextbackLane,
     now: datetime,
-    lookup: LineTypes | None = None,
-    lane: TextbackLane | None = None,
 ) -> Conversation:
-    """Text the caller first, then open or continue the Slack thread; safe to re-run."""
-    plan = await _plan_once(call, store, flags, steps, now, lookup)
+    """Text the caller first, then open or continue the Slack thread and show the text-back."""
     sending: asyncio.Task[SmsResult] | None = None
     if plan.send:
-        # The SMS request leaves before anything waits on Slack; with a lane, this call's
-        # Slack work also waits (bounded) for other callers' text-backs in hand.
+        # The SMS request leaves before anything waits on Slack; the lane makes this call's
+        # Slack work also wait (bounded) for other callers' text-backs in hand.
         sending = asyncio.create_task(
             send_once(steps, "textback", sms, to=call.caller.number, from_=call.line.number,
                       body=plan.body, now=now)
         )
     try:
-        if lane is not None:
-            await lane.after_send(sending)
+        await lane.after_send(sending)
         # Usually the SMS request was answered by now: the card is then posted showing it,
         # and needs no update afterwards (one Slack call fewer per missed call).
         known = _result_if_done(sending)

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from workflows.conversation import Conversation, Entry, SmsResult
 from workflows.jobs import TimedJob
+from workflows.leads import LeadEvent
 
 
 class SmsSender(Protocol):
@@ -173,6 +174,10 @@ class TextbackLane(Protocol):
         """Called once this call's SMS request was started (None: no text is due)."""
         ...
 
+    def leave(self) -> None:
+        """Leave the lane (also when the job failed before its text-back)."""
+        ...
+
 
 class StepLog(Protocol):
     """What a job already did, so a re-run after a crash repeats no effect."""
@@ -187,6 +192,49 @@ class StepLog(Protocol):
 
     def key(self, name: str) -> str:
         """A name for step `name` unique across jobs, to tag its effect with."""
+        ...
+
+    def part(self, name: str) -> StepLog:
+        """The step log of a part of the job with its own steps (its urgent page, its question)."""
+        ...
+
+
+class Clock(Protocol):
+    """The app's clock, for a story that reads the time again after waiting (a turn, a lock)."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What one finished job adds to its line's figures for the day (digest, stats, /metrics)."""
+
+    line: str
+    at: datetime
+    counted: tuple[str, ...]  # of: missed, texted, not_texted, texts_in, replied
+    no_text: str = ""  # a missed call that got no text-back: why (a repeat in the cooldown too)
+    reply_seconds: float | None = None  # "replied": how long the caller waited for it
+
+
+class Outcomes(Protocol):
+    """What finished jobs add up to: the line's figures, and the caller's lead (and so the CRM)."""
+
+    async def count(self, figures: Figures) -> None:
+        """Add one job's figures to its line's day, in the line's own calendar."""
+        ...
+
+    async def record_lead(self, event: LeadEvent) -> None:
+        """Apply `event` to the caller's lead once; a change is queued for the CRM webhook."""
+        ...
+
+
+class BurstFlush(Protocol):
+    """Posts the texts held back in a caller's burst together, once it has had a moment to end."""
+
+    def flush_later(self, conv_id: str) -> None:
+        """Arrange for this conversation's held texts to be posted a few seconds from now."""
         ...
 
 

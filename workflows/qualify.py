@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from workflows.compliance import Keyword
 from workflows.conversation import Conversation, Entry
 from workflows.conversation_state import FIRST_REPLY_AT, update_locked
 from workflows.jobs import QualifyAskJob
@@ -42,6 +43,7 @@ __all__ = [
     "Plan",
     "answers_of",
     "end_for_human",
+    "may_answer",
     "next_plan",
     "on_caller_text",
     "parse_answer",
@@ -176,6 +178,15 @@ def next_plan(questions: Sequence[Question], state: str, text: str, *, business:
     return Plan("done", send=closing_text(business), answer=answer)
 
 
+def may_answer(keyword: Keyword | None, text: str) -> bool:
+    """Whether a caller's text may start the questions or answer one: STOP, START and HELP never do.
+
+    A bare "yes" is also a carrier opt-in keyword, but to a yes/no question it is the answer:
+    it is taken as one (opting in someone who never opted out changes nothing).
+    """
+    return keyword is None or (keyword == "opt_in" and text.strip(" .!").lower() == "yes")
+
+
 def answers_of(conv: Conversation) -> list[tuple[str, str]]:
     """The answers given so far, in the order they were given."""
     return [(k.removeprefix(ANSWER), v) for k, v in conv.extra.items() if k.startswith(ANSWER)]
@@ -276,6 +287,8 @@ async def end_for_human(
     conv: Conversation, *, store: ConversationStore, locks: ConversationLocks, deadlines: Deadlines
 ) -> None:
     """A person texted the caller: no more automatic questions in this conversation."""
+    if conv.extra.get(STATE) in (None, "done", "ended"):
+        return  # none were asked, or they are over already
     await deadlines.cancel_group(f"qualify:{conv.id}")
 
     def change(c: Conversation) -> None:

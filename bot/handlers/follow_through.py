@@ -1,5 +1,6 @@
-"""Follow-through at the edges: what the job handlers start, what the scheduler fires, and
-the card's buttons (PRODUCT §2.4, §2.5).
+"""Follow-through at the edges: what the scheduler fires (reminders, pages, snooze ends) and
+the card's buttons (PRODUCT §2.4, §2.5). What a call or a text starts (the reminder ladder,
+urgent paging) is part of its story in workflows/.
 
 Reminders and pages are `Deadlines` jobs; each fired job has its own step log, named by
 the job and the episode it belongs to, so a job run again after a crash repeats nothing.
@@ -18,53 +19,13 @@ from bot.slack.commands.permissions import Permissions
 from bot.store.steps import RedisSteps
 from workflows import card_actions, paging
 from workflows import follow_through as ft
-from workflows.compliance import keyword_of
 from workflows.conversation import Conversation, Entry
 from workflows.conversation_state import RESOLVED_BY
 from workflows.hours import next_open
 from workflows.jobs import CardActionJob, PageJob, ReminderJob, SnoozeEndJob
 from workflows.lines import Line
-from workflows.mirror import InboundSms
 
 log = logging.getLogger(__name__)
-
-# Caller texts that are about the subscription, not a request: they do not restart the ladder.
-_NOT_A_REQUEST = frozenset({"opt_out", "opt_in", "help"})
-
-
-# --- started by the job handlers -------------------------------------------------------------
-
-
-async def after_missed_call(svc: Services, line: Line, conv: Conversation, at: datetime) -> None:
-    """A missed call (or a repeat one): the caller now waits for a person."""
-    await ft.start_waiting(conv, line, at=at, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
-
-
-async def after_caller_sms(svc: Services, job_id: str, msg: InboundSms, conv: Conversation) -> None:
-    """A caller's text: urgent phrases page and may send a safety text; the ladder restarts."""
-    if keyword_of(msg.body, msg.opt_out_type) in _NOT_A_REQUEST:
-        return
-    await after_caller_text(svc, job_id, msg.line, conv, msg.body, at=msg.at)
-
-
-async def after_caller_text(
-    svc: Services, job_id: str, line: Line, conv: Conversation, text: str, *, at: datetime
-) -> None:
-    """Words from the caller (a text, a voicemail transcript): urgent matching, then the ladder restarts."""
-    match = paging.matcher_for(line).match(text)
-    if match is not None:
-        await paging.raise_urgent(
-            conv, line, match, store=svc.store, locks=svc.locks, chat=svc.chat, sms=svc.sms, flags=svc.flags,
-            deadlines=svc.scheduler.deadlines, steps=RedisSteps(svc.redis.client, f"{job_id}:urgent"),
-            now=svc.clock.now(),
-        )
-    await ft.start_waiting(conv, line, at=at, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
-
-
-async def after_team_reply(svc: Services, conv: Conversation) -> None:
-    """A person texted the caller back: no reminders until the caller writes again."""
-    conv = await ft.stop_waiting(conv, store=svc.store, locks=svc.locks, deadlines=svc.scheduler.deadlines)
-    await svc.chat.refresh_card(conv)
 
 
 # --- fired by the scheduler --------------------------------------------------------------------
@@ -197,7 +158,4 @@ async def card_action(svc: Services, job_id: str, job: CardActionJob) -> None:
     await svc.chat.tell_user(channel, user, said)
 
 
-__all__ = [
-    "after_caller_sms", "after_caller_text", "after_missed_call", "after_team_reply", "card_action",
-    "page", "reminder", "snooze_end",
-]
+__all__ = ["card_action", "page", "reminder", "snooze_end"]

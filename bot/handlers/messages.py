@@ -1,18 +1,20 @@
-"""The message jobs: rebuild a workflow's input from the typed job and run it with its step log.
+"""The message jobs: each typed job becomes its story's input, the story gets its ports, and runs.
 
-Webhooks and Slack listeners only record jobs; these handlers do the work, on whichever
-instance picks the job up, as often as it takes to finish. The table of kinds is
-bot/handlers/table.py.
+The stories themselves (what happens, in which order) are in workflows/: a missed call in
+workflows/missed_call.py, a caller's text and a team reply in workflows/mirror.py. Webhooks
+and Slack listeners only record jobs; these handlers run them, on whichever instance picks
+the job up, as often as it takes to finish. The table of kinds is bot/handlers/table.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
-from bot.handlers import follow_through, outcomes, qualify
+from bot.handlers.outcomes import ServiceOutcomes
 from bot.metrics import TextbackTimer, job_recorded_at
-from bot.phones import caller_from
+from bot.phones import caller_from, timezone_of
 from bot.services import Services
 from bot.slack.mrkdwn import to_plain_text
 from bot.store.steps import RedisSteps
@@ -20,8 +22,8 @@ from workflows.bursts import flush_held
 from workflows.delivery import DeliveryReport, handle_delivery_report
 from workflows.jobs import CallerSmsJob, DeliveryJob, MissedCallJob, TeamReplyJob
 from workflows.lines import Line
-from workflows.mirror import InboundSms, TeamReply, handle_caller_sms, handle_team_reply
-from workflows.missed_call import MissedCall, handle_missed_call
+from workflows.mirror import InboundSms, TeamReply, caller_text_story, team_reply_story
+from workflows.missed_call import MissedCall, missed_call_story
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +42,14 @@ async def missed_call(svc: Services, job_id: str, job: MissedCallJob) -> None:
     call = MissedCall(
         call_id=job.call_sid, line=line, caller=caller_from(job.caller, job.caller_name, line.number), at=job.at
     )
-    # Times the text-back from the moment the missed call was recorded (for /metrics).
-    timed_sms = TextbackTimer(svc.sms, svc.metrics, job_recorded_at(job_id))
-    lane = svc.lane.for_call(call.call_id)
-    steps = RedisSteps(svc.redis.client, job_id)
-    try:
-        conv = await handle_missed_call(
-            call, store=svc.store, sms=timed_sms, chat=svc.chat, locks=svc.locks, flags=svc.flags,
-            steps=steps, now=call.at, lookup=svc.line_types, lane=lane,
-        )
-    finally:
-        lane.leave()  # also when the job failed before its text-back
-    await outcomes.missed_call(svc, job_id, steps, call, conv)
-    await follow_through.after_missed_call(svc, line, conv, call.at)
+    await missed_call_story(
+        call, job_id=job_id, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags,
+        lookup=svc.line_types, steps=RedisSteps(svc.redis.client, job_id), outcomes=ServiceOutcomes(svc),
+        deadlines=svc.scheduler.deadlines, now=call.at,
+        # Times the text-back from the moment the missed call was recorded (for /metrics).
+        sms=TextbackTimer(svc.sms, svc.metrics, job_recorded_at(job_id)),
+        lane=svc.lane.for_call(call.call_id),  # entered last: the story leaves it, whatever happens
+    )
 
 
 async def caller_sms(svc: Services, job_id: str, job: CallerSmsJob) -> None:
@@ -63,16 +60,24 @@ async def caller_sms(svc: Services, job_id: str, job: CallerSmsJob) -> None:
         message_id=job.sid, line=line, caller=caller_from(job.caller, "", line.number), body=job.body,
         media=job.media, at=job.at, opt_out_type=job.opt_out_type, seq=job.seq,
     )
-    steps = RedisSteps(svc.redis.client, job_id)
-    conv, outcome = await handle_caller_sms(
-        msg, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags, sms=svc.sms,
-        bursts=svc.bursts, steps=steps, now=svc.clock.now(),
+    await caller_text_story(
+        msg, job_id=job_id, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags, sms=svc.sms,
+        bursts=svc.bursts, burst_flush=BurstTimer(svc), steps=RedisSteps(svc.redis.client, job_id),
+        outcomes=ServiceOutcomes(svc), deadlines=svc.scheduler.deadlines, clock=svc.clock,
+        # Only the questions read it (quiet hours in the caller's own zone); it costs a lookup.
+        caller_tz=timezone_of(msg.caller.number) if line.questions else None,
     )
-    await outcomes.caller_sms(svc, job_id, steps, msg, conv)
-    await follow_through.after_caller_sms(svc, job_id, msg, conv)
-    await qualify.after_caller_sms(svc, job_id, msg, conv)
-    if outcome == "hold_first":
-        svc.tasks.spawn(flush_burst_later(svc, conv.id), name=f"burst:{conv.id}")
+
+
+@dataclass(frozen=True)
+class BurstTimer:
+    """The `BurstFlush` port: a timer on this instance. If the instance dies first, the flush
+    claim in Redis expires and the caller's next held text arms a new one."""
+
+    svc: Services
+
+    def flush_later(self, conv_id: str) -> None:
+        self.svc.tasks.spawn(flush_burst_later(self.svc, conv_id), name=f"burst:{conv_id}")
 
 
 async def flush_burst_later(svc: Services, conv_id: str) -> None:
@@ -91,24 +96,14 @@ async def team_reply(svc: Services, job_id: str, job: TeamReplyJob) -> None:
             text, resolve_user=svc.directory.user_name, resolve_channel=svc.directory.channel_name
         )
 
-    steps = RedisSteps(svc.redis.client, job_id)
-    outcome = await handle_team_reply(
-        reply, store=svc.store, sms=svc.sms, chat=svc.chat, to_plain=to_plain, flags=svc.flags,
-        steps=steps, now=job.at,
+    outcome = await team_reply_story(
+        reply, job_id=job_id, store=svc.store, sms=svc.sms, chat=svc.chat, to_plain=to_plain, flags=svc.flags,
+        locks=svc.locks, steps=RedisSteps(svc.redis.client, job_id), outcomes=ServiceOutcomes(svc),
+        deadlines=svc.scheduler.deadlines, now=job.at,
     )
     log.info("team reply %s: %s", reply.message_id, outcome)
-    if outcome != "sent":
-        return
-    conv = await svc.store.by_thread(reply.channel, reply.thread_id)
-    if conv is None:
-        return
-    await outcomes.team_reply(svc, job_id, steps, job.at, job.user, conv)
-    # A person answered the caller: the questions and the reminders stop.
-    await qualify.after_team_reply(svc, conv)
-    await follow_through.after_team_reply(svc, conv)
 
 
 async def delivery(svc: Services, job_id: str, job: DeliveryJob) -> None:
     report = DeliveryReport(sid=job.sid, status=job.status, error_code=job.error_code)
     await handle_delivery_report(report, store=svc.store, chat=svc.chat, flags=svc.flags)
-

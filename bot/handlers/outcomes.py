@@ -1,14 +1,12 @@
-"""What a finished job tells the lead record, the CRM webhook and the metrics.
+"""The `Outcomes` port over the app's services: /metrics, the daily figures, leads, the CRM webhook.
 
-Called by bot/handlers/messages.py after a workflow ran. Nothing here may break the text-back
-path: every failure is logged and swallowed (the job itself has already done its work).
+What to count and which lead events to record is decided in workflows/ (workflows/outcomes.py
+and beside each flow); this only writes it down.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,42 +14,39 @@ from zoneinfo import ZoneInfo
 from bot.metrics import suppression_label
 from bot.services import Services
 from bot.store.daily import RedisDaily
-from bot.store.steps import RedisSteps
-from workflows.conversation import Conversation
 from workflows.leads import Lead, LeadEvent, webhook_payload
-from workflows.mirror import InboundSms
-from workflows.missed_call import MissedCall
-
-log = logging.getLogger(__name__)
+from workflows.ports import Figures
 
 
-async def record_lead(svc: Services, event: LeadEvent) -> tuple[Lead, list[str]] | None:
-    """Apply an event to its lead once, queueing a CRM delivery when the lead changed."""
+@dataclass(frozen=True)
+class ServiceOutcomes:
+    """Figures into /metrics and the line's day in Redis; lead events into the leads and the CRM outbox."""
 
-    def deliver(lead: Lead, changes: list[str], ev: LeadEvent) -> dict[str, Any]:
-        return webhook_payload(
-            lead, changes, business=svc.settings.config.business, cause=ev.kind
+    svc: Services
+
+    async def count(self, figures: Figures) -> None:
+        _to_metrics(self.svc, figures)
+        day = await _local_day(self.svc, figures.line, figures.at)
+        await RedisDaily(self.svc.redis.client).count(
+            figures.line, day, *figures.counted, reply_seconds=figures.reply_seconds
         )
 
-    done = await svc.leads.apply(
-        event, deliver=deliver if svc.crm.enabled_for(event.line) else None
-    )
-    if done is not None and done[1]:
-        if done[0].version == 1:
-            svc.metrics.leads_created.labels(line=event.line).inc()
-        svc.crm.kick()
-    return done
+    async def record_lead(self, event: LeadEvent) -> None:
+        await record_lead(self.svc, event)
 
 
-async def record_lead_safely(svc: Services, job_id: str, event: LeadEvent) -> None:
-    """`record_lead` for callers with a real number, never raising (the job's work is done)."""
-    if not event.phone.startswith("+"):
-        return
-
-    async def work() -> None:
-        await record_lead(svc, event)
-
-    await _guarded("lead", job_id, work())
+def _to_metrics(svc: Services, figures: Figures) -> None:
+    m, line, counted = svc.metrics, figures.line, figures.counted
+    if "missed" in counted:
+        m.missed_calls.labels(line=line).inc()
+    if figures.no_text:
+        m.textbacks_suppressed.labels(line=line, reason=suppression_label(figures.no_text)).inc()
+    if "texted" in counted:
+        m.textbacks_sent.labels(line=line).inc()
+    if "texts_in" in counted:
+        m.sms_inbound.labels(line=line).inc()
+    if "replied" in counted and figures.reply_seconds is not None:
+        m.first_reply.observe(figures.reply_seconds)
 
 
 async def _local_day(svc: Services, line: str, at: datetime) -> date:
@@ -60,98 +55,15 @@ async def _local_day(svc: Services, line: str, at: datetime) -> date:
     return at.astimezone(ZoneInfo(found.timezone if found else "UTC")).date()
 
 
-async def _guarded(what: str, job_id: str, work: Awaitable[None]) -> None:
-    try:
-        await work
-    except Exception:  # the job's own work is done; this must never undo or repeat it
-        log.exception("job %s: recording the %s outcome failed", job_id, what)
+async def record_lead(svc: Services, event: LeadEvent) -> tuple[Lead, list[str]] | None:
+    """Apply an event to its lead once, queueing a CRM delivery when the lead changed."""
 
+    def deliver(lead: Lead, changes: list[str], ev: LeadEvent) -> dict[str, Any]:
+        return webhook_payload(lead, changes, business=svc.settings.config.business, cause=ev.kind)
 
-async def _first_time(steps: RedisSteps) -> bool:
-    """True the first time a job's outcome is counted (a re-run after a crash counts nothing).
-
-    `steps` is the log the job's handler used: already read, so this costs one write."""
-    if await steps.get("outcome") is not None:
-        return False
-    await steps.put("outcome", "1")
-    return True
-
-
-def _event(
-    kind: Any, job_id: str, conv: Conversation, at: datetime, *, by: str = ""
-) -> LeadEvent:
-    return LeadEvent(
-        kind=kind,
-        event_id=job_id,
-        line=conv.line,
-        phone=conv.caller.number,
-        at=at,
-        name=conv.caller.name,
-        line_name=conv.line_label,
-        conversation_id=conv.id,
-        channel=conv.channel,
-        thread_ts=conv.thread_id or "",
-        by=by,
-    )
-
-
-async def missed_call(
-    svc: Services, job_id: str, steps: RedisSteps, call: MissedCall, conv: Conversation
-) -> None:
-    async def work() -> None:
-        if await _first_time(steps):
-            line = call.line.number
-            svc.metrics.missed_calls.labels(line=line).inc()
-            raw = await steps.get("plan")
-            plan = json.loads(raw) if raw else {}
-            figures = ["missed"]
-            if not plan.get("send"):
-                reason = suppression_label(str(plan.get("reason", "")))
-                svc.metrics.textbacks_suppressed.labels(line=line, reason=reason).inc()
-                if not str(plan.get("reason", "")).startswith("already texted"):
-                    figures.append("not_texted")
-            elif conv.textback == "sent":
-                svc.metrics.textbacks_sent.labels(line=line).inc()
-                figures.append("texted")
-            day = await _local_day(svc, line, call.at)
-            await RedisDaily(svc.redis.client).count(line, day, *figures)
-        if call.caller.kind == "ok":
-            await record_lead(svc, _event("missed_call", job_id, conv, call.at))
-
-    await _guarded("missed call", job_id, work())
-
-
-async def caller_sms(
-    svc: Services, job_id: str, steps: RedisSteps, msg: InboundSms, conv: Conversation
-) -> None:
-    async def work() -> None:
-        if await _first_time(steps):
-            svc.metrics.sms_inbound.labels(line=msg.line.number).inc()
-            day = await _local_day(svc, msg.line.number, msg.at)
-            await RedisDaily(svc.redis.client).count(msg.line.number, day, "texts_in")
-        if msg.caller.kind == "ok":
-            await record_lead(svc, _event("caller_sms", job_id, conv, msg.at))
-
-    await _guarded("caller text", job_id, work())
-
-
-async def team_reply(
-    svc: Services, job_id: str, steps: RedisSteps, at: datetime, user: str, conv: Conversation
-) -> None:
-    """A reply texted to the caller (`conv`, as it was saved): the lead is contacted, and the
-    first one is timed."""
-
-    async def work() -> None:
-        if (
-            await _first_time(steps)
-            and conv.extra.get("first_reply_at") == at.isoformat()
-        ):
-            waited = max(0.0, (at - conv.opened_at).total_seconds())
-            svc.metrics.first_reply.observe(waited)
-            day = await _local_day(svc, conv.line, at)
-            await RedisDaily(svc.redis.client).count(conv.line, day, "replied", reply_seconds=waited)
-        await record_lead(
-            svc, _event("team_reply", job_id, conv, at, by=user)
-        )
-
-    await _guarded("team reply", job_id, work())
+    done = await svc.leads.apply(event, deliver=deliver if svc.crm.enabled_for(event.line) else None)
+    if done is not None and done[1]:
+        if done[0].version == 1:
+            svc.metrics.leads_created.labels(line=event.line).inc()
+        svc.crm.kick()
+    return done

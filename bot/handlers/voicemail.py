@@ -9,22 +9,22 @@ the account's credentials to play. A transcript goes through urgent matching lik
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from bot.handlers import outcomes
-from bot.handlers.follow_through import after_caller_text
+from bot.handlers.outcomes import ServiceOutcomes
 from bot.phones import caller_from, mask
 from bot.services import Services
 from bot.slack.gateway import is_transient
 from bot.store.steps import RedisSteps
 from workflows.conversation import Conversation, Entry
+from workflows.follow_through import caller_wrote
 from workflows.jobs import VoicemailJob, VoicemailTranscriptJob
-from workflows.leads import LeadEvent
 from workflows.lines import Line
+from workflows.outcomes import lead_event, record_lead_safely
 from workflows.ports import RetryLater
 from workflows.sending import once, post_once
 
@@ -100,7 +100,8 @@ async def voicemail(svc: Services, job_id: str, job: VoicemailJob) -> None:
     if uploaded != "yes":
         text += ": the recording could not be copied here; it is in the Twilio console under Recordings"
     await post_once(steps, "note", svc.chat, conv, Entry("system", text + ".", at=now, icon="studio_microphone"), now)
-    await outcomes.record_lead_safely(svc, job_id, _lead_event(job_id, conv, now, recording_url=job.url))
+    event = lead_event("voicemail", job_id, conv, now, recording_url=job.url)
+    await record_lead_safely(job_id, event, outcomes=ServiceOutcomes(svc))
 
 
 async def _upload(svc: Services, conv: Conversation, audio: bytes, recording_sid: str) -> bool:
@@ -135,16 +136,11 @@ async def voicemail_transcript(svc: Services, job_id: str, job: VoicemailTranscr
         return
     entry = Entry("caller", f"(voicemail transcript) {text}", at=now)
     await post_once(steps, "transcript", svc.chat, conv, entry, now)
-    await once(steps, "lead", lambda: outcomes.record_lead_safely(
-        svc, job_id, _lead_event(job_id, conv, now, recording_url=job.url, transcript=text)))
-    await after_caller_text(svc, job_id, line, conv, text, at=now)
-
-
-def _lead_event(
-    job_id: str, conv: Conversation, at: datetime, *, recording_url: str, transcript: str = ""
-) -> LeadEvent:
-    return LeadEvent(
-        kind="voicemail", event_id=job_id, line=conv.line, phone=conv.caller.number, at=at, name=conv.caller.name,
-        line_name=conv.line_label, conversation_id=conv.id, channel=conv.channel, thread_ts=conv.thread_id or "",
-        recording_url=recording_url, transcript=transcript,
+    event = lead_event("voicemail", job_id, conv, now, recording_url=job.url, transcript=text)
+    await once(steps, "lead", lambda: record_lead_safely(job_id, event, outcomes=ServiceOutcomes(svc)))
+    # Words from the caller, as a text's are: urgent words page on-call, the ladder restarts.
+    await caller_wrote(
+        conv, line, text, at=now, store=svc.store, locks=svc.locks, chat=svc.chat, sms=svc.sms, flags=svc.flags,
+        deadlines=svc.scheduler.deadlines, steps=steps.part("urgent"), now=svc.clock.now(),
     )
+

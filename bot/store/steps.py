@@ -31,6 +31,10 @@ class RedisSteps:
     def key(self, name: str) -> str:
         return f"{self._job_id}:{name}"
 
+    def part(self, name: str) -> RedisSteps:
+        """The log of a part of the job (its urgent page, its question), kept in a hash of its own."""
+        return RedisSteps(self._r, self.key(name))
+
     async def get(self, name: str) -> str | None:
         if name in self._written:
             return self._written[name]
