@@ -8,6 +8,7 @@ readable: `pytest tests/test_walk.py -s` prints the files.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from types import FrameType
@@ -20,8 +21,8 @@ from tests.conftest import CALLER, LINE
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = (str(ROOT / "bot") + "/", str(ROOT / "workflows") + "/")
 # Today's walks; lower them as the story gets shorter, never raise them without a reason.
-MAX_TO_POST = 29
-MAX_WHOLE = 41
+MAX_TO_POST = 28
+MAX_WHOLE = 39
 OTHER_CALLER = "+15125550177"
 
 
@@ -35,8 +36,10 @@ async def files_crossed(rig: Rig) -> tuple[list[str], list[str]]:
     to_post: set[str] = set()
     slack_api = SlackStandIn._api.__code__
 
+    harness = asyncio.current_task()  # the test's own calls (settle, signing) are not the story
+
     def profile(frame: FrameType, event: str, arg: Any) -> None:
-        if event != "call":
+        if event != "call" or asyncio.current_task() is harness:
             return
         if frame.f_code.co_filename.startswith(PRODUCT):
             seen.add(frame.f_code.co_filename)

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from bot import phones
 from bot.logs import mask_numbers
 from bot.slack.mrkdwn import escape, to_plain_text, unescape
-from bot.store import codec
 from bot.store import leads as lead_store
+from bot.store.conversations import dumps, loads
 from workflows.compliance import keyword_of
 from workflows.conversation import Caller, Conversation
 from workflows.leads import Lead, StatusChange, lead_fields
@@ -85,8 +85,8 @@ _CONVERSATIONS = st.builds(
 
 @given(_CONVERSATIONS)
 def test_a_stored_conversation_reads_back_the_same(conv: Conversation) -> None:
-    raw = codec.dumps(conv)
-    assert codec.loads(raw) == conv
+    raw = dumps(conv)
+    assert loads(raw) == conv
     # The shallow copy writes exactly what a full dataclasses.asdict would.
     full = asdict(conv) | {"opened_at": conv.opened_at.isoformat(),
                            "last_event_at": conv.last_event_at.isoformat() if conv.last_event_at else None}
