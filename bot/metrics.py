@@ -1,29 +1,20 @@
 """Prometheus metrics, one registry per app (so several apps in one process never collide).
 
+The wrappers that count sends and Slack errors live with their gateways (bot/twilio/gateway.py,
+bot/slack/gateway.py); this module holds the registry and the names.
+
 `GET /metrics` serves them in Prometheus's text format. Counters are per instance: Prometheus
 scrapes each machine and sums.
 """
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
-from typing import Any
-
-import aiohttp
 from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
     generate_latest,
 )
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.web.async_slack_response import AsyncSlackResponse
-from twilio.rest import Client
-
-from bot.twilio.gateway import TwilioSms
-from workflows.conversation import SmsResult
 
 # What generate_latest writes: the classic text format every Prometheus reads.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -132,70 +123,3 @@ class Metrics:
     def page_sent(self, via: str = "slack") -> None:
         """`via`: slack, sms or voice."""
         self.pages_sent.labels(via=via).inc()
-
-
-def job_recorded_at(job_id: str) -> float | None:
-    """When a job was recorded (epoch s), read from its stream entry id "<ms>-<n>"."""
-    head = job_id.split("-", 1)[0]
-    return int(head) / 1000 if head.isdigit() else None
-
-
-class MeteredSms(TwilioSms):
-    """TwilioSms that counts sends and refusals."""
-
-    def __init__(self, client: Client, status_callback: str, metrics: Metrics) -> None:
-        super().__init__(client, status_callback)
-        self.metrics = metrics
-
-    async def send_sms(self, *, to: str, from_: str, body: str) -> SmsResult:
-        result = await super().send_sms(to=to, from_=from_, body=body)
-        if result.ok:
-            self.metrics.sms_outbound.labels(line=from_).inc()
-        else:
-            self.metrics.twilio_errors.labels(
-                code=str(result.error_code or "no_answer")
-            ).inc()
-        return result
-
-
-class TextbackTimer:
-    """An SmsSender for one missed-call job: observes the text-back's latency when it is accepted."""
-
-    def __init__(
-        self, sms: TwilioSms, metrics: Metrics, recorded_at: float | None
-    ) -> None:
-        self._sms, self._metrics, self._since = sms, metrics, recorded_at
-
-    async def send_sms(self, *, to: str, from_: str, body: str) -> SmsResult:
-        result = await self._sms.send_sms(to=to, from_=from_, body=body)
-        if result.ok and self._since is not None:
-            # Wall time on purpose: the job id carries the recording time by Redis's clock.
-            self._metrics.textback_latency.observe(max(0.0, time.time() - self._since))
-        return result
-
-    async def find_sent(
-        self, *, to: str, from_: str, body: str, since: datetime
-    ) -> SmsResult | None:
-        return await self._sms.find_sent(to=to, from_=from_, body=body, since=since)
-
-
-class MeteredWebClient(AsyncWebClient):
-    """The Slack client, counting every error answer and failed connection by method."""
-
-    def __init__(self, *args: Any, metrics: Metrics, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.metrics = metrics
-
-    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
-        try:
-            return await super().api_call(api_method, **kwargs)
-        except SlackApiError as exc:
-            error = str(exc.response.get("error") or exc.response.status_code)
-            self.metrics.slack_errors.labels(method=api_method, error=error).inc()
-            raise
-        except (aiohttp.ClientError, TimeoutError):
-            self.metrics.slack_errors.labels(
-                method=api_method, error="unreachable"
-            ).inc()
-            raise
-

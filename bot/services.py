@@ -14,10 +14,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock
 from bot.crm.webhook import CrmWebhook
 from bot.lines.directory import LineDirectory
-from bot.metrics import MeteredSms, MeteredWebClient, Metrics
+from bot.metrics import Metrics
 from bot.pager import SlackTwilioPager
 from bot.settings import DEFAULT_TWILIO_API_URL, Settings
-from bot.slack.gateway import SlackDirectory, SlackThreads
+from bot.slack.gateway import MeteredWebClient, SlackDirectory, SlackThreads
 from bot.store.bursts import RedisBursts
 from bot.store.connection import RedisHandle, open_redis
 from bot.store.conversations import RedisConversationStore
@@ -26,7 +26,7 @@ from bot.store.leads import RedisLeads
 from bot.store.line_settings import RedisLineSettings
 from bot.store.line_types import RedisLineTypes
 from bot.store.locks import ConversationLocks
-from bot.twilio.gateway import TwilioSms, make_client
+from bot.twilio.gateway import MeteredSms, TwilioSms, make_client
 from bot.twilio.lookup import TwilioLineTypes
 from bot.twilio.numbers import TwilioNumbers
 from bot.work.background import Background

@@ -10,7 +10,9 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.metrics import Metrics
 from bot.slack import blocks
 from workflows.conversation import Conversation, Entry, SmsResult
 from workflows.lines import Config, Line
@@ -179,3 +181,24 @@ class SlackDirectory:
         except (SlackApiError, aiohttp.ClientError, TimeoutError):
             return channel_id
         return str((resp.get("channel") or {}).get("name") or channel_id)
+
+
+class MeteredWebClient(AsyncWebClient):
+    """The Slack client, counting every error answer and failed connection by method."""
+
+    def __init__(self, *args: Any, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.metrics = metrics
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
+        try:
+            return await super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or exc.response.status_code)
+            self.metrics.slack_errors.labels(method=api_method, error=error).inc()
+            raise
+        except (aiohttp.ClientError, TimeoutError):
+            self.metrics.slack_errors.labels(
+                method=api_method, error="unreachable"
+            ).inc()
+            raise

@@ -21,8 +21,8 @@ from tests.conftest import CALLER, LINE
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = (str(ROOT / "bot") + "/", str(ROOT / "workflows") + "/")
 # Today's walks; lower them as the story gets shorter, never raise them without a reason.
-MAX_TO_POST = 28
-MAX_WHOLE = 39
+MAX_TO_POST = 27
+MAX_WHOLE = 38
 OTHER_CALLER = "+15125550177"
 
 
