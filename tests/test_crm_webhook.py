@@ -22,9 +22,10 @@ from bot.clock import FakeClock
 from bot.crm_webhook import sign
 from bot.settings import load_settings, parse_config
 from bot.standins.rig import Rig, rig_settings
+from bot.store.leads import RedisLeads
 from tests.conftest import CALLER, CONFIG_YAML, LINE, LINE_B, OPEN_TIME
 from tests.test_leads import event
-from workflows.leads import apply_event, lead_id, webhook_payload
+from workflows.leads import Lead, LeadEvent, apply_event, lead_id, webhook_payload
 
 SECRET = "test-crm-secret-0123456789abcdef"
 SCHEMA = json.loads(
@@ -294,3 +295,29 @@ def test_a_line_webhook_needs_the_signing_secret_too(tmp_path: Path) -> None:
                                           "    vertical: plumbing\n    crm_webhook: https://crm.example/a\n"))
     with pytest.raises(ValueError, match="TEXTBACK_CRM_WEBHOOK_SECRET.*crm_webhook"):
         load_settings({"TEXTBACK_CONFIG": str(config)}, require_credentials=False)
+
+
+async def subscribed(redis: Redis, channel: str) -> None:
+    """Until a sender hears `channel` (a message sent before that would be lost)."""
+    async with asyncio.timeout(5):
+        while not (await redis.pubsub_numsub(channel))[0][1]:
+            await asyncio.sleep(0.01)
+
+
+async def queue_elsewhere(redis: Redis, at: datetime) -> None:
+    """A lead change and its delivery, recorded as another instance would: nothing kicks ours."""
+    def deliver(lead: Lead, changes: list[str], ev: LeadEvent) -> dict[str, Any]:
+        return webhook_payload(lead, changes, business="Acme Plumbing", cause=ev.kind)
+
+    await RedisLeads(redis).apply(event("missed_call", at, conversation_id="c1"), deliver=deliver)
+
+
+async def test_a_delivery_queued_on_another_instance_is_sent_without_waiting_for_a_look(
+    receiver: Receiver, redis: Redis, redis_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with crm_rig(receiver, redis_url, tmp_path, clock):  # production pace: a look a minute
+        await subscribed(redis, "tb:wake:crm")
+        await queue_elsewhere(redis, clock.now())
+        await receiver.wait_for(1)
+        assert receiver.payloads()[0]["event"] == "lead.created"
+        await nothing_due(redis)

@@ -200,6 +200,8 @@ def crm_outbox(lead_id: str) -> str:
 
 # Lead ids with deliveries waiting, scored by when the next attempt is due (app clock, epoch s).
 CRM_DUE = f"{PREFIX}crm:due"
+# Pub/sub channel: a delivery was queued (the message is the lead id); senders look again.
+CRM_WAKE = f"{PREFIX}wake:crm"
 
 
 def crm_attempts(lead_id: str) -> str:
