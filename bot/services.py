@@ -101,7 +101,7 @@ async def open_services(
     tasks = Background()
     lines = LineDirectory(settings.config, RedisLineSettings(redis.client))
     chat = SlackThreads(slack, settings.config, lines.known)
-    jobs = JobQueue(redis.client, retry_idle_ms=int(settings.job_retry_s * 1000))
+    jobs = JobQueue(redis.client, reader=redis.reader(), retry_idle_ms=int(settings.job_retry_s * 1000))
     try:
         services = Services(
             settings=settings,

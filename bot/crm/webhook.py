@@ -4,7 +4,9 @@ Deliveries wait in Redis (a list per lead, written with the lead itself, see
 bot/store/leads.py), so a restart loses none. Any instance may send; a per-lead lock keeps
 one sender at a time, and a lead's next delivery leaves only after the previous one was
 accepted. A crash between the receiver's 2xx and our record of it sends that delivery
-again: receivers drop repeats by `delivery_id` (at-least-once, like every webhook).
+again: receivers drop repeats by `delivery_id` (at-least-once, like every webhook). Each
+sender sleeps until the next delivery is due; one queued wakes it, here through `kick()`
+and on every instance through a pub/sub message written with it.
 
 Signature (README, "CRM webhook"): `X-Textback-Signature: t=<unix seconds>,v1=<hex>` where
 hex is HMAC-SHA256 with the shared secret over `<t>.<raw body>`.
@@ -29,6 +31,7 @@ from redis.exceptions import RedisError
 from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.store import keys
+from bot.work.wakeups import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,11 @@ FIRST_RETRY_S = 5.0
 MAX_RETRY_S = 600.0
 SENDING_LOCK_MS = int(TIMEOUT_S * 3 * 1000)
 BATCH = 50
+# The longest a sender sleeps without looking at the due set. A queued delivery wakes it, so
+# this only bounds a wake-up lost with a dropped subscription, or one for a dead instance.
+LOOK_EVERY_S = 60.0
+# Look again this soon when a lead is due but another instance holds it (or Redis is away).
+BUSY_S = 1.0
 
 # Take a lead off the due set only when its outbox is really empty, so a delivery queued
 # between our last look and this step is not stranded.
@@ -86,18 +94,19 @@ class CrmWebhook:
         secret: str,
         clock: Clock,
         metrics: Metrics,
-        poll_s: float = 1.0,
+        poll_s: float = LOOK_EVERY_S,
     ) -> None:
         self._r = redis
         self.url_for = url_for
         self._secret = secret
         self._clock = clock
         self._metrics = metrics
-        self.poll_s = poll_s
+        self.poll_s = poll_s  # the longest sleep between looks
         self._me = secrets.token_hex(6)
         self._done_if_empty = redis.register_script(_DONE_IF_EMPTY)
         self._release = redis.register_script(_RELEASE)
         self._wake = asyncio.Event()
+        self._heard = Wakeup(redis, keys.CRM_WAKE, lambda _: self._wake.set())
         self._stopping = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -106,7 +115,7 @@ class CrmWebhook:
         return bool(self.url_for(line))
 
     def kick(self) -> None:
-        """Something was queued: look now rather than at the next poll."""
+        """Something was queued: look now rather than at the next planned look."""
         self._wake.set()
 
     def start(self) -> None:
@@ -115,10 +124,12 @@ class CrmWebhook:
             timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)
         )
         self._runner = asyncio.create_task(self.run(), name="crm-webhook")
+        self._heard.start()
 
     async def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
+        await self._heard.stop()
         if self._runner is not None:
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
@@ -128,15 +139,30 @@ class CrmWebhook:
 
     async def run(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()  # before looking: a delivery queued meanwhile is not missed
             try:
-                await self.send_due()
+                wait = await self._send_due_then_wait()
             except (RedisError, OSError) as exc:
                 log.warning("crm webhook: redis unavailable (%r); retrying", exc)
-            self._wake.clear()
+                wait = BUSY_S
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+                await asyncio.wait_for(self._wake.wait(), timeout=min(wait, self.poll_s))
             except TimeoutError:
                 pass
+
+    async def _send_due_then_wait(self) -> float:
+        """Send what is due; the seconds until the next delivery is (one command when idle)."""
+        first = await self._first_due()
+        if first is not None and first <= self._clock.now().timestamp():
+            await self.send_due()
+            first = await self._first_due()
+            if first is not None and first <= self._clock.now().timestamp():
+                return BUSY_S  # held by another instance, or more than a batch was due
+        return self.poll_s if first is None else first - self._clock.now().timestamp()
+
+    async def _first_due(self) -> float | None:
+        head = await self._r.zrange(keys.CRM_DUE, 0, 0, withscores=True)
+        return float(head[0][1]) if head else None
 
     async def send_due(self) -> int:
         """Send every lead's deliveries that are due; returns how many were accepted."""

@@ -61,9 +61,11 @@ async def record_lead(svc: Services, event: LeadEvent) -> tuple[Lead, list[str]]
     def deliver(lead: Lead, changes: list[str], ev: LeadEvent) -> dict[str, Any]:
         return webhook_payload(lead, changes, business=svc.settings.config.business, cause=ev.kind)
 
-    done = await svc.leads.apply(event, deliver=deliver if svc.crm.enabled_for(event.line) else None)
+    sending = svc.crm.enabled_for(event.line)
+    done = await svc.leads.apply(event, deliver=deliver if sending else None)
     if done is not None and done[1]:
         if done[0].version == 1:
             svc.metrics.leads_created.labels(line=event.line).inc()
-        svc.crm.kick()
+        if sending:  # a delivery was queued
+            svc.crm.kick()
     return done

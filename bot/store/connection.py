@@ -19,6 +19,14 @@ log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 256
 START_ATTEMPTS = 3
+# How long the reader client waits for an answer: longer than any blocking read sent on it
+# (the job stream's waits 30 s), where the shared client gives up after redis-py's 5 s.
+READER_TIMEOUT_S = 45.0
+RETRY_ON: list[type[Exception]] = [RedisConnectionError, RedisTimeoutError]
+
+
+def _retry() -> Retry:
+    return Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 3)
 
 
 @dataclass
@@ -28,9 +36,20 @@ class RedisHandle:
     client: Redis
     url: str
     server: ValkeyServer | None = None
+    _reader: Redis | None = None
+
+    def reader(self) -> Redis:
+        """A client of its own for reads that wait on the server (XREADGROUP BLOCK)."""
+        if self._reader is None:
+            self._reader = Redis.from_url(
+                self.url, socket_timeout=READER_TIMEOUT_S, retry=_retry(), retry_on_error=RETRY_ON
+            )
+        return self._reader
 
     async def close(self) -> None:
-        """Close the client, then stop the embedded server (it saves its data on stop)."""
+        """Close the clients, then stop the embedded server (it saves its data on stop)."""
+        if self._reader is not None:
+            await self._reader.aclose()
         await self.client.aclose()
         if self.server is not None:
             await asyncio.to_thread(self.server.stop)
@@ -78,8 +97,8 @@ async def open_redis(url: str | None, data_dir: Path) -> RedisHandle:
         timeout=20,
         # No idle health check (a PING check before each command after 30 s idle cost a few
         # percent of a call's CPU): a dead pooled connection fails once and is retried fresh.
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 3),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        retry=_retry(),
+        retry_on_error=RETRY_ON,
     )
     client = Redis.from_pool(pool)
     try:

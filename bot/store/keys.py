@@ -152,6 +152,10 @@ DUE = f"{PREFIX}due"
 IN_FLIGHT = f"{PREFIX}inflight"
 # The candidate allowed to fire deadlines; a PX lease its holder keeps renewing.
 SCHEDULER_LEADER = f"{PREFIX}scheduler:leader"
+# Pub/sub channel (bot/work/wakeups.py): a job was scheduled, the message its due time (app clock,
+# epoch s), so a firer asleep until later looks again; "" when the leader lease was released.
+# Channels are shared by every database of a server: a stray message only costs a look.
+DUE_WAKE = f"{PREFIX}wake:due"
 # Lua scripts build job and group keys from these prefixes (one Redis, never a cluster).
 DUE_JOB_PREFIX = f"{PREFIX}job:"
 DUE_GROUP_PREFIX = f"{PREFIX}jobgroup:"
@@ -196,6 +200,8 @@ def crm_outbox(lead_id: str) -> str:
 
 # Lead ids with deliveries waiting, scored by when the next attempt is due (app clock, epoch s).
 CRM_DUE = f"{PREFIX}crm:due"
+# Pub/sub channel: a delivery was queued (the message is the lead id); senders look again.
+CRM_WAKE = f"{PREFIX}wake:crm"
 
 
 def crm_attempts(lead_id: str) -> str:

@@ -102,6 +102,8 @@ class RedisLeads:
                             pipe.zadd(
                                 keys.CRM_DUE, {lead.id: event.at.timestamp()}, nx=True
                             )
+                            # Senders asleep on every instance look now (bot/work/wakeups.py).
+                            pipe.publish(keys.CRM_WAKE, lead.id)
                     await pipe.execute()
                     return lead, changes
                 except WatchError:

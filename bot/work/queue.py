@@ -2,9 +2,10 @@
 
 A Redis stream with one consumer group. Each instance is a consumer; a job stays pending
 until its handler finishes, so a process killed mid-job leaves it pending and another
-instance (or this one after a restart) claims it again after `retry_idle_ms`. Handlers
-make every effect idempotent through the job's step log (`RedisSteps`), so a re-run skips
-what was already done.
+instance (or this one after a restart) claims it again once it was idle `retry_idle_ms`,
+at the next look for such jobs (every `RECLAIM_EVERY_S`). A job that failed here is
+claimed again when its back-off ends. Handlers make every effect idempotent through the
+job's step log (`RedisSteps`), so a re-run skips what was already done.
 """
 
 from __future__ import annotations
@@ -47,6 +48,17 @@ BACKOFF_CAP = 30
 MAX_IN_FLIGHT = 256
 # Jobs taken from the stream per read: a burst of missed calls is read in a few round trips.
 READ_BATCH = 64
+# How long one read waits on an empty stream. A new job ends the wait at once and stop()
+# cancels it, so a long wait only means fewer commands while idle. It needs a reader client
+# that waits that long for an answer (RedisHandle.reader); on the shared client a read
+# waits a second, well within its 5 s.
+READ_BLOCK_MS = 30_000
+SHARED_READ_BLOCK_MS = 1000
+# How often jobs left pending by a worker that died are looked for. A job that failed here
+# does not wait for this: it is claimed again when its own back-off ends.
+RECLAIM_EVERY_S = 30.0
+# Pause before trying again while Redis is unavailable.
+REDIS_RETRY_S = 1.0
 
 # Claim the delivery id and record the job in one step: a crash between the two would
 # otherwise leave a claimed delivery with no job (lost) or a job with no claim (doubled).
@@ -66,9 +78,12 @@ class JobQueue:
     """Enqueue at the door; run, retry and reclaim in the workers."""
 
     def __init__(
-        self, redis: Redis, *, consumer: str | None = None, retry_idle_ms: int = RECLAIM_IDLE_MS
+        self, redis: Redis, *, consumer: str | None = None, retry_idle_ms: int = RECLAIM_IDLE_MS,
+        reader: Redis | None = None,
     ) -> None:
         self._r = redis
+        self._reader = reader or redis
+        self._block_ms = READ_BLOCK_MS if reader is not None else SHARED_READ_BLOCK_MS
         # How long a pending job waits before it is run again (by any worker).
         self.retry_idle_ms = retry_idle_ms
         self._consumer = consumer or secrets.token_hex(6)
@@ -80,6 +95,11 @@ class JobQueue:
         self._stopping = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._grouped = False  # the consumer group is known to exist
+        self.reclaim_every_s = RECLAIM_EVERY_S
+        # Jobs that failed here -> when (monotonic) a reclaim can take them back: their
+        # back-off has ended and they have been idle `retry_idle_ms`.
+        self._retries: dict[str, float] = {}
+        self._retry_noted = asyncio.Event()
 
     def register(self, job_type: type[Any], handler: Handler) -> None:
         """`handler(job_id, job)` runs the jobs of `job_type` (a dataclass of workflows.jobs)."""
@@ -110,12 +130,12 @@ class JobQueue:
                 try:
                     if not self._grouped:  # Redis may be down at start, or restart empty later
                         await self.ensure_group()
-                    await self._read_once(block_ms=1000)
+                    await self._read_once(block_ms=self._block_ms)
                 except (RedisError, OSError) as exc:
                     if "NOGROUP" in str(exc):
                         self._grouped = False
                     log.warning("job queue: redis unavailable (%r); retrying", exc)
-                    await asyncio.sleep(1.0)
+                    await asyncio.sleep(REDIS_RETRY_S)
         finally:
             reclaim.cancel()
 
@@ -123,7 +143,7 @@ class JobQueue:
         await self._slots.acquire()
         self._slots.release()
         # Bytes, not str: the client never decodes replies.
-        replies = cast(Replies | None, await self._r.xreadgroup(
+        replies = cast(Replies | None, await self._reader.xreadgroup(
             GROUP, self._consumer, {keys.JOBS: ">"}, count=READ_BATCH, block=block_ms
         ))
         for _, entries in replies or []:
@@ -203,10 +223,27 @@ class JobQueue:
                 await self.reclaim()
             except (RedisError, OSError) as exc:
                 log.warning("job queue: reclaim failed: %r", exc)
-            await asyncio.sleep(self.retry_idle_ms / 2000)
+                await asyncio.sleep(REDIS_RETRY_S)
+            await self._until_next_reclaim()
+
+    async def _until_next_reclaim(self) -> None:
+        """Sleep until a job that failed here may run again, or until the next regular look."""
+        regular = time.monotonic() + self.reclaim_every_s
+        while (left := min([regular, *self._retries.values()]) - time.monotonic()) > 0:
+            self._retry_noted.clear()
+            try:
+                await asyncio.wait_for(self._retry_noted.wait(), left)
+            except TimeoutError:
+                pass  # due now
+
+    def _retry_in(self, entry_id: str, seconds: float) -> None:
+        """Claim the job back in `seconds` (with a margin for XAUTOCLAIM's idle check)."""
+        self._retries[entry_id] = time.monotonic() + seconds + 0.01
+        self._retry_noted.set()
 
     async def reclaim(self) -> int:
         """Take over jobs left pending by a dead or failing worker; give up the hopeless."""
+        looked_for = {e for e, at in self._retries.items() if at <= time.monotonic()}
         claimed: list[tuple[bytes, dict[bytes, bytes]]] = []
         cursor: bytes | str = "0-0"
         while True:  # page through every pending job, not only the first page
@@ -216,15 +253,22 @@ class JobQueue:
             claimed += page
             if cursor in (b"0-0", "0-0"):
                 break
+        # Not claimed: finished, or in another worker's hands (whose own retries they are).
+        for entry in looked_for:
+            self._retries.pop(entry, None)
         now_ms = int(time.time() * 1000)
         for entry_id, fields in claimed:
             entry = entry_id.decode()
+            self._retries.pop(entry, None)
             if now_ms - int(entry.split("-")[0]) > MAX_JOB_AGE_MS:
                 log.error("job %s (%s) given up: still failing after 15 minutes", entry, fields.get(b"kind"))
                 await self._finish(entry)
                 continue
-            if await self._backing_off(entry, now_ms):
-                continue  # stays pending; claimed again after its back-off
+            due = await self._retry_due(entry)
+            if due is not None and due > now_ms:
+                # Stays pending, idle again from now: claimed again after its back-off.
+                self._retry_in(entry, max(due - now_ms, self.retry_idle_ms) / 1000)
+                continue
             self._start(entry, fields)
         return len(claimed)
 
@@ -239,11 +283,14 @@ class JobQueue:
         # Jitter spreads the retries of jobs that failed together (a Slack outage) apart.
         delay = min(base * 2 ** (int(attempts) - 1), base * BACKOFF_CAP) * random.uniform(0.8, 1.2)
         await self._r.set(keys.job_retry_at(entry_id), int(time.time() * 1000 + delay * 1000), px=MAX_JOB_AGE_MS)
+        # Its last heartbeat was before now, so by then it is also idle enough to be claimed.
+        self._retry_in(entry_id, max(delay, base))
         return delay
 
-    async def _backing_off(self, entry_id: str, now_ms: int) -> bool:
+    async def _retry_due(self, entry_id: str) -> int | None:
+        """Epoch ms before which a failed job must not run again; None if it never failed."""
         due = await self._r.get(keys.job_retry_at(entry_id))
-        return due is not None and int(due) > now_ms
+        return int(due) if due is not None else None
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until no job is queued, pending or running (tests and the demo)."""

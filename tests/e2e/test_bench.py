@@ -66,3 +66,22 @@ def test_ab_refuses_a_path_that_is_not_a_checkout(tmp_path: Path) -> None:
         cwd=CHECKOUT, capture_output=True, text=True, timeout=60, check=False,
     )
     assert done.returncode == 2 and "is not a textback checkout" in done.stderr
+
+
+def test_redis_commands_are_counted_idle_and_per_call(tmp_path: Path) -> None:
+    out = tmp_path / "commands.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.commands", "--idle-seconds", "3", "--calls", "2", "--json", str(out)],
+        cwd=CHECKOUT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "commands a minute" in done.stdout and "commands per call" in done.stdout
+    r = json.loads(out.read_text())
+    idle, calls = r["idle"], r["calls"]
+    assert sum(idle["by_command"].values()) == idle["commands"]
+    assert idle["seconds"] >= 3 and idle["per_minute"] >= 0
+    # Each call records a job, runs it and finishes it: never free, and every command is named.
+    assert calls["count"] == 2 and calls["commands"] > 0 and calls["per_call"] > 0
+    assert sum(calls["by_command"].values()) == calls["commands"]
+    assert {"xadd", "xack"} <= set(calls["by_command"])
+    assert "config|resetstat" not in calls["by_command"]  # the bench's own commands are taken out

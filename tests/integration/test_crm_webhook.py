@@ -11,10 +11,8 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp import web
 from jsonschema import Draft202012Validator, FormatChecker
 from redis.asyncio import Redis
 
@@ -23,55 +21,15 @@ from bot.crm.webhook import sign
 from bot.settings import load_settings, parse_config
 from standins.rig import Rig, rig_settings
 from tests.conftest import CALLER, CONFIG_YAML, LINE, LINE_B, OPEN_TIME
+from tests.integration.crm_receiver import SECRET, Receiver, queue_elsewhere, subscribed
 from tests.integration.steps import event
 from workflows.leads import apply_event, lead_id, webhook_payload
 
-SECRET = "test-crm-secret-0123456789abcdef"
 SCHEMA = json.loads(
     (
         Path(__file__).resolve().parents[2] / "docs" / "crm-webhook.schema.json"
     ).read_text()
 )
-
-
-class Receiver:
-    """A CRM on port 0: answers each POST with the next queued status (200 when none is left)."""
-
-    def __init__(self) -> None:
-        self.statuses: list[int] = []
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.arrived = asyncio.Event()
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.received.append((dict(request.headers), await request.read()))
-        self.arrived.set()
-        return web.Response(
-            status=self.statuses.pop(0) if self.statuses else 200, text="ok"
-        )
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.add_routes([web.post("/hooks/textback", self.handle)])
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/hooks/textback"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
-            while len(self.received) < count:
-                self.arrived.clear()
-                await self.arrived.wait()
-
-    def payloads(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _, body in self.received]
 
 
 async def failed_attempts(redis: Redis, count: int, timeout: float = 10.0) -> None:
@@ -294,3 +252,14 @@ def test_a_line_webhook_needs_the_signing_secret_too(tmp_path: Path) -> None:
                                           "    vertical: plumbing\n    crm_webhook: https://crm.example/a\n"))
     with pytest.raises(ValueError, match="TEXTBACK_CRM_WEBHOOK_SECRET.*crm_webhook"):
         load_settings({"TEXTBACK_CONFIG": str(config)}, require_credentials=False)
+
+
+async def test_a_delivery_queued_on_another_instance_is_sent_without_waiting_for_a_look(
+    receiver: Receiver, redis: Redis, redis_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    async with crm_rig(receiver, redis_url, tmp_path, clock):  # production pace: a look a minute
+        await subscribed(redis, "tb:wake:crm")
+        await queue_elsewhere(redis, clock.now())
+        await receiver.wait_for(1)
+        assert receiver.payloads()[0]["event"] == "lead.created"
+        await nothing_due(redis)

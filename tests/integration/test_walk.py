@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = (str(ROOT / "bot") + "/", str(ROOT / "workflows") + "/")
 # Today's walks; lower them as the story gets shorter, never raise them without a reason.
 MAX_TO_POST = 27
-MAX_WHOLE = 38
+# The whole story includes bot/work/wakeups.py: the ladder it schedules wakes the firer, which
+# sleeps instead of polling Redis every second.
+MAX_WHOLE = 39
 OTHER_CALLER = "+15125550177"
 
 
