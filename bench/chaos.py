@@ -274,11 +274,10 @@ async def run(calls: int, servers: int, seed: int, texts: int = 2) -> int:
             await settled(redis, twilio, slack, timeout=300, tally=tally)
             counts = check(tally, twilio, slack, calls, texts, replied)
             if tally.problems:
-                keep = Path(tempfile.gettempdir()) / "textback-chaos-logs"
-                keep.mkdir(exist_ok=True)
-                for log in work.glob("server-*.log"):
-                    (keep / log.name).write_bytes(log.read_bytes())
-                print(f"server logs kept in {keep}")
+                keep_logs(work)
+        except BaseException:
+            keep_logs(work)
+            raise
         finally:
             await fleet.stop()
             await twilio.stop()
@@ -302,12 +301,24 @@ async def drive(fleet: Fleet, slack: SlackStandIn, calls: int, texts: int, tally
     await asyncio.gather(*(guarded(i) for i in range(calls)))
 
 
+def keep_logs(work: Path) -> None:
+    keep = Path(tempfile.gettempdir()) / "textback-chaos-logs"
+    keep.mkdir(exist_ok=True)
+    for log in work.glob("server-*.log"):
+        (keep / log.name).write_bytes(log.read_bytes())
+    print(f"server logs kept in {keep}")
+
+
 async def reply_to_every_third(fleet: Fleet, slack: SlackStandIn, calls: int, tally: Tally,
                                rng: random.Random) -> set[int]:
     wanted = set(range(0, calls, 3))
-    async with asyncio.timeout(120):
-        while len(set(parents_by_caller(slack, calls)) & wanted) < len(wanted):
-            await asyncio.sleep(0.5)
+    try:
+        async with asyncio.timeout(120):
+            while len(set(parents_by_caller(slack, calls)) & wanted) < len(wanted):
+                await asyncio.sleep(0.5)
+    except TimeoutError:
+        missing = sorted(wanted - set(parents_by_caller(slack, calls)))
+        raise TimeoutError(f"{len(missing)} callers still had no thread after 120 s: {missing[:20]}") from None
     parents = parents_by_caller(slack, calls)
     await asyncio.gather(*(team_reply(fleet, slack, i, parents[i][0]["ts"], tally, rng) for i in sorted(wanted)))
     return wanted

@@ -219,16 +219,19 @@ class JobQueue:
 
     async def _reclaim_forever(self) -> None:
         while not self._stopping.is_set():
+            found = 0
             try:
-                await self.reclaim()
+                found = await self.reclaim()
             except (RedisError, OSError) as exc:
                 log.warning("job queue: reclaim failed: %r", exc)
                 await asyncio.sleep(REDIS_RETRY_S)
-            await self._until_next_reclaim()
+            # While jobs are being taken over (a worker died, jobs are failing) look again at the
+            # retry pace: a taken job may still be locked by its dead runner, or fail again.
+            await self._until_next_reclaim(self.retry_idle_ms / 2000 if found else self.reclaim_every_s)
 
-    async def _until_next_reclaim(self) -> None:
+    async def _until_next_reclaim(self, regular_in: float) -> None:
         """Sleep until a job that failed here may run again, or until the next regular look."""
-        regular = time.monotonic() + self.reclaim_every_s
+        regular = time.monotonic() + regular_in
         while (left := min([regular, *self._retries.values()]) - time.monotonic()) > 0:
             self._retry_noted.clear()
             try:
