@@ -188,8 +188,12 @@ def parents_by_caller(slack: SlackStandIn, calls: int) -> dict[int, list[dict[st
     for msg in slack.messages_in(CHANNEL):
         if msg.get("thread_ts"):
             continue
+        # Once per message: encoding the blocks once per caller made this quadratic, and at 500
+        # calls each look held the stand-ins' event loop for seconds, so the servers' requests
+        # to them timed out and the run never settled.
+        text = json.dumps(msg.get("blocks"))
         for display, i in shown.items():
-            if display in json.dumps(msg.get("blocks")):
+            if display in text:
                 found.setdefault(i, []).append(msg)
     return found
 
