@@ -106,7 +106,7 @@ class CrmWebhook:
         self._done_if_empty = redis.register_script(_DONE_IF_EMPTY)
         self._release = redis.register_script(_RELEASE)
         self._wake = asyncio.Event()
-        self._heard = Wakeup(redis, keys.CRM_WAKE, lambda _: self._wake.set())
+        self.wakeup = Wakeup(redis, keys.CRM_WAKE, lambda _: self._wake.set())
         self._stopping = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -124,12 +124,12 @@ class CrmWebhook:
             timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)
         )
         self._runner = asyncio.create_task(self.run(), name="crm-webhook")
-        self._heard.start()
+        self.wakeup.start()
 
     async def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
-        await self._heard.stop()
+        await self.wakeup.stop()
         if self._runner is not None:
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None

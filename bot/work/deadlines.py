@@ -284,7 +284,7 @@ class Scheduler:
         self._running: set[asyncio.Task[None]] = set()
         self._leader_until = 0.0  # monotonic; measured from before the request that won it
         self._loop: asyncio.Task[None] | None = None
-        self._heard = Wakeup(redis, keys.DUE_WAKE, self._heard_message)
+        self.wakeup = Wakeup(redis, keys.DUE_WAKE, self._heard_message)
         # Set to end the loop's sleep; the flags say what for (the leader's look, a campaign).
         self._wake = asyncio.Event()
         self._look_now = self._campaign_now = False
@@ -393,7 +393,7 @@ class Scheduler:
         if not self.fires:
             return
         self._stopping = False
-        self._heard.start()
+        self.wakeup.start()
         self._loop = asyncio.create_task(self._keep_firing(), name="scheduler")
 
     async def stop(self, *, release: bool = True) -> None:
@@ -405,7 +405,7 @@ class Scheduler:
             # took in flight until their lease runs out. The loop ends at its next step.
             await asyncio.gather(self._loop, return_exceptions=True)
             self._loop = None
-        await self._heard.stop()
+        await self.wakeup.stop()
         self._leader_until = 0.0
         await self.drain()
         if release and self.fires:

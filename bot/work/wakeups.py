@@ -34,6 +34,9 @@ class Wakeup:
         self.channel = channel
         self._heard = heard
         self._task: asyncio.Task[None] | None = None
+        # Subscriptions confirmed: the first, and one after each reconnect.
+        self.subscriptions = 0
+        self._confirmed = asyncio.Event()
 
     def start(self) -> None:
         if self._task is None:
@@ -44,6 +47,12 @@ class Wakeup:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+
+    async def subscribed(self, after: int = 0) -> None:
+        """Until more than `after` subscriptions were confirmed: a message sent before is lost."""
+        while self.subscriptions <= after:
+            self._confirmed.clear()
+            await self._confirmed.wait()
 
     async def _listen(self) -> None:
         while True:
@@ -56,6 +65,8 @@ class Wakeup:
                     if message["type"] == "message":
                         self._heard(message["data"])
                     elif message["type"] == "subscribe":
+                        self.subscriptions += 1
+                        self._confirmed.set()
                         self._heard(None)
             except (RedisError, OSError) as exc:
                 log.warning("wake-ups on %s: redis unavailable (%r); subscribing again", self.channel, exc)

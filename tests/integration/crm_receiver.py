@@ -56,13 +56,6 @@ class Receiver:
         return [json.loads(body) for _, body in self.received]
 
 
-async def subscribed(redis: Redis, channel: str) -> None:
-    """Until a sender hears `channel` (a message sent before that would be lost)."""
-    async with asyncio.timeout(5):
-        while not (await redis.pubsub_numsub(channel))[0][1]:
-            await asyncio.sleep(0.01)
-
-
 async def queue_elsewhere(redis: Redis, at: datetime) -> None:
     """A lead change and its delivery, recorded as another instance would: nothing kicks ours."""
     def deliver(lead: Lead, changes: list[str], ev: LeadEvent) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from bot.crm.webhook import sign
 from bot.settings import load_settings, parse_config
 from standins.rig import Rig, rig_settings
 from tests.conftest import CALLER, CONFIG_YAML, LINE, LINE_B, OPEN_TIME
-from tests.integration.crm_receiver import SECRET, Receiver, queue_elsewhere, subscribed
+from tests.integration.crm_receiver import SECRET, Receiver, queue_elsewhere
 from tests.integration.steps import event
 from workflows.leads import apply_event, lead_id, webhook_payload
 
@@ -257,8 +257,8 @@ def test_a_line_webhook_needs_the_signing_secret_too(tmp_path: Path) -> None:
 async def test_a_delivery_queued_on_another_instance_is_sent_without_waiting_for_a_look(
     receiver: Receiver, redis: Redis, redis_url: str, tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with crm_rig(receiver, redis_url, tmp_path, clock):  # production pace: a look a minute
-        await subscribed(redis, "tb:wake:crm")
+    async with crm_rig(receiver, redis_url, tmp_path, clock) as rig:  # production pace: a look a minute
+        await asyncio.wait_for(rig.services.crm.wakeup.subscribed(), 5)
         await queue_elsewhere(redis, clock.now())
         await receiver.wait_for(1)
         assert receiver.payloads()[0]["event"] == "lead.created"

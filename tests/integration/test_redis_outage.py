@@ -17,7 +17,7 @@ from bot.settings import parse_config
 from bot.work.deadlines import Deadlines
 from standins.rig import Rig, rig_settings
 from tests.conftest import CALLER, CONFIG_YAML, LINE, OPEN_TIME
-from tests.integration.crm_receiver import SECRET, Receiver, queue_elsewhere, subscribed
+from tests.integration.crm_receiver import SECRET, Receiver, queue_elsewhere
 from workflows.jobs import DigestJob
 
 
@@ -111,13 +111,17 @@ async def _hear_after_restart(server: ValkeyServer, receiver: Receiver, tmp_path
 
     async with Rig(settings, clock=clock) as rig:
         rig.services.scheduler.register(DigestJob, remind)
+        wakeups = (rig.services.scheduler.wakeup, rig.services.crm.wakeup)
+        for wakeup in wakeups:
+            await asyncio.wait_for(wakeup.subscribed(), 5)
+        before = [wakeup.subscriptions for wakeup in wakeups]
         await asyncio.to_thread(server.stop)
         server = ValkeyServer(port=port, data_dir=tmp_path / "vk2")
         await asyncio.to_thread(server.start)
         other = Redis.from_url(server.connection_url)  # another instance's connection
         try:
-            for channel in ("tb:wake:due", "tb:wake:crm"):
-                await subscribed(other, channel)
+            for wakeup, count in zip(wakeups, before, strict=True):  # subscribed again after the restart
+                await asyncio.wait_for(wakeup.subscribed(after=count), 10)
             await Deadlines(other).schedule("after-restart", clock.now(), DigestJob(line=LINE))
             await asyncio.wait_for(fired.wait(), 10)
             await queue_elsewhere(other, clock.now())

@@ -342,13 +342,6 @@ async def _leads(s: Scheduler) -> bool:
     return s.is_leader
 
 
-async def subscribed(redis: Redis, listeners: int, channel: str = "tb:wake:due") -> None:
-    """Until `listeners` instances hear the channel (a message sent before would be lost)."""
-    async with asyncio.timeout(5):
-        while (await redis.pubsub_numsub(channel))[0][1] < listeners:
-            await asyncio.sleep(0.01)
-
-
 async def test_a_sleeping_leader_wakes_for_a_job_scheduled_on_another_instance(
     connect: Callable[[], Redis], clock: FakeClock
 ) -> None:
@@ -360,7 +353,7 @@ async def test_a_sleeping_leader_wakes_for_a_job_scheduled_on_another_instance(
     try:
         await until(lambda: _leads(leader))
         await web.deadlines.schedule("far", clock.now() + timedelta(hours=1), Tick())
-        await subscribed(connect(), 1)
+        await asyncio.wait_for(leader.wakeup.subscribed(), 5)
         # Another process schedules a job due now: only its message can wake the leader.
         await web.deadlines.schedule("now", clock.now(), Tick())
         await fired.wait_for(1)
@@ -395,7 +388,8 @@ async def test_a_released_lease_is_taken_over_at_once(connect: Callable[[], Redi
         await until(lambda: _any_leads(instances))
         first = next(s for s in instances if s.is_leader)
         other = next(s for s in instances if s is not first)
-        await subscribed(connect(), 2)
+        for s in instances:
+            await asyncio.wait_for(s.wakeup.subscribed(), 5)
         await first.stop()
         await until(lambda: _leads(other))
     finally:
