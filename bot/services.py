@@ -30,8 +30,8 @@ from bot.twilio.gateway import MeteredSms, TwilioSms, make_client
 from bot.twilio.lookup import TwilioLineTypes
 from bot.twilio.numbers import TwilioNumbers
 from bot.work.background import Background
-from bot.work.deadlines import Scheduler, Timing
 from bot.work.fast_lane import FastLane
+from bot.work.firer import Scheduler, Timing
 from bot.work.queue import JobQueue
 
 

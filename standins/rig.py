@@ -23,7 +23,7 @@ from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.slack.signing import sign as slack_sign
 from bot.twilio import signature
-from bot.work.deadlines import Timing
+from bot.work.firer import Timing
 from standins.slack_api import SlackStandIn
 from standins.twilio_api import TwilioStandIn
 from workflows.lines import Config

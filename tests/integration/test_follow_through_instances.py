@@ -18,7 +18,7 @@ from bot.app import create_app
 from bot.clock import FakeClock
 from bot.services import SERVICES, Services
 from bot.settings import parse_config
-from bot.work.deadlines import Timing
+from bot.work.firer import Timing
 from standins.rig import Rig, rig_settings
 from tests.conftest import CHANNEL, CONFIG_YAML, LINE
 

@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.clock import FakeClock
-from bot.work.deadlines import Scheduler, Timing
+from bot.work.firer import Scheduler, Timing
 from workflows.ports import Deadline, RetryLater
 
 # Real-time parts shortened so takeover happens within a test's patience.

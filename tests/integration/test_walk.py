@@ -22,9 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = (str(ROOT / "bot") + "/", str(ROOT / "workflows") + "/")
 # Today's walks; lower them as the story gets shorter, never raise them without a reason.
 MAX_TO_POST = 27
-# The whole story includes bot/work/wakeups.py: the ladder it schedules wakes the firer, which
-# sleeps instead of polling Redis every second.
-MAX_WHOLE = 39
+# The whole story includes bot/work/wakeups.py and bot/work/firer.py: the ladder it schedules
+# wakes the firer, which sleeps instead of polling Redis every second (firer.py was split from
+# deadlines.py, which held both the store and the firer in 468 lines).
+MAX_WHOLE = 40
 OTHER_CALLER = "+15125550177"
 
 
