@@ -107,15 +107,16 @@ class Probe:
 
 
 async def settled(probe: Probe) -> None:
-    """Start-up is over: a leader holds the lease, a worker reads the job stream, and each
-    line's weekly digest is pending. Read before the reset, so these reads are not counted."""
+    """Start-up is over: a worker reads the job stream, the timer listens for wake-ups, and
+    each line's weekly digest is pending. Read before the reset, so these reads are not counted."""
     r = probe.redis
     async with asyncio.timeout(WAIT_S):
         while True:
             groups = await r.xinfo_groups("tb:jobs") if await r.exists("tb:jobs") else []
             reading = any(int(g["consumers"]) > 0 for g in groups)
             digests = await r.zrange("tb:due", 0, -1)
-            if reading and await r.exists("tb:scheduler:leader") and len(digests) >= LINES:
+            [(_, timers)] = await r.pubsub_numsub("tb:wake:due")
+            if reading and int(timers) > 0 and len(digests) >= LINES:
                 return
             await asyncio.sleep(0.05)
 

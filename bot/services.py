@@ -30,9 +30,8 @@ from bot.twilio.gateway import MeteredSms, TwilioSms, make_client
 from bot.twilio.lookup import TwilioLineTypes
 from bot.twilio.numbers import TwilioNumbers
 from bot.work.background import Background
+from bot.work.engine import Engine, Timing
 from bot.work.fast_lane import FastLane
-from bot.work.firer import Scheduler, Timing
-from bot.work.queue import JobQueue
 
 
 @dataclass
@@ -49,11 +48,10 @@ class Services:
     chat: SlackThreads
     directory: SlackDirectory
     tasks: Background
-    jobs: JobQueue
+    # Every durable job, run as soon as possible or at its due time (reminders, pages, retries).
+    jobs: Engine
     # The effective lines: the lines file with settings changed from Slack laid over it.
     lines: LineDirectory
-    # Reminders and pages: pending in Redis, fired by the one instance holding the lease.
-    scheduler: Scheduler
     pager: SlackTwilioPager
     leads: RedisLeads
     crm: CrmWebhook
@@ -101,7 +99,8 @@ async def open_services(
     tasks = Background()
     lines = LineDirectory(settings.config, RedisLineSettings(redis.client))
     chat = SlackThreads(slack, settings.config, lines.known)
-    jobs = JobQueue(redis.client, reader=redis.reader(), retry_idle_ms=int(settings.job_retry_s * 1000))
+    jobs = Engine(redis.client, clock, reader=redis.reader(), retry_idle_ms=int(settings.job_retry_s * 1000),
+                  role=settings.role, timing=timing or Timing())
     try:
         services = Services(
             settings=settings,
@@ -122,7 +121,6 @@ async def open_services(
             tasks=tasks,
             jobs=jobs,
             lines=lines,
-            scheduler=Scheduler(redis.client, clock, role=settings.role, timing=timing or Timing()),
             pager=SlackTwilioPager(chat, twilio),
             leads=RedisLeads(redis.client),
             crm=CrmWebhook(

@@ -10,6 +10,7 @@ import json
 import secrets
 import time
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -18,12 +19,12 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import create_app
-from bot.clock import Clock
+from bot.clock import Clock, FakeClock
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.slack.signing import sign as slack_sign
 from bot.twilio import signature
-from bot.work.firer import Timing
+from bot.work.engine import Timing
 from standins.slack_api import SlackStandIn
 from standins.twilio_api import TwilioStandIn
 from workflows.lines import Config
@@ -110,14 +111,32 @@ class Rig:
         return self.app[SERVICES]
 
     async def settle(self, timeout: float = 20.0) -> None:
-        """Wait until every recorded job and the work it started has finished."""
+        """Wait until every recorded job and the work it started has finished (with the real
+        clock, retries due within `timeout` too; with a fake one the test moves time)."""
+        retries_within = timeout if self._clock is None else 0.0
         for _ in range(3):  # a job may start a task (a burst flush) that posts later
-            await self.services.jobs.wait_idle(timeout)
+            await self.services.jobs.wait_idle(timeout, retries_within=retries_within)
             await self.services.tasks.drain(timeout)
 
+    async def retry_waiting(self, rounds: int = 20) -> int:
+        """Settle, passing the time each retry waits for (its back-off) on the fake clock, until
+        no job that failed waits any more; how many jobs ran meanwhile. For tests where the
+        time is incidental (Slack down, then up); those about back-off move the clock themselves."""
+        clock = self.services.clock
+        assert isinstance(clock, FakeClock), "with the real clock, settle() waits for retries"
+        ran = 0
+        await self.settle()
+        for _ in range(rounds):
+            due = await self.services.jobs.next_retry()
+            if due is None:
+                return ran
+            clock.set(max(clock.now(), datetime.fromtimestamp(due, UTC) + timedelta(microseconds=1)))
+            ran += await self.fire_due()
+        raise AssertionError(f"jobs still failing after {rounds} retries")
+
     async def fire_due(self) -> int:
-        """Fire the reminders and pages due at the app clock's now, and what they lead to."""
-        started = await self.services.scheduler.run_due(self.services.clock.now())
+        """Run the jobs due at the app clock's now (reminders, pages, retries) and what they lead to."""
+        started = await self.services.jobs.move_due()
         await self.settle()
         return started
 

@@ -22,6 +22,22 @@ class JobDecodeError(ValueError):
     """A recorded job that cannot be read back: unknown kind, missing or malformed field."""
 
 
+@dataclass(frozen=True)
+class Retry:
+    """How a failing job of a kind is retried: back-off doubling from the engine's first
+    interval up to `cap_s`, given up `give_up_after_s` after it was recorded (or first due),
+    or never (None). A kind may set its own as `RETRY`."""
+
+    give_up_after_s: float | None = 15 * 60  # by then the caller has moved on
+    cap_s: float = 300.0
+
+
+def retry_policy(job_type: type[Any] | None) -> Retry:
+    """The retry policy of a job kind (the default for a kind nobody registered)."""
+    policy = getattr(job_type, "RETRY", None)
+    return policy if isinstance(policy, Retry) else Retry()
+
+
 # --- the webhook jobs: recorded at the door, run as soon as possible ---------------------------
 
 
@@ -118,7 +134,17 @@ class VoicemailTranscriptJob:
     status: str = ""
 
 
-# --- the timed jobs: due at a time, fired once by the instance that leads -----------------------
+@dataclass(frozen=True)
+class CrmDeliveryJob:
+    """Send a lead's queued CRM deliveries, in order, until its outbox is empty."""
+
+    KIND: ClassVar[str] = "crm_delivery"
+    # A CRM down for a weekend gets everything on Monday, in order.
+    RETRY: ClassVar[Retry] = Retry(give_up_after_s=None, cap_s=600.0)
+    lead: str
+
+
+# --- the timed jobs: due at a time, then run like the others ------------------------------------
 
 
 @dataclass(frozen=True)
@@ -171,7 +197,7 @@ class DigestJob:
 
 Job = Union[
     MissedCallJob, CallerSmsJob, TeamReplyJob, DeliveryJob, CardActionJob, VoicemailJob, VoicemailTranscriptJob,
-    ReminderJob, PageJob, SnoozeEndJob, QualifyAskJob, DigestJob,
+    CrmDeliveryJob, ReminderJob, PageJob, SnoozeEndJob, QualifyAskJob, DigestJob,
 ]
 TimedJob = Union[ReminderJob, PageJob, SnoozeEndJob, QualifyAskJob, DigestJob]
 

@@ -27,10 +27,10 @@ def job_id(line: str) -> str:
 
 async def schedule_next(svc: Services, line: Line, after: datetime) -> None:
     if line.digest is None:
-        await svc.scheduler.deadlines.cancel(job_id(line.number))
+        await svc.jobs.deadlines.cancel(job_id(line.number))
         return
     due = next_digest_at(after, line.timezone, *line.digest)
-    await svc.scheduler.deadlines.schedule(job_id(line.number), due, DigestJob(line=line.number))
+    await svc.jobs.deadlines.schedule(job_id(line.number), due, DigestJob(line=line.number))
 
 
 async def ensure_all(svc: Services) -> None:

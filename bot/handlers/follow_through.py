@@ -49,7 +49,7 @@ async def reminder(svc: Services, job_id: str, job: ReminderJob) -> None:
 async def page(svc: Services, job_id: str, job: PageJob) -> None:
     outcome, vias = await paging.fire_page(
         job.conv, job.round, job.since, line_of=svc.lines.line_for_number, store=svc.store,
-        chat=svc.chat, pager=svc.pager, sms=svc.sms, deadlines=svc.scheduler.deadlines,
+        chat=svc.chat, pager=svc.pager, sms=svc.sms, deadlines=svc.jobs.deadlines,
         steps=_steps(svc, job_id, job.since), now=svc.clock.now(),
     )
     log.info("page %s: %s", job_id, outcome)
@@ -60,7 +60,7 @@ async def page(svc: Services, job_id: str, job: PageJob) -> None:
 async def snooze_end(svc: Services, job_id: str, job: SnoozeEndJob) -> None:
     await ft.wake(
         job.conv, job.since, job.until, line_of=svc.lines.line_for_number, store=svc.store,
-        locks=svc.locks, deadlines=svc.scheduler.deadlines,
+        locks=svc.locks, deadlines=svc.jobs.deadlines,
     )
 
 
@@ -127,7 +127,7 @@ async def card_action(svc: Services, job_id: str, job: CardActionJob) -> None:
     if line is None:
         await svc.chat.tell_user(channel, user, "This card's line is no longer configured; nothing changed.")
         return
-    deadlines = svc.scheduler.deadlines
+    deadlines = svc.jobs.deadlines
     if conv.status == "resolved" and action != "tb_resolve":
         who = conv.extra.get(RESOLVED_BY, "")
         await svc.chat.tell_user(

@@ -45,7 +45,7 @@ async def missed_call(svc: Services, job_id: str, job: MissedCallJob) -> None:
     await missed_call_story(
         call, job_id=job_id, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags,
         lookup=svc.line_types, steps=RedisSteps(svc.redis.client, job_id), outcomes=ServiceOutcomes(svc),
-        deadlines=svc.scheduler.deadlines, now=call.at,
+        deadlines=svc.jobs.deadlines, now=call.at,
         # Times the text-back from the moment the missed call was recorded (for /metrics).
         sms=TextbackTimer(svc.sms, svc.metrics, job_recorded_at(job_id)),
         lane=svc.lane.for_call(call.call_id),  # entered last: the story leaves it, whatever happens
@@ -63,7 +63,7 @@ async def caller_sms(svc: Services, job_id: str, job: CallerSmsJob) -> None:
     await caller_text_story(
         msg, job_id=job_id, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags, sms=svc.sms,
         bursts=svc.bursts, burst_flush=BurstTimer(svc), steps=RedisSteps(svc.redis.client, job_id),
-        outcomes=ServiceOutcomes(svc), deadlines=svc.scheduler.deadlines, clock=svc.clock,
+        outcomes=ServiceOutcomes(svc), deadlines=svc.jobs.deadlines, clock=svc.clock,
         # Only the questions read it (quiet hours in the caller's own zone); it costs a lookup.
         caller_tz=timezone_of(msg.caller.number) if line.questions else None,
     )
@@ -99,7 +99,7 @@ async def team_reply(svc: Services, job_id: str, job: TeamReplyJob) -> None:
     outcome = await team_reply_story(
         reply, job_id=job_id, store=svc.store, sms=svc.sms, chat=svc.chat, to_plain=to_plain, flags=svc.flags,
         locks=svc.locks, steps=RedisSteps(svc.redis.client, job_id), outcomes=ServiceOutcomes(svc),
-        deadlines=svc.scheduler.deadlines, now=job.at,
+        deadlines=svc.jobs.deadlines, now=job.at,
     )
     log.info("team reply %s: %s", reply.message_id, outcome)
 

@@ -56,16 +56,13 @@ async def _local_day(svc: Services, line: str, at: datetime) -> date:
 
 
 async def record_lead(svc: Services, event: LeadEvent) -> tuple[Lead, list[str]] | None:
-    """Apply an event to its lead once, queueing a CRM delivery when the lead changed."""
+    """Apply an event to its lead once, queueing a CRM delivery (and its job) when the lead changed."""
 
     def deliver(lead: Lead, changes: list[str], ev: LeadEvent) -> dict[str, Any]:
         return webhook_payload(lead, changes, business=svc.settings.config.business, cause=ev.kind)
 
     sending = svc.crm.enabled_for(event.line)
     done = await svc.leads.apply(event, deliver=deliver if sending else None)
-    if done is not None and done[1]:
-        if done[0].version == 1:
-            svc.metrics.leads_created.labels(line=event.line).inc()
-        if sending:  # a delivery was queued
-            svc.crm.kick()
+    if done is not None and done[1] and done[0].version == 1:
+        svc.metrics.leads_created.labels(line=event.line).inc()
     return done

@@ -1,4 +1,4 @@
-"""The one table of job kinds: which handler runs each typed job, on the queue or when due.
+"""The one table of job kinds: which handler runs each typed job, as soon as possible or when due.
 
 Adding a kind is a dataclass in workflows/jobs.py, a handler here or beside its flow in
 bot/handlers/, and one row below.
@@ -15,7 +15,7 @@ from workflows import jobs
 
 JobHandler = Callable[[Services, str, Any], Awaitable[None]]
 
-# Run as soon as possible by the queue's workers (recorded by webhooks and Slack listeners).
+# Run as soon as possible (recorded by webhooks, Slack listeners, a lead's change).
 QUEUED: dict[type[Any], JobHandler] = {
     jobs.MissedCallJob: messages.missed_call,
     jobs.CallerSmsJob: messages.caller_sms,
@@ -24,9 +24,10 @@ QUEUED: dict[type[Any], JobHandler] = {
     jobs.CardActionJob: follow_through.card_action,
     jobs.VoicemailJob: voicemail.voicemail,
     jobs.VoicemailTranscriptJob: voicemail.voicemail_transcript,
+    jobs.CrmDeliveryJob: lambda svc, job_id, job: svc.crm.send_outbox(job),  # bot/crm/webhook.py
 }
 
-# Fired at their due time by the instance that leads.
+# Scheduled for a due time, then run like the others.
 TIMED: dict[type[Any], JobHandler] = {
     jobs.ReminderJob: follow_through.reminder,
     jobs.PageJob: follow_through.page,
@@ -37,14 +38,18 @@ TIMED: dict[type[Any], JobHandler] = {
 
 
 def register_all(svc: Services) -> None:
-    """Attach every job kind to the app's queue and scheduler."""
-    for job_type, handler in QUEUED.items():
+    """Attach every job kind to the app's engine; adopt what an older version left waiting."""
+    for job_type, handler in {**QUEUED, **TIMED}.items():
         # The text-back goes first: other kinds wait for the text-backs in hand on this instance.
         run = handler if job_type is jobs.MissedCallJob else _after_textbacks(handler)
         svc.jobs.register(job_type, _bound(svc, run))
-    for job_type, handler in TIMED.items():
-        svc.scheduler.register(job_type, _bound(svc, handler))
     svc.tasks.spawn(digest.ensure_all(svc), name="digests")
+    svc.tasks.spawn(_adopt_older(svc), name="adopt")
+
+
+async def _adopt_older(svc: Services) -> None:
+    await svc.jobs.adopt_older()
+    await svc.crm.adopt_older(svc.clock.now())
 
 
 def _bound(svc: Services, handler: JobHandler) -> Callable[[str, Any], Awaitable[None]]:

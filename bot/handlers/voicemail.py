@@ -141,6 +141,6 @@ async def voicemail_transcript(svc: Services, job_id: str, job: VoicemailTranscr
     # Words from the caller, as a text's are: urgent words page on-call, the ladder restarts.
     await caller_wrote(
         conv, line, text, at=now, store=svc.store, locks=svc.locks, chat=svc.chat, sms=svc.sms, flags=svc.flags,
-        deadlines=svc.scheduler.deadlines, steps=steps.part("urgent"), now=svc.clock.now(),
+        deadlines=svc.jobs.deadlines, steps=steps.part("urgent"), now=svc.clock.now(),
     )
 

@@ -94,23 +94,13 @@ def held(conv_id: str) -> str:
     return f"{PREFIX}held:{conv_id}"
 
 
-# The durable job stream (bot/work/queue.py).
+# The durable job stream (bot/work/engine.py): the one runner of every job.
 JOBS = f"{PREFIX}jobs"
 
 
 def job_running(job_id: str) -> str:
     """Held (with a TTL) by the worker running a job, so no job runs twice at once."""
     return f"{PREFIX}running:{job_id}"
-
-
-def job_attempts(job_id: str) -> str:
-    """How many times a job has failed (for its back-off)."""
-    return f"{PREFIX}attempts:{job_id}"
-
-
-def job_retry_at(job_id: str) -> str:
-    """Epoch ms before which a failed job is not run again."""
-    return f"{PREFIX}retryat:{job_id}"
 
 
 def job_steps(job_id: str) -> str:
@@ -144,16 +134,14 @@ def text_turn(line: str, caller: str) -> str:
     return f"{PREFIX}turn:{line}:{caller}"
 
 
-# Deadlines (bot/work/deadlines.py). Due job ids, scored by due time in epoch seconds of the
-# app clock, so tests move a fake clock instead of sleeping.
+# The engine's due set (bot/work/deadlines.py): ids of jobs waiting for a time (a reminder, a
+# retry), scored by due time in epoch seconds of the app clock, so tests move a fake clock.
 DUE = f"{PREFIX}due"
-# Job ids a firer has taken, scored by when its lease on them runs out (app clock); a firer
-# that dies mid-job leaves them here and they go back to DUE after that.
-IN_FLIGHT = f"{PREFIX}inflight"
-# The candidate allowed to fire deadlines; a PX lease its holder keeps renewing.
-SCHEDULER_LEADER = f"{PREFIX}scheduler:leader"
+# Jobs moved into the stream by an older version's leader and not yet done: put back in DUE at
+# start (bot/work/engine.py), then gone.
+OLD_IN_FLIGHT = f"{PREFIX}inflight"
 # Pub/sub channel (bot/work/wakeups.py): a job was scheduled, the message its due time (app clock,
-# epoch s), so a firer asleep until later looks again; "" when the leader lease was released.
+# epoch s), so a timer asleep until later looks again.
 # Channels are shared by every database of a server: a stray message only costs a look.
 DUE_WAKE = f"{PREFIX}wake:due"
 # Lua scripts build job and group keys from these prefixes (one Redis, never a cluster).
@@ -162,7 +150,7 @@ DUE_GROUP_PREFIX = f"{PREFIX}jobgroup:"
 
 
 def due_job(job_id: str) -> str:
-    """A pending job: its kind, JSON args, group, generation token and attempts."""
+    """A job with an id, until its run is done: kind, JSON args, group, generation, attempts, born."""
     return f"{DUE_JOB_PREFIX}{job_id}"
 
 
@@ -198,20 +186,14 @@ def crm_outbox(lead_id: str) -> str:
     return f"{PREFIX}crm:outbox:{lead_id}"
 
 
-# Lead ids with deliveries waiting, scored by when the next attempt is due (app clock, epoch s).
-CRM_DUE = f"{PREFIX}crm:due"
-# Pub/sub channel: a delivery was queued (the message is the lead id); senders look again.
-CRM_WAKE = f"{PREFIX}wake:crm"
+# Lead ids with deliveries waiting, as an older version kept them (epoch s): adopted at start
+# by the engine's CRM jobs (bot/crm/webhook.py), then gone.
+OLD_CRM_DUE = f"{PREFIX}crm:due"
 
 
-def crm_attempts(lead_id: str) -> str:
-    """Failed attempts at the head delivery of a lead's outbox (for its back-off)."""
-    return f"{PREFIX}crm:attempts:{lead_id}"
-
-
-def crm_sending(lead_id: str) -> str:
-    """Held (with a TTL) by the instance sending a lead's deliveries, so they stay in order."""
-    return f"{PREFIX}crm:sending:{lead_id}"
+def crm_job(lead_id: str) -> str:
+    """The id of a lead's CRM sending job in the engine: one per lead while it has deliveries."""
+    return f"crm:{lead_id}"
 
 
 def daily(line: str, day: str) -> str:

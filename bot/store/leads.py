@@ -11,6 +11,8 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from bot.store import keys
+from bot.work.deadlines import Deadlines
+from workflows.jobs import CrmDeliveryJob
 from workflows.leads import Lead, LeadEvent, StatusChange, apply_event, lead_fields
 
 _DATES = (
@@ -57,6 +59,7 @@ class RedisLeads:
 
     def __init__(self, redis: Redis) -> None:
         self._r = redis
+        self._jobs = Deadlines(redis)
 
     async def get(self, line: str, phone: str) -> Lead | None:
         raw = await self._r.get(keys.lead(line, phone))
@@ -98,12 +101,11 @@ class RedisLeads:
                                 keys.crm_outbox(lead.id),
                                 json.dumps(entry, separators=(",", ":")),
                             )
-                            # nx: a lead already waiting (or backing off) keeps its turn.
-                            pipe.zadd(
-                                keys.CRM_DUE, {lead.id: event.at.timestamp()}, nx=True
+                            # The lead's sending job, unless one already waits (backing
+                            # off) or runs: it sends the whole outbox, in order.
+                            await self._jobs.ensure(
+                                keys.crm_job(lead.id), CrmDeliveryJob(lead=lead.id), event.at, client=pipe
                             )
-                            # Senders asleep on every instance look now (bot/work/wakeups.py).
-                            pipe.publish(keys.CRM_WAKE, lead.id)
                     await pipe.execute()
                     return lead, changes
                 except WatchError:
@@ -127,12 +129,10 @@ class RedisLeads:
         if found is None:
             return 0
         async with self._r.pipeline(transaction=True) as pipe:
-            pipe.delete(
-                keys.lead(line, phone),
-                keys.crm_outbox(found.id),
-                keys.crm_attempts(found.id),
-            )
+            pipe.delete(keys.lead(line, phone), keys.crm_outbox(found.id))
             pipe.zrem(keys.leads_of(line), phone)
-            pipe.zrem(keys.CRM_DUE, found.id)
+            # A sending job waiting for its retry goes too; one running finds the outbox empty.
+            pipe.delete(keys.due_job(keys.crm_job(found.id)))
+            pipe.zrem(keys.DUE, keys.crm_job(found.id))
             deleted, *_ = await pipe.execute()
         return int(deleted)

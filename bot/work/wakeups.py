@@ -44,8 +44,11 @@ class Wakeup:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            # redis-py's pub/sub read can swallow a cancel that lands while it waits (the task
+            # then listens on), so cancel again until the task has ended.
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=1.0)
             self._task = None
 
     async def subscribed(self, after: int = 0) -> None:

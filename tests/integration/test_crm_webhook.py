@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +17,7 @@ from redis.asyncio import Redis
 from bot.clock import FakeClock
 from bot.crm.webhook import sign
 from bot.settings import load_settings, parse_config
+from bot.store import keys
 from standins.rig import Rig, rig_settings
 from tests.conftest import CALLER, CONFIG_YAML, LINE, LINE_B, OPEN_TIME
 from tests.integration.crm_receiver import SECRET, Receiver, queue_elsewhere
@@ -32,18 +31,14 @@ SCHEMA = json.loads(
 )
 
 
-async def failed_attempts(redis: Redis, count: int, timeout: float = 10.0) -> None:
-    """Wait until the worker has recorded `count` failures of the head delivery (and its back-off)."""
-    key = f"tb:crm:attempts:{lead_id(LINE, CALLER)}"
-    async with asyncio.timeout(timeout):
-        while int(await redis.get(key) or 0) < count:
-            await asyncio.sleep(0.01)
+def sending_job(line: str = LINE, caller: str = CALLER) -> str:
+    """The Redis key of a lead's CRM sending job in the engine (present while it has deliveries)."""
+    return keys.due_job(keys.crm_job(lead_id(line, caller)))
 
 
-async def nothing_due(redis: Redis, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while await redis.zcard("tb:crm:due"):
-            await asyncio.sleep(0.01)
+async def attempts(redis: Redis) -> int:
+    """Failed runs of the lead's sending job so far (its back-off grows with them)."""
+    return int(await redis.hget(sending_job(), "attempts") or 0)
 
 
 def verified(headers: dict[str, str], body: bytes, secret: str = SECRET) -> bool:
@@ -77,13 +72,6 @@ def crm_rig(
         replace(settings, crm_webhook_url=receiver.url, crm_webhook_secret=SECRET),
         clock=clock,
     )
-
-
-@asynccontextmanager
-async def running(rig: Rig) -> AsyncIterator[Rig]:
-    async with rig:
-        rig.services.crm.poll_s = 0.05  # tests move the clock; the worker looks often
-        yield rig
 
 
 def test_sample_payloads_match_the_published_schema() -> None:
@@ -129,19 +117,19 @@ async def test_deliveries_are_signed_retried_until_accepted_and_kept_in_order(
     receiver: Receiver, redis: Redis, redis_url: str, tmp_path: Path, clock: FakeClock
 ) -> None:
     receiver.statuses = [500, 503]
-    async with running(crm_rig(receiver, redis_url, tmp_path, clock)) as rig:
+    async with crm_rig(receiver, redis_url, tmp_path, clock) as rig:
         await rig.missed_call(CALLER, LINE)
-        await rig.settle()
-        await failed_attempts(redis, 1)
+        await rig.settle()  # the lead's sending job ran, was refused, and waits for its retry
+        assert len(receiver.received) == 1 and await attempts(redis) == 1
         await rig.caller_texts(CALLER, LINE, "Water heater is leaking")
         await rig.settle()
-        await asyncio.sleep(
-            0.2
-        )  # the worker polls meanwhile: nothing is due before the back-off ends
+        # The second delivery waits behind the first, in the same job: nothing is due yet.
         assert len(receiver.received) == 1
-        clock.advance(seconds=10)  # past the first back-off (5 s, with jitter)
-        await failed_attempts(redis, 2)
-        clock.advance(seconds=20)
+        clock.advance(seconds=1)  # past the first back-off (the rig's 0.1 s, with jitter)
+        await rig.fire_due()
+        assert len(receiver.received) == 2 and await attempts(redis) == 2
+        clock.advance(seconds=1)
+        await rig.fire_due()
         await receiver.wait_for(4)
         payloads = receiver.payloads()
         assert [p["delivery_id"].rsplit(".", 1)[1] for p in payloads] == [
@@ -169,24 +157,25 @@ async def test_deliveries_are_signed_retried_until_accepted_and_kept_in_order(
             "new",
             1,
         )
-        # Everything accepted: nothing is left waiting.
-        await nothing_due(redis)
-        assert await redis.exists(f"tb:crm:outbox:{lead_id(LINE, CALLER)}") == 0
+        # Everything accepted: nothing is left waiting, and the job is gone.
+        await rig.settle()
+        assert await redis.exists(f"tb:crm:outbox:{lead_id(LINE, CALLER)}", sending_job()) == 0
 
 
 async def test_a_delivery_waiting_for_retry_survives_a_restart(
     receiver: Receiver, redis: Redis, redis_url: str, tmp_path: Path, clock: FakeClock
 ) -> None:
     receiver.statuses = [500]
-    async with running(crm_rig(receiver, redis_url, tmp_path, clock)) as rig:
+    async with crm_rig(receiver, redis_url, tmp_path, clock) as rig:
         await rig.missed_call(CALLER, LINE)
         await rig.settle()
         await receiver.wait_for(1)
     assert await redis.llen(f"tb:crm:outbox:{lead_id(LINE, CALLER)}") == 1
     clock.advance(minutes=1)
-    async with running(crm_rig(receiver, redis_url, tmp_path / "again", clock)):
-        await receiver.wait_for(2)
-        await nothing_due(redis)
+    async with crm_rig(receiver, redis_url, tmp_path / "again", clock) as rig:
+        await receiver.wait_for(2)  # the timer of the new start finds the retry due
+        await rig.settle()
+        assert not await redis.exists(sending_job())
     first, second = receiver.payloads()
     assert first == second, "the same delivery is sent again"
 
@@ -234,7 +223,7 @@ async def test_a_line_may_send_its_leads_to_its_own_url(
             "    vertical: plumbing\n", f"    vertical: plumbing\n    crm_webhook: {other.url}\n"), "test.yml")
         settings = rig_settings(config, redis_url=redis_url, data_dir=tmp_path)
         rig = Rig(replace(settings, crm_webhook_url=receiver.url, crm_webhook_secret=SECRET), clock=clock)
-        async with running(rig):
+        async with rig:
             await rig.missed_call(CALLER, LINE)
             await rig.missed_call(CALLER, LINE_B)
             await rig.settle()
@@ -257,9 +246,26 @@ def test_a_line_webhook_needs_the_signing_secret_too(tmp_path: Path) -> None:
 async def test_a_delivery_queued_on_another_instance_is_sent_without_waiting_for_a_look(
     receiver: Receiver, redis: Redis, redis_url: str, tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with crm_rig(receiver, redis_url, tmp_path, clock) as rig:  # production pace: a look a minute
-        await asyncio.wait_for(rig.services.crm.wakeup.subscribed(), 5)
+    async with crm_rig(receiver, redis_url, tmp_path, clock) as rig:
+        # The lead's sending job goes straight into the stream, where every worker waits.
         await queue_elsewhere(redis, clock.now())
         await receiver.wait_for(1)
         assert receiver.payloads()[0]["event"] == "lead.created"
-        await nothing_due(redis)
+        await rig.settle()
+        assert not await redis.exists(sending_job())
+
+
+async def test_deliveries_an_older_version_left_waiting_are_sent(
+    receiver: Receiver, redis: Redis, redis_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    """Upgrading: the older CRM sender kept waiting leads in its own set; the new start adopts them."""
+    await queue_elsewhere(redis, clock.now())
+    # As the older version wrote it: the outbox, and the lead in its due set instead of a job.
+    await redis.delete(sending_job())
+    await redis.delete(keys.JOBS)
+    await redis.zadd(keys.OLD_CRM_DUE, {lead_id(LINE, CALLER): clock.now().timestamp()})
+    async with crm_rig(receiver, redis_url, tmp_path, clock) as rig:
+        await receiver.wait_for(1)
+        await rig.settle()
+        assert not await redis.exists(keys.OLD_CRM_DUE, sending_job())
+    assert receiver.payloads()[0]["event"] == "lead.created"

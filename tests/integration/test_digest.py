@@ -96,7 +96,7 @@ async def test_digest_after_a_week_of_real_traffic(rig: Rig, clock: FakeClock) -
     assert "Leads: 3 new, 2 contacted" in body
     assert "Best day: Tue Nov 10 (2 of 3 answered); worst day: Wed Nov 11 (0 of 2 answered)" in body
     # The next one is pending for the Monday after, and a re-run of this one posts nothing.
-    due = await rig.services.scheduler.deadlines.due_at(job_id(LINE))
+    due = await rig.services.jobs.deadlines.due_at(job_id(LINE))
     assert due is not None and due.astimezone(TZ) == datetime(2026, 11, 23, 8, 0, tzinfo=TZ)
     await post_digest(rig.services, job_id(LINE), DigestJob(line=LINE))
     assert len([m for m in rig.slack.messages if "Weekly report" in m["text"] and m["channel"] == CHANNEL]) == 1

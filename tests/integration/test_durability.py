@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+from bot.clock import FakeClock
 from bot.handlers.messages import missed_call as run_missed_call
 from bot.handlers.table import register_all
 from bot.store import keys
-from bot.work.queue import GROUP, JobQueue
+from bot.work.engine import GROUP, Engine
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 from tests.integration.saw import blocks_text, parents, texts_to
@@ -19,7 +20,7 @@ from workflows.jobs import MissedCallJob
 async def test_slack_down_then_up_gives_one_text_and_one_thread(rig: Rig) -> None:
     rig.slack.fail_next("chat.postMessage", count=3, status=503)
     await rig.missed_call(CALLER, LINE)
-    await rig.settle()
+    await rig.retry_waiting()  # the failed job's back-off passes on the fake clock
     assert len(rig.twilio.messages_to(CALLER)) == 1, "the retried job must not text again"
     [parent] = parents(rig)
     thread = rig.slack.thread(CHANNEL, parent["ts"])
@@ -37,7 +38,7 @@ async def test_twilio_throttling_is_retried_and_texts_once(rig: Rig) -> None:
     rig.twilio.fail_next("CreateMessage", count=2, status=429,
                          body={"code": 20429, "message": "Too Many Requests", "status": 429})
     await rig.missed_call(CALLER, LINE)
-    await rig.settle()
+    await rig.retry_waiting()  # the failed job's back-off passes on the fake clock
     assert len(rig.twilio.messages_to(CALLER)) == 1
     assert "text-back sent" in blocks_text(rig.slack.message(CHANNEL, parents(rig)[0]["ts"]))
 
@@ -45,7 +46,7 @@ async def test_twilio_throttling_is_retried_and_texts_once(rig: Rig) -> None:
 async def test_a_send_that_reached_twilio_despite_a_500_is_not_repeated(rig: Rig) -> None:
     rig.twilio.fail_next("CreateMessage", count=1, status=500, after_accept=True)
     await rig.missed_call(CALLER, LINE)
-    await rig.settle()
+    await rig.retry_waiting()  # the failed job's back-off passes on the fake clock
     assert len(rig.twilio.messages_to(CALLER)) == 1, "reconciled through the Messages list"
     assert any(r.method == "ListMessage" for r in rig.twilio.requests)
     assert "text-back sent" in blocks_text(rig.slack.message(CHANNEL, parents(rig)[0]["ts"]))
@@ -54,7 +55,7 @@ async def test_a_send_that_reached_twilio_despite_a_500_is_not_repeated(rig: Rig
 async def test_a_send_lost_before_twilio_is_sent_again(rig: Rig) -> None:
     rig.twilio.fail_next("CreateMessage", count=1, status=500)
     await rig.missed_call(CALLER, LINE)
-    await rig.settle()
+    await rig.retry_waiting()  # the failed job's back-off passes on the fake clock
     assert len(rig.twilio.messages_to(CALLER)) == 1
 
 
@@ -86,7 +87,7 @@ async def test_a_job_left_by_a_dead_worker_is_finished_by_another_instance(rig: 
     assert len(taken[0][1]) == 1
     assert rig.twilio.messages == []
     # Another instance (its own queue object on its own consumer name) takes it over.
-    other = JobQueue(r, consumer="survivor", retry_idle_ms=50)
+    other = Engine(r, rig.services.clock, consumer="survivor", retry_idle_ms=50)
     rig.services.jobs = other
     register_all(rig.services)
     assert await wait_reclaimed(other) == 1
@@ -117,7 +118,7 @@ async def original_args(rig: Rig) -> MissedCallJob:
                          at=datetime.fromisoformat(conv["opened_at"]))
 
 
-async def wait_reclaimed(queue: JobQueue) -> int:
+async def wait_reclaimed(queue: Engine) -> int:
     async with asyncio.timeout(5):
         while True:
             taken = await queue.reclaim()
@@ -133,7 +134,7 @@ async def test_texts_keep_their_order_when_an_earlier_one_is_retried(rig: Rig) -
     rig.slack.fail_next("chat.postMessage", count=2, status=500)
     for i in range(4):
         await rig.caller_texts(CALLER, LINE, f"part {i}")
-    await rig.settle()
+    await rig.retry_waiting()  # the failed job's back-off passes on the fake clock
     texts = [blocks_text(m) for m in rig.slack.thread(CHANNEL, thread)]
     shown = [t.split("part ")[1][0] for t in texts if "part " in t]
     assert shown == ["0", "1", "2", "3"]
@@ -143,23 +144,33 @@ async def test_a_slack_post_that_landed_despite_an_error_is_not_repeated(rig: Ri
     """The parent and the thread lines are tagged, so an unsure post is found, not re-posted."""
     rig.slack.fail_next("chat.postMessage", count=2, status=500, after_accept=True)
     await rig.missed_call(CALLER, LINE)
-    await rig.settle()
+    await rig.retry_waiting()
     [parent] = parents(rig)
     thread = rig.slack.thread(CHANNEL, parent["ts"])
     assert sum("Texted the caller" in blocks_text(m) for m in thread) == 1
     assert any(r.method == "conversations.history" for r in rig.slack.requests)
     await rig.caller_texts(CALLER, LINE, "hello")
     rig.slack.fail_next("chat.postMessage", count=1, status=503, after_accept=True)
-    await rig.settle()
+    await rig.retry_waiting()
     assert sum("hello" in blocks_text(m) for m in rig.slack.thread(CHANNEL, parent["ts"])) == 1
 
 
 async def test_retries_back_off(rig: Rig) -> None:
     """Each retry of a failing job waits about twice as long as the one before (with jitter)."""
+    clock = rig.services.clock
+    assert isinstance(clock, FakeClock)
     rig.slack.fail_next("chat.postMessage", count=4, status=503)
     await rig.missed_call(CALLER, LINE)
-    await rig.settle()
-    tries = [r.arrived for r in rig.slack.requests if r.method == "chat.postMessage"][:5]
-    gaps = [b - a for a, b in zip(tries, tries[1:])]
-    assert len(gaps) == 4 and gaps[3] > 2 * gaps[0], gaps
+    waits: list[float] = []
+    for _ in range(4):
+        await rig.settle()
+        due = await rig.services.jobs.next_retry()
+        assert due is not None, "the failed job waits for its retry"
+        waits.append(due - clock.now().timestamp())
+        clock.set(datetime.fromtimestamp(due, UTC) + timedelta(microseconds=1))
+        await rig.fire_due()
+    assert await rig.services.jobs.next_retry() is None
+    first = rig.services.jobs.retry_idle_ms / 1000
+    for n, wait in enumerate(waits):  # 1, 2, 4, 8 times the first interval, give or take 20 %
+        assert first * 2**n * 0.8 <= wait <= first * 2**n * 1.2, waits
     assert len(parents(rig)) == 1

@@ -86,8 +86,9 @@ async def test_a_redis_that_comes_back_empty_still_runs_new_jobs(tmp_path: Path)
 
 
 async def test_sleeping_loops_hear_of_new_work_after_redis_comes_back_empty(tmp_path: Path) -> None:
-    """The deadline firer and the CRM sender sleep a minute between looks, woken by messages;
-    their subscriptions come back with Redis, so work queued elsewhere then goes out at once."""
+    """The timer sleeps a minute between looks, woken by messages; its subscription comes back
+    with Redis, so a job scheduled elsewhere then runs at once, and the workers' blocking read
+    comes back too, so a lead's CRM delivery queued elsewhere goes out at once."""
     receiver = Receiver()
     await receiver.start()
     server = ValkeyServer(data_dir=tmp_path / "vk")
@@ -110,18 +111,16 @@ async def _hear_after_restart(server: ValkeyServer, receiver: Receiver, tmp_path
         fired.set()
 
     async with Rig(settings, clock=clock) as rig:
-        rig.services.scheduler.register(DigestJob, remind)
-        wakeups = (rig.services.scheduler.wakeup, rig.services.crm.wakeup)
-        for wakeup in wakeups:
-            await asyncio.wait_for(wakeup.subscribed(), 5)
-        before = [wakeup.subscriptions for wakeup in wakeups]
+        rig.services.jobs.register(DigestJob, remind)
+        wakeup = rig.services.jobs.wakeup
+        await asyncio.wait_for(wakeup.subscribed(), 5)
+        before = wakeup.subscriptions
         await asyncio.to_thread(server.stop)
         server = ValkeyServer(port=port, data_dir=tmp_path / "vk2")
         await asyncio.to_thread(server.start)
         other = Redis.from_url(server.connection_url)  # another instance's connection
         try:
-            for wakeup, count in zip(wakeups, before, strict=True):  # subscribed again after the restart
-                await asyncio.wait_for(wakeup.subscribed(after=count), 10)
+            await asyncio.wait_for(wakeup.subscribed(after=before), 10)  # subscribed again after the restart
             await Deadlines(other).schedule("after-restart", clock.now(), DigestJob(line=LINE))
             await asyncio.wait_for(fired.wait(), 10)
             await queue_elsewhere(other, clock.now())

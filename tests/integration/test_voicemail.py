@@ -57,7 +57,7 @@ async def leave_voicemail(rig: Rig, *, transcript: str | None, seconds: int = 34
         await rig.twilio_post(paths["transcript"], {**common, "TranscriptionSid": new_sid("TR"),
                                                     "TranscriptionStatus": "completed",
                                                     "TranscriptionText": transcript})
-    await rig.settle()
+    await rig.retry_waiting()  # a recording that came before the thread waits for it
     return call_sid, paths
 
 
@@ -119,7 +119,7 @@ async def test_a_recording_that_cannot_be_fetched_still_says_there_is_a_voicemai
               "RecordingUrl": "https://evil.example/Recordings/RE1", "RecordingStatus": "completed",
               "RecordingDuration": "12"}
     await vm_rig.twilio_post(paths["status"], params)
-    await vm_rig.settle()
+    await vm_rig.retry_waiting()
     assert vm_rig.slack.files == []
     assert not [r for r in vm_rig.twilio.requests if r.method == "FetchRecordingMedia"]
     assert any("could not be copied here" in t for t in reply_blocks(vm_rig))

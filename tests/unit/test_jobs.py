@@ -28,6 +28,7 @@ EXAMPLES = [
                       url="https://api.twilio.com/r/RE1", at=AT, duration=12),
     jobs.VoicemailTranscriptJob(line="+15125550100", caller="", call_sid="CA1", recording_sid="RE1", url="",
                                 at=AT, text="burst pipe", status="completed"),
+    jobs.CrmDeliveryJob(lead="+15125550100:+15125550123"),
     jobs.ReminderJob(conv="c1", index=2, since=AT.isoformat()),
     jobs.PageJob(conv="c1", round=1, since=AT.isoformat()),
     jobs.SnoozeEndJob(conv="c1", since=AT.isoformat(), until=AT.isoformat()),

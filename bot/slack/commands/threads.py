@@ -52,7 +52,7 @@ async def resolve(ctx: Ctx) -> Reply:
         return _none_open(number)
     svc = ctx.svc
     _, said = await card_actions.resolve(conv, ctx.user, store=svc.store, locks=svc.locks, chat=svc.chat,
-                               deadlines=svc.scheduler.deadlines, now=svc.clock.now())
+                               deadlines=svc.jobs.deadlines, now=svc.clock.now())
     return Reply(text=said)
 
 

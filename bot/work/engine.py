@@ -1,0 +1,483 @@
+"""The engine: every durable job runs here, as soon as possible or at its due time.
+
+One Redis stream with one consumer group is the only runner. Webhooks record their job in it
+before answering (`enqueue`); jobs with a due time wait in the due set (bot/work/deadlines.py)
+and the timer moves them into the stream when due. Each instance is a consumer, and a job
+stays pending until its handler is done.
+
+- **Retry.** A job that fails leaves the stream and waits in the due set until its back-off
+  ends (one policy, its limits per kind: `workflows.jobs.Retry`). Its id, attempts and age go
+  with it, so its step log still applies when it runs again.
+- **Reclaim.** Only a job whose worker died stays pending: once idle `retry_idle_ms` (a running
+  job's heartbeat keeps it fresh) another worker takes it at its next look.
+- **Exactly once.** Handlers make every effect idempotent through the job's step log
+  (`RedisSteps`, keyed by the job id), so a re-run skips what was already done.
+- **The app clock throughout:** due times, back-offs and ages; tests move a fake clock.
+- **Quiet when idle:** a read blocks 30 s, the timer sleeps until the next due time (woken by
+  pub/sub when another instance schedules earlier), the reclaim looks every 30 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import random
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from bot.clock import Clock
+from bot.store import keys
+from bot.work.deadlines import Deadlines, new_gen
+from bot.work.wakeups import Wakeup
+from workflows.jobs import JobDecodeError, decode, encode, retry_policy
+from workflows.ports import RetryLater
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, Any], Awaitable[None]]
+Replies = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
+
+GROUP = "workers"
+# Roles whose instances move due jobs into the stream; every role runs jobs.
+TIMER_ROLES = ("all", "scheduler")
+# A job whose worker went silent this long is taken over by another worker; also the first
+# back-off after a failure.
+RECLAIM_IDLE_MS = 10_000
+# The run lock of a job outlives a missed heartbeat or two, but not a dead process for long.
+RUN_LOCK_MS = 30_000
+# Jobs run concurrently: a slow Slack call must not hold up the next caller's text-back.
+# They mostly wait on the network, and in a burst every job's Slack work waits for the
+# text-backs still in hand (bot/work/fast_lane.py), so a whole burst must fit in at once.
+MAX_IN_FLIGHT = 256
+# Jobs taken from the stream per read, and moved from the due set per look.
+READ_BATCH = 64
+MOVE_BATCH = 256
+# How long one read waits on an empty stream. A new job ends the wait at once and stop()
+# cancels it, so a long wait only means fewer commands while idle. It needs a reader client
+# that waits that long for an answer (RedisHandle.reader); on the shared client a read
+# waits a second, well within its 5 s.
+READ_BLOCK_MS = 30_000
+SHARED_READ_BLOCK_MS = 1000
+# Pause before trying again while Redis is unavailable.
+REDIS_RETRY_S = 1.0
+
+# Claim the delivery id and record the job in one step: a crash between the two would
+# otherwise leave a claimed delivery with no job (lost) or a job with no claim (doubled).
+# With a third key, the job also takes the next number in that sequence (the order of a
+# caller's texts), in the same step, so a crash cannot leave a gap that stalls the rest.
+_CLAIM_AND_ADD = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  local seq = 0
+  if #KEYS > 2 then seq = redis.call('INCR', KEYS[3]) end
+  return redis.call('XADD', KEYS[2], '*', 'kind', ARGV[2], 'args', ARGV[3], 'seq', seq, 'born', ARGV[4])
+end
+return false
+"""
+
+# A run ends: the entry leaves the stream; a job with an id also loses its hash, unless it was
+# cancelled or scheduled anew meanwhile (another generation), which then stays as it is.
+_DONE = """
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[1], ARGV[2]); redis.call('DEL', KEYS[2])
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'gen') == ARGV[4] then
+  local group = redis.call('HGET', KEYS[3], 'group')
+  if group and group ~= '' then redis.call('SREM', ARGV[5] .. group, ARGV[3]) end
+  redis.call('DEL', KEYS[3])
+end
+return 1
+"""
+
+# A run failed: the entry leaves the stream and the job waits in the due set until ARGV[6].
+# A job first recorded by a webhook gets its hash now; one cancelled or scheduled anew while
+# it ran is not retried (-1).
+_RETRY = """
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[1], ARGV[2]); redis.call('DEL', KEYS[2])
+if ARGV[4] ~= '' then
+  if redis.call('HGET', KEYS[3], 'gen') ~= ARGV[4] then return -1 end
+  redis.call('HSET', KEYS[3], 'attempts', ARGV[6])
+else
+  redis.call('HSET', KEYS[3], 'kind', ARGV[7], 'args', ARGV[8], 'seq', ARGV[9], 'born', ARGV[10],
+             'attempts', ARGV[6], 'gen', ARGV[11], 'group', '')
+end
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
+redis.call('PUBLISH', KEYS[5], ARGV[5])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long the timer sleeps at most, and how often the reclaim looks (tests shorten them)."""
+
+    # The longest the timer sleeps without looking at the due set. It wakes sooner for the
+    # next due time or a job scheduled earlier (here or on another instance), so this only
+    # bounds a wake-up lost with a dropped subscription.
+    tick_s: float = 60.0
+    # How often jobs left pending by a worker that died are looked for.
+    reclaim_every_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stream entry: the job's kind and wire form, and what a retry carries along."""
+
+    entry_id: str
+    kind: str
+    args: bytes
+    seq: int
+    job_id: str  # the step log's key: the first entry id, or the id the job was scheduled with
+    gen: str  # "" for a job recorded by a webhook that never failed
+    attempts: int
+    born_ms: int  # when it was recorded, or first due (app clock)
+
+    @classmethod
+    def read(cls, entry_id: str, fields: dict[bytes, bytes]) -> Entry:
+        def text(name: bytes, default: str = "") -> str:
+            return fields.get(name, default.encode()).decode()
+
+        # An entry recorded before ids and ages were (an older version) is its own id and age.
+        born = text(b"born") or entry_id.split("-")[0]
+        return cls(entry_id, text(b"kind"), fields.get(b"args", b"{}"), int(text(b"seq", "0") or 0),
+                   text(b"id") or entry_id, text(b"gen"), int(text(b"attempts", "0") or 0), int(born))
+
+
+class Engine:
+    """Record jobs, move them when due, run them; retry, give up and reclaim by one rule."""
+
+    def __init__(
+        self, redis: Redis, clock: Clock, *, consumer: str | None = None, retry_idle_ms: int = RECLAIM_IDLE_MS,
+        reader: Redis | None = None, role: str = "all", timing: Timing = Timing(),
+    ) -> None:
+        self._r = redis
+        self._clock = clock
+        self._reader = reader or redis
+        self._block_ms = READ_BLOCK_MS if reader is not None else SHARED_READ_BLOCK_MS
+        # How long a pending job waits before another worker takes it over; the first back-off.
+        self.retry_idle_ms = retry_idle_ms
+        self._consumer = consumer or secrets.token_hex(6)
+        self._t = timing
+        self.moves = role in TIMER_ROLES
+        self.deadlines = Deadlines(redis, scheduled=self._scheduled)
+        self._handlers: dict[str, Handler] = {}
+        self._kinds: dict[str, type[Any]] = {}
+        self._claim_and_add, self._done, self._retry = (
+            redis.register_script(lua) for lua in (_CLAIM_AND_ADD, _DONE, _RETRY)
+        )
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._grouped = False  # the consumer group is known to exist
+        self.wakeup = Wakeup(redis, keys.DUE_WAKE, self._heard)
+        self._look = asyncio.Event()  # the timer looks at once
+        self._next_look = math.inf  # app clock: when the sleeping timer looks next
+        self._retrying: set[str] = set()  # ids of jobs that failed here, for wait_idle
+
+    def register(self, job_type: type[Any], handler: Handler) -> None:
+        """`handler(job_id, job)` runs the jobs of `job_type` (a dataclass of workflows.jobs)."""
+        self._kinds[job_type.KIND] = job_type
+        self._handlers[job_type.KIND] = handler
+
+    async def enqueue(self, job: Any, *, claim: str, sequence: str | None = None) -> bool:
+        """Record `job` once per delivery id `claim` (False if seen); `sequence` numbers it."""
+        kind, args = encode(job)
+        payload = json.dumps(args, separators=(",", ":"))
+        job_keys = [claim, keys.JOBS] + ([sequence] if sequence else [])
+        born = int(self._clock.now().timestamp() * 1000)
+        added = await self._claim_and_add(keys=job_keys, args=[keys.CLAIM_TTL_S, kind, payload, born])
+        return added is not None
+
+    async def ensure_group(self) -> None:
+        try:
+            await self._r.xgroup_create(keys.JOBS, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._grouped = True
+
+    # --- reading and running -------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Read and run jobs until `stop()`; survives Redis outages by retrying."""
+        while not self._stopping.is_set():
+            try:
+                if not self._grouped:  # Redis may be down at start, or restart empty later
+                    await self.ensure_group()
+                await self._read_once(block_ms=self._block_ms)
+            except (RedisError, OSError) as exc:
+                if "NOGROUP" in str(exc):
+                    self._grouped = False
+                log.warning("job queue: redis unavailable (%r); retrying", exc)
+                await asyncio.sleep(REDIS_RETRY_S)
+
+    async def _read_once(self, block_ms: int) -> None:
+        await self._slots.acquire()
+        self._slots.release()
+        # Bytes, not str: the client never decodes replies.
+        replies = cast(Replies | None, await self._reader.xreadgroup(
+            GROUP, self._consumer, {keys.JOBS: ">"}, count=READ_BATCH, block=block_ms
+        ))
+        for _, entries in replies or []:
+            for entry_id, fields in entries:
+                self._start(Entry.read(entry_id.decode(), fields))
+
+    def _start(self, entry: Entry) -> None:
+        task = asyncio.create_task(self._run_one(entry), name=f"job:{entry.job_id}")
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _run_one(self, entry: Entry) -> None:
+        # One runner per entry, even when a starved event loop let another worker reclaim it.
+        running = keys.job_running(entry.entry_id)
+        if not await self._r.set(running, self._consumer, nx=True, px=RUN_LOCK_MS):
+            return
+        done = asyncio.Event()
+        heartbeat = asyncio.create_task(self._keep_claimed(entry.entry_id, done))
+        settled = False
+        try:
+            settled = await self._run_claimed(entry)
+        finally:
+            # The flag, not only the cancel: a cancel landing inside a Redis call can come out
+            # as a TimeoutError, and a heartbeat that survived it would hold the job forever.
+            done.set()
+            heartbeat.cancel()
+            if not settled:  # a settled job's lock went with its entry
+                with contextlib.suppress(RedisError, OSError):
+                    await self._r.delete(running)
+
+    async def _keep_claimed(self, entry_id: str, done: asyncio.Event) -> None:
+        """While a job runs, keep resetting its idle time so no other worker takes it over."""
+        while not done.is_set():
+            await asyncio.sleep(self.retry_idle_ms / 3000)
+            if done.is_set():
+                return
+            try:
+                await self._r.xclaim(keys.JOBS, GROUP, self._consumer, 0, [entry_id], justid=True)
+                await self._r.pexpire(keys.job_running(entry_id), RUN_LOCK_MS)
+            except (RedisError, OSError) as exc:
+                log.warning("job %s: heartbeat failed: %r", entry_id, exc)
+
+    async def _run_claimed(self, entry: Entry) -> bool:
+        """Run the job, then settle it: done, or waiting for its retry. True once settled."""
+        async with self._slots:
+            handler = self._handlers.get(entry.kind)
+            failure: str | None = None
+            try:
+                if handler is None:
+                    # Retried, not dropped: mid-deploy another instance may know the kind.
+                    raise LookupError(f"no handler for kind {entry.kind!r}")
+                # The stream entry numbers a caller's texts; the job reads it as a field.
+                wire = {**json.loads(entry.args), "seq": entry.seq}
+                await handler(entry.job_id, decode(entry.kind, wire, self._kinds))
+            except JobDecodeError as exc:  # it would fail the same way every time
+                log.error("job %s: %s; dropped", entry.job_id, exc)
+            except RetryLater as exc:
+                failure = str(exc)
+            except Exception as exc:
+                log.exception("job %s (%s) failed", entry.job_id, entry.kind)
+                failure = repr(exc)
+            try:
+                if failure is None:
+                    await self._finish(entry)
+                else:
+                    await self._retry_later(entry, failure)
+            except (RedisError, OSError) as exc:
+                # Left pending: reclaimed once idle, and the step log keeps effects single.
+                log.warning("job %s: could not settle: %r", entry.job_id, exc)
+                return False
+            return True
+
+    async def _finish(self, entry: Entry) -> None:
+        await self._done(
+            keys=[keys.JOBS, keys.job_running(entry.entry_id), keys.due_job(entry.job_id)],
+            args=[GROUP, entry.entry_id, entry.job_id, entry.gen, keys.DUE_GROUP_PREFIX],
+        )
+
+    async def _retry_later(self, entry: Entry, failure: str) -> None:
+        """Wait in the due set until the back-off ends; give up once the kind's policy says so."""
+        policy = retry_policy(self._kinds.get(entry.kind))
+        now = self._clock.now().timestamp()
+        age_s = now - entry.born_ms / 1000
+        if policy.give_up_after_s is not None and age_s >= policy.give_up_after_s:
+            log.error("job %s (%s) given up: still failing after %.0f minutes (%d attempts): %s",
+                      entry.job_id, entry.kind, age_s / 60, entry.attempts + 1, failure)
+            await self._finish(entry)
+            return
+        attempts = entry.attempts + 1
+        base = self.retry_idle_ms / 1000
+        # Doubling, with jitter to spread the retries of jobs that failed together (an outage).
+        delay = min(base * 2 ** (attempts - 1), policy.cap_s) * random.uniform(0.8, 1.2)
+        at = now + delay
+        kept = await self._retry(
+            keys=[keys.JOBS, keys.job_running(entry.entry_id), keys.due_job(entry.job_id), keys.DUE, keys.DUE_WAKE],
+            args=[GROUP, entry.entry_id, entry.job_id, entry.gen, repr(at), attempts,
+                  entry.kind, entry.args, entry.seq, entry.born_ms, new_gen()],
+        )
+        if int(kept) < 0:
+            log.info("job %s (%s) failed, and was cancelled or scheduled anew meanwhile", entry.job_id, entry.kind)
+            return
+        log.warning("job %s (%s) will be retried in %.1f s (attempt %d): %s",
+                    entry.job_id, entry.kind, delay, attempts, failure)
+        self._retrying.add(entry.job_id)
+        self._scheduled(at)
+
+    # --- reclaiming what dead workers left -------------------------------------------------
+
+    async def _reclaim_forever(self) -> None:
+        while not self._stopping.is_set():
+            found = 0
+            try:
+                found = await self.reclaim()
+            except (RedisError, OSError) as exc:
+                log.warning("job queue: reclaim failed: %r", exc)
+            # While jobs are being taken over, look again soon: one may still be locked by its
+            # dead runner until the run lock runs out.
+            await self._pause(self.retry_idle_ms / 2000 if found else self._t.reclaim_every_s)
+
+    async def reclaim(self) -> int:
+        """Take over jobs left pending by a worker that went silent; how many."""
+        claimed: list[tuple[bytes, dict[bytes, bytes]]] = []
+        cursor: bytes | str = "0-0"
+        while True:  # page through every pending job, not only the first page
+            cursor, page, _ = await self._r.xautoclaim(
+                keys.JOBS, GROUP, self._consumer, min_idle_time=self.retry_idle_ms, start_id=cursor, count=100
+            )
+            claimed += page
+            if cursor in (b"0-0", "0-0"):
+                break
+        for entry_id, fields in claimed:
+            if fields is not None:  # None: deleted meanwhile
+                self._start(Entry.read(entry_id.decode(), fields))
+        return len(claimed)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def adopt_older(self) -> int:
+        """Jobs an older version's leader had taken and not finished are due again now."""
+        taken = cast(list[bytes], await self._r.zrange(keys.OLD_IN_FLIGHT, 0, -1))
+        if taken:
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.zadd(keys.DUE, {job_id: self._clock.now().timestamp() for job_id in taken}, nx=True)
+                pipe.delete(keys.OLD_IN_FLIGHT)
+                await pipe.execute()
+            self._look.set()
+        return len(taken)
+
+    # --- the timer: due jobs into the stream -------------------------------------------------
+
+    async def move_due(self, now: float | None = None) -> int:
+        """Move every job due at `now` (app clock) into the stream; how many."""
+        at = self._clock.now().timestamp() if now is None else now
+        total = 0
+        while True:
+            moved, _ = await self.deadlines.move_due(at, MOVE_BATCH)
+            total += moved
+            if moved < MOVE_BATCH:
+                return total
+
+    async def _keep_moving(self) -> None:
+        """Sleep until the next due time (or until woken by an earlier one), then move."""
+        while not self._stopping.is_set():
+            self._look.clear()
+            try:
+                self._next_look = math.inf  # a job scheduled while we look makes us look again
+                now = self._clock.now().timestamp()
+                moved, first = await self.deadlines.move_due(now, MOVE_BATCH)
+                wait = 0.0 if moved == MOVE_BATCH else self._t.tick_s if first is None else max(0.0, first - now)
+                wait = min(wait, self._t.tick_s)
+                self._next_look = now + wait
+            except (RedisError, OSError) as exc:
+                log.warning("timer: redis unavailable (%r); retrying", exc)
+                wait = REDIS_RETRY_S
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._look.wait(), wait)
+
+    def _scheduled(self, due: float) -> None:
+        """A job was scheduled at `due` (app clock): a timer asleep until later looks now."""
+        if due < self._next_look:
+            self._look.set()
+
+    def _heard(self, message: bytes | None) -> None:
+        if message:
+            with contextlib.suppress(ValueError):
+                self._scheduled(float(message))
+        else:
+            self._look.set()  # subscribed again: a message may have been missed
+
+    # --- start, stop, wait ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run jobs (and, in a timer role, move due ones) in the background."""
+        self._stopping.clear()
+        self._tasks = [asyncio.create_task(self.run(), name="jobs"),
+                       asyncio.create_task(self._reclaim_forever(), name="reclaim")]
+        if self.moves:
+            self.wakeup.start()
+            self._tasks.append(asyncio.create_task(self._keep_moving(), name="timer"))
+
+    async def stop(self) -> None:
+        """Stop reading and moving; let running jobs finish (unfinished ones stay pending)."""
+        self._stopping.set()
+        self._look.set()
+        await self.wakeup.stop()
+        for task in self._tasks:
+            # A read cut short may have taken a job; it stays pending and is reclaimed.
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=10)
+
+    async def wait_idle(self, timeout: float = 10.0, *, retries_within: float = 0.0) -> None:
+        """Wait until no job is queued, pending or running, and no job that failed here waits
+        for a retry due within `retries_within` seconds of now (tests and the demo: with a fake
+        clock only the test moves time, so only retries already due are waited for)."""
+        if not self._grouped:  # the runner may not have created it yet
+            await self.ensure_group()
+        async with asyncio.timeout(timeout):
+            while True:
+                if self._in_flight:
+                    await asyncio.wait(set(self._in_flight))
+                    continue
+                summary = await self._r.xpending(keys.JOBS, GROUP)
+                lag = await self._lag()
+                if not summary["pending"] and not lag and not self._in_flight:
+                    if not await self._retry_due(self._clock.now().timestamp() + retries_within):
+                        return
+                await asyncio.sleep(0.005)
+
+    async def next_retry(self) -> float | None:
+        """When the first job that failed here and waits for its retry is due (app clock)."""
+        first: float | None = None
+        for job_id in list(self._retrying):
+            due = await self._r.zscore(keys.DUE, job_id)
+            if due is None:
+                self._retrying.discard(job_id)
+            elif first is None or due < first:
+                first = float(due)
+        return first
+
+    async def _retry_due(self, by: float) -> bool:
+        """Whether a job that failed here waits for a retry due by `by` (app clock)."""
+        for job_id in list(self._retrying):
+            due = await self._r.zscore(keys.DUE, job_id)
+            if due is None:  # ran again (or was cancelled)
+                self._retrying.discard(job_id)
+            elif due <= by:
+                return True
+        return False
+
+    async def _lag(self) -> int:
+        groups = await self._r.xinfo_groups(keys.JOBS)
+        group = next((g for g in groups if g["name"] in (GROUP, GROUP.encode())), None)
+        return int(group.get("lag") or 0) if group else 0
