@@ -6,6 +6,7 @@ the state (`messages`, `reactions`...) directly.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 from collections.abc import Callable
@@ -103,11 +104,28 @@ class SlackWorkspace:
         }.get(name, lambda args: ok())
 
     def _history(self, args: Args) -> Reply:
-        """Top-level messages, newest first, from `oldest` on (metadata only when asked for)."""
-        oldest = float(args.get("oldest") or 0)
-        found = [m for m in self.messages_in(str(args["channel"]))
-                 if not m.get("thread_ts") and float(m["ts"]) >= oldest]
-        return ok(messages=[_listed(m, args) for m in reversed(found)], has_more=False)
+        """Top-level messages between `oldest` and `latest`, newest first, a page of `limit` at a
+        time; `cursor` (a previous page's `response_metadata.next_cursor`) goes on from there.
+        Metadata only when asked for."""
+        try:
+            limit = _page_limit(args.get("limit"))
+            # No `latest` is Slack's "now": every message so far.
+            oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or "inf")
+        except ValueError:
+            return fail("invalid_arguments")
+        inclusive = str(args.get("inclusive", "")).lower() in ("true", "1")
+        found = [m for m in reversed(self.messages_in(str(args["channel"])))
+                 if not m.get("thread_ts") and _within(float(m["ts"]), oldest, latest, inclusive)]
+        if args.get("cursor"):
+            start = _cursor_ts(str(args["cursor"]))
+            if start is None:
+                return fail("invalid_cursor")
+            # The cursor names the next page's first message, not a count: messages posted
+            # since the last page do not shift it (they are newer, on no later page).
+            found = [m for m in found if float(m["ts"]) <= start]
+        page, rest = found[:limit], found[limit:]
+        more = {"response_metadata": {"next_cursor": _cursor(rest[0]["ts"])}} if rest else {}
+        return ok(messages=[_listed(m, args) for m in page], has_more=bool(rest), **more)
 
     def _replies(self, args: Args) -> Reply:
         found = self.thread(str(args["channel"]), str(args["ts"]))
@@ -217,6 +235,37 @@ class SlackWorkspace:
                            "thread_ts": args.get("thread_ts"), "initial_comment": args.get("initial_comment")})
         self.files.extend(shared)
         return ok(files=[{"id": f["id"], "title": f["title"]} for f in shared])
+
+
+# conversations.history's `limit` (doc: docs.slack.dev/reference/methods/conversations.history;
+# the frozen spec gives neither number): 100 when absent, at most 999.
+HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX = 100, 999
+CURSOR_PREFIX = "next_ts:"
+
+
+def _page_limit(value: Any) -> int:
+    """The page size asked for, as Slack reads it: the default when absent, capped at the maximum."""
+    if value in (None, ""):
+        return HISTORY_LIMIT_DEFAULT
+    return min(max(int(value), 1), HISTORY_LIMIT_MAX)
+
+
+def _within(ts: float, oldest: float, latest: float, inclusive: bool) -> bool:
+    """Slack's time range: both ends left out unless `inclusive`."""
+    return oldest <= ts <= latest if inclusive else oldest < ts < latest
+
+
+def _cursor(ts: str) -> str:
+    """An opaque cursor, shaped like Slack's (base64 of "next_ts:<ts>")."""
+    return base64.b64encode((CURSOR_PREFIX + ts).encode()).decode()
+
+
+def _cursor_ts(cursor: str) -> float | None:
+    try:
+        text = base64.b64decode(cursor, validate=True).decode()
+        return float(text.removeprefix(CURSOR_PREFIX)) if text.startswith(CURSOR_PREFIX) else None
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return None
 
 
 def _listed(message: dict[str, Any], args: Args) -> dict[str, Any]:

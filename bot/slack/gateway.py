@@ -117,18 +117,32 @@ class SlackThreads:
         return str(resp["ts"]) if resp else None
 
     async def find_post(self, conv: Conversation, key: str, since: datetime) -> str | None:
-        """Look for our own post tagged `key`: in the channel for a parent, else in the thread."""
-        args: dict[str, Any] = {"channel": conv.channel, "include_all_metadata": True, "limit": 200}
+        """Look for our own post tagged `key`: in the channel for a parent, else in the thread.
+
+        Slack answers a page at a time (the channel newest first); a burst can push the post
+        off the first page, so the next pages are read while it is not found.
+        """
+        # 200 a page (Slack's advice for cursor paging), at most 10 pages: 2,000 messages is over
+        # half an hour of a channel posting at Slack's ~1 message/s. Past that the post counts
+        # as absent: a duplicate thread is the lesser harm than a retry reading without end.
+        page, pages = 200, 10
+        query: dict[str, Any] = {"channel": conv.channel, "include_all_metadata": True, "limit": page}
         if key.startswith("thread:"):
-            resp = await self._call("conversations.history", oldest=f"{since.timestamp():.6f}", **args)
+            method, query["oldest"] = "conversations.history", f"{since.timestamp():.6f}"
         elif conv.thread_id:
-            resp = await self._call("conversations.replies", ts=conv.thread_id, **args)
+            method, query["ts"] = "conversations.replies", conv.thread_id
         else:
             return None
-        for message in (resp or {}).get("messages", []):
-            payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("key") == key:
-                return str(message["ts"])
+        for _ in range(pages):
+            resp = await self._call(method, **query) or {}
+            for message in resp.get("messages", []):
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("key") == key:
+                    return str(message["ts"])
+            query["cursor"] = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not query["cursor"]:
+                return None
+        log.warning("%s: %s not found in %d messages; taken as not posted", method, key, page * pages)
         return None
 
     async def tell_user(self, channel: str, user: str, text: str) -> None:

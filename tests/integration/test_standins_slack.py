@@ -235,3 +235,49 @@ async def test_delay_slows_one_method_only(slack: SlackStandIn, client: AsyncWeb
     assert slow.answered - slow.arrived >= 0.2 > fast.answered - fast.arrived
     found = await slack.wait_for(lambda r: r.method == "chat.postMessage")
     assert found is slow
+
+
+async def test_history_pages_like_slack(slack: SlackStandIn, client: AsyncWebClient) -> None:
+    """`limit` per page, newest first, `has_more` and a `next_cursor` to go on; a reply in a
+    thread is no channel message, and a post between pages does not shift the next page."""
+    first = await client.chat_postMessage(channel=CHANNEL, text="card 0")
+    await client.chat_postMessage(channel=CHANNEL, text="reply", thread_ts=first["ts"])
+    for i in range(1, 7):
+        await client.chat_postMessage(channel=CHANNEL, text=f"card {i}")
+    await client.chat_postMessage(channel="C0OTHER001", text="elsewhere")
+
+    page = await client.conversations_history(channel=CHANNEL, limit=3)
+    assert [m["text"] for m in page["messages"]] == ["card 6", "card 5", "card 4"]
+    assert page["has_more"] is True and page["response_metadata"]["next_cursor"]
+    await client.chat_postMessage(channel=CHANNEL, text="card 7")  # newer: on no later page
+    second = await client.conversations_history(channel=CHANNEL, limit=3,
+                                                cursor=page["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in second["messages"]] == ["card 3", "card 2", "card 1"]
+    last = await client.conversations_history(channel=CHANNEL, limit=3,
+                                              cursor=second["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in last["messages"]] == ["card 0"]
+    assert last["has_more"] is False and not last.get("response_metadata", {}).get("next_cursor")
+    # The SDK's own paging follows the cursor to the end.
+    pages = [[m["text"] for m in p["messages"]] async for p in await client.conversations_history(
+        channel=CHANNEL, limit=5)]
+    assert pages == [["card 7", "card 6", "card 5", "card 4", "card 3"], ["card 2", "card 1", "card 0"]]
+    assert slack.violations == []
+
+
+async def test_history_limit_and_time_range_as_documented(slack: SlackStandIn, client: AsyncWebClient) -> None:
+    """100 a page when `limit` is absent, 999 at most; `oldest`/`latest` leave out their own
+    message unless `inclusive`; a cursor the stand-in did not give is refused."""
+    for i in range(1000):
+        slack.method("chat.postMessage")({"channel": CHANNEL, "text": f"card {i}"})
+    assert len((await client.conversations_history(channel=CHANNEL))["messages"]) == 100
+    most = await client.conversations_history(channel=CHANNEL, limit=5000)
+    assert len(most["messages"]) == 999 and most["has_more"] is True
+    ts = [m["ts"] for m in slack.messages_in(CHANNEL)]
+    between = await client.conversations_history(channel=CHANNEL, oldest=ts[10], latest=ts[14])
+    assert [m["text"] for m in between["messages"]] == ["card 13", "card 12", "card 11"]
+    both_ends = await client.conversations_history(channel=CHANNEL, oldest=ts[10], latest=ts[14], inclusive=True)
+    assert [m["text"] for m in both_ends["messages"]] == [f"card {i}" for i in range(14, 9, -1)]
+    with pytest.raises(SlackApiError) as refused:
+        await client.conversations_history(channel=CHANNEL, cursor="not-a-cursor")
+    assert refused.value.response["error"] == "invalid_cursor"
+    assert slack.violations == []
