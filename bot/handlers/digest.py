@@ -8,7 +8,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from bot.services import Services
-from bot.slack.mrkdwn import escape
+from bot.slack.blocks import escape
 from bot.store.daily import RedisDaily
 from bot.store.steps import RedisSteps
 from workflows.digest import digest_text, next_digest_at, summarize, week_of

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from bot.handlers.outcomes import ServiceOutcomes
 from bot.phones import caller_from, timezone_of
 from bot.services import Services
-from bot.slack.mrkdwn import to_plain_text
+from bot.slack.blocks import to_plain_text
 from bot.store.steps import RedisSteps
 from bot.twilio.gateway import TextbackTimer, job_recorded_at
 from workflows.bursts import flush_held

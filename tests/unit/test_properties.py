@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot import phones
 from bot.logs import mask_numbers
-from bot.slack.mrkdwn import escape, to_plain_text, unescape
+from bot.slack.blocks import escape, to_plain_text, unescape
 from bot.store import leads as lead_store
 from bot.store.conversations import dumps, loads
 from workflows.compliance import keyword_of
