@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from bot.services import Services
 from bot.slack.blocks import escape
+from bot.store.conversations import RedisSteps
 from bot.store.daily import RedisDaily
-from bot.store.steps import RedisSteps
 from workflows.digest import digest_text, next_digest_at, summarize, week_of
 from workflows.jobs import DigestJob
 from workflows.leads import STATUSES

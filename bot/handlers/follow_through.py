@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from bot.services import Services
 from bot.slack.blocks import local_time
 from bot.slack.commands.permissions import Permissions
-from bot.store.steps import RedisSteps
+from bot.store.conversations import RedisSteps
 from workflows import card_actions, paging
 from workflows import follow_through as ft
 from workflows.conversation import Conversation, Entry

@@ -19,7 +19,7 @@ from bot.handlers.outcomes import ServiceOutcomes
 from bot.phones import caller_from, mask
 from bot.services import Services
 from bot.slack.gateway import is_transient
-from bot.store.steps import RedisSteps
+from bot.store.conversations import RedisSteps
 from workflows.conversation import Conversation, Entry
 from workflows.follow_through import caller_wrote
 from workflows.jobs import VoicemailJob, VoicemailTranscriptJob
