@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from workflows import hours as hours_mod
 from workflows.bursts import hold_if_flooding
 from workflows.compliance import (
     HELP_LIMITED_NOTE,
@@ -25,7 +24,7 @@ from workflows.compliance import (
 )
 from workflows.conversation import Caller, Conversation, Entry
 from workflows.follow_through import caller_wrote, stop_waiting
-from workflows.lines import Line
+from workflows.lines import Line, is_open
 from workflows.missed_call import ensure_thread
 from workflows.outcomes import first_reply_figures, lead_event, record_lead_safely, record_outcome
 from workflows.ports import (
@@ -148,7 +147,7 @@ async def _mirror_text(
         channel=msg.line.channel,
         opened_at=msg.at,
         origin="texted_in",
-        in_hours=hours_mod.is_open(msg.line.hours, msg.line.timezone, msg.at),
+        in_hours=is_open(msg.line.hours, msg.line.timezone, msg.at),
         line_label=msg.line.label,
     )
     fresh.id = "t" + msg.message_id[-16:]  # stable across re-runs of this job

@@ -15,8 +15,8 @@ from bot.slack.commands.replies import (
     section,
 )
 from bot.slack.commands.status import hours_lines
-from workflows.hours import parse_weekday
 from workflows.line_overrides import DAY_KEYS
+from workflows.lines import parse_weekday
 
 TIMEZONE_WORDS = frozenset({"tz", "timezone", "time_zone", "time-zone", "zone"})
 DAY_GROUPS = {

@@ -17,9 +17,8 @@ from bot.slack.commands.replies import (
     quote,
     section,
 )
-from workflows.hours import describe_next_open, is_open
 from workflows.line_overrides import DAY_KEYS, show
-from workflows.lines import Line
+from workflows.lines import Line, describe_next_open, is_open
 from workflows.oncall import on_duty
 from workflows.override_fields import EXCEPTIONS_FIELD, ONCALL_FIELDS
 from workflows.quiet_hours import format_quiet_hours
