@@ -32,7 +32,7 @@ from workflows.override_fields import (
     is_default_extra,
     show_extra,
 )
-from workflows.templates import validate_template
+from workflows.texting import validate_template
 from workflows.timezones import parse_timezone
 
 __all__ = [

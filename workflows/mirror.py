@@ -13,15 +13,6 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from workflows.bursts import hold_if_flooding
-from workflows.compliance import (
-    HELP_LIMITED_NOTE,
-    HELP_REPLY_WINDOW_S,
-    KEYWORD_NOTES,
-    Keyword,
-    help_text,
-    keyword_of,
-    learn_from_refusal,
-)
 from workflows.conversation import Caller, Conversation, Entry
 from workflows.follow_through import caller_wrote, stop_waiting
 from workflows.lines import Line, is_open
@@ -43,7 +34,18 @@ from workflows.ports import (
     ThreadChat,
 )
 from workflows.qualify import end_for_human, may_answer, on_caller_text
-from workflows.sending import once, post_once, send_once
+from workflows.texting import (
+    HELP_LIMITED_NOTE,
+    HELP_REPLY_WINDOW_S,
+    KEYWORD_NOTES,
+    Keyword,
+    help_text,
+    keyword_of,
+    learn_from_refusal,
+    once,
+    post_once,
+    send_once,
+)
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from workflows.compliance import learn_from_refusal, lookup_guard, static_guard
 from workflows.conversation import Caller, Conversation, Entry, SmsResult, TextbackState
 from workflows.durations import format_duration
 from workflows.follow_through import start_waiting
@@ -29,8 +28,15 @@ from workflows.ports import (
     TextbackLane,
     ThreadChat,
 )
-from workflows.sending import POST_LOOKBACK, post_once, send_once
-from workflows.templates import render
+from workflows.texting import (
+    POST_LOOKBACK,
+    learn_from_refusal,
+    lookup_guard,
+    post_once,
+    render,
+    send_once,
+    static_guard,
+)
 
 # DialCallStatus values that mean nobody picked up (PROTOCOLS 1.2).
 MISSED_DIAL_STATUSES = frozenset({"no-answer", "busy", "failed", "canceled"})

@@ -15,7 +15,7 @@ from workflows.digest import digest_text, next_digest_at, summarize, week_of
 from workflows.jobs import DigestJob
 from workflows.leads import STATUSES
 from workflows.lines import Line
-from workflows.sending import once
+from workflows.texting import once
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from workflows.jobs import VoicemailJob, VoicemailTranscriptJob
 from workflows.lines import Line
 from workflows.outcomes import lead_event, record_lead_safely
 from workflows.ports import RetryLater
-from workflows.sending import once, post_once
+from workflows.texting import once, post_once
 
 log = logging.getLogger(__name__)
 

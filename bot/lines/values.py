@@ -17,7 +17,7 @@ from pydantic import BeforeValidator
 from workflows.durations import format_duration, parse_duration, parse_duration_with_unit
 from workflows.lines import QuietHours, parse_shifts, parse_weekday
 from workflows.quiet_hours import parse_quiet_hours
-from workflows.templates import validate_template
+from workflows.texting import validate_template
 
 VERTICALS = (
     "plumbing", "hvac", "electrical", "roofing", "pest_control",

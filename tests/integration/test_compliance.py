@@ -11,7 +11,7 @@ from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 from tests.integration.saw import blocks_text, parents
 from tests.integration.steps import clear_cooldown, open_thread
-from workflows.compliance import keyword_of
+from workflows.texting import keyword_of
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from bot.slack.commands.replies import (
 )
 from workflows.line_overrides import TEMPLATE_NAMES, show
 from workflows.lines import OPT_OUT_FOOTER, Line, describe_next_open, hours_today
-from workflows.templates import MAX_SEGMENTS, SAMPLE_VALUES, render, sms_segments
+from workflows.texting import MAX_SEGMENTS, SAMPLE_VALUES, render, sms_segments
 
 LABELS = {"business_hours": "Business hours", "after_hours": "After hours"}
 # What people type for each template name.
