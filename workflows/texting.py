@@ -1,14 +1,8 @@
 """Texting a caller: what the text says, whether it may go, and sending it exactly once.
 
-The templates: the four placeholders filled (never `str.format`: a caller-facing brace must
-not raise), what operators write checked, and SMS segments counted as carriers bill them.
-Compliance (PRODUCT §2.1.6, §2.7): the opt-out keywords, and the guards that stop an
-automatic text. Exactly once (§4): an SMS send is the delicate effect; when the request may
-have reached Twilio but the answer was lost (a timeout, a 5xx, a dropped connection), sending
-again could text the caller twice, and Messages has no idempotency key. So the step is marked
-"sending" before the request; a re-run that finds that mark first asks Twilio whether a
-message with the same body went to that number since the mark, and only sends when none
-did. Thread posts and other chat effects of a job get the same at-most-once steps.
+The templates (placeholders filled, operators' text checked, SMS segments counted), the
+compliance rules (PRODUCT §2.1.6, §2.7: opt-out keywords, the guards on automatic texts), and
+the exactly-once steps (§4) for an SMS, and likewise for a thread post or other chat effect.
 """
 
 from __future__ import annotations
@@ -218,6 +212,11 @@ async def learn_from_refusal(flags: CallerFlags, line: str, caller: str, error_c
 
 
 # --- Exactly once: an SMS, a thread post, a chat effect ------------------------------------------
+# An SMS send is the delicate effect: when the request may have reached Twilio but the answer
+# was lost (a timeout, a 5xx, a dropped connection), sending again could text the caller twice,
+# and Messages has no idempotency key. So the step is marked "sending" before the request; a
+# re-run that finds that mark first asks Twilio whether a message with the same body went to
+# that number since the mark, and only sends when none did.
 
 def _result_of(record: dict[str, object]) -> SmsResult:
     code = record.get("code")
