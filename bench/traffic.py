@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bot.slack.signing import sign as slack_sign
-from bot.twilio import signature
+from bot.twilio import webhooks
 from standins.rig import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -71,7 +71,7 @@ class Sender:
 
     async def twilio(self, base: str, path_qs: str, params: dict[str, str]) -> Answer:
         headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "X-Twilio-Signature": signature.compute(PUBLIC_URL + path_qs, params, AUTH_TOKEN)}
+                   "X-Twilio-Signature": webhooks.compute(PUBLIC_URL + path_qs, params, AUTH_TOKEN)}
         return await self._post(base + path_qs, urlencode(params).encode(), headers)
 
     async def slack(self, base: str, envelope: dict[str, Any]) -> Answer:

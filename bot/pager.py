@@ -9,10 +9,10 @@ from typing import Any
 import aiohttp
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
 
 from bot.phones import mask
 from bot.slack.gateway import SlackThreads
-from bot.twilio import twiml
 from bot.twilio.gateway import SEND_TIMEOUT_S, refusal
 from workflows.conversation import Conversation
 from workflows.ports import RetryLater
@@ -43,7 +43,7 @@ class SlackTwilioPager:
     async def call(self, *, to: str, from_: str, say: str) -> str | None:
         try:
             async with asyncio.timeout(SEND_TIMEOUT_S):
-                made = await self._twilio.calls.create_async(to=to, from_=from_, twiml=twiml.page(say))
+                made = await self._twilio.calls.create_async(to=to, from_=from_, twiml=page_twiml(say))
         except TwilioRestException as exc:
             result = refusal(exc)
             if result.transient:
@@ -54,3 +54,13 @@ class SlackTwilioPager:
             # Unsure whether the call was placed: a second ring beats a missed page.
             raise RetryLater(f"page call to {mask(to)}: {exc!r}") from exc
         return str(made.sid)
+
+
+def page_twiml(say: str) -> str:
+    """A paging call: the summary twice, so a sleepy listener catches it."""
+    resp = VoiceResponse()
+    resp.say(say)
+    resp.pause(length=1)
+    resp.say(say)
+    resp.hangup()
+    return str(resp)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workflows.compliance import learn_from_refusal
 from workflows.conversation import Entry, SmsResult
 from workflows.ports import CallerFlags, ConversationStore, ThreadChat
+from workflows.texting import learn_from_refusal
 
 FAILED_STATUSES = frozenset({"failed", "undelivered"})
 DELIVERED_REACTION = "white_check_mark"

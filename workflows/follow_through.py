@@ -45,7 +45,7 @@ from workflows.ports import (
     ThreadChat,
 )
 from workflows.reminders import ladder, pending, step_kind
-from workflows.sending import once, post_once
+from workflows.texting import once, post_once
 
 __all__ = ["caller_wrote", "fire_reminder", "start_waiting", "stop_waiting", "wake"]
 

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from workflows.durations import format_duration, parse_duration_with_unit
-from workflows.hours import format_shift_hhmm, parse_shifts
 from workflows.lines import (
     DEFAULT_AFTER_HOURS_TEMPLATE,
     DEFAULT_AFTER_HOURS_TEMPLATE_NO_BOOKING,
@@ -21,6 +20,8 @@ from workflows.lines import (
     Line,
     Shift,
     WeeklyHours,
+    format_shift_hhmm,
+    parse_shifts,
 )
 from workflows.override_fields import (
     EXCEPTIONS_FIELD,
@@ -31,7 +32,7 @@ from workflows.override_fields import (
     is_default_extra,
     show_extra,
 )
-from workflows.templates import validate_template
+from workflows.texting import validate_template
 from workflows.timezones import parse_timezone
 
 __all__ = [

@@ -12,20 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from workflows import hours as hours_mod
 from workflows.bursts import hold_if_flooding
-from workflows.compliance import (
-    HELP_LIMITED_NOTE,
-    HELP_REPLY_WINDOW_S,
-    KEYWORD_NOTES,
-    Keyword,
-    help_text,
-    keyword_of,
-    learn_from_refusal,
-)
 from workflows.conversation import Caller, Conversation, Entry
 from workflows.follow_through import caller_wrote, stop_waiting
-from workflows.lines import Line
+from workflows.lines import Line, is_open
 from workflows.missed_call import ensure_thread
 from workflows.outcomes import first_reply_figures, lead_event, record_lead_safely, record_outcome
 from workflows.ports import (
@@ -44,7 +34,18 @@ from workflows.ports import (
     ThreadChat,
 )
 from workflows.qualify import end_for_human, may_answer, on_caller_text
-from workflows.sending import once, post_once, send_once
+from workflows.texting import (
+    HELP_LIMITED_NOTE,
+    HELP_REPLY_WINDOW_S,
+    KEYWORD_NOTES,
+    Keyword,
+    help_text,
+    keyword_of,
+    learn_from_refusal,
+    once,
+    post_once,
+    send_once,
+)
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ async def _mirror_text(
         channel=msg.line.channel,
         opened_at=msg.at,
         origin="texted_in",
-        in_hours=hours_mod.is_open(msg.line.hours, msg.line.timezone, msg.at),
+        in_hours=is_open(msg.line.hours, msg.line.timezone, msg.at),
         line_label=msg.line.label,
     )
     fresh.id = "t" + msg.message_id[-16:]  # stable across re-runs of this job

@@ -10,12 +10,10 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from workflows import hours as hours_mod
-from workflows.compliance import learn_from_refusal, lookup_guard, static_guard
 from workflows.conversation import Caller, Conversation, Entry, SmsResult, TextbackState
 from workflows.durations import format_duration
 from workflows.follow_through import start_waiting
-from workflows.lines import OPT_OUT_FOOTER, Line
+from workflows.lines import OPT_OUT_FOOTER, Line, describe_next_open, hours_today, is_open
 from workflows.outcomes import lead_event, record_outcome
 from workflows.ports import (
     CallerFlags,
@@ -30,8 +28,15 @@ from workflows.ports import (
     TextbackLane,
     ThreadChat,
 )
-from workflows.sending import POST_LOOKBACK, post_once, send_once
-from workflows.templates import render
+from workflows.texting import (
+    POST_LOOKBACK,
+    learn_from_refusal,
+    lookup_guard,
+    post_once,
+    render,
+    send_once,
+    static_guard,
+)
 
 # DialCallStatus values that mean nobody picked up (PROTOCOLS 1.2).
 MISSED_DIAL_STATUSES = frozenset({"no-answer", "busy", "failed", "canceled"})
@@ -48,7 +53,7 @@ def skip_ringing(line: Line, now: datetime) -> bool:
     """True when a call should count as missed at once instead of ringing staff phones."""
     if line.detection == "forwarded" or not line.forward_to:
         return True
-    return not line.ring_after_hours and not hours_mod.is_open(line.hours, line.timezone, now)
+    return not line.ring_after_hours and not is_open(line.hours, line.timezone, now)
 
 
 @dataclass(frozen=True)
@@ -75,14 +80,14 @@ class TextbackPlan:
 
 def textback_body(line: Line, *, now: datetime, first_text: bool) -> str:
     """The business-hours or after-hours text, with placeholders filled."""
-    open_now = hours_mod.is_open(line.hours, line.timezone, now)
+    open_now = is_open(line.hours, line.timezone, now)
     template = line.templates.business_hours if open_now else line.templates.after_hours
     body = render(
         template,
         business=line.business,
         booking_url=line.booking_url,
-        hours_today=hours_mod.hours_today(line.hours, line.timezone, now),
-        next_open=hours_mod.describe_next_open(line.hours, line.timezone, now),
+        hours_today=hours_today(line.hours, line.timezone, now),
+        next_open=describe_next_open(line.hours, line.timezone, now),
     )
     if first_text and line.opt_out_footer and "STOP" not in body.upper():
         body += OPT_OUT_FOOTER
@@ -244,7 +249,7 @@ async def _open_for_call(
         channel=call.line.channel,
         opened_at=now,
         origin="missed_call",
-        in_hours=hours_mod.is_open(call.line.hours, call.line.timezone, now),
+        in_hours=is_open(call.line.hours, call.line.timezone, now),
         line_label=call.line.label,
         textback=textback,
         textback_detail=detail,

@@ -12,9 +12,8 @@ from dataclasses import replace
 from datetime import date
 
 from workflows.durations import format_duration, parse_duration
-from workflows.hours import format_shift_hhmm, parse_shifts
 from workflows.keywords import words
-from workflows.lines import Line, OnCall, Person, Shift, WeeklyHours
+from workflows.lines import Line, OnCall, Person, Shift, WeeklyHours, format_shift_hhmm, parse_shifts
 
 __all__ = [
     "EXCEPTIONS_FIELD",

@@ -39,7 +39,7 @@ from workflows.ports import (
     StepLog,
     ThreadChat,
 )
-from workflows.sending import once, post_once, send_once
+from workflows.texting import once, post_once, send_once
 
 __all__ = ["MAX_PAGE_ROUNDS", "fire_page", "matcher_for", "raise_urgent"]
 

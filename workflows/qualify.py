@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from workflows.compliance import Keyword
 from workflows.conversation import Conversation, Entry
 from workflows.conversation_state import FIRST_REPLY_AT, update_locked
 from workflows.jobs import QualifyAskJob
@@ -36,7 +35,7 @@ from workflows.ports import (
     ThreadChat,
 )
 from workflows.quiet_hours import is_quiet, quiet_ends
-from workflows.sending import post_once, send_once
+from workflows.texting import Keyword, post_once, send_once
 
 __all__ = [
     "PRESETS",

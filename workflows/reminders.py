@@ -14,8 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from workflows.hours import DAY_MINUTES, next_open, shifts_on
-from workflows.lines import WeeklyHours
+from workflows.lines import DAY_MINUTES, WeeklyHours, next_open, shifts_on
 
 __all__ = ["STEP_KINDS", "Step", "add_open_time", "ladder", "pending", "step_kind"]
 

@@ -8,14 +8,14 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from bot.services import Services
-from bot.slack.mrkdwn import escape
+from bot.slack.blocks import escape
+from bot.store.conversations import RedisSteps
 from bot.store.daily import RedisDaily
-from bot.store.steps import RedisSteps
 from workflows.digest import digest_text, next_digest_at, summarize, week_of
 from workflows.jobs import DigestJob
 from workflows.leads import STATUSES
 from workflows.lines import Line
-from workflows.sending import once
+from workflows.texting import once
 
 log = logging.getLogger(__name__)
 

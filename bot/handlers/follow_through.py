@@ -16,14 +16,13 @@ from zoneinfo import ZoneInfo
 from bot.services import Services
 from bot.slack.blocks import local_time
 from bot.slack.commands.permissions import Permissions
-from bot.store.steps import RedisSteps
+from bot.store.conversations import RedisSteps
 from workflows import card_actions, paging
 from workflows import follow_through as ft
 from workflows.conversation import Conversation, Entry
 from workflows.conversation_state import RESOLVED_BY
-from workflows.hours import next_open
 from workflows.jobs import CardActionJob, PageJob, ReminderJob, SnoozeEndJob
-from workflows.lines import Line
+from workflows.lines import Line, next_open
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from bot.handlers.outcomes import ServiceOutcomes
 from bot.phones import caller_from, timezone_of
 from bot.services import Services
-from bot.slack.mrkdwn import to_plain_text
-from bot.store.steps import RedisSteps
+from bot.slack.blocks import to_plain_text
+from bot.store.conversations import RedisSteps
 from bot.twilio.gateway import TextbackTimer, job_recorded_at
 from workflows.bursts import flush_held
 from workflows.delivery import DeliveryReport, handle_delivery_report

@@ -5,7 +5,7 @@ end (PRODUCT §2.6). The questions themselves start and go on in the caller-text
 from __future__ import annotations
 
 from bot.services import Services
-from bot.store.steps import RedisSteps
+from bot.store.conversations import RedisSteps
 from workflows import qualify
 from workflows.jobs import QualifyAskJob
 

@@ -19,14 +19,14 @@ from bot.handlers.outcomes import ServiceOutcomes
 from bot.phones import caller_from, mask
 from bot.services import Services
 from bot.slack.gateway import is_transient
-from bot.store.steps import RedisSteps
+from bot.store.conversations import RedisSteps
 from workflows.conversation import Conversation, Entry
 from workflows.follow_through import caller_wrote
 from workflows.jobs import VoicemailJob, VoicemailTranscriptJob
 from workflows.lines import Line
 from workflows.outcomes import lead_event, record_lead_safely
 from workflows.ports import RetryLater
-from workflows.sending import once, post_once
+from workflows.texting import once, post_once
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,6 @@ from bot.lines.schema import (
     known_keys_hint,
     problem_text,
 )
-from workflows.hours import parse_weekday
 from workflows.lines import (
     DEFAULT_AFTER_HOURS_TEMPLATE,
     DEFAULT_AFTER_HOURS_TEMPLATE_NO_BOOKING,
@@ -38,6 +37,7 @@ from workflows.lines import (
     Templates,
     Urgency,
     WeeklyHours,
+    parse_weekday,
 )
 from workflows.override_fields import with_exceptions
 

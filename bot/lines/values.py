@@ -15,10 +15,9 @@ from phonenumbers import NumberParseException, PhoneNumberFormat
 from pydantic import BeforeValidator
 
 from workflows.durations import format_duration, parse_duration, parse_duration_with_unit
-from workflows.hours import parse_shifts, parse_weekday
-from workflows.lines import QuietHours
+from workflows.lines import QuietHours, parse_shifts, parse_weekday
 from workflows.quiet_hours import parse_quiet_hours
-from workflows.templates import validate_template
+from workflows.texting import validate_template
 
 VERTICALS = (
     "plumbing", "hvac", "electrical", "roofing", "pest_control",

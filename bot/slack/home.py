@@ -13,9 +13,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot import phones
 from bot.services import Services
+from bot.slack.blocks import escape
 from bot.slack.commands.replies import COMMAND, Block, clip, context, header, section
 from bot.slack.commands.stats import figures
-from bot.slack.mrkdwn import escape
 from workflows.conversation import Conversation
 from workflows.lines import Line
 from workflows.ports import RetryLater

@@ -1,14 +1,24 @@
-"""Redis-backed conversation store: the `ConversationStore` port of the workflows."""
+"""What Redis keeps for each conversation: the ports a story is handed for its caller.
+
+The record, its thread index, cooldown and idempotency claims (`ConversationStore`); the
+lock that serialises everything done to it (`ConversationLocks`); what the team and the
+carriers told us about the caller's number (`CallerFlags`); and the step log of each job
+run for it, so a re-run repeats no effect (`StepLog`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import secrets
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
 from redis.typing import EncodableT, FieldT
 
 from bot.store import keys
@@ -163,6 +173,215 @@ class RedisConversationStore:
     async def finish_turn(self, line: str, caller: str, seq: int) -> None:
         """Record text number `seq` as handled (never moving backwards)."""
         await self._r.eval(_MAX_SET, 1, keys.text_turn(line, caller), seq)
+
+
+# --- The conversation's lock -----------------------------------------------------------------
+
+# A holder that dies keeps the lock at most this long; work under it is a few API calls.
+LOCK_TIMEOUT_S = 30.0
+
+
+class ConversationLocks:
+    """`hold(line, caller)` serialises everything done to one conversation.
+
+    asyncio.Lock hands over in arrival order, which keeps a burst of caller texts in
+    order on one instance; the Redis lock keeps two instances from opening two threads.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self._r = redis
+        self._local: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, line: str, caller: str) -> AsyncIterator[None]:
+        name = keys.conversation_lock(line, caller)
+        local = self._enter(name)
+        try:
+            # Bounded like the Redis lock: a hung holder must not stall this caller forever.
+            async with asyncio.timeout(LOCK_TIMEOUT_S):
+                await local.acquire()
+            try:
+                lock = self._r.lock(
+                    name, timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S, sleep=0.02
+                )
+                async with lock:
+                    held = asyncio.Event()
+                    renewal = asyncio.create_task(_keep(lock, held))
+                    try:
+                        yield
+                    finally:
+                        held.set()
+                        renewal.cancel()
+            finally:
+                local.release()
+        finally:
+            self._leave(name)
+
+    def _enter(self, name: str) -> asyncio.Lock:
+        lock, users = self._local.get(name, (asyncio.Lock(), 0))
+        self._local[name] = (lock, users + 1)
+        return lock
+
+    def _leave(self, name: str) -> None:
+        lock, users = self._local[name]
+        if users <= 1:
+            del self._local[name]
+        else:
+            self._local[name] = (lock, users - 1)
+
+
+async def _keep(lock: Lock, released: asyncio.Event) -> None:
+    """Renew the Redis lock while its holder works, so a slow holder keeps it to the end."""
+    while not released.is_set():
+        await asyncio.sleep(LOCK_TIMEOUT_S / 3)
+        if released.is_set():
+            return
+        try:
+            await lock.reacquire()
+        except (LockError, TimeoutError):
+            return  # lost: the holder finishes, and its effects are idempotent per step
+
+
+# --- The caller's number: opted out, blocked, landline ---------------------------------------
+
+class RedisCallerFlags:
+    """What the team and the carriers have told us about a number.
+
+    A STOP is always recorded against the line it was sent to. With `opt_out_scope="account"`
+    a STOP on any of `lines` counts for all of them, and a START on any clears them all; so
+    switching the scope either way needs no migration.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        opt_out_scope: str = "line",
+        lines: tuple[str, ...] | Callable[[], Iterable[str]] = (),
+    ) -> None:
+        self._r = redis
+        self._account_wide = opt_out_scope == "account"
+        # The business's line numbers, or a function giving the current ones (lines linked
+        # from Slack come and go while the app runs).
+        self._lines = lines
+
+    def _other_lines(self, line: str) -> list[str]:
+        if not self._account_wide:
+            return []
+        numbers = self._lines() if callable(self._lines) else self._lines
+        return [ln for ln in numbers if ln != line]
+
+    async def suppression(self, line: str, caller: str) -> str:
+        """Why no text may go to `caller` from `line` ("" when texts are allowed)."""
+        async with self._r.pipeline(transaction=False) as pipe:
+            pipe.sismember(keys.opted_out(line), caller)
+            pipe.sismember(keys.blocked(line), caller)
+            pipe.sismember(keys.LANDLINES, caller)
+            for other in self._other_lines(line):
+                pipe.sismember(keys.opted_out(other), caller)
+            opted_out, blocked, landline, *elsewhere = await pipe.execute()
+        if opted_out:
+            return "the caller opted out (replied STOP)"
+        if any(elsewhere):
+            return "the caller opted out on another of this business's lines (replied STOP)"
+        if blocked:
+            return "the number is blocked"
+        if landline:
+            return "the number is a landline (cannot receive texts)"
+        return ""
+
+    async def set_opted_out(self, line: str, caller: str, opted_out: bool) -> None:
+        if opted_out:
+            await self._r.sadd(keys.opted_out(line), caller)
+            return
+        async with self._r.pipeline(transaction=False) as pipe:
+            for each in (line, *self._other_lines(line)):
+                pipe.srem(keys.opted_out(each), caller)
+            await pipe.execute()
+
+    async def claim_help_reply(self, line: str, caller: str, *, now: datetime, window_s: int, owner: str) -> bool:
+        """True when `owner` may send the HELP reply: no other went to `caller` from `line` in the window.
+
+        Read then written without a transaction: callers hold the conversation lock, which
+        serialises every text of one caller on one line.
+        """
+        key = keys.help_replied(line, caller)
+        raw = await self._r.get(key)
+        if raw is not None:
+            last = json.loads(raw)
+            if last["owner"] == owner:  # a re-run of the job that sent it
+                return True
+            if now < datetime.fromisoformat(last["at"]) + timedelta(seconds=window_s):
+                return False
+        # The time compared is the app's clock; the TTL only collects the key afterwards.
+        await self._r.set(key, json.dumps({"at": now.isoformat(), "owner": owner}), ex=window_s + 3600)
+        return True
+
+    async def set_blocked(self, line: str, caller: str, blocked: bool) -> None:
+        if blocked:
+            await self._r.sadd(keys.blocked(line), caller)
+        else:
+            await self._r.srem(keys.blocked(line), caller)
+
+    async def is_blocked(self, line: str, caller: str) -> bool:
+        return bool(await self._r.sismember(keys.blocked(line), caller))
+
+    async def blocked_numbers(self, line: str) -> list[str]:
+        """The numbers blocked on `line`, sorted."""
+        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in await self._r.smembers(keys.blocked(line)))
+
+    async def mark_landline(self, caller: str) -> None:
+        await self._r.sadd(keys.LANDLINES, caller)
+
+
+# --- A job's step log ------------------------------------------------------------------------
+
+# Long enough for any retry of the job; the log is garbage after that.
+STEPS_TTL_S = 7 * 24 * 3600
+
+
+class RedisSteps:
+    """The step log of one job: which effects already happened, and their results.
+
+    Read whole once (one round trip instead of one per step), with this runner's own writes
+    laid over it: only the job's one runner (its run lock) writes the log. Each write still
+    reaches Redis before `put` returns, ahead of the effect it guards.
+    """
+
+    def __init__(self, redis: Redis, job_id: str) -> None:
+        self._r = redis
+        self._job_id = job_id
+        self._key = keys.job_steps(job_id)
+        self._read: dict[str, str] | None = None
+        self._written: dict[str, str] = {}
+        self._expiring = False
+
+    def key(self, name: str) -> str:
+        return f"{self._job_id}:{name}"
+
+    def part(self, name: str) -> RedisSteps:
+        """The log of a part of the job (its urgent page, its question), kept in a hash of its own."""
+        return RedisSteps(self._r, self.key(name))
+
+    async def get(self, name: str) -> str | None:
+        if name in self._written:
+            return self._written[name]
+        if self._read is None:
+            # Bytes, not str: the client never decodes replies.
+            raw = cast(dict[bytes, bytes], await self._r.hgetall(self._key))
+            self._read = {k.decode(): v.decode() for k, v in raw.items()}
+        return self._written.get(name, self._read.get(name))
+
+    async def put(self, name: str, value: str) -> None:
+        if self._expiring:  # the key already has its time to live; HSET keeps it
+            await self._r.hset(self._key, name, value)
+        else:
+            async with self._r.pipeline(transaction=False) as pipe:
+                pipe.hset(self._key, name, value)
+                pipe.expire(self._key, STEPS_TTL_S)
+                await pipe.execute()
+            self._expiring = True
+        self._written[name] = value
 
 
 # --- Conversation <-> JSON, as stored in Redis -----------------------------------------------

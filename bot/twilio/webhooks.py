@@ -1,19 +1,25 @@
-"""Twilio webhook routes: verify the signature, parse, hand to a workflow, answer TwiML."""
+"""Twilio's door: verify a webhook's signature, parse it, record its job, answer TwiML.
+
+Everything Twilio's requests and our answers look like is here: the X-Twilio-Signature check
+(and `compute`, which signs requests in tests, the demo and the benchmarks), the routes, and
+the TwiML documents the voice routes answer with.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import cast
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
-from multidict import MultiDictProxy
+from multidict import MultiDict, MultiDictProxy
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import VoiceResponse
 
 from bot import phones
 from bot.services import SERVICES, Services
 from bot.store import keys
-from bot.twilio import signature, twiml
 from workflows.jobs import CallerSmsJob, DeliveryJob, MissedCallJob, VoicemailJob, VoicemailTranscriptJob
 from workflows.lines import Line
 from workflows.missed_call import (
@@ -24,6 +30,41 @@ from workflows.missed_call import (
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request, Services, MultiDictProxy[str]], Awaitable[web.Response]]
+Params = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+def _multidict(params: Params | None) -> Any:
+    """Params in a shape RequestValidator reads: anything with `getall` keeps repeated names."""
+    if params is None:
+        return MultiDict()
+    if hasattr(params, "getall") or hasattr(params, "getlist"):
+        # aiohttp's MultiDictProxy (and Flask/Django multidicts) already carry every value.
+        return params
+    items = params.items() if isinstance(params, Mapping) else params
+    return MultiDict(items)
+
+
+def compute(url: str, params: Params, auth_token: str) -> str:
+    """The signature Twilio sends for a POST of `params` to `url` (PROTOCOLS 3.1)."""
+    return str(RequestValidator(auth_token).compute_signature(url, _multidict(params)))
+
+
+def verify(url: str, params: Params | str | None, signature: str | None, auth_token: str) -> bool:
+    """Constant-time check of a webhook's signature against the URL Twilio requested.
+
+    twilio-python's validator is used as is: it signs every distinct value of repeated
+    parameters and accepts the URL with or without the default port, since Twilio's own
+    signing is inconsistent about it. A `str` body is a JSON webhook (`bodySHA256=`).
+    """
+    if not signature or not auth_token:
+        return False
+    body = params if isinstance(params, str) else _multidict(params)
+    return bool(RequestValidator(auth_token).validate(url, body, signature))
+
+
+def public_request_url(public_url: str, raw_path: str) -> str:
+    """The URL Twilio requested: behind Fly's proxy `request.url` says http, so never use it."""
+    return public_url.rstrip("/") + raw_path
 
 
 def signed(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -37,9 +78,9 @@ def signed(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]
         except (UnicodeDecodeError, ValueError):
             log.warning("refused %s: unreadable form body", request.path)
             return web.Response(status=400)
-        url = signature.public_request_url(svc.settings.public_url, request.raw_path)
+        url = public_request_url(svc.settings.public_url, request.raw_path)
         token = svc.settings.twilio_auth_token
-        if not signature.verify(url, params, request.headers.get("X-Twilio-Signature"), token):
+        if not verify(url, params, request.headers.get("X-Twilio-Signature"), token):
             log.warning("refused %s: bad or missing Twilio signature", request.path)
             return web.Response(status=403)
         account = params.get("AccountSid")
@@ -55,6 +96,66 @@ def xml(body: str) -> web.Response:
     return web.Response(text=body, content_type="text/xml")
 
 
+MISSED_GREETING = (
+    "Sorry we missed your call. We just sent you a text message, "
+    "so you can reply there and we'll get right back to you."
+)
+NOT_CONFIGURED = "Sorry, this number is not set up yet. Goodbye."
+
+
+def ring(numbers: Sequence[str], *, timeout: int, action: str) -> str:
+    """Ring the staff phones at once; Twilio then reports the outcome to `action`."""
+    resp = VoiceResponse()
+    dial = resp.dial(timeout=timeout, action=action, method="POST", answer_on_bridge=True)
+    for number in numbers:
+        dial.number(number)
+    return str(resp)
+
+
+VOICEMAIL_PROMPT = "Or leave a message after the tone."
+VOICEMAIL_MAX_S = 120  # Twilio transcribes recordings up to 2 minutes
+
+
+def missed(business: str, *, voicemail_url: str = "", transcribe: bool = False) -> str:
+    """The caller hears a short greeting (the text is already on its way), and may leave a message.
+
+    `voicemail_url` is the recording route with its query; `kind=` tells its three callbacks apart.
+    """
+    resp = VoiceResponse()
+    if not voicemail_url:
+        resp.say(f"Thanks for calling {business}. {MISSED_GREETING}")
+        resp.hangup()
+        return str(resp)
+    resp.say(f"Thanks for calling {business}. {MISSED_GREETING} {VOICEMAIL_PROMPT}")
+    extra = {"transcribe": True, "transcribe_callback": f"{voicemail_url}&kind=transcript"} if transcribe else {}
+    resp.record(
+        action=f"{voicemail_url}&kind=done", method="POST", max_length=VOICEMAIL_MAX_S, timeout=5, play_beep=True,
+        trim="trim-silence", recording_status_callback=f"{voicemail_url}&kind=status",
+        recording_status_callback_event="completed absent", **extra,
+    )
+    # An empty recording does not request `action`: Twilio runs the next verb.
+    resp.hangup()
+    return str(resp)
+
+
+def hang_up() -> str:
+    resp = VoiceResponse()
+    resp.hangup()
+    return str(resp)
+
+
+def not_configured() -> str:
+    resp = VoiceResponse()
+    resp.say(NOT_CONFIGURED)
+    resp.hangup()
+    return str(resp)
+
+
+def empty() -> str:
+    """An empty response: for SMS it sends nothing back (we send through REST)."""
+    return str(VoiceResponse())
+
+
 async def line_of(svc: Services, params: MultiDictProxy[str]) -> Line | None:
     raw = params.get("To", "")
     to = phones.normalize(raw) or raw
@@ -67,13 +168,13 @@ async def voice(request: web.Request, svc: Services, params: MultiDictProxy[str]
     line = await line_of(svc, params)
     if line is None:
         log.warning("call to a number with no line configured")
-        return xml(twiml.not_configured())
+        return xml(not_configured())
     now = svc.clock.now()
     if skip_ringing(line, now):
         await start_missed_call(svc, line, params)
         return xml(missed_answer(svc, line, params))
     action = f"{svc.settings.public_url}/twilio/voice/dial-status?line={quote(line.number)}"
-    return xml(twiml.ring(line.forward_to, timeout=line.ring_timeout, action=action))
+    return xml(ring(line.forward_to, timeout=line.ring_timeout, action=action))
 
 
 async def dial_status(
@@ -82,9 +183,9 @@ async def dial_status(
     """The staff phones stopped ringing: missed unless someone picked up."""
     line = await line_of(svc, params)
     if line is None:
-        return xml(twiml.hang_up())
+        return xml(hang_up())
     if not dial_means_missed(params.get("DialCallStatus", "")):
-        return xml(twiml.hang_up())
+        return xml(hang_up())
     await start_missed_call(svc, line, params)
     return xml(missed_answer(svc, line, params))
 
@@ -92,12 +193,12 @@ async def dial_status(
 def missed_answer(svc: Services, line: Line, params: MultiDictProxy[str]) -> str:
     """The greeting, and the voicemail prompt on lines that take messages."""
     if not line.voicemail:
-        return twiml.missed(line.business)
+        return missed(line.business)
     # The line and caller travel in the (signed) callback URL: recording callbacks may not
     # carry From and To.
     query = urlencode({"line": line.number, "from": params.get("From", "")})
     url = f"{svc.settings.public_url}/twilio/voice/recording?{query}"
-    return twiml.missed(line.business, voicemail_url=url, transcribe=line.transcribe)
+    return missed(line.business, voicemail_url=url, transcribe=line.transcribe)
 
 
 async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[str]) -> None:
@@ -122,7 +223,7 @@ async def recording(
     kind, line_number, caller = (request.query.get(k, "") for k in ("kind", "line", "from"))
     line = await svc.lines.line_for_number(line_number)
     if line is None or kind not in ("status", "transcript"):
-        return xml(twiml.hang_up())
+        return xml(hang_up())
     call_sid, recording_sid = params.get("CallSid", ""), params.get("RecordingSid", "")
     url, now = params.get("RecordingUrl", ""), svc.clock.now()
     if kind == "status" and params.get("RecordingStatus") == "completed" and url:
@@ -137,7 +238,7 @@ async def recording(
         )
         claim = keys.claim("transcript", params.get("TranscriptionSid", "") or recording_sid or call_sid)
         await svc.jobs.enqueue(transcript, claim=claim)
-    return xml(twiml.hang_up())
+    return xml(hang_up())
 
 
 def media_of(params: MultiDictProxy[str]) -> tuple[str, ...]:
@@ -154,7 +255,7 @@ async def sms(request: web.Request, svc: Services, params: MultiDictProxy[str]) 
     line = await line_of(svc, params)
     sid = params.get("MessageSid", "")
     if line is None or not sid:
-        return xml(twiml.empty())
+        return xml(empty())
     job = CallerSmsJob(sid=sid, line=line.number, caller=params.get("From", ""), body=params.get("Body", ""),
                        media=media_of(params), opt_out_type=params.get("OptOutType", ""), at=svc.clock.now())
     # The same caller key the job will use (withheld and invalid IDs stay as sent).
@@ -162,7 +263,7 @@ async def sms(request: web.Request, svc: Services, params: MultiDictProxy[str]) 
     await svc.jobs.enqueue(
         job, claim=keys.claim("sms", sid), sequence=keys.text_sequence(line.number, caller)
     )
-    return xml(twiml.empty())
+    return xml(empty())
 
 
 async def sms_status(

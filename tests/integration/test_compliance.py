@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.slack.mrkdwn import escape
+from bot.slack.blocks import escape
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 from tests.integration.saw import blocks_text, parents
 from tests.integration.steps import clear_cooldown, open_thread
-from workflows.compliance import keyword_of
+from workflows.texting import keyword_of
 
 
 @pytest.mark.parametrize(

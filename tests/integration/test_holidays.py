@@ -12,14 +12,15 @@ from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL_B, CLOSED_TIME, LINE, LINE_B, OPEN_TIME, TZ
 from tests.integration.saw import announcements, said
 from tests.integration.steps import ADMIN, MEMBER, slash
-from workflows.hours import (
+from workflows.lines import (
+    Shift,
+    WeeklyHours,
     describe_next_open,
     hours_today,
     is_open,
     next_open,
     parse_shifts,
 )
-from workflows.lines import Shift, WeeklyHours
 from workflows.reminders import ladder
 
 WEEKDAYS = {d: (Shift(8 * 60, 17 * 60),) for d in range(5)}

@@ -27,9 +27,9 @@ async def test_every_twilio_route_refuses_missing_or_wrong_signatures(rig: Rig) 
 
 async def test_signature_over_a_different_url_or_altered_params_is_refused(rig: Rig) -> None:
     params = rig.call_params(CALLER, LINE, "CA" + "2" * 32, DialCallStatus="no-answer")
-    from bot.twilio import signature
+    from bot.twilio import webhooks
 
-    good = signature.compute("https://textback.example.test/twilio/voice", params, "not-a-real-auth-token-00000000")
+    good = webhooks.compute("https://textback.example.test/twilio/voice", params, "not-a-real-auth-token-00000000")
     # Signed for /twilio/voice but posted to dial-status.
     assert rig.settings.public_url == "https://textback.example.test"
     from urllib.parse import urlencode

@@ -3,7 +3,7 @@
 Every function of bot/ and workflows/ that runs is recorded with a profile hook: from the
 dial-status webhook to the SMS request and the thread's first post in Slack, and the whole
 story (counts, lead, reminder ladder too). The counts are held down so the story stays
-readable: `pytest tests/test_walk.py -s` prints the files.
+readable: `pytest tests/integration/test_walk.py -s` prints the files.
 """
 
 from __future__ import annotations
@@ -21,11 +21,15 @@ from tests.conftest import CALLER, LINE
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = (str(ROOT / "bot") + "/", str(ROOT / "workflows") + "/")
 # Today's walks; lower them as the story gets shorter, never raise them without a reason.
-MAX_TO_POST = 27
+# 27 files became 18 when each of these became one module: the Twilio door (signature, TwiML,
+# routes), Slack's message format (mrkdwn, Block Kit), a conversation's Redis state (record,
+# lock, caller flags, step log), the lines with their hours, and texting a caller (template,
+# guards, exactly-once send).
+MAX_TO_POST = 18
 # The whole story includes bot/work/wakeups.py and bot/work/firer.py: the ladder it schedules
 # wakes the firer, which sleeps instead of polling Redis every second (firer.py was split from
 # deadlines.py, which held both the store and the firer in 468 lines).
-MAX_WHOLE = 40
+MAX_WHOLE = 31
 OTHER_CALLER = "+15125550177"
 
 

@@ -8,7 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from workflows.durations import format_duration, parse_duration
-from workflows.hours import (
+from workflows.lines import (
+    Shift,
+    WeeklyHours,
     describe_next_open,
     hours_today,
     is_open,
@@ -16,7 +18,6 @@ from workflows.hours import (
     parse_shifts,
     parse_weekday,
 )
-from workflows.lines import Shift, WeeklyHours
 
 CHICAGO = "America/Chicago"
 TZ = ZoneInfo(CHICAGO)

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bot.slack.mrkdwn import escape, to_plain_text, unescape
+from bot.slack.blocks import escape, to_plain_text, unescape
 from workflows.mirror import is_internal_note
 
 

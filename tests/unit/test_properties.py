@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 from bot import phones
 from bot.logs import mask_numbers
-from bot.slack.mrkdwn import escape, to_plain_text, unescape
+from bot.slack.blocks import escape, to_plain_text, unescape
 from bot.store import leads as lead_store
 from bot.store.conversations import dumps, loads
-from workflows.compliance import keyword_of
 from workflows.conversation import Caller, Conversation
 from workflows.leads import Lead, StatusChange, lead_fields
+from workflows.texting import keyword_of
 
 
 async def _name(_: str) -> str:

@@ -11,7 +11,7 @@ from multidict import MultiDict, MultiDictProxy
 from slack_sdk.signature import SignatureVerifier
 
 from bot.slack.signing import sign
-from bot.twilio import signature
+from bot.twilio import webhooks
 
 VECTOR_TOKEN = "12345"
 VECTOR_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -43,16 +43,16 @@ SLACK_SIG = "v0=9825d67c50b9e1df19681556666c79623596418b40fddf54721c2d6505977821
 
 
 def test_twilio_official_vector() -> None:
-    assert signature.compute(VECTOR_URL, VECTOR_PARAMS, VECTOR_TOKEN) == VECTOR_SIG
-    assert signature.verify(VECTOR_URL, VECTOR_PARAMS, VECTOR_SIG, VECTOR_TOKEN)
+    assert webhooks.compute(VECTOR_URL, VECTOR_PARAMS, VECTOR_TOKEN) == VECTOR_SIG
+    assert webhooks.verify(VECTOR_URL, VECTOR_PARAMS, VECTOR_SIG, VECTOR_TOKEN)
 
 
 def test_twilio_vector_with_default_port() -> None:
-    assert signature.compute(VECTOR_URL_443, VECTOR_PARAMS, VECTOR_TOKEN) == VECTOR_SIG_443
+    assert webhooks.compute(VECTOR_URL_443, VECTOR_PARAMS, VECTOR_TOKEN) == VECTOR_SIG_443
     # Either form of the signature is accepted whichever form of the URL we hold.
     for url in (VECTOR_URL, VECTOR_URL_443):
         for sig in (VECTOR_SIG, VECTOR_SIG_443):
-            assert signature.verify(url, VECTOR_PARAMS, sig, VECTOR_TOKEN)
+            assert webhooks.verify(url, VECTOR_PARAMS, sig, VECTOR_TOKEN)
 
 
 def test_twilio_vector_matches_a_hand_rolled_hmac() -> None:
@@ -66,8 +66,8 @@ def test_twilio_vector_matches_a_hand_rolled_hmac() -> None:
 
 
 def test_project_worked_example() -> None:
-    assert signature.compute(PROJECT_URL, PROJECT_PARAMS, PROJECT_TOKEN) == "RYGkrA2/JJZ6atK7M5khtxzq+ho="
-    assert signature.verify(PROJECT_URL, PROJECT_PARAMS, "RYGkrA2/JJZ6atK7M5khtxzq+ho=", PROJECT_TOKEN)
+    assert webhooks.compute(PROJECT_URL, PROJECT_PARAMS, PROJECT_TOKEN) == "RYGkrA2/JJZ6atK7M5khtxzq+ho="
+    assert webhooks.verify(PROJECT_URL, PROJECT_PARAMS, "RYGkrA2/JJZ6atK7M5khtxzq+ho=", PROJECT_TOKEN)
 
 
 @pytest.mark.parametrize(
@@ -90,47 +90,47 @@ def test_project_worked_example() -> None:
     ],
 )
 def test_tampering_fails(url: str, params: dict[str, str], sig: str | None, token: str) -> None:
-    assert not signature.verify(url, params, sig, token)
+    assert not webhooks.verify(url, params, sig, token)
 
 
 def test_explicit_port_is_part_of_the_url() -> None:
     url = "https://textback.example.test:1234/twilio/sms"
-    sig = signature.compute(url, PROJECT_PARAMS, PROJECT_TOKEN)
-    assert signature.verify(url, PROJECT_PARAMS, sig, PROJECT_TOKEN)
-    assert not signature.verify(url.replace(":1234", ":1235"), PROJECT_PARAMS, sig, PROJECT_TOKEN)
+    sig = webhooks.compute(url, PROJECT_PARAMS, PROJECT_TOKEN)
+    assert webhooks.verify(url, PROJECT_PARAMS, sig, PROJECT_TOKEN)
+    assert not webhooks.verify(url.replace(":1234", ":1235"), PROJECT_PARAMS, sig, PROJECT_TOKEN)
 
 
 def test_repeated_parameters_sign_every_value() -> None:
     pairs = [("MediaUrl", "https://b.example"), ("MediaUrl", "https://a.example"), ("To", "+1")]
     url = "https://x.example/t"
-    sig = signature.compute(url, pairs, "tok")
+    sig = webhooks.compute(url, pairs, "tok")
     signed = url + "MediaUrlhttps://a.exampleMediaUrlhttps://b.exampleTo+1"
     assert sig == base64.b64encode(hmac.new(b"tok", signed.encode(), hashlib.sha1).digest()).decode()
     # aiohttp hands the form over as a MultiDictProxy; plain pairs and MultiDicts work too.
     for params in (MultiDictProxy(MultiDict(pairs)), MultiDict(pairs), pairs, list(reversed(pairs))):
-        assert signature.verify(url, params, sig, "tok")
-    assert not signature.verify(url, MultiDict(pairs[1:]), sig, "tok")
-    assert not signature.verify(url, dict(pairs), sig, "tok")
+        assert webhooks.verify(url, params, sig, "tok")
+    assert not webhooks.verify(url, MultiDict(pairs[1:]), sig, "tok")
+    assert not webhooks.verify(url, dict(pairs), sig, "tok")
 
 
 def test_identical_repeated_values_count_once() -> None:
     # twilio-python signs each distinct value once, so a duplicated pair signs like a single one.
-    one = signature.compute("https://x.example/t", [("A", "1")], "tok")
-    assert signature.compute("https://x.example/t", [("A", "1"), ("A", "1")], "tok") == one
+    one = webhooks.compute("https://x.example/t", [("A", "1")], "tok")
+    assert webhooks.compute("https://x.example/t", [("A", "1"), ("A", "1")], "tok") == one
 
 
 def test_json_webhook_body_hash() -> None:
     body = '{"property": "value", "boolean": true}'
     digest = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620"
     url = f"https://mycompany.com/myapp.php?foo=1&bar=2&bodySHA256={digest}"
-    assert signature.verify(url, body, "a9nBmqA0ju/hNViExpshrM61xv4=", VECTOR_TOKEN)
-    assert not signature.verify(url, body.replace("true", "false"), "a9nBmqA0ju/hNViExpshrM61xv4=", VECTOR_TOKEN)
+    assert webhooks.verify(url, body, "a9nBmqA0ju/hNViExpshrM61xv4=", VECTOR_TOKEN)
+    assert not webhooks.verify(url, body.replace("true", "false"), "a9nBmqA0ju/hNViExpshrM61xv4=", VECTOR_TOKEN)
 
 
 def test_public_request_url_ignores_the_proxy_scheme() -> None:
-    assert signature.public_request_url("https://a.fly.dev/", "/twilio/sms?x=%2B1") == "https://a.fly.dev/twilio/sms?x=%2B1"
-    assert signature.public_request_url("https://a.fly.dev", "/twilio/sms") == "https://a.fly.dev/twilio/sms"
-    url = signature.public_request_url("https://textback-demo.fly.dev/", "/twilio/voice/dial-status?line=%2B15125550100")
+    assert webhooks.public_request_url("https://a.fly.dev/", "/twilio/sms?x=%2B1") == "https://a.fly.dev/twilio/sms?x=%2B1"
+    assert webhooks.public_request_url("https://a.fly.dev", "/twilio/sms") == "https://a.fly.dev/twilio/sms"
+    url = webhooks.public_request_url("https://textback-demo.fly.dev/", "/twilio/voice/dial-status?line=%2B15125550100")
     assert url == PROJECT_URL
 
 

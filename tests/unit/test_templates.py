@@ -10,7 +10,7 @@ from workflows.lines import (
     DEFAULT_BUSINESS_HOURS_TEMPLATE,
     OPT_OUT_FOOTER,
 )
-from workflows.templates import render, sms_segments, validate_template
+from workflows.texting import render, sms_segments, validate_template
 
 VALUES = {
     "business": "Acme Plumbing",

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from bot.slack.blocks import escape
 from bot.slack.commands.replies import COMMAND, Ctx, Reply, UsageError, change_line, section
-from bot.slack.mrkdwn import escape
-from workflows.hours import format_shift_hhmm, parse_shifts
-from workflows.lines import Line, Shift
+from workflows.lines import Line, Shift, format_shift_hhmm, parse_shifts
 from workflows.override_fields import EXCEPTIONS_FIELD, format_exceptions, parse_date
 
 CLOSED_EXAMPLE = f"{COMMAND} hours closed 2026-12-25"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.lines.directory import Change
+from bot.slack.blocks import escape
 from bot.slack.commands import holidays
 from bot.slack.commands.replies import (
     COMMAND,
@@ -14,9 +15,8 @@ from bot.slack.commands.replies import (
     section,
 )
 from bot.slack.commands.status import hours_lines
-from bot.slack.mrkdwn import escape
-from workflows.hours import parse_weekday
 from workflows.line_overrides import DAY_KEYS
+from workflows.lines import parse_weekday
 
 TIMEZONE_WORDS = frozenset({"tz", "timezone", "time_zone", "time-zone", "zone"})
 DAY_GROUPS = {

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.slack.blocks import escape
 from bot.slack.commands.replies import COMMAND, Ctx, Reply, UsageError, context, section
-from bot.slack.mrkdwn import escape
 from workflows.keywords import hazard_of, life_safety_phrases, urgent_phrases, words
 from workflows.lines import Line
 from workflows.override_fields import format_phrases, parse_phrases

@@ -12,8 +12,8 @@ from slack_sdk.errors import SlackApiError
 from bot import phones
 from bot.handlers.outcomes import record_lead
 from bot.services import Services
+from bot.slack.blocks import escape
 from bot.slack.commands.replies import COMMAND, Ctx, Reply, UsageError, section
-from bot.slack.mrkdwn import escape
 from workflows.conversation import Entry
 from workflows.leads import (
     STATUSES,

@@ -7,8 +7,8 @@ from typing import Any
 
 from bot.lines.directory import Change
 from bot.services import Services
+from bot.slack.blocks import escape, to_plain_text
 from bot.slack.commands.permissions import Permissions
-from bot.slack.mrkdwn import escape, to_plain_text
 from workflows.lines import Line
 
 Block = dict[str, Any]

@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.services import Services
+from bot.slack.blocks import escape
 from bot.slack.commands import (
     callers,
     follow_up,
@@ -29,7 +30,6 @@ from bot.slack.commands import (
 )
 from bot.slack.commands.permissions import Permissions
 from bot.slack.commands.replies import COMMAND, Ctx, Refused, Reply, UsageError, section
-from bot.slack.mrkdwn import escape
 from workflows.lines import Line
 
 log = logging.getLogger(__name__)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot import phones
+from bot.slack.blocks import escape
 from bot.slack.commands.replies import COMMAND, Ctx, Reply, UsageError, section
-from bot.slack.mrkdwn import escape
 
 EXAMPLE = f"{COMMAND} setup (512) 555-0100"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.slack.blocks import escape
 from bot.slack.commands.replies import COMMAND, Ctx, Reply, UsageError, context, section
-from bot.slack.mrkdwn import escape
 from workflows.leads import period_start
 from workflows.stats import LineStats, format_minutes, line_stats
 

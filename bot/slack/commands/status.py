@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot import phones
+from bot.slack.blocks import escape
 from bot.slack.commands import holidays
 from bot.slack.commands.replies import (
     COMMAND,
@@ -16,10 +17,8 @@ from bot.slack.commands.replies import (
     quote,
     section,
 )
-from bot.slack.mrkdwn import escape
-from workflows.hours import describe_next_open, is_open
 from workflows.line_overrides import DAY_KEYS, show
-from workflows.lines import Line
+from workflows.lines import Line, describe_next_open, is_open
 from workflows.oncall import on_duty
 from workflows.override_fields import EXCEPTIONS_FIELD, ONCALL_FIELDS
 from workflows.quiet_hours import format_quiet_hours

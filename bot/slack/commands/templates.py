@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.slack.blocks import escape
 from bot.slack.commands.replies import (
     COMMAND,
     EXAMPLES,
@@ -14,11 +15,9 @@ from bot.slack.commands.replies import (
     quote,
     section,
 )
-from bot.slack.mrkdwn import escape
-from workflows.hours import describe_next_open, hours_today
 from workflows.line_overrides import TEMPLATE_NAMES, show
-from workflows.lines import OPT_OUT_FOOTER, Line
-from workflows.templates import MAX_SEGMENTS, SAMPLE_VALUES, render, sms_segments
+from workflows.lines import OPT_OUT_FOOTER, Line, describe_next_open, hours_today
+from workflows.texting import MAX_SEGMENTS, SAMPLE_VALUES, render, sms_segments
 
 LABELS = {"business_hours": "Business hours", "after_hours": "After hours"}
 # What people type for each template name.
