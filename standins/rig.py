@@ -23,7 +23,7 @@ from bot.clock import Clock, FakeClock
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.slack.signing import sign as slack_sign
-from bot.twilio import signature
+from bot.twilio.webhooks import compute, public_request_url
 from bot.work.engine import Timing
 from standins.slack_api import SlackStandIn
 from standins.twilio_api import TwilioStandIn
@@ -149,8 +149,8 @@ class Rig:
         assert self._http is not None
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if sign:
-            url = signature.public_request_url(self.settings.public_url, path_qs)
-            headers["X-Twilio-Signature"] = signature.compute(url, params, token)
+            url = public_request_url(self.settings.public_url, path_qs)
+            headers["X-Twilio-Signature"] = compute(url, params, token)
         async with self._http.post(self.url + path_qs, data=urlencode(params), headers=headers) as r:
             return r.status, await r.text()
 
