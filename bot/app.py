@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -13,7 +14,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
-from bot.clock import Clock, SystemClock
 from bot.handlers.table import register_all
 from bot.metrics import CONTENT_TYPE
 from bot.services import SERVICES, open_services
@@ -21,10 +21,18 @@ from bot.settings import Settings
 from bot.slack import listeners, socket_mode
 from bot.twilio import webhooks
 from bot.work.engine import Timing
+from workflows.ports import Clock
 
 log = logging.getLogger(__name__)
 
 BOLT = web.AppKey("bolt", AsyncApp)
+
+
+class SystemClock:
+    """The app's clock (workflows.ports.Clock): the one place the server reads wall time."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, timing: Timing | None = None) -> web.Application:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clock import Clock
 from bot.crm.webhook import CrmWebhook
 from bot.lines.directory import LineDirectory
 from bot.metrics import Metrics
@@ -29,7 +28,7 @@ from bot.twilio.lookup import TwilioLineTypes
 from bot.twilio.numbers import TwilioNumbers
 from bot.work.background import Background
 from bot.work.engine import Engine, Timing
-from bot.work.fast_lane import FastLane
+from workflows.ports import Clock
 
 
 @dataclass
@@ -60,8 +59,6 @@ class Services:
     line_types: TwilioLineTypes | None = None
     # The Twilio account's own numbers, asked by `/textback setup`.
     numbers: TwilioNumbers | None = None
-    # Missed calls whose text-back has not gone yet: other work on this instance waits.
-    lane: FastLane = field(default_factory=FastLane)
 
 
 SERVICES = web.AppKey("services", Services)

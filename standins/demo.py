@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import emoji
 
-from bot.clock import FakeClock
 from bot.phones import display
 from bot.settings import parse_config
+from standins.clock import FakeClock
 from standins.rig import Rig, rig_settings
 
 LINE = "+15125550100"

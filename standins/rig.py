@@ -19,15 +19,16 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import create_app
-from bot.clock import Clock, FakeClock
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.slack.signing import sign as slack_sign
 from bot.twilio.webhooks import compute, public_request_url
 from bot.work.engine import Timing
+from standins.clock import FakeClock
 from standins.slack_api import SlackStandIn
 from standins.twilio_api import TwilioStandIn
 from workflows.lines import Config
+from workflows.ports import Clock
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "not-a-real-auth-token-00000000"

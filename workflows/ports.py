@@ -200,7 +200,8 @@ class StepLog(Protocol):
 
 
 class Clock(Protocol):
-    """The app's clock, for a story that reads the time again after waiting (a turn, a lock)."""
+    """The app's clock: the edges read wall time only through it (bot/app.py's SystemClock), so
+    tests move a fake one; a story reads it again after waiting (a turn, a lock)."""
 
     def now(self) -> datetime:
         """The current time, timezone-aware."""

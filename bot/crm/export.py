@@ -6,7 +6,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.clock import SystemClock
+from bot.app import SystemClock
 from bot.phones import normalize
 from bot.settings import ConfigError, SettingsError, load_settings
 from bot.store.connection import open_redis

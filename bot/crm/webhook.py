@@ -26,12 +26,11 @@ from typing import cast
 import aiohttp
 from redis.asyncio import Redis
 
-from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.store import keys
 from bot.work.deadlines import Deadlines
 from workflows.jobs import CrmDeliveryJob
-from workflows.ports import RetryLater
+from workflows.ports import Clock, RetryLater
 
 log = logging.getLogger(__name__)
 

@@ -48,7 +48,7 @@ async def missed_call(svc: Services, job_id: str, job: MissedCallJob) -> None:
         deadlines=svc.jobs.deadlines, now=call.at,
         # Times the text-back from the moment the missed call was recorded (for /metrics).
         sms=TextbackTimer(svc.sms, svc.metrics, job_recorded_at(job_id)),
-        lane=svc.lane.for_call(call.call_id),  # entered last: the story leaves it, whatever happens
+        lane=svc.jobs.lane.for_call(call.call_id),  # entered last: the story leaves it, whatever happens
     )
 
 

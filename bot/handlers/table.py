@@ -7,6 +7,7 @@ bot/handlers/, and one row below.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from bot.handlers import digest, follow_through, messages, qualify, voicemail
@@ -41,8 +42,7 @@ def register_all(svc: Services) -> None:
     """Attach every job kind to the app's engine; adopt what an older version left waiting."""
     for job_type, handler in {**QUEUED, **TIMED}.items():
         # The text-back goes first: other kinds wait for the text-backs in hand on this instance.
-        run = handler if job_type is jobs.MissedCallJob else _after_textbacks(handler)
-        svc.jobs.register(job_type, _bound(svc, run))
+        svc.jobs.register(job_type, partial(handler, svc), first=job_type is jobs.MissedCallJob)
     svc.tasks.spawn(digest.ensure_all(svc), name="digests")
     svc.tasks.spawn(_adopt_older(svc), name="adopt")
 
@@ -50,20 +50,3 @@ def register_all(svc: Services) -> None:
 async def _adopt_older(svc: Services) -> None:
     await svc.jobs.adopt_older()
     await svc.crm.adopt_older(svc.clock.now())
-
-
-def _bound(svc: Services, handler: JobHandler) -> Callable[[str, Any], Awaitable[None]]:
-    async def run(job_id: str, job: Any) -> None:
-        await handler(svc, job_id, job)
-
-    return run
-
-
-def _after_textbacks(handler: JobHandler) -> JobHandler:
-    """Other job kinds start once this instance has no text-back in hand (at most 1 s later)."""
-
-    async def run(svc: Services, job_id: str, job: Any) -> None:
-        await svc.lane.wait_clear()
-        await handler(svc, job_id, job)
-
-    return run

@@ -209,7 +209,7 @@ async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[st
     job = MissedCallJob(call_sid=call_sid, line=line.number, caller=params.get("From", ""),
                         caller_name=params.get("CallerName", ""), at=svc.clock.now())
     if await svc.jobs.enqueue(job, claim=keys.claim("missed", call_sid)):
-        svc.lane.enter(call_sid)  # this instance's other work waits for the text-back
+        svc.jobs.lane.enter(call_sid)  # this instance's other work waits for the text-back
 
 
 async def recording(

@@ -1,1 +1,1 @@
-"""Durable work: the job queue, deadlines and their firer, the fast lane, background tasks."""
+"""Durable work: the engine (the job stream, the due set, the fast lane), wake-ups, background tasks."""

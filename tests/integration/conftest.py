@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.clock import FakeClock
 from bot.settings import parse_config
+from standins.clock import FakeClock
 from standins.rig import Rig, rig_settings
 from tests.conftest import CONFIG_YAML, OPEN_TIME
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.clock import FakeClock
+from standins.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, TZ
 from tests.integration.follow_through_rig import TUESDAY_10, ft_rig, missed_call_at

@@ -8,10 +8,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.clock import FakeClock
 from bot.lines.directory import FRESH_FOR_S, LineDirectory
 from bot.settings import parse_config
 from bot.store.line_settings import RedisLineSettings
+from standins.clock import FakeClock
 from standins.rig import Rig, rig_settings
 from tests.conftest import CHANNEL, CHANNEL_B, CONFIG_YAML, LINE, LINE_B
 from tests.integration.saw import announcements, said

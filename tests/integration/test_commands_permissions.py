@@ -6,8 +6,8 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from bot.clock import FakeClock
 from bot.settings import parse_config
+from standins.clock import FakeClock
 from standins.rig import Rig, rig_settings
 from tests.conftest import CHANNEL, CONFIG_YAML, LINE
 from tests.integration.saw import announcements, said

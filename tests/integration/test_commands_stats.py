@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.clock import FakeClock
+from standins.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, CHANNEL_B, LINE, LINE_B
 from tests.integration.saw import said

@@ -14,10 +14,10 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from redis.asyncio import Redis
 
-from bot.clock import FakeClock
 from bot.crm.webhook import sign
 from bot.settings import load_settings, parse_config
 from bot.store import keys
+from standins.clock import FakeClock
 from standins.rig import Rig, rig_settings
 from tests.conftest import CALLER, CONFIG_YAML, LINE, LINE_B, OPEN_TIME
 from tests.integration.crm_receiver import SECRET, Receiver, queue_elsewhere

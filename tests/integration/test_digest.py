@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from bot.clock import FakeClock
 from bot.handlers.digest import job_id, post_digest
+from standins.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CHANNEL, LINE, TZ
 from workflows.digest import DayFigures, digest_text, next_digest_at, summarize

@@ -6,11 +6,11 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
-from bot.clock import FakeClock
 from bot.handlers.messages import missed_call as run_missed_call
 from bot.handlers.table import register_all
 from bot.store import keys
 from bot.work.engine import GROUP, Engine
+from standins.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 from tests.integration.saw import blocks_text, parents, texts_to

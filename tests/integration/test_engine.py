@@ -17,10 +17,10 @@ from typing import Any, ClassVar
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from bot.clock import FakeClock
 from bot.store import keys
 from bot.store.connection import MAX_CONNECTIONS
 from bot.work.engine import Engine, Timing
+from standins.clock import FakeClock
 from workflows.jobs import CrmDeliveryJob, Retry, retry_policy
 from workflows.ports import Deadline, RetryLater
 

@@ -15,10 +15,10 @@ from datetime import timedelta
 from aiohttp import web
 
 from bot.app import create_app
-from bot.clock import FakeClock
 from bot.services import SERVICES, Services
 from bot.settings import parse_config
 from bot.work.engine import Timing
+from standins.clock import FakeClock
 from standins.rig import Rig, rig_settings
 from tests.conftest import CHANNEL, CONFIG_YAML, LINE
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.clock import FakeClock
 from bot.settings import ConfigError, parse_config
 from standins import specs
+from standins.clock import FakeClock
 from standins.rig import Rig
 from standins.twilio_api import twilio_error
 from standins.twilio_rules import TwilioRules

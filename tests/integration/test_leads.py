@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import FakeClock
 from bot.crm.export import export_leads
+from standins.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, OPEN_TIME
 from tests.integration.saw import said

@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.clock import FakeClock
 from bot.metrics import Metrics, suppression_label
+from standins.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.clock import FakeClock
+from standins.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, CHANNEL_B, CLOSED_TIME, LINE, LINE_B, STAFF
 from tests.integration.saw import blocks_text, parents
@@ -186,7 +186,7 @@ async def test_the_card_is_posted_showing_the_text_back_and_needs_no_update(rig:
 async def test_a_slow_text_back_is_shown_pending_then_updated(rig: Rig) -> None:
     """An SMS request slower than the lane's patience: the thread opens first, then the card
     is updated with the outcome."""
-    rig.services.lane.patience_s = 0.05
+    rig.services.jobs.lane.patience_s = 0.05
     rig.twilio.delay("CreateMessage", 0.5)
     await rig.missed_call(CALLER, LINE)
     await rig.settle()

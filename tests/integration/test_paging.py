@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from bot.clock import FakeClock
+from standins.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, TZ
 from tests.integration.follow_through_rig import ALICE, ALICE_PHONE, BOB, BOB_PHONE, at, ft_rig

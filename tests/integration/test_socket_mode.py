@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from bot.clock import FakeClock
 from bot.settings import parse_config
 from bot.slack.socket_mode import SOCKET_MODE
+from standins.clock import FakeClock
 from standins.rig import BOT_TOKEN, TEAM_ID, Rig, rig_settings
 from tests.conftest import CHANNEL, CONFIG_YAML
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 from redis.asyncio import Redis
 
-from bot.clock import FakeClock
+from standins.clock import FakeClock
 from standins.rig import ACCOUNT_SID, Rig, new_sid
 from tests.conftest import CALLER, CHANNEL, LINE, LINE_B, line_a_with
 from tests.integration.conftest import rig_for

@@ -24,12 +24,13 @@ PRODUCT = (str(ROOT / "bot") + "/", str(ROOT / "workflows") + "/")
 # 27 files became 18 when each of these became one module: the Twilio door (signature, TwiML,
 # routes), Slack's message format (mrkdwn, Block Kit), a conversation's Redis state (record,
 # lock, caller flags, step log), the lines with their hours, and texting a caller (template,
-# guards, exactly-once send).
-MAX_TO_POST = 18
-# The whole story includes bot/work/wakeups.py and bot/work/firer.py: the ladder it schedules
-# wakes the firer, which sleeps instead of polling Redis every second (firer.py was split from
-# deadlines.py, which held both the store and the firer in 468 lines).
-MAX_WHOLE = 31
+# guards, exactly-once send). Then 15: one engine runs every job (the queue, the firer and the
+# fast lane were three files), the table of kinds binds handlers instead of wrapping them,
+# and the clock is a port whose real one is chosen in bot/app.py (the fake one is the rig's).
+MAX_TO_POST = 15
+# The whole story adds what the call leads to: the lead and its CRM job, the day's figures,
+# the reminder ladder in the due set (bot/work/deadlines.py) and the timer's wake-up.
+MAX_WHOLE = 27
 OTHER_CALLER = "+15125550177"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.work.fast_lane import FastLane
+from bot.work.engine import FastLane
 
 
 async def test_other_work_waits_until_the_text_back_left() -> None:

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import phones
-from bot.clock import FakeClock
 from bot.settings import ConfigError, parse_config
+from standins.clock import FakeClock
 from tests.conftest import CONFIG_YAML
 from workflows.lines import DEFAULT_QUIET_HOURS, QuietHours
 from workflows.quiet_hours import (

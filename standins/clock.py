@@ -1,20 +1,8 @@
-"""The app's clock: the one place that reads wall time, so tests can move a fake one."""
+"""A clock tests and the demo set and move by hand (the app's `Clock` port, workflows/ports.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
-
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """The current time, timezone-aware (UTC)."""
-        ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
+from datetime import datetime, timedelta
 
 
 class FakeClock:
