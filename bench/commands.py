@@ -5,8 +5,8 @@
     python -m bench.commands --idle-seconds 10 --calls 5 --json out.json
 
 Starts `python -m bot serve` from the checkout with its own embedded Valkey and two lines
-configured, beside the Slack and Twilio stand-ins. Once it has settled (leader elected, job
-group read, weekly digests pending), it resets Valkey's command statistics, stays idle for
+configured, beside the Slack and Twilio stand-ins. Once it has settled (the timer listening,
+the job group read, weekly digests pending), it resets Valkey's command statistics, stays idle for
 `--idle-seconds` and reads `INFO commandstats`. Then, after one call not counted (connections
 opened and scripts loaded once), it resets them again and plays `--calls` missed calls one
 after another (ring, dial-status webhook, the text-back at the Twilio stand-in, the thread at

@@ -1,7 +1,7 @@
 """Wake-ups between instances over Redis pub/sub, so a sleeping loop hears of new work at once.
 
-Loops that sleep until their next due time (the deadline firer, the CRM sender) must wake
-early when another instance adds earlier work. The writer PUBLISHes in the same transaction
+A loop that sleeps until its next due time (the engine's timer) must wake early when another
+instance adds earlier work. The writer PUBLISHes in the same transaction
 as its write; each listening loop holds a subscription, which costs no command while idle. A
 message is only a hint (what is due is read from Redis), and one published while the
 subscription was down is lost, so every subscription, the first and each one renewed after
