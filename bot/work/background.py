@@ -10,6 +10,16 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+async def cancel_and_wait(tasks: list[asyncio.Task[Any]], *, every_s: float = 1.0) -> None:
+    """Cancel `tasks` and wait until each has ended. redis-py can swallow a cancel that lands
+    while it waits for a reply (a blocking stream read, a pub/sub read): the task then waits on,
+    so it is cancelled again until it has ended."""
+    for task in tasks:
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=every_s)
+
+
 class Background:
     """Keeps references to running tasks, logs their failures, and drains them on shutdown."""
 

@@ -37,6 +37,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from bot.store import keys
+from bot.work.background import cancel_and_wait
 from bot.work.deadlines import Deadlines, new_gen
 from bot.work.wakeups import Wakeup
 from workflows.conversation import SmsResult
@@ -441,10 +442,8 @@ class Engine:
         self._stopping.set()
         self._look.set()
         await self.wakeup.stop()
-        for task in self._tasks:
-            # A read cut short may have taken a job; it stays pending and is reclaimed.
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # A read cut short may have taken a job; it stays pending and is reclaimed.
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=10)

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.work.background import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 # Pause before subscribing again once the connection could not be restored.
@@ -44,11 +46,7 @@ class Wakeup:
 
     async def stop(self) -> None:
         if self._task is not None:
-            # redis-py's pub/sub read can swallow a cancel that lands while it waits (the task
-            # then listens on), so cancel again until the task has ended.
-            while not self._task.done():
-                self._task.cancel()
-                await asyncio.wait({self._task}, timeout=1.0)
+            await cancel_and_wait([self._task])
             self._task = None
 
     async def subscribed(self, after: int = 0) -> None:
