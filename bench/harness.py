@@ -19,6 +19,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bench import processes
+from bench.held import judge_all
 from bench.processes import Process
 from bench.scenarios import Held, Run, Samples, Target, burst, mirror, sustained
 from bench.traffic import CHANNEL, LINE, STAFF, Callers, Sender, Tracker
@@ -161,14 +162,15 @@ def _threaded_callers(m: Measured, count: int) -> list[str]:
 
 
 async def _sustain(opts: Options, run_: Run, s: Target, f: Target, m: Measured) -> int:
-    """Rates in turn until one is not held; the floor then gets the last rate held."""
+    """Rates in turn until one is not held (bench.held); the floor then gets the last rate
+    held, or the first rate when none was."""
     held_rate = opts.rates[0] if opts.rates else None
     opened = 0
     for rate in opts.rates:
         step = await sustained(run_, s, rate, opts.duration_s)
         m.steps.append(step)
         opened += step.calls
-        if not step.held:
+        if not judge_all([st.row() for st in m.steps])[-1].held:
             break
         held_rate = rate
     if held_rate is not None:

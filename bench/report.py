@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 
 from bench.harness import PROFILED_LEVEL, Measured, Options
+from bench.held import BASE_RATE, MAX_P99_MS, MAX_P99_VS_BASE, MIN_PACE, base_p99, held_rate, judge_all
 from bench.scenarios import SMS, Held, Samples
 from bench.stats import ratio, summary
 
@@ -37,16 +38,21 @@ def routes(server: Samples, floor: Samples) -> dict[str, Any]:
             for route, times in server.routes.items()}
 
 
-def step(held: Held) -> dict[str, Any]:
-    return {"rate": held.rate, "duration_s": held.duration_s, "calls": held.calls,
-            "error_statuses": dict(held.samples.statuses),
-            "achieved_rate": held.achieved_rate, "errors": held.samples.errors, "lost": held.samples.lost,
-            "growing": held.growing, "held": held.held, "textback": summary(held.samples.latency),
-            "webhooks": {r: summary(t) for r, t in held.samples.routes.items()}}
+def sustained(steps: list[Held], floor: Held | None) -> dict[str, Any]:
+    """Each step with its verdict and the criteria it failed; the floor judged on its own."""
+    rows = [st.row() for st in steps]
+    for row, verdict in zip(rows, judge_all(rows), strict=True):
+        row |= {"held": verdict.held, "not_held_because": list(verdict.reasons)}
+    floor_row = floor.row() if floor else None
+    if floor_row is not None:
+        [verdict] = judge_all([floor_row])
+        floor_row |= {"held": verdict.held, "not_held_because": list(verdict.reasons)}
+    return {"steps": rows, "held_rate": held_rate(rows), "floor": floor_row,
+            "rule": {"base_rate": BASE_RATE, "base_p99_ms": base_p99(rows), "max_p99_vs_base": MAX_P99_VS_BASE,
+                     "max_p99_ms": MAX_P99_MS, "min_pace": MIN_PACE}}
 
 
 def results(m: Measured, opts: Options, redis: str, reminders: dict[str, Any] | None = None) -> dict[str, Any]:
-    held = [s for s in m.steps if s.held]
     out: dict[str, Any] = {
         "machine": machine(), "redis": redis,
         "options": {"levels": list(opts.levels), "samples": opts.samples, "rates": list(opts.rates),
@@ -54,8 +60,7 @@ def results(m: Measured, opts: Options, redis: str, reminders: dict[str, Any] | 
         "textback": {str(lv): compare(t["server"], t["floor"]) for lv, t in m.levels.items()},
         "webhooks": {str(lv): routes(t["server"], t["floor"]) for lv, t in m.levels.items()},
         "mirroring": {str(lv): _mirroring(t) for lv, t in m.mirroring.items()},
-        "sustained": {"steps": [step(s) for s in m.steps], "held_rate": held[-1].rate if held else None,
-                      "floor": step(m.floor_step) if m.floor_step else None},
+        "sustained": sustained(m.steps, m.floor_step),
         "memory": _memory(m.memory),
         "reminder_lateness": reminders,
         "spec_violations": m.violations,

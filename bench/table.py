@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.held import legend
+
 
 def render(r: dict[str, Any]) -> str:
     m = r["machine"]
@@ -82,16 +84,21 @@ def _mirroring(r: dict[str, Any]) -> list[str]:
 
 def _sustained(r: dict[str, Any]) -> list[str]:
     s = r["sustained"]
-    lines = ["sustained rate (calls started at a fixed rate; held = no errors, none lost, latency not growing)",
+    rule = s.get("rule") or {}
+    base = rule.get("base_p99_ms")
+    lines = [f"sustained rate (calls started at a fixed rate; {legend()})",
              (f"{'calls/s':>8} {'for s':>6} {'calls':>6} {'achieved':>9} {'p50':>8} {'p99':>8} "
-              f"{'errors':>7} {'lost':>5} {'growing':>8} {'held':>5}")]
+              f"{'errors':>7} {'lost':>5} {'growing':>8} {'held':>5}  not held because")]
     for step in s["steps"] + ([s["floor"]] if s["floor"] else []):
         label = f"{step['rate']:g}" + (" floor" if step is s["floor"] else "")
         t = step["textback"]
+        why = "; ".join(step.get("not_held_because") or [])
         lines.append(f"{label:>8} {step['duration_s']:>6g} {step['calls']:>6} {step['achieved_rate']:>9} "
                      f"{_ms(t['p50']):>8} {_ms(t['p99']):>8} {step['errors']:>7} {step['lost']:>5} "
-                     f"{'yes' if step['growing'] else 'no':>8} {'yes' if step['held'] else 'no':>5}")
-    lines.append(f"held: {s['held_rate'] if s['held_rate'] is not None else 'none of the rates tried'} calls/s")
+                     f"{'yes' if step['growing'] else 'no':>8} {'yes' if step['held'] else 'no':>5}  {why}".rstrip())
+    held = s["held_rate"]
+    lines.append(f"held: {f'{held:g}' if held is not None else 'none of the rates tried'} calls/s"
+                 + (f" (base p99 {base:.1f} ms; the floor is judged against its own p99)" if base is not None else ""))
     return lines
 
 
