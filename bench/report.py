@@ -13,7 +13,7 @@ import aiohttp
 from bench.harness import PROFILED_LEVEL, Measured, Options
 from bench.held import BASE_RATE, MAX_P99_MS, MAX_P99_VS_BASE, MIN_PACE, base_p99, held_rate, judge_all
 from bench.scenarios import SMS, Held, Samples
-from bench.stats import ratio, summary
+from bench.stats import ratio, summary, syn_retry_artefact
 
 
 def machine() -> dict[str, Any]:
@@ -30,6 +30,7 @@ def compare(server: Samples, floor: Samples) -> dict[str, Any]:
     return {"server": ours, "floor": base, "ratio": ratio(ours, base),
             "lost": server.lost, "errors": server.errors, "error_statuses": dict(server.statuses),
             "floor_lost": floor.lost,
+            "listen_overflows": {"server": server.listen_overflows, "floor": floor.listen_overflows},
             "cpu_ms_per_call": {"server": server.cpu_ms, "server_redis": server.redis_cpu_ms, "floor": floor.cpu_ms}}
 
 
@@ -66,8 +67,40 @@ def results(m: Measured, opts: Options, redis: str, reminders: dict[str, Any] | 
         "spec_violations": m.violations,
     }
     out["targets"] = targets(out)
+    out["listen_backlog"] = m.backlog
+    out["warnings"] = warnings(out)
     cleaned: dict[str, Any] = _clean(out)
     return cleaned
+
+
+def warnings(r: dict[str, Any]) -> list[str]:
+    """Latencies whose tail looks like TCP SYN retries (stats.syn_retry_artefact)."""
+    found: list[tuple[str, dict[str, Any], Any]] = []
+    for level, row in r["textback"].items():
+        for who in ("server", "floor"):
+            found.append((f"text-back at {level} simultaneous, {who}", row[who],
+                          (row.get("listen_overflows") or {}).get(who)))
+    for level, hooks in r["webhooks"].items():
+        for route, row in hooks.items():
+            found += [(f"{route} answer at {level} simultaneous, {who}", row[who], None) for who in ("server", "floor")]
+    for level, m in r["mirroring"].items():
+        for kind in ("sms_to_slack", "reply_to_sms"):
+            found += [(f"{kind} at {level} simultaneous, {who}", m[kind][who], None) for who in ("server", "floor")]
+    s = r["sustained"]
+    for step in s["steps"] + ([s["floor"]] if s["floor"] else []):
+        who = "floor" if step is s["floor"] else "server"
+        found.append((f"text-back at {step['rate']:g} calls/s, {who}", step["textback"], None))
+    backlog = r.get("listen_backlog") or {}
+    out = []
+    for label, summ, overflows in found:
+        if not syn_retry_artefact(summ):
+            continue
+        who = label.rsplit(", ", 1)[1]
+        seen = f"; {overflows} listen-queue overflows on the machine meanwhile" if overflows is not None else ""
+        out.append(f"{label}: p99 {summ['p99']:.0f} ms while p50 {summ['p50']:.0f} ms - likely TCP SYN "
+                   f"retries (1 s) past a full accept queue (listen backlog {backlog.get(who, '?')}){seen}, "
+                   "not the work; ratios at this level mean little")
+    return out
 
 
 def _mirroring(t: dict[str, tuple[Samples, Samples]]) -> dict[str, Any]:

@@ -55,6 +55,8 @@ class Samples:
     # CPU the process under test (and its embedded Valkey) used per call, all work included.
     cpu_ms: float | None = None
     redis_cpu_ms: float | None = None
+    # Connections the machine dropped for a full accept queue meanwhile (None: not read).
+    listen_overflows: int | None = None
 
     def answered(self, route: str, answer: Answer) -> None:
         self.routes[route].append(answer.elapsed_ms)

@@ -13,6 +13,11 @@ def render(r: dict[str, Any]) -> str:
               f"Python {m['python']}, aiohttp {m['aiohttp']}; Redis: {r['redis']}"), ""]
     lines += _textback(r) + [""] + _webhooks(r) + [""] + _mirroring(r) + [""] + _sustained(r)
     lines += [""] + _memory(r) + [""] + _reminders(r) + [""] + _targets(r)
+    if r.get("listen_backlog"):
+        b = r["listen_backlog"]
+        lines += ["", f"listen backlog (accept queue, as `ss` reports it): server {b.get('server', '-')}, "
+                  f"floor {b.get('floor', '-')}"]
+    lines += [f"WARNING {w}" for w in r.get("warnings", [])]
     if r["spec_violations"]:
         lines += ["", f"spec violations at the stand-ins: {len(r['spec_violations'])}"]
     return "\n".join(lines)
@@ -59,6 +64,11 @@ def _textback(r: dict[str, Any]) -> list[str]:
         s, v, f = cpu.get("server"), cpu.get("server_redis"), cpu.get("floor")
         x = s / f if s is not None and f else None
         lines.append(f"{level:<12}{_ms(s):>8} {_ms(v):>10} {_ms(f):>8} {_x(x):>8}")
+    dropped = [(level, row["listen_overflows"]) for level, row in r["textback"].items()
+               if any((row.get("listen_overflows") or {}).values())]
+    if dropped:
+        lines += ["listen-queue overflows during the bursts (TcpExt ListenOverflows, whole machine): "
+                  + ", ".join(f"{lv}: server {o['server']}, floor {o['floor']}" for lv, o in dropped)]
     return lines
 
 

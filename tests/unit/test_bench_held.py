@@ -1,4 +1,4 @@
-"""The bench's rule for a sustained rate held, on made-up rows."""
+"""The bench's rule for a sustained rate held, and its SYN-retry warning, on made-up rows."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from bench.held import BASE_RATE, MAX_P99_MS, MAX_P99_VS_BASE, held_rate, judge, judge_all, legend
+from bench.stats import SYN_RETRY_MS, syn_retry_artefact
 
 
 def row(rate: float, p99: float | None, *, p50: float = 3.0, errors: int = 0, lost: int = 0,
@@ -68,3 +69,27 @@ def test_the_held_rate_is_the_last_of_an_unbroken_run_from_the_lowest() -> None:
     assert held_rate([row(10, 5.0), row(20, 50.0), row(40, 6.0)]) == 10
     assert held_rate([]) is None
 
+
+def test_a_one_second_tail_over_a_low_median_looks_like_syn_retries() -> None:
+    assert SYN_RETRY_MS == 1000.0
+    assert syn_retry_artefact({"p50": 210.7, "p99": 1149.0})  # the floor at 200 that misled
+    assert not syn_retry_artefact({"p50": 611.7, "p99": 683.5})  # slow, but no retry in it
+    assert not syn_retry_artefact({"p50": 1500.0, "p99": 2043.0})  # all slow: the work, not a retry
+    assert not syn_retry_artefact({"p50": 5.0, "p99": 950.0})  # under a second
+    assert not syn_retry_artefact({"p50": None, "p99": None})
+
+
+def test_the_report_warns_of_a_level_whose_tail_looks_like_syn_retries() -> None:
+    from bench.report import warnings
+
+    r: dict[str, Any] = {
+        "textback": {"50": {"server": {"p50": 94.0, "p99": 144.1}, "floor": {"p50": 17.4, "p99": 21.9},
+                            "listen_overflows": {"server": 0, "floor": 0}},
+                     "200": {"server": {"p50": 611.7, "p99": 683.5}, "floor": {"p50": 210.7, "p99": 1149.0},
+                             "listen_overflows": {"server": 0, "floor": 37}}},
+        "webhooks": {}, "mirroring": {}, "sustained": {"steps": [row(10, 6.0)], "floor": None},
+        "listen_backlog": {"server": 128, "floor": 128},
+    }
+    [warning] = warnings(r)
+    assert warning.startswith("text-back at 200 simultaneous, floor: p99 1149 ms while p50 211 ms")
+    assert "listen backlog 128" in warning and "37 listen-queue overflows" in warning
