@@ -53,7 +53,8 @@ def sustained(steps: list[Held], floor: Held | None) -> dict[str, Any]:
                      "max_p99_ms": MAX_P99_MS, "min_pace": MIN_PACE}}
 
 
-def results(m: Measured, opts: Options, redis: str, reminders: dict[str, Any] | None = None) -> dict[str, Any]:
+def results(m: Measured, opts: Options, redis: str, reminders: dict[str, Any] | None = None,
+            commands: dict[str, Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "machine": machine(), "redis": redis,
         "options": {"levels": list(opts.levels), "samples": opts.samples, "rates": list(opts.rates),
@@ -64,6 +65,7 @@ def results(m: Measured, opts: Options, redis: str, reminders: dict[str, Any] | 
         "sustained": sustained(m.steps, m.floor_step),
         "memory": _memory(m.memory),
         "reminder_lateness": reminders,
+        "redis_commands": _commands(commands),
         "spec_violations": m.violations,
     }
     out["targets"] = targets(out)
@@ -71,6 +73,15 @@ def results(m: Measured, opts: Options, redis: str, reminders: dict[str, Any] | 
     out["warnings"] = warnings(out)
     cleaned: dict[str, Any] = _clean(out)
     return cleaned
+
+
+def _commands(c: dict[str, Any] | None) -> dict[str, Any] | None:
+    """bench.commands' figures, headed by the two the table shows."""
+    if c is None:
+        return None
+    return {"per_missed_call": c["calls"]["per_call"], "per_idle_minute": c["idle"]["per_minute"],
+            "calls": c["calls"]["count"], "idle_s": c["idle"]["seconds"], "valkey": c["valkey"],
+            "lines": c["lines"], "idle": c["idle"], "missed_calls": c["calls"]}
 
 
 def warnings(r: dict[str, Any]) -> list[str]:

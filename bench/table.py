@@ -8,11 +8,9 @@ from bench.held import legend
 
 
 def render(r: dict[str, Any]) -> str:
-    m = r["machine"]
-    lines = [(f"textback bench: {m['cpus']} x {m['cpu']}, {m['memory_gb']} GB, {m['os']}, "
-              f"Python {m['python']}, aiohttp {m['aiohttp']}; Redis: {r['redis']}"), ""]
+    lines = [_heading(r), ""]
     lines += _textback(r) + [""] + _webhooks(r) + [""] + _mirroring(r) + [""] + _sustained(r)
-    lines += [""] + _memory(r) + [""] + _reminders(r) + [""] + _targets(r)
+    lines += [""] + _memory(r) + [""] + _commands(r) + [""] + _reminders(r) + [""] + _targets(r)
     if r.get("listen_backlog"):
         b = r["listen_backlog"]
         lines += ["", f"listen backlog (accept queue, as `ss` reports it): server {b.get('server', '-')}, "
@@ -21,6 +19,27 @@ def render(r: dict[str, Any]) -> str:
     if r["spec_violations"]:
         lines += ["", f"spec violations at the stand-ins: {len(r['spec_violations'])}"]
     return "\n".join(lines)
+
+
+def _heading(r: dict[str, Any]) -> str:
+    m, run = r["machine"], r.get("run") or {}
+    when = (f"{'quick ' if run.get('quick') else ''}run {run.get('date', '?')} on {run.get('host', '?')} "
+            f"(commit {run.get('commit') or '?'}); " if run else "")
+    return (f"textback bench: {when}{m['cpus']} x {m['cpu']}, {m['memory_gb']} GB, {m['os']}, "
+            f"Python {m['python']}, aiohttp {m['aiohttp']}; Redis: {r['redis']}")
+
+
+def _commands(r: dict[str, Any]) -> list[str]:
+    c = r.get("redis_commands")
+    if not c:
+        return ["Redis commands: not measured"]
+    by_call = ", ".join(f"{k} {v:g}" for k, v in list(c["missed_calls"]["by_command_per_call"].items())[:6])
+    idle = ", ".join(f"{k} {v:g}" for k, v in list(c["idle"]["by_command_per_minute"].items())[:6])
+    return [(f"Redis commands (a server of its own, embedded Valkey {c['valkey']}, {c['lines']} lines; "
+             "INFO commandstats, commands inside scripts counted one by one)"),
+            (f"  per missed call, whole story (ring, miss, text-back, thread; {c['calls']} one after another): "
+             f"{c['per_missed_call']:g}" + (f"  ({by_call}, ...)" if by_call else "")),
+            f"  per idle minute (over {c['idle_s']:g} s): {c['per_idle_minute']:g}" + (f"  ({idle})" if idle else "")]
 
 
 def _reminders(r: dict[str, Any]) -> list[str]:
@@ -121,7 +140,8 @@ def _memory(r: dict[str, Any]) -> list[str]:
             (f"Redis: {m['redis_bytes_per_conversation']} bytes and {m['redis_keys_per_conversation']} keys per "
              f"open conversation ({m['conversations']} conversations, used_memory "
              f"{m['redis_used_memory_before']} -> {m['redis_used_memory_after']}); "
-             f"{m['redis_commands_per_conversation']} Redis commands per missed call (whole run)"),
+             f"{m['redis_commands_per_conversation']} Redis commands per conversation opened (all of this run's "
+             "load: bursts, mirroring, sustained)"),
             "requests at the stand-ins: " + ", ".join(f"{k} {v}" for k, v in sorted(m["upstream_requests"].items()))]
 
 
@@ -131,3 +151,4 @@ def _targets(r: dict[str, Any]) -> list[str]:
         value = "-" if t["measured"] is None else f"{t['measured']:.1f} {t['unit']}"
         lines.append(f"  {t['target']:<58} <= {t['limit']:g} {t['unit']:<3} measured {value:>10}  {t['verdict']}")
     return lines
+
