@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+from pathlib import Path
 from typing import Any
 
 from bench.held import legend
@@ -152,3 +155,55 @@ def _targets(r: dict[str, Any]) -> list[str]:
         lines.append(f"  {t['target']:<58} <= {t['limit']:g} {t['unit']:<3} measured {value:>10}  {t['verdict']}")
     return lines
 
+
+BEGIN = "<!-- bench: rendered from bench/results/latest.json by `python -m bench.table --markdown` -->"
+END = "<!-- bench: end of the rendered figures -->"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """README's Performance figures, every one from this one run: the §4 targets as a table,
+    then the whole text table. The README keeps it between BEGIN and END (a test compares)."""
+    run, m = r.get("run") or {}, r["machine"]
+    verdict = {"met": "met", "MISSED": "**missed**", "not measured": "not measured"}
+    lines = [BEGIN, "",
+             (f"One {'quick ' if run.get('quick') else ''}run of `python -m bench` on {run.get('date', '?')} "
+              f"(commit {run.get('commit') or '?'}, host {run.get('host', '?')}): {m['cpus']} x {m['cpu']}, "
+              f"{m['memory_gb']} GB, {m['os']}, Python {m['python']}, aiohttp {m['aiohttp']}; Redis: {r['redis']}."),
+             "", "| §4 target | limit | measured | |", "| --- | --- | --- | --- |"]
+    for t in r["targets"]:
+        value = "-" if t["measured"] is None else f"{t['measured']:.1f} {t['unit']}"
+        lines.append(f"| {t['target']} | ≤ {t['limit']:g} {t['unit']} | {value} | {verdict.get(t['verdict'], t['verdict'])} |")
+    s, c = r["sustained"], r.get("redis_commands")
+    held = s["held_rate"]
+    lines += ["", "| also measured | |", "| --- | --- |",
+              f"| sustained rate held ({legend()}) | {f'{held:g} calls/s' if held is not None else 'none tried'} |"]
+    if c:
+        lines += [f"| Redis commands per missed call (whole story, {c['calls']} one after another) | "
+                  f"{c['per_missed_call']:g} |",
+                  f"| Redis commands per idle minute (over {c['idle_s']:g} s) | {c['per_idle_minute']:g} |"]
+    lines += ["", "```", render(r), "```", "", END]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.table",
+                                     description="The table of a results file, as plain text or README markdown.")
+    parser.add_argument("results", type=Path, nargs="?", default=Path(__file__).resolve().parent / "results"
+                        / "latest.json", help="a JSON file `python -m bench` wrote (bench/results/latest.json)")
+    parser.add_argument("--markdown", action="store_true", help="README's Performance block")
+    parser.add_argument("--readme", type=Path, help="replace that block in this README instead of printing it")
+    args = parser.parse_args(argv)
+    r = json.loads(args.results.read_text())
+    if args.readme is None:
+        print(markdown(r) if args.markdown else render(r))
+        return 0
+    text = args.readme.read_text()
+    if text.count(BEGIN) != 1 or text.count(END) != 1:
+        parser.error(f"{args.readme} has no single block between {BEGIN!r} and {END!r}")
+    head, rest = text.split(BEGIN)
+    args.readme.write_text(head + markdown(r) + rest.split(END, 1)[1])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
