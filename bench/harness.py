@@ -19,6 +19,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bench import processes
+from bench.held import judge_all
 from bench.processes import Process
 from bench.scenarios import Held, Run, Samples, Target, burst, mirror, sustained
 from bench.traffic import CHANNEL, LINE, STAFF, Callers, Sender, Tracker
@@ -65,6 +66,7 @@ class Measured:
     floor_step: Held | None = None
     memory: dict[str, Any] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
+    backlog: dict[str, int | None] = field(default_factory=dict)  # each listening socket's accept queue
 
 
 async def run(opts: Options) -> Measured:
@@ -112,6 +114,7 @@ async def _measure(opts: Options, run_: Run, server: Process, floor: Process, re
     m = Measured()
     await asyncio.sleep(1.0)  # idle means after start-up, not during it
     m.memory["idle"] = processes.memory_kb(server.pid)
+    m.backlog = {"server": processes.listen_backlog(server.port), "floor": processes.listen_backlog(floor.port)}
     m.memory["valkey_idle"] = _valkey_memory(server)
     before = await _redis_usage(redis)
     peak = RssSampler(server.pid)
@@ -147,7 +150,10 @@ async def _costed(proc: Process, work: Awaitable[Samples]) -> Samples:
     a figure that, unlike latency, barely moves with what else the machine is doing."""
     kids = processes.children(proc.pid)
     own, redis = processes.cpu_s([proc.pid]), processes.cpu_s(kids)
+    overflows = processes.listen_overflows()
     s = await work
+    after = processes.listen_overflows()
+    s.listen_overflows = after - overflows if after is not None and overflows is not None else None
     calls = len(s.callers) or 1
     s.cpu_ms = (processes.cpu_s([proc.pid]) - own) * 1000 / calls
     s.redis_cpu_ms = (processes.cpu_s(kids) - redis) * 1000 / calls if kids else None
@@ -161,14 +167,15 @@ def _threaded_callers(m: Measured, count: int) -> list[str]:
 
 
 async def _sustain(opts: Options, run_: Run, s: Target, f: Target, m: Measured) -> int:
-    """Rates in turn until one is not held; the floor then gets the last rate held."""
+    """Rates in turn until one is not held (bench.held); the floor then gets the last rate
+    held, or the first rate when none was."""
     held_rate = opts.rates[0] if opts.rates else None
     opened = 0
     for rate in opts.rates:
         step = await sustained(run_, s, rate, opts.duration_s)
         m.steps.append(step)
         opened += step.calls
-        if not step.held:
+        if not judge_all([st.row() for st in m.steps])[-1].held:
             break
         held_rate = rate
     if held_rate is not None:

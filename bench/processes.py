@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -167,3 +168,27 @@ def children(pid: int) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def listen_backlog(port: int) -> int | None:
+    """The accept-queue length a socket listening on `port` asked for (`ss`'s Send-Q), or None
+    without `ss`. Past it, Linux drops new connections' SYNs and the client retries after 1 s."""
+    exe = shutil.which("ss")
+    if exe is None:
+        return None
+    done = subprocess.run([exe, "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=False)
+    sizes = [int(f[2]) for f in (ln.split() for ln in done.stdout.splitlines()) if len(f) > 2 and f[2].isdigit()]
+    return min(sizes) if sizes else None
+
+
+def listen_overflows() -> int | None:
+    """TcpExt ListenOverflows of this network namespace (every listening socket on the machine):
+    connections dropped because an accept queue was full. None where /proc/net/netstat is not."""
+    try:
+        text = Path("/proc/net/netstat").read_text()
+    except OSError:
+        return None
+    rows = [ln.split() for ln in text.splitlines() if ln.startswith("TcpExt:")]
+    if len(rows) < 2 or "ListenOverflows" not in rows[0]:
+        return None
+    return int(rows[1][rows[0].index("ListenOverflows")])

@@ -11,8 +11,9 @@ from typing import Any
 import aiohttp
 
 from bench.harness import PROFILED_LEVEL, Measured, Options
+from bench.held import BASE_RATE, MAX_P99_MS, MAX_P99_VS_BASE, MIN_PACE, base_p99, held_rate, judge_all
 from bench.scenarios import SMS, Held, Samples
-from bench.stats import ratio, summary
+from bench.stats import ratio, summary, syn_retry_artefact
 
 
 def machine() -> dict[str, Any]:
@@ -29,6 +30,7 @@ def compare(server: Samples, floor: Samples) -> dict[str, Any]:
     return {"server": ours, "floor": base, "ratio": ratio(ours, base),
             "lost": server.lost, "errors": server.errors, "error_statuses": dict(server.statuses),
             "floor_lost": floor.lost,
+            "listen_overflows": {"server": server.listen_overflows, "floor": floor.listen_overflows},
             "cpu_ms_per_call": {"server": server.cpu_ms, "server_redis": server.redis_cpu_ms, "floor": floor.cpu_ms}}
 
 
@@ -37,16 +39,22 @@ def routes(server: Samples, floor: Samples) -> dict[str, Any]:
             for route, times in server.routes.items()}
 
 
-def step(held: Held) -> dict[str, Any]:
-    return {"rate": held.rate, "duration_s": held.duration_s, "calls": held.calls,
-            "error_statuses": dict(held.samples.statuses),
-            "achieved_rate": held.achieved_rate, "errors": held.samples.errors, "lost": held.samples.lost,
-            "growing": held.growing, "held": held.held, "textback": summary(held.samples.latency),
-            "webhooks": {r: summary(t) for r, t in held.samples.routes.items()}}
+def sustained(steps: list[Held], floor: Held | None) -> dict[str, Any]:
+    """Each step with its verdict and the criteria it failed; the floor judged on its own."""
+    rows = [st.row() for st in steps]
+    for row, verdict in zip(rows, judge_all(rows), strict=True):
+        row |= {"held": verdict.held, "not_held_because": list(verdict.reasons)}
+    floor_row = floor.row() if floor else None
+    if floor_row is not None:
+        [verdict] = judge_all([floor_row])
+        floor_row |= {"held": verdict.held, "not_held_because": list(verdict.reasons)}
+    return {"steps": rows, "held_rate": held_rate(rows), "floor": floor_row,
+            "rule": {"base_rate": BASE_RATE, "base_p99_ms": base_p99(rows), "max_p99_vs_base": MAX_P99_VS_BASE,
+                     "max_p99_ms": MAX_P99_MS, "min_pace": MIN_PACE}}
 
 
-def results(m: Measured, opts: Options, redis: str, reminders: dict[str, Any] | None = None) -> dict[str, Any]:
-    held = [s for s in m.steps if s.held]
+def results(m: Measured, opts: Options, redis: str, reminders: dict[str, Any] | None = None,
+            commands: dict[str, Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "machine": machine(), "redis": redis,
         "options": {"levels": list(opts.levels), "samples": opts.samples, "rates": list(opts.rates),
@@ -54,15 +62,56 @@ def results(m: Measured, opts: Options, redis: str, reminders: dict[str, Any] | 
         "textback": {str(lv): compare(t["server"], t["floor"]) for lv, t in m.levels.items()},
         "webhooks": {str(lv): routes(t["server"], t["floor"]) for lv, t in m.levels.items()},
         "mirroring": {str(lv): _mirroring(t) for lv, t in m.mirroring.items()},
-        "sustained": {"steps": [step(s) for s in m.steps], "held_rate": held[-1].rate if held else None,
-                      "floor": step(m.floor_step) if m.floor_step else None},
+        "sustained": sustained(m.steps, m.floor_step),
         "memory": _memory(m.memory),
         "reminder_lateness": reminders,
+        "redis_commands": _commands(commands),
         "spec_violations": m.violations,
     }
     out["targets"] = targets(out)
+    out["listen_backlog"] = m.backlog
+    out["warnings"] = warnings(out)
     cleaned: dict[str, Any] = _clean(out)
     return cleaned
+
+
+def _commands(c: dict[str, Any] | None) -> dict[str, Any] | None:
+    """bench.commands' figures, headed by the two the table shows."""
+    if c is None:
+        return None
+    return {"per_missed_call": c["calls"]["per_call"], "per_idle_minute": c["idle"]["per_minute"],
+            "calls": c["calls"]["count"], "idle_s": c["idle"]["seconds"], "valkey": c["valkey"],
+            "lines": c["lines"], "idle": c["idle"], "missed_calls": c["calls"]}
+
+
+def warnings(r: dict[str, Any]) -> list[str]:
+    """Latencies whose tail looks like TCP SYN retries (stats.syn_retry_artefact)."""
+    found: list[tuple[str, dict[str, Any], Any]] = []
+    for level, row in r["textback"].items():
+        for who in ("server", "floor"):
+            found.append((f"text-back at {level} simultaneous, {who}", row[who],
+                          (row.get("listen_overflows") or {}).get(who)))
+    for level, hooks in r["webhooks"].items():
+        for route, row in hooks.items():
+            found += [(f"{route} answer at {level} simultaneous, {who}", row[who], None) for who in ("server", "floor")]
+    for level, m in r["mirroring"].items():
+        for kind in ("sms_to_slack", "reply_to_sms"):
+            found += [(f"{kind} at {level} simultaneous, {who}", m[kind][who], None) for who in ("server", "floor")]
+    s = r["sustained"]
+    for step in s["steps"] + ([s["floor"]] if s["floor"] else []):
+        who = "floor" if step is s["floor"] else "server"
+        found.append((f"text-back at {step['rate']:g} calls/s, {who}", step["textback"], None))
+    backlog = r.get("listen_backlog") or {}
+    out = []
+    for label, summ, overflows in found:
+        if not syn_retry_artefact(summ):
+            continue
+        who = label.rsplit(", ", 1)[1]
+        seen = f"; {overflows} listen-queue overflows on the machine meanwhile" if overflows is not None else ""
+        out.append(f"{label}: p99 {summ['p99']:.0f} ms while p50 {summ['p50']:.0f} ms - likely TCP SYN "
+                   f"retries (1 s) past a full accept queue (listen backlog {backlog.get(who, '?')}){seen}, "
+                   "not the work; ratios at this level mean little")
+    return out
 
 
 def _mirroring(t: dict[str, tuple[Samples, Samples]]) -> dict[str, Any]:

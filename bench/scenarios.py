@@ -9,9 +9,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
-from bench.stats import growing
+from bench.stats import growing, summary
 from bench.traffic import (
     LINE,
     Answer,
@@ -54,6 +55,8 @@ class Samples:
     # CPU the process under test (and its embedded Valkey) used per call, all work included.
     cpu_ms: float | None = None
     redis_cpu_ms: float | None = None
+    # Connections the machine dropped for a full accept queue meanwhile (None: not read).
+    listen_overflows: int | None = None
 
     def answered(self, route: str, answer: Answer) -> None:
         self.routes[route].append(answer.elapsed_ms)
@@ -167,11 +170,13 @@ class Held:
     def growing(self) -> bool:
         return growing(self.samples.latency)
 
-    @property
-    def held(self) -> bool:
+    def row(self) -> dict[str, Any]:
+        """The step as `bench/results/*.json` keeps it; bench.held judges it."""
         s = self.samples
-        on_pace = self.achieved_rate >= 0.95 * self.rate
-        return s.errors == 0 and s.lost == 0 and on_pace and not self.growing
+        return {"rate": self.rate, "duration_s": self.duration_s, "calls": self.calls,
+                "error_statuses": dict(s.statuses), "achieved_rate": self.achieved_rate, "errors": s.errors,
+                "lost": s.lost, "growing": self.growing, "textback": summary(s.latency),
+                "webhooks": {r: summary(t) for r, t in s.routes.items()}}
 
 
 async def sustained(run: Run, target: Target, rate: float, duration_s: float) -> Held:

@@ -50,3 +50,17 @@ def growing(samples: list[float]) -> bool:
     third = len(samples) // 3
     first, last = percentile(samples[:third], 50), percentile(samples[-third:], 50)
     return last > 1.5 * first + 5.0
+
+
+# Linux's first SYN retransmission timeout. A connection whose SYN was dropped (its listener's
+# accept queue full) is retried this much later, so its request is about this much slower.
+SYN_RETRY_MS = 1000.0
+
+
+def syn_retry_artefact(summary: dict[str, Any]) -> bool:
+    """p99 at or past a SYN retry while p50 is most of a retry below it: the slow tail is likely
+    connections retried after 1 s, not work, and a ratio taken from it means little."""
+    p50, p99 = summary.get("p50"), summary.get("p99")
+    if p50 is None or p99 is None or math.isnan(p50) or math.isnan(p99):
+        return False
+    return p99 >= SYN_RETRY_MS and p99 - p50 >= 0.9 * SYN_RETRY_MS

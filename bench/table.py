@@ -2,18 +2,47 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+from pathlib import Path
 from typing import Any
+
+from bench.held import legend
 
 
 def render(r: dict[str, Any]) -> str:
-    m = r["machine"]
-    lines = [(f"textback bench: {m['cpus']} x {m['cpu']}, {m['memory_gb']} GB, {m['os']}, "
-              f"Python {m['python']}, aiohttp {m['aiohttp']}; Redis: {r['redis']}"), ""]
+    lines = [_heading(r), ""]
     lines += _textback(r) + [""] + _webhooks(r) + [""] + _mirroring(r) + [""] + _sustained(r)
-    lines += [""] + _memory(r) + [""] + _reminders(r) + [""] + _targets(r)
+    lines += [""] + _memory(r) + [""] + _commands(r) + [""] + _reminders(r) + [""] + _targets(r)
+    if r.get("listen_backlog"):
+        b = r["listen_backlog"]
+        lines += ["", f"listen backlog (accept queue, as `ss` reports it): server {b.get('server', '-')}, "
+                  f"floor {b.get('floor', '-')}"]
+    lines += [f"WARNING {w}" for w in r.get("warnings", [])]
     if r["spec_violations"]:
         lines += ["", f"spec violations at the stand-ins: {len(r['spec_violations'])}"]
     return "\n".join(lines)
+
+
+def _heading(r: dict[str, Any]) -> str:
+    m, run = r["machine"], r.get("run") or {}
+    when = (f"{'quick ' if run.get('quick') else ''}run {run.get('date', '?')} on {run.get('host', '?')} "
+            f"(commit {run.get('commit') or '?'}); " if run else "")
+    return (f"textback bench: {when}{m['cpus']} x {m['cpu']}, {m['memory_gb']} GB, {m['os']}, "
+            f"Python {m['python']}, aiohttp {m['aiohttp']}; Redis: {r['redis']}")
+
+
+def _commands(r: dict[str, Any]) -> list[str]:
+    c = r.get("redis_commands")
+    if not c:
+        return ["Redis commands: not measured"]
+    by_call = ", ".join(f"{k} {v:g}" for k, v in list(c["missed_calls"]["by_command_per_call"].items())[:6])
+    idle = ", ".join(f"{k} {v:g}" for k, v in list(c["idle"]["by_command_per_minute"].items())[:6])
+    return [(f"Redis commands (a server of its own, embedded Valkey {c['valkey']}, {c['lines']} lines; "
+             "INFO commandstats, commands inside scripts counted one by one)"),
+            (f"  per missed call, whole story (ring, miss, text-back, thread; {c['calls']} one after another): "
+             f"{c['per_missed_call']:g}" + (f"  ({by_call}, ...)" if by_call else "")),
+            f"  per idle minute (over {c['idle_s']:g} s): {c['per_idle_minute']:g}" + (f"  ({idle})" if idle else "")]
 
 
 def _reminders(r: dict[str, Any]) -> list[str]:
@@ -57,6 +86,11 @@ def _textback(r: dict[str, Any]) -> list[str]:
         s, v, f = cpu.get("server"), cpu.get("server_redis"), cpu.get("floor")
         x = s / f if s is not None and f else None
         lines.append(f"{level:<12}{_ms(s):>8} {_ms(v):>10} {_ms(f):>8} {_x(x):>8}")
+    dropped = [(level, row["listen_overflows"]) for level, row in r["textback"].items()
+               if any((row.get("listen_overflows") or {}).values())]
+    if dropped:
+        lines += ["listen-queue overflows during the bursts (TcpExt ListenOverflows, whole machine): "
+                  + ", ".join(f"{lv}: server {o['server']}, floor {o['floor']}" for lv, o in dropped)]
     return lines
 
 
@@ -82,16 +116,21 @@ def _mirroring(r: dict[str, Any]) -> list[str]:
 
 def _sustained(r: dict[str, Any]) -> list[str]:
     s = r["sustained"]
-    lines = ["sustained rate (calls started at a fixed rate; held = no errors, none lost, latency not growing)",
+    rule = s.get("rule") or {}
+    base = rule.get("base_p99_ms")
+    lines = [f"sustained rate (calls started at a fixed rate; {legend()})",
              (f"{'calls/s':>8} {'for s':>6} {'calls':>6} {'achieved':>9} {'p50':>8} {'p99':>8} "
-              f"{'errors':>7} {'lost':>5} {'growing':>8} {'held':>5}")]
+              f"{'errors':>7} {'lost':>5} {'growing':>8} {'held':>5}  not held because")]
     for step in s["steps"] + ([s["floor"]] if s["floor"] else []):
         label = f"{step['rate']:g}" + (" floor" if step is s["floor"] else "")
         t = step["textback"]
+        why = "; ".join(step.get("not_held_because") or [])
         lines.append(f"{label:>8} {step['duration_s']:>6g} {step['calls']:>6} {step['achieved_rate']:>9} "
                      f"{_ms(t['p50']):>8} {_ms(t['p99']):>8} {step['errors']:>7} {step['lost']:>5} "
-                     f"{'yes' if step['growing'] else 'no':>8} {'yes' if step['held'] else 'no':>5}")
-    lines.append(f"held: {s['held_rate'] if s['held_rate'] is not None else 'none of the rates tried'} calls/s")
+                     f"{'yes' if step['growing'] else 'no':>8} {'yes' if step['held'] else 'no':>5}  {why}".rstrip())
+    held = s["held_rate"]
+    lines.append(f"held: {f'{held:g}' if held is not None else 'none of the rates tried'} calls/s"
+                 + (f" (base p99 {base:.1f} ms; the floor is judged against its own p99)" if base is not None else ""))
     return lines
 
 
@@ -104,7 +143,8 @@ def _memory(r: dict[str, Any]) -> list[str]:
             (f"Redis: {m['redis_bytes_per_conversation']} bytes and {m['redis_keys_per_conversation']} keys per "
              f"open conversation ({m['conversations']} conversations, used_memory "
              f"{m['redis_used_memory_before']} -> {m['redis_used_memory_after']}); "
-             f"{m['redis_commands_per_conversation']} Redis commands per missed call (whole run)"),
+             f"{m['redis_commands_per_conversation']} Redis commands per conversation opened (all of this run's "
+             "load: bursts, mirroring, sustained)"),
             "requests at the stand-ins: " + ", ".join(f"{k} {v}" for k, v in sorted(m["upstream_requests"].items()))]
 
 
@@ -114,3 +154,56 @@ def _targets(r: dict[str, Any]) -> list[str]:
         value = "-" if t["measured"] is None else f"{t['measured']:.1f} {t['unit']}"
         lines.append(f"  {t['target']:<58} <= {t['limit']:g} {t['unit']:<3} measured {value:>10}  {t['verdict']}")
     return lines
+
+
+BEGIN = "<!-- bench: rendered from bench/results/latest.json by `python -m bench.table --markdown` -->"
+END = "<!-- bench: end of the rendered figures -->"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """README's Performance figures, every one from this one run: the §4 targets as a table,
+    then the whole text table. The README keeps it between BEGIN and END (a test compares)."""
+    run, m = r.get("run") or {}, r["machine"]
+    verdict = {"met": "met", "MISSED": "**missed**", "not measured": "not measured"}
+    lines = [BEGIN, "",
+             (f"One {'quick ' if run.get('quick') else ''}run of `python -m bench` on {run.get('date', '?')} "
+              f"(commit {run.get('commit') or '?'}, host {run.get('host', '?')}): {m['cpus']} x {m['cpu']}, "
+              f"{m['memory_gb']} GB, {m['os']}, Python {m['python']}, aiohttp {m['aiohttp']}; Redis: {r['redis']}."),
+             "", "| §4 target | limit | measured | |", "| --- | --- | --- | --- |"]
+    for t in r["targets"]:
+        value = "-" if t["measured"] is None else f"{t['measured']:.1f} {t['unit']}"
+        lines.append(f"| {t['target']} | ≤ {t['limit']:g} {t['unit']} | {value} | {verdict.get(t['verdict'], t['verdict'])} |")
+    s, c = r["sustained"], r.get("redis_commands")
+    held = s["held_rate"]
+    lines += ["", "| also measured | |", "| --- | --- |",
+              f"| sustained rate held ({legend()}) | {f'{held:g} calls/s' if held is not None else 'none tried'} |"]
+    if c:
+        lines += [f"| Redis commands per missed call (whole story, {c['calls']} one after another) | "
+                  f"{c['per_missed_call']:g} |",
+                  f"| Redis commands per idle minute (over {c['idle_s']:g} s) | {c['per_idle_minute']:g} |"]
+    lines += ["", "```", render(r), "```", "", END]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.table",
+                                     description="The table of a results file, as plain text or README markdown.")
+    parser.add_argument("results", type=Path, nargs="?", default=Path(__file__).resolve().parent / "results"
+                        / "latest.json", help="a JSON file `python -m bench` wrote (bench/results/latest.json)")
+    parser.add_argument("--markdown", action="store_true", help="README's Performance block")
+    parser.add_argument("--readme", type=Path, help="replace that block in this README instead of printing it")
+    args = parser.parse_args(argv)
+    r = json.loads(args.results.read_text())
+    if args.readme is None:
+        print(markdown(r) if args.markdown else render(r))
+        return 0
+    text = args.readme.read_text()
+    if text.count(BEGIN) != 1 or text.count(END) != 1:
+        parser.error(f"{args.readme} has no single block between {BEGIN!r} and {END!r}")
+    head, rest = text.split(BEGIN)
+    args.readme.write_text(head + markdown(r) + rest.split(END, 1)[1])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

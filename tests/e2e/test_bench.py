@@ -5,21 +5,38 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 LEVELS = ("1", "10", "50")
 
 
-def test_quick_bench_writes_every_measurement(tmp_path: Path) -> None:
-    out = tmp_path / "latest.json"
+@dataclass(frozen=True)
+class Quick:
+    done: subprocess.CompletedProcess[str]
+    out: Path
+    r: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> Quick:
+    """One `python -m bench --quick` for the tests below (it takes about half a minute)."""
+    out = tmp_path_factory.mktemp("quick") / "latest.json"
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--output", str(out)],
         cwd=CHECKOUT, capture_output=True, text=True, timeout=240, check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return Quick(done, out, json.loads(out.read_text()))
+
+
+def test_quick_bench_writes_every_measurement(quick: Quick) -> None:
+    done, r = quick.done, quick.r
     assert "text-back latency" in done.stdout and "targets" in done.stdout
-    r = json.loads(out.read_text())
     assert set(r) >= {"machine", "redis", "textback", "webhooks", "mirroring", "sustained", "memory",
                       "reminder_lateness", "targets", "spec_violations"}
     for level in LEVELS:
@@ -46,6 +63,36 @@ def test_quick_bench_writes_every_measurement(tmp_path: Path) -> None:
     assert 0 <= reminders["p50_ms"] <= reminders["p99_ms"] <= reminders["max_ms"]
     assert "reminder lateness (500 pending" in done.stdout
     assert [t["verdict"] for t in r["targets"]] and not r["spec_violations"]
+
+
+def test_quick_bench_judges_rates_counts_commands_and_says_when_and_where(quick: Quick) -> None:
+    done, r = quick.done, quick.r
+    assert [p.name for p in quick.out.parent.glob("*.json")] == ["latest.json"]  # quick: no dated copy
+    run = r["run"]
+    assert run["quick"] is True and run["host"] and run["commit"] and run["date"][:2] == "20"
+    # Redis commands, counted on a server of its own: the whole story of a call, and idle.
+    c = r["redis_commands"]
+    assert isinstance(c["per_missed_call"], float | int) and c["per_missed_call"] > 0
+    assert isinstance(c["per_idle_minute"], float | int) and c["per_idle_minute"] >= 0
+    assert c["calls"] == 3 and c["idle_s"] >= 3
+    assert "per missed call, whole story" in done.stdout and "per idle minute" in done.stdout
+    # Each sustained step is judged, with the rule's thresholds kept beside it.
+    s = r["sustained"]
+    rule = s["rule"]
+    assert rule["max_p99_ms"] == 100 and rule["max_p99_vs_base"] == 2 and rule["base_rate"] == 10
+    assert isinstance(rule["base_p99_ms"], float | int) and rule["base_p99_ms"] > 0
+    for step in s["steps"] + [s["floor"]]:
+        assert isinstance(step["held"], bool) and isinstance(step["not_held_because"], list)
+        assert step["held"] == (not step["not_held_because"])
+    assert s["held_rate"] in (None, 10)
+    assert "not held because" in done.stdout and "< 100 ms" in done.stdout
+    # The floor listens with room for a burst of 200; overflows are counted per level.
+    backlog = r["listen_backlog"]
+    assert backlog["floor"] is None or backlog["floor"] >= 1024
+    for level in LEVELS:
+        overflows = r["textback"][level]["listen_overflows"]
+        assert all(v is None or (isinstance(v, int) and v >= 0) for v in overflows.values())
+    assert isinstance(r["warnings"], list)
 
 
 def test_ab_comparison_runs_both_versions_round_by_round(tmp_path: Path) -> None:
