@@ -13,6 +13,8 @@ from aiohttp import web
 
 from bot import logs
 
+LISTEN_BACKLOG = 1024
+
 
 def serve() -> int:
     """Run the server with settings from the environment and the lines file."""
@@ -32,7 +34,10 @@ def serve() -> int:
     logging.getLogger("textback").info("event loop: %s", type(loop).__module__.split(".")[0])
     app = create_app(settings)
     app.on_startup.append(freeze_startup_objects)  # runs after the services have started
-    web.run_app(app, host="0.0.0.0", port=settings.port, print=None, access_log=None, loop=loop)
+    # A burst of calls opens many connections at once: a short accept queue (aiohttp's 128)
+    # drops SYNs, and each dropped one costs its caller a one-second TCP retry.
+    web.run_app(app, host="0.0.0.0", port=settings.port, print=None, access_log=None, loop=loop,
+                backlog=LISTEN_BACKLOG)
     return 0
 
 
