@@ -199,19 +199,32 @@ def parents_by_caller(slack: SlackStandIn, calls: int) -> dict[int, list[dict[st
 
 
 async def settled(redis: Redis, twilio: TwilioStandIn, slack: SlackStandIn, timeout: float, tally: Tally) -> None:
-    """Until no job is left and nothing reached Slack or Twilio for a few seconds."""
+    """Until no job is left (none in the stream, none waiting for a retry) and nothing reached
+    Slack or Twilio for a few seconds."""
     deadline = time.monotonic() + timeout
     quiet_since, seen = time.monotonic(), -1
     while time.monotonic() < deadline:
         count = len(twilio.requests) + len(slack.requests)
         if count != seen:
             quiet_since, seen = time.monotonic(), count
-        if await redis.xlen("tb:jobs") == 0 and time.monotonic() - quiet_since > 3:
+        if await redis.xlen("tb:jobs") == 0 and not await retrying(redis) and time.monotonic() - quiet_since > 3:
             return
         await asyncio.sleep(0.25)
     left = await redis.xrange("tb:jobs", count=20)
     kinds = sorted({fields[b"kind"].decode() for _, fields in left})
-    tally.problems.append(f"not settled after {timeout:.0f} s: {await redis.xlen('tb:jobs')} job(s) left ({kinds})")
+    tally.problems.append(f"not settled after {timeout:.0f} s: {await redis.xlen('tb:jobs')} job(s) left ({kinds}), "
+                          f"{len(await retrying(redis))} waiting for a retry")
+
+
+async def retrying(redis: Redis) -> list[bytes]:
+    """Jobs that failed and wait in the due set for their retry (reminders and digests wait there too,
+    but have never run)."""
+    due = await redis.zrange("tb:due", 0, -1)
+    async with redis.pipeline(transaction=False) as pipe:
+        for job_id in due:
+            pipe.hget(b"tb:job:" + job_id, "attempts")
+        attempts = await pipe.execute()
+    return [job_id for job_id, n in zip(due, attempts, strict=True) if int(n or 0) > 0]
 
 
 def check(tally: Tally, twilio: TwilioStandIn, slack: SlackStandIn, calls: int, texts: int,
