@@ -117,7 +117,7 @@ async def open_services(
             jobs=jobs,
             lines=lines,
             pager=SlackTwilioPager(chat, twilio),
-            leads=RedisLeads(redis.client),
+            leads=RedisLeads(redis.client, jobs.deadlines),
             crm=CrmWebhook(
                 redis.client, url_for=lambda line: crm_url_for(settings, line),
                 secret=settings.crm_webhook_secret or "", clock=clock, metrics=metrics,

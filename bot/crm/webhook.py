@@ -105,10 +105,9 @@ class CrmWebhook:
             if outcome not in ("accepted", "dropped"):
                 raise RetryLater(f"crm webhook: delivery {outcome}")
 
-    async def adopt_older(self, now: datetime) -> int:
+    async def adopt_older(self, jobs: Deadlines, now: datetime) -> int:
         """Leads whose deliveries an older version left waiting get their sending job now."""
         waiting = cast(list[bytes], await self._r.zrange(keys.OLD_CRM_DUE, 0, -1))
-        jobs = Deadlines(self._r)
         for lead in waiting:
             lead_id = _text(lead)
             await jobs.ensure(keys.crm_job(lead_id), CrmDeliveryJob(lead=lead_id), now)

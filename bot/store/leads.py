@@ -57,9 +57,9 @@ def activity(lead: Lead) -> float:
 class RedisLeads:
     """Reads and updates leads; an update and its CRM delivery are written together or not at all."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, jobs: Deadlines | None = None) -> None:
         self._r = redis
-        self._jobs = Deadlines(redis)
+        self._jobs = jobs or Deadlines(redis)  # where a lead's CRM sending job is kept
 
     async def get(self, line: str, phone: str) -> Lead | None:
         raw = await self._r.get(keys.lead(line, phone))
@@ -132,7 +132,6 @@ class RedisLeads:
             pipe.delete(keys.lead(line, phone), keys.crm_outbox(found.id))
             pipe.zrem(keys.leads_of(line), phone)
             # A sending job waiting for its retry goes too; one running finds the outbox empty.
-            pipe.delete(keys.due_job(keys.crm_job(found.id)))
-            pipe.zrem(keys.DUE, keys.crm_job(found.id))
+            await self._jobs.cancel(keys.crm_job(found.id), client=pipe)
             deleted, *_ = await pipe.execute()
         return int(deleted)

@@ -132,9 +132,12 @@ class Deadlines:
                            args=[kind, json.dumps(args), new_gen(), int(born.timestamp() * 1000), job_id],
                            client=client or self._r)
 
-    async def cancel(self, job_id: str) -> bool:
-        """Forget a job; True if it was pending. A run already started is not stopped."""
-        return bool(await self._forget_ids("", job_id))
+    async def cancel(self, job_id: str, *, client: Redis | Pipeline | None = None) -> bool:
+        """Forget a job; True if it was pending. A run already started is not stopped.
+
+        With `client` a pipeline, it joins that transaction (and the answer comes with it).
+        """
+        return bool(await self._forget(keys=[keys.DUE], args=_forget_args("", job_id), client=client or self._r))
 
     async def cancel_group(self, group: str) -> int:
         """Forget every job of a group (a conversation's reminders); how many there were."""

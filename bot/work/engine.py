@@ -462,7 +462,8 @@ class Engine:
                 summary = await self._r.xpending(keys.JOBS, GROUP)
                 lag = await self._lag()
                 if not summary["pending"] and not lag and not self._in_flight:
-                    if not await self._retry_due(self._clock.now().timestamp() + retries_within):
+                    retry = await self.next_retry()
+                    if retry is None or retry > self._clock.now().timestamp() + retries_within:
                         return
                 await asyncio.sleep(0.005)
 
@@ -476,16 +477,6 @@ class Engine:
             elif first is None or due < first:
                 first = float(due)
         return first
-
-    async def _retry_due(self, by: float) -> bool:
-        """Whether a job that failed here waits for a retry due by `by` (app clock)."""
-        for job_id in list(self._retrying):
-            due = await self._r.zscore(keys.DUE, job_id)
-            if due is None:  # ran again (or was cancelled)
-                self._retrying.discard(job_id)
-            elif due <= by:
-                return True
-        return False
 
     async def _lag(self) -> int:
         groups = await self._r.xinfo_groups(keys.JOBS)
