@@ -20,7 +20,7 @@ from bot.services import SERVICES, open_services
 from bot.settings import Settings
 from bot.slack import listeners, socket_mode
 from bot.twilio import webhooks
-from bot.work.engine import Timing
+from bot.work.timer import Timing
 from workflows.ports import Clock
 
 log = logging.getLogger(__name__)

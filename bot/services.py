@@ -27,7 +27,8 @@ from bot.twilio.gateway import MeteredSms, TwilioSms, make_client
 from bot.twilio.lookup import TwilioLineTypes
 from bot.twilio.numbers import TwilioNumbers
 from bot.work.background import Background
-from bot.work.engine import Engine, Timing
+from bot.work.engine import Engine
+from bot.work.timer import Timing
 from workflows.ports import Clock
 
 

@@ -23,7 +23,7 @@ from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.slack.signing import sign as slack_sign
 from bot.twilio.webhooks import compute, public_request_url
-from bot.work.engine import Timing
+from bot.work.timer import Timing
 from standins.clock import FakeClock
 from standins.slack_api import SlackStandIn
 from standins.twilio_api import TwilioStandIn
@@ -137,7 +137,7 @@ class Rig:
 
     async def fire_due(self) -> int:
         """Run the jobs due at the app clock's now (reminders, pages, retries) and what they lead to."""
-        started = await self.services.jobs.move_due()
+        started = await self.services.jobs.timer.move_due()
         await self.settle()
         return started
 

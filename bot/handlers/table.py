@@ -48,5 +48,5 @@ def register_all(svc: Services) -> None:
 
 
 async def _adopt_older(svc: Services) -> None:
-    await svc.jobs.adopt_older()
+    await svc.jobs.timer.adopt_older()
     await svc.crm.adopt_older(svc.jobs.deadlines, svc.clock.now())

@@ -140,7 +140,7 @@ DUE = f"{PREFIX}due"
 # Jobs moved into the stream by an older version's leader and not yet done: put back in DUE at
 # start (bot/work/engine.py), then gone.
 OLD_IN_FLIGHT = f"{PREFIX}inflight"
-# Pub/sub channel (bot/work/wakeups.py): a job was scheduled, the message its due time (app clock,
+# Pub/sub channel (bot/work/timer.py): a job was scheduled, the message its due time (app clock,
 # epoch s), so a timer asleep until later looks again.
 # Channels are shared by every database of a server: a stray message only costs a look.
 DUE_WAKE = f"{PREFIX}wake:due"

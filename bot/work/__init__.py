@@ -1,1 +1,1 @@
-"""Durable work: the engine (the job stream, the due set, the fast lane), wake-ups, background tasks."""
+"""Durable work: the engine (the job stream, retries, the fast lane), the timer and its due set, background tasks."""

@@ -2,7 +2,7 @@
 
 One Redis stream with one consumer group is the only runner. Webhooks record their job in it
 before answering (`enqueue`); jobs with a due time wait in the due set (bot/work/deadlines.py)
-and the timer moves them into the stream when due. Each instance is a consumer, and a job
+and the timer (bot/work/timer.py) moves them into the stream when due. Each instance is a consumer, and a job
 stays pending until its handler is done.
 
 - **Retry.** A job that fails leaves the stream and waits in the due set until its back-off
@@ -15,8 +15,8 @@ stays pending until its handler is done.
 - **The app clock throughout:** due times, back-offs and ages; tests move a fake clock.
 - **Text-backs first:** on one instance, other work waits (a second at most) while the
   text-backs of missed calls are in hand (the fast lane, below).
-- **Quiet when idle:** a read blocks 30 s, the timer sleeps until the next due time (woken by
-  pub/sub when another instance schedules earlier), the reclaim looks every 30 s.
+- **Quiet when idle:** a read blocks 30 s, the timer sleeps until the next due time, the
+  reclaim looks every 30 s.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import random
 import secrets
 import time
@@ -38,8 +37,8 @@ from redis.exceptions import RedisError, ResponseError
 
 from bot.store import keys
 from bot.work.background import cancel_and_wait
-from bot.work.deadlines import Deadlines, new_gen
-from bot.work.wakeups import Wakeup
+from bot.work.deadlines import new_gen
+from bot.work.timer import TIMER_ROLES, Timer, Timing
 from workflows.conversation import SmsResult
 from workflows.jobs import JobDecodeError, decode, encode, retry_policy
 from workflows.ports import Clock, RetryLater
@@ -50,8 +49,6 @@ Handler = Callable[[str, Any], Awaitable[None]]
 Replies = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
 
 GROUP = "workers"
-# Roles whose instances move due jobs into the stream; every role runs jobs.
-TIMER_ROLES = ("all", "scheduler")
 # A job whose worker went silent this long is taken over by another worker; also the first
 # back-off after a failure.
 RECLAIM_IDLE_MS = 10_000
@@ -61,9 +58,8 @@ RUN_LOCK_MS = 30_000
 # They mostly wait on the network, and in a burst every job's Slack work waits for the
 # text-backs still in hand (the fast lane), so a whole burst must fit in at once.
 MAX_IN_FLIGHT = 256
-# Jobs taken from the stream per read, and moved from the due set per look.
+# Jobs taken from the stream per read.
 READ_BATCH = 64
-MOVE_BATCH = 256
 # How long one read waits on an empty stream. A new job ends the wait at once and stop()
 # cancels it, so a long wait only means fewer commands while idle. It needs a reader client
 # that waits that long for an answer (RedisHandle.reader); on the shared client a read
@@ -98,7 +94,7 @@ end
 return 1
 """
 
-# A run failed: the entry leaves the stream and the job waits in the due set until ARGV[6].
+# A run failed: the entry leaves the stream and the job waits in the due set until ARGV[5].
 # A job first recorded by a webhook gets its hash now; one cancelled or scheduled anew while
 # it ran is not retried (-1).
 _RETRY = """
@@ -114,18 +110,6 @@ redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
 redis.call('PUBLISH', KEYS[5], ARGV[5])
 return 1
 """
-
-
-@dataclass(frozen=True)
-class Timing:
-    """How long the timer sleeps at most, and how often the reclaim looks (tests shorten them)."""
-
-    # The longest the timer sleeps without looking at the due set. It wakes sooner for the
-    # next due time or a job scheduled earlier (here or on another instance), so this only
-    # bounds a wake-up lost with a dropped subscription.
-    tick_s: float = 60.0
-    # How often jobs left pending by a worker that died are looked for.
-    reclaim_every_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -167,8 +151,9 @@ class Engine:
         self.retry_idle_ms = retry_idle_ms
         self._consumer = consumer or secrets.token_hex(6)
         self._t = timing
-        self.moves = role in TIMER_ROLES
-        self.deadlines = Deadlines(redis, scheduled=self._scheduled)
+        self.timer = Timer(redis, clock, timing=timing)
+        self.deadlines = self.timer.deadlines
+        self.moves = role in TIMER_ROLES  # this instance also moves due jobs into the stream
         self._handlers: dict[str, Handler] = {}
         self._kinds: dict[str, type[Any]] = {}
         self._first: set[str] = set()  # kinds that do not wait for the fast lane
@@ -181,9 +166,6 @@ class Engine:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._grouped = False  # the consumer group is known to exist
-        self.wakeup = Wakeup(redis, keys.DUE_WAKE, self._heard)
-        self._look = asyncio.Event()  # the timer looks at once
-        self._next_look = math.inf  # app clock: when the sleeping timer looks next
         self._retrying: set[str] = set()  # ids of jobs that failed here, for wait_idle
 
     def register(self, job_type: type[Any], handler: Handler, *, first: bool = False) -> None:
@@ -307,6 +289,8 @@ class Engine:
             return True
 
     async def _finish(self, entry: Entry) -> None:
+        """The entry leaves the stream; a job with an id loses its hash (unless cancelled or
+        scheduled anew while it ran)."""
         await self._done(
             keys=[keys.JOBS, keys.job_running(entry.entry_id), keys.due_job(entry.job_id)],
             args=[GROUP, entry.entry_id, entry.job_id, entry.gen, keys.DUE_GROUP_PREFIX],
@@ -338,7 +322,7 @@ class Engine:
         log.warning("job %s (%s) will be retried in %.1f s (attempt %d): %s",
                     entry.job_id, entry.kind, delay, attempts, failure)
         self._retrying.add(entry.job_id)
-        self._scheduled(at)
+        self.timer.scheduled(at)
 
     # --- reclaiming what dead workers left -------------------------------------------------
 
@@ -373,59 +357,6 @@ class Engine:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
-    async def adopt_older(self) -> int:
-        """Jobs an older version's leader had taken and not finished are due again now."""
-        taken = cast(list[bytes], await self._r.zrange(keys.OLD_IN_FLIGHT, 0, -1))
-        if taken:
-            async with self._r.pipeline(transaction=True) as pipe:
-                pipe.zadd(keys.DUE, {job_id: self._clock.now().timestamp() for job_id in taken}, nx=True)
-                pipe.delete(keys.OLD_IN_FLIGHT)
-                await pipe.execute()
-            self._look.set()
-        return len(taken)
-
-    # --- the timer: due jobs into the stream -------------------------------------------------
-
-    async def move_due(self, now: float | None = None) -> int:
-        """Move every job due at `now` (app clock) into the stream; how many."""
-        at = self._clock.now().timestamp() if now is None else now
-        total = 0
-        while True:
-            moved, _ = await self.deadlines.move_due(at, MOVE_BATCH)
-            total += moved
-            if moved < MOVE_BATCH:
-                return total
-
-    async def _keep_moving(self) -> None:
-        """Sleep until the next due time (or until woken by an earlier one), then move."""
-        while not self._stopping.is_set():
-            self._look.clear()
-            try:
-                self._next_look = math.inf  # a job scheduled while we look makes us look again
-                now = self._clock.now().timestamp()
-                moved, first = await self.deadlines.move_due(now, MOVE_BATCH)
-                wait = 0.0 if moved == MOVE_BATCH else self._t.tick_s if first is None else max(0.0, first - now)
-                wait = min(wait, self._t.tick_s)
-                self._next_look = now + wait
-            except (RedisError, OSError) as exc:
-                log.warning("timer: redis unavailable (%r); retrying", exc)
-                wait = REDIS_RETRY_S
-            if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._look.wait(), wait)
-
-    def _scheduled(self, due: float) -> None:
-        """A job was scheduled at `due` (app clock): a timer asleep until later looks now."""
-        if due < self._next_look:
-            self._look.set()
-
-    def _heard(self, message: bytes | None) -> None:
-        if message:
-            with contextlib.suppress(ValueError):
-                self._scheduled(float(message))
-        else:
-            self._look.set()  # subscribed again: a message may have been missed
-
     # --- start, stop, wait ---------------------------------------------------------------------
 
     def start(self) -> None:
@@ -434,14 +365,12 @@ class Engine:
         self._tasks = [asyncio.create_task(self.run(), name="jobs"),
                        asyncio.create_task(self._reclaim_forever(), name="reclaim")]
         if self.moves:
-            self.wakeup.start()
-            self._tasks.append(asyncio.create_task(self._keep_moving(), name="timer"))
+            self.timer.start()
 
     async def stop(self) -> None:
         """Stop reading and moving; let running jobs finish (unfinished ones stay pending)."""
         self._stopping.set()
-        self._look.set()
-        await self.wakeup.stop()
+        await self.timer.stop()
         # A read cut short may have taken a job; it stays pending and is reclaimed.
         await cancel_and_wait(self._tasks)
         self._tasks = []

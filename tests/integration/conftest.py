@@ -3,14 +3,16 @@ port wired to fresh stand-ins."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot.settings import parse_config
+from bot.store.connection import MAX_CONNECTIONS
+from bot.work.engine import Engine
 from standins.clock import FakeClock
 from standins.rig import Rig, rig_settings
 from tests.conftest import CONFIG_YAML, OPEN_TIME
@@ -57,3 +59,26 @@ async def effects_in_redis(rig: Rig) -> list[bytes]:
     assert await r.xlen("tb:jobs") == 0, "a job was recorded"
     started = (b"tb:jobs", b"tb:due")  # the weekly digests are pending from start
     return [k for k in await r.keys("tb:*") if k not in started and not k.startswith(b"tb:job:digest:")]
+
+
+@pytest.fixture
+async def connect(redis: Redis, redis_url: str) -> AsyncIterator[Callable[[], Redis]]:
+    """A new Redis client per instance, as separate processes would have (a blocking pool, as the app's)."""
+    opened: list[Redis] = []
+
+    def new() -> Redis:
+        opened.append(Redis.from_pool(BlockingConnectionPool.from_url(redis_url, max_connections=MAX_CONNECTIONS)))
+        return opened[-1]
+
+    yield new
+    for client in opened:
+        await client.aclose()
+
+
+@pytest.fixture
+async def engines() -> AsyncIterator[list[Engine]]:
+    """Engines a test starts; stopped at the end so no background work outlives the test."""
+    started: list[Engine] = []
+    yield started
+    for engine in started:
+        await engine.stop()

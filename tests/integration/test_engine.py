@@ -1,203 +1,32 @@
-"""The engine: jobs run as soon as possible or when due, on time, cancellable, durable, never doubled.
-
-One stream runs every job; the due set holds what waits for a time (a reminder, a retry); any
-instance in a timer role moves due jobs into the stream, and any worker runs them.
-"""
+"""The engine runs every job: retries wait in the due set by one policy, a dead worker's jobs
+are taken over, and each effect happens once (bot/work/engine.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from bot.store import keys
-from bot.store.connection import MAX_CONNECTIONS
-from bot.work.engine import Engine, Timing
+from bot.work.engine import Engine
 from standins.clock import FakeClock
+from tests.integration.engine_kit import (
+    MICROSECOND,
+    Fired,
+    NobodyKnows,
+    Tick,
+    redis_empty,
+    running,
+)
 from workflows.jobs import CrmDeliveryJob, Retry, retry_policy
-from workflows.ports import Deadline, RetryLater
-
-MICROSECOND = timedelta(microseconds=1)
-# The timer looks often while a test moves the fake clock; production sleeps until the next due time.
-FAST = Timing(tick_s=0.05, reclaim_every_s=0.05)
-
-
-@dataclass(frozen=True)
-class Tick:
-    """A job of the tests' own kind: the engine runs any registered dataclass."""
-
-    KIND: ClassVar[str] = "remind"
-    v: int = 0
-    n: int = 0
-
-
-@dataclass(frozen=True)
-class NobodyKnows:
-    KIND: ClassVar[str] = "nobody-knows"
-
-
-class Fired:
-    """Records handler runs; `wait_for(n)` returns once n runs happened, or fails at a deadline."""
-
-    def __init__(self) -> None:
-        self.runs: Counter[str] = Counter()
-        self.args: dict[str, Tick] = {}
-        self._changed = asyncio.Event()
-
-    async def __call__(self, job_id: str, job: Tick) -> None:
-        self.runs[job_id] += 1
-        self.args[job_id] = job
-        self._changed.set()
-
-    async def wait_for(self, total: int, timeout: float = 5.0) -> None:
-        async with asyncio.timeout(timeout):
-            while self.runs.total() < total:
-                self._changed.clear()
-                await self._changed.wait()
-
-
-@pytest.fixture
-async def connect(redis: Redis, redis_url: str) -> AsyncIterator[Callable[[], Redis]]:
-    """A new Redis client per instance, as separate processes would have (a blocking pool, as the app's)."""
-    opened: list[Redis] = []
-
-    def new() -> Redis:
-        opened.append(Redis.from_pool(BlockingConnectionPool.from_url(redis_url, max_connections=MAX_CONNECTIONS)))
-        return opened[-1]
-
-    yield new
-    for client in opened:
-        await client.aclose()
-
-
-@pytest.fixture
-async def engines() -> AsyncIterator[list[Engine]]:
-    """Engines a test starts; stopped at the end so no background work outlives the test."""
-    started: list[Engine] = []
-    yield started
-    for engine in started:
-        await engine.stop()
-
-
-def running(engines: list[Engine], redis: Redis, clock: FakeClock, handler: Any, *, job_type: type[Any] = Tick,
-            **kw: Any) -> Engine:
-    engine = Engine(redis, clock, **{"timing": FAST, **kw})
-    engine.register(job_type, handler)
-    engine.start()
-    engines.append(engine)
-    return engine
-
-
-async def test_a_job_runs_at_its_due_time_not_before(
-    redis: Redis, clock: FakeClock, engines: list[Engine]
-) -> None:
-    fired = Fired()
-    engine = Engine(redis, clock)
-    engine.register(Tick, fired)
-    await engine.deadlines.schedule("conv1:0", clock.now() + timedelta(minutes=5), Tick(v=1))
-    clock.advance(minutes=4, seconds=59)
-    assert await engine.move_due() == 0
-    clock.advance(seconds=1)
-    assert await engine.move_due() == 1
-    engine.start()
-    engines.append(engine)
-    await fired.wait_for(1)
-    await engine.wait_idle()
-    assert fired.args == {"conv1:0": Tick(v=1)}
-    assert await engine.move_due(clock.now().timestamp() + 3600) == 0
-    assert await redis.keys("tb:job:*") == [] and await redis.xlen(keys.JOBS) == 0
-
-
-async def test_schedule_again_moves_the_job_and_replaces_its_args(
-    redis: Redis, clock: FakeClock, engines: list[Engine]
-) -> None:
-    fired = Fired()
-    engine = running(engines, redis, clock, fired)
-    await engine.deadlines.schedule("j", clock.now() + timedelta(minutes=5), Tick(v=1))
-    await engine.deadlines.schedule("j", clock.now() + timedelta(minutes=10), Tick(v=2))
-    assert await engine.deadlines.due_at("j") == clock.now() + timedelta(minutes=10)
-    assert await engine.move_due(clock.now().timestamp() + 360) == 0
-    clock.advance(minutes=10)
-    await fired.wait_for(1)
-    assert fired.args == {"j": Tick(v=2)}
-
-
-async def test_cancel_and_cancel_group(redis: Redis, clock: FakeClock, engines: list[Engine]) -> None:
-    fired = Fired()
-    engine = running(engines, redis, clock, fired)
-    due = clock.now() + timedelta(minutes=1)
-    for step in range(3):
-        await engine.deadlines.schedule(f"c1:{step}", due, Tick(), group="conv:c1")
-    await engine.deadlines.schedule("c2:0", due, Tick(), group="conv:c2")
-    assert await engine.deadlines.cancel("c1:0") is True
-    assert await engine.deadlines.cancel("c1:0") is False
-    assert await engine.deadlines.cancel_group("conv:c1") == 2
-    assert await engine.deadlines.cancel_group("conv:c1") == 0
-    clock.advance(minutes=1)
-    await fired.wait_for(1)
-    await engine.wait_idle()
-    assert set(fired.runs) == {"c2:0"}
-    assert await redis_empty(engine) and await redis.keys("tb:jobgroup:*") == []
-
-
-async def test_due_jobs_survive_a_restart(
-    connect: Callable[[], Redis], clock: FakeClock, engines: list[Engine]
-) -> None:
-    first = running(engines, connect(), clock, Fired())
-    await first.deadlines.schedule("j", clock.now() + timedelta(minutes=5), Tick(n=1))
-    await first.stop()
-    fired = Fired()
-    running(engines, connect(), clock, fired)
-    clock.advance(minutes=6)
-    await fired.wait_for(1)
-    assert fired.args == {"j": Tick(n=1)}
-
-
-async def test_a_web_instance_moves_nothing_but_schedules_and_runs(
-    connect: Callable[[], Redis], clock: FakeClock, engines: list[Engine]
-) -> None:
-    fired = Fired()
-    web = running(engines, connect(), clock, fired, role="web")
-    await web.deadlines.schedule("j", clock.now(), Tick())
-    await web.wait_idle()
-    assert fired.runs == {} and await web.deadlines.due_at("j") is not None
-    # An instance that moves due jobs puts it in the stream; any worker may then run it.
-    mover = Engine(connect(), clock, role="scheduler")
-    assert await mover.move_due() == 1
-    await fired.wait_for(1)
-
-
-async def test_three_instances_run_each_of_2000_jobs_exactly_once(
-    connect: Callable[[], Redis], clock: FakeClock, engines: list[Engine]
-) -> None:
-    """No leader: all three move due jobs at once, and each job still runs once."""
-    fired = Fired()
-    instances = [running(engines, connect(), clock, fired) for _ in range(3)]
-    writer = instances[0].deadlines
-    for batch in range(0, 2000, 100):
-        await asyncio.gather(
-            *(writer.schedule(f"job{n}", clock.now() + timedelta(seconds=n % 100), Tick(n=n))
-              for n in range(batch, batch + 100))
-        )  # fmt: skip
-    clock.advance(seconds=100)
-    await asyncio.gather(*(engine.move_due() for engine in instances))
-    await fired.wait_for(2000, timeout=30)
-    for engine in instances:
-        await engine.wait_idle()
-    assert len(fired.runs) == 2000 and set(fired.runs.values()) == {1}
-    assert await redis_empty(instances[1])
-
-
-async def redis_empty(engine: Engine) -> bool:
-    r = engine._r
-    return await r.zcard(keys.DUE) == 0 and await r.keys("tb:job:*") == [] and await r.xlen(keys.JOBS) == 0
+from workflows.ports import RetryLater
 
 
 @pytest.mark.parametrize("effect_done", [True, False], ids=["crash-after-effect", "crash-before-effect"])
@@ -225,7 +54,7 @@ async def test_a_job_whose_worker_died_is_taken_over_and_the_effect_happens_once
 
     a.register(Tick, dies_mid_job)
     await a.deadlines.schedule("j", clock.now(), Tick())
-    await a.move_due()
+    await a.timer.move_due()
     await asyncio.wait_for(entered.wait(), 5)
     # A dies: its run stops unsettled (nothing acknowledged), and it reads and reclaims no more.
     for task in list(a._in_flight):
@@ -314,7 +143,7 @@ async def test_a_job_still_failing_is_given_up_by_its_kinds_policy(
     await engine.deadlines.schedule("j", clock.now(), Tick())
     with caplog.at_level(logging.ERROR, logger="bot.work.engine"):
         async with asyncio.timeout(10):
-            while await engine.deadlines.due_at("j") is not None or not calls:
+            while await redis.exists(keys.due_job("j")):  # until given up: the job and its hash are gone
                 await engine.wait_idle()
                 due = await engine.deadlines.due_at("j")
                 if due is not None:
@@ -364,42 +193,3 @@ async def test_a_job_scheduled_anew_or_cancelled_while_it_runs_keeps_its_new_sta
     await engine.wait_idle()
     assert await engine.deadlines.due_at("j") == later  # not the failed run's retry
     assert await engine.deadlines.due_at("k") is None and not await redis.exists(keys.due_job("k"))
-
-
-async def test_a_sleeping_timer_wakes_for_a_job_scheduled_on_another_instance(
-    connect: Callable[[], Redis], clock: FakeClock, engines: list[Engine]
-) -> None:
-    fired = Fired()
-    # Production timing: the timer looks at most once a minute.
-    sleeper = running(engines, connect(), clock, fired, timing=Timing())
-    web = Engine(connect(), clock, role="web")
-    await web.deadlines.schedule("far", clock.now() + timedelta(hours=1), Tick())
-    await asyncio.wait_for(sleeper.wakeup.subscribed(), 5)
-    # Another process schedules a job due now: only its message can wake the timer.
-    await web.deadlines.schedule("now", clock.now(), Tick())
-    await fired.wait_for(1)
-    assert set(fired.runs) == {"now"}
-
-
-async def test_a_job_scheduled_here_earlier_than_the_next_look_runs_at_once(
-    redis: Redis, clock: FakeClock, engines: list[Engine]
-) -> None:
-    fired = Fired()
-    engine = running(engines, redis, clock, fired, timing=Timing())
-    await engine.deadlines.schedule("later", clock.now() + timedelta(minutes=30), Tick())
-    await engine.deadlines.replace_group("conv:c1", [Deadline("soon", clock.now(), Tick())])
-    await fired.wait_for(1)
-    assert set(fired.runs) == {"soon"}
-
-
-async def test_jobs_an_older_version_had_taken_are_due_again(
-    redis: Redis, clock: FakeClock, engines: list[Engine]
-) -> None:
-    engine = Engine(redis, clock)
-    await engine.deadlines.schedule("taken", clock.now() + timedelta(hours=1), Tick())
-    # An older version's leader had moved it from the due set to its in-flight set, then stopped.
-    await redis.zrem(keys.DUE, "taken")
-    await redis.zadd(keys.OLD_IN_FLIGHT, {"taken": clock.now().timestamp() + 30})
-    assert await engine.adopt_older() == 1
-    assert await engine.deadlines.due_at("taken") == clock.now()
-    assert not await redis.exists(keys.OLD_IN_FLIGHT)

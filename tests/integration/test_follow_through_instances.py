@@ -17,7 +17,7 @@ from aiohttp import web
 from bot.app import create_app
 from bot.services import SERVICES, Services
 from bot.settings import parse_config
-from bot.work.engine import Timing
+from bot.work.timer import Timing
 from standins.clock import FakeClock
 from standins.rig import Rig, rig_settings
 from tests.conftest import CHANNEL, CONFIG_YAML, LINE
@@ -65,14 +65,14 @@ async def test_three_instances_post_each_reminder_once_and_survive_one_dying(
 
             # Every instance moves the due reminders at once; each runs exactly once anyway.
             clock.set(start + timedelta(minutes=5))
-            await asyncio.gather(*(s.jobs.move_due() for s in instances))
+            await asyncio.gather(*(s.jobs.timer.move_due() for s in instances))
             await settled(instances)
             assert len(reminders(rig, "No reply yet")) == len(CALLERS)
 
             # One instance dies mid-work, without a word: what it held is taken over by the others.
             clock.set(start + timedelta(minutes=15))
             dying = instances[2]
-            await dying.jobs.move_due()
+            await dying.jobs.timer.move_due()
             for task in list(dying.jobs._in_flight):
                 task.cancel()
             await dying.jobs.stop()

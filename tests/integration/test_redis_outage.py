@@ -112,7 +112,7 @@ async def _hear_after_restart(server: ValkeyServer, receiver: Receiver, tmp_path
 
     async with Rig(settings, clock=clock) as rig:
         rig.services.jobs.register(DigestJob, remind)
-        wakeup = rig.services.jobs.wakeup
+        wakeup = rig.services.jobs.timer.wakeup
         await asyncio.wait_for(wakeup.subscribed(), 5)
         before = wakeup.subscriptions
         await asyncio.to_thread(server.stop)
