@@ -218,14 +218,16 @@ async def settled(redis: Redis, twilio: TwilioStandIn, slack: SlackStandIn, time
 
 
 async def retrying(redis: Redis) -> list[str]:
-    """Jobs that failed and wait in the due set for their retry (reminders and digests wait there too,
-    but have never run)."""
+    """Jobs that failed and wait in the due set for their retry, and missed calls whose job waits
+    for its webhook's text-back to be answered, or for its recovery time when that instance died
+    (reminders and digests wait there too, but have never run)."""
     due = [job_id.decode() for job_id in await redis.zrange(keys.DUE, 0, -1)]
     async with redis.pipeline(transaction=False) as pipe:
         for job_id in due:
             pipe.hget(keys.due_job(job_id), "attempts")
         attempts = await pipe.execute()
-    return [job_id for job_id, n in zip(due, attempts, strict=True) if int(n or 0) > 0]
+    return [job_id for job_id, n in zip(due, attempts, strict=True)
+            if int(n or 0) > 0 or job_id.startswith(keys.MISSED_CALL_JOB_PREFIX)]
 
 
 def check(tally: Tally, twilio: TwilioStandIn, slack: SlackStandIn, calls: int, texts: int,

@@ -19,7 +19,7 @@ from bot.settings import DEFAULT_TWILIO_API_URL, Settings
 from bot.slack.gateway import MeteredWebClient, SlackDirectory, SlackThreads
 from bot.store.bursts import RedisBursts
 from bot.store.connection import RedisHandle, open_redis
-from bot.store.conversations import ConversationLocks, RedisCallerFlags, RedisConversationStore
+from bot.store.conversations import ConversationLocks, RedisCallerFlags, RedisConversationStore, RedisTextbacks
 from bot.store.leads import RedisLeads
 from bot.store.line_settings import RedisLineSettings
 from bot.store.line_types import RedisLineTypes
@@ -39,6 +39,8 @@ class Services:
     redis: RedisHandle
     store: RedisConversationStore
     flags: RedisCallerFlags
+    # A missed call's text-back decided and its job recorded in one step, in the webhook.
+    textbacks: RedisTextbacks
     bursts: RedisBursts
     locks: ConversationLocks
     sms: TwilioSms
@@ -97,17 +99,15 @@ async def open_services(
     chat = SlackThreads(slack, settings.config, lines.known)
     jobs = Engine(redis.client, clock, reader=redis.reader(), retry_idle_ms=int(settings.job_retry_s * 1000),
                   role=settings.role, timing=timing or Timing())
+    flags = RedisCallerFlags(redis.client, opt_out_scope=settings.config.opt_out_scope, lines=lines.known_numbers)
     try:
         services = Services(
             settings=settings,
             clock=clock,
             redis=redis,
             store=RedisConversationStore(redis.client),
-            flags=RedisCallerFlags(
-                redis.client,
-                opt_out_scope=settings.config.opt_out_scope,
-                lines=lines.known_numbers,
-            ),
+            flags=flags,
+            textbacks=RedisTextbacks(redis.client, flags),
             bursts=RedisBursts(redis.client),
             locks=ConversationLocks(redis.client),
             sms=sms,

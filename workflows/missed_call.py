@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from workflows.conversation import Caller, Conversation, Entry, SmsResult, TextbackState
 from workflows.durations import format_duration
@@ -25,16 +25,19 @@ from workflows.ports import (
     Outcomes,
     SmsSender,
     StepLog,
-    TextbackLane,
+    TextbackAsk,
+    TextbackRecord,
     ThreadChat,
 )
 from workflows.texting import (
     POST_LOOKBACK,
+    answer_record,
     learn_from_refusal,
     lookup_guard,
     post_once,
     render,
     send_once,
+    sending_mark,
     static_guard,
 )
 
@@ -42,6 +45,14 @@ from workflows.texting import (
 MISSED_DIAL_STATUSES = frozenset({"no-answer", "busy", "failed", "canceled"})
 # How the plan says a repeat call inside the cooldown gets no second text.
 COOLDOWN_REASON = "already texted"
+# The step log's name for the text-back.
+TEXTBACK_STEP = "textback"
+# A missed call's job waits this long for the webhook's send to be answered; after a crash in
+# between it runs then, and asks Twilio whether the text went. Longer than any send may take.
+RECOVER_AFTER = timedelta(seconds=30)
+# When the job itself sends (an older version recorded it, or a crash), the card waits this
+# long for the answer before it is posted showing the text-back as pending.
+SHOW_SEND_WITHIN_S = 1.0
 
 
 def dial_means_missed(dial_call_status: str) -> bool:
@@ -94,42 +105,62 @@ def textback_body(line: Line, *, now: datetime, first_text: bool) -> str:
     return body
 
 
-async def plan_textback(
-    call: MissedCall,
-    store: ConversationStore,
-    flags: CallerFlags,
-    now: datetime,
-    lookup: LineTypes | None = None,
-) -> TextbackPlan:
-    """Decide whether this missed call gets a text, claiming the cooldown window if so."""
+async def textback_ask(
+    call: MissedCall, now: datetime, flags: CallerFlags, lookup: LineTypes | None
+) -> TextbackAsk:
+    """What the step deciding the text-back needs: what the call alone rules out, the carrier
+    lookup's verdict (before the cooldown claim, so a landline does not use up the window; an
+    unknown type lets the text go), and both texts (the footer goes on a caller's first)."""
     line, number = call.line, call.caller.number
-    reason = static_guard(line, call.caller) or await flags.suppression(line.number, number)
+    reason = static_guard(line, call.caller)
     if not reason and line.lookup and lookup is not None:
-        # Before the cooldown claim, so a landline does not use up the window. An unknown
-        # type (lookup failed or slow) lets the text go: the lookup may never block it.
-        reason = lookup_guard(await lookup.line_type(number))
-    if reason:
-        return TextbackPlan(send=False, reason=reason)
-    claimed, first = await store.claim_textback(line.number, number, line.cooldown, owner=call.call_id)
-    if not claimed:
-        window = format_duration(line.cooldown)
-        return TextbackPlan(send=False, reason=f"{COOLDOWN_REASON} within the {window} cooldown")
-    return TextbackPlan(send=True, body=textback_body(line, now=now, first_text=first))
+        # The paid lookup only for a caller no other guard stops (the step checks them again).
+        reason = await flags.suppression(line.number, number) or lookup_guard(await lookup.line_type(number))
+    return TextbackAsk(
+        owner=call.call_id, line=line.number, caller=number, cooldown_s=max(1, line.cooldown), reason=reason,
+        cooldown_reason=f"{COOLDOWN_REASON} within the {format_duration(line.cooldown)} cooldown",
+        first_body=textback_body(line, now=now, first_text=True),
+        later_body=textback_body(line, now=now, first_text=False),
+        step=TEXTBACK_STEP, sending=sending_mark(now),
+    )
+
+
+async def decide_in_webhook(
+    call: MissedCall, job: object, *, job_id: str, record: TextbackRecord, flags: CallerFlags,
+    lookup: LineTypes | None, now: datetime,
+) -> TextbackPlan | None:
+    """The webhook's part, before it answers Twilio: decide whether the caller gets a text and
+    record the call's job, in one step (None: Twilio repeated a call already recorded). The
+    text then goes from the webhook (`send_from_webhook`); the job does the Slack work."""
+    ask = await textback_ask(call, now, flags, lookup)
+    decided = await record.decide(ask, job_id=job_id, job=job, now=now, recover_at=now + RECOVER_AFTER)
+    if decided is None:
+        return None
+    send, body, reason = decided
+    return TextbackPlan(send=send, body=body, reason=reason)
+
+
+async def send_from_webhook(
+    call: MissedCall, plan: TextbackPlan, *, job_id: str, sms: SmsSender, record: TextbackRecord, now: datetime
+) -> SmsResult:
+    """Send the text-back, log its answer, and let the job run. A crash before the answer is
+    logged leaves the "sending" mark: the job runs after RECOVER_AFTER and asks Twilio."""
+    result = await sms.send_sms(to=call.caller.number, from_=call.line.number, body=plan.body)
+    await record.answered(job_id, TEXTBACK_STEP, answer_record(result, now, held=True))
+    return result
 
 
 async def _plan_once(
-    call: MissedCall,
-    store: ConversationStore,
-    flags: CallerFlags,
-    steps: StepLog,
-    now: datetime,
+    call: MissedCall, record: TextbackRecord, flags: CallerFlags, steps: StepLog, now: datetime,
     lookup: LineTypes | None,
 ) -> TextbackPlan:
-    """The plan is decided once per job: a re-run must not find its own cooldown and skip."""
+    """The plan is decided once per job: usually in the webhook, which logged it. A job an
+    older version recorded decides here; a re-run must not find its own cooldown and skip."""
     raw = await steps.get("plan")
     if raw is not None:
         return TextbackPlan(**json.loads(raw))
-    plan = await plan_textback(call, store, flags, now, lookup)
+    send, body, reason = await record.plan(await textback_ask(call, now, flags, lookup))
+    plan = TextbackPlan(send=send, body=body, reason=reason)
     await steps.put("plan", json.dumps(asdict(plan)))
     return plan
 
@@ -143,22 +174,19 @@ async def missed_call_story(
     chat: ThreadChat,
     locks: ConversationLocks,
     flags: CallerFlags,
+    record: TextbackRecord,
     lookup: LineTypes | None,
     steps: StepLog,
     outcomes: Outcomes,
     deadlines: Deadlines,
-    lane: TextbackLane,
     now: datetime,
 ) -> Conversation:
     """A missed call, in order: text the caller back, open (or continue) their thread, count the
     call, record the lead, start the reminder ladder. Safe to re-run: `steps` logs each effect."""
-    try:
-        plan = await _plan_once(call, store, flags, steps, now, lookup)
-        conv = await _text_back_and_thread(
-            call, plan, store=store, sms=sms, chat=chat, locks=locks, flags=flags, steps=steps, lane=lane, now=now
-        )
-    finally:
-        lane.leave()  # also when the job failed before its text-back
+    plan = await _plan_once(call, record, flags, steps, now, lookup)
+    conv = await _text_back_and_thread(
+        call, plan, store=store, sms=sms, chat=chat, locks=locks, flags=flags, steps=steps, now=now
+    )
     lead = lead_event("missed_call", job_id, conv, call.at) if call.caller.kind == "ok" else None
     await record_outcome("missed call", job_id, missed_call_figures(call, plan, conv), lead,
                          steps=steps, outcomes=outcomes)
@@ -187,20 +215,20 @@ async def _text_back_and_thread(
     locks: ConversationLocks,
     flags: CallerFlags,
     steps: StepLog,
-    lane: TextbackLane,
     now: datetime,
 ) -> Conversation:
-    """Text the caller first, then open or continue the Slack thread and show the text-back."""
+    """Text the caller first (usually the webhook did, and logged it), then open or continue
+    the Slack thread and show the text-back."""
     sending: asyncio.Task[SmsResult] | None = None
     if plan.send:
-        # The SMS request leaves before anything waits on Slack; the lane makes this call's
-        # Slack work also wait (bounded) for other callers' text-backs in hand.
+        # The SMS request leaves before anything waits on Slack.
         sending = asyncio.create_task(
-            send_once(steps, "textback", sms, to=call.caller.number, from_=call.line.number,
+            send_once(steps, TEXTBACK_STEP, sms, to=call.caller.number, from_=call.line.number,
                       body=plan.body, now=now)
         )
     try:
-        await lane.after_send(sending)
+        if sending is not None:
+            await asyncio.wait([sending], timeout=SHOW_SEND_WITHIN_S)
         # Usually the SMS request was answered by now: the card is then posted showing it,
         # and needs no update afterwards (one Slack call fewer per missed call).
         known = _result_if_done(sending)

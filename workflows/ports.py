@@ -5,7 +5,6 @@ The edges (`bot/`) implement them with Twilio, Slack and Redis; tests may pass f
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -78,12 +77,6 @@ class ConversationStore(Protocol):
 
     async def by_thread(self, channel: str, thread_id: str) -> Conversation | None:
         """Find the conversation a chat thread belongs to."""
-        ...
-
-    async def claim_textback(self, line: str, caller: str, cooldown: int, owner: str) -> tuple[bool, bool]:
-        """Claim the auto-text window for `owner` (False if another's is running) and, when it
-        was claimed, whether this is the first text to the caller (it carries opt-out wording);
-        both hold again for the same owner."""
         ...
 
     async def wait_turn(self, line: str, caller: str, seq: int, timeout: float) -> bool:
@@ -167,15 +160,38 @@ class RetryLater(Exception):
     """A transient failure (rate limit, 5xx, timeout): run the job again later."""
 
 
-class TextbackLane(Protocol):
-    """Lets other callers' text-backs leave before this call's Slack work starts."""
+@dataclass(frozen=True)
+class TextbackAsk:
+    """What the one step deciding a missed call's text-back is told (PRODUCT §4)."""
 
-    async def after_send(self, sending: asyncio.Task[SmsResult] | None) -> None:
-        """Called once this call's SMS request was started (None: no text is due)."""
+    owner: str  # the call's id: a re-run of its own step finds its own claims
+    line: str
+    caller: str
+    cooldown_s: int
+    reason: str  # why no text, judged before Redis (the call itself, the carrier lookup); "" if none
+    cooldown_reason: str  # what the plan says when the cooldown window is taken
+    first_body: str  # the text when it is the caller's first from this line (opt-out footer)
+    later_body: str
+    step: str  # the step log's name for the send
+    sending: str  # the step's "sending" mark, written when the text is due
+
+
+class TextbackRecord(Protocol):
+    """A missed call's text-back decided in the webhook: the checks, the cooldown claim, the
+    step log and the job's record in one step; then the send's answer, which lets the job run."""
+
+    async def decide(self, ask: TextbackAsk, *, job_id: str, job: object, now: datetime,
+                     recover_at: datetime) -> tuple[bool, str, str] | None:
+        """(send, body, reason), with the job recorded under `job_id`: at once when no text is
+        due, else due at `recover_at` unless `answered` comes first. None: recorded before."""
         ...
 
-    def leave(self) -> None:
-        """Leave the lane (also when the job failed before its text-back)."""
+    async def answered(self, job_id: str, step: str, record: str) -> None:
+        """Log the send's outcome as `step` and run the job now."""
+        ...
+
+    async def plan(self, ask: TextbackAsk) -> tuple[bool, str, str]:
+        """The same decision for a job recorded without one (by an older version)."""
         ...
 
 

@@ -228,6 +228,26 @@ def _result_of(record: dict[str, object]) -> SmsResult:
     )
 
 
+def sending_mark(now: datetime) -> str:
+    """The step's state while a request may be on its way: a re-run asks Twilio first."""
+    return json.dumps({"state": "sending", "at": now.isoformat()})
+
+
+def answer_record(result: SmsResult, now: datetime, *, held: bool = False) -> str:
+    """The step's state once the send's request was answered (or failed).
+
+    `held`: the send was made outside the job (in the webhook); after a transient failure the
+    job's first run opens the thread and waits its back-off before it tries again.
+    """
+    if result.ok:
+        return json.dumps({"state": "sent", "sid": result.sid})
+    if not result.transient:
+        return json.dumps({"state": "refused", "code": result.error_code, "error": result.error})
+    # "sending" when the request may have arrived: the next try asks Twilio first.
+    record: dict[str, object] = {"state": "sending" if result.ambiguous else "retry", "at": now.isoformat()}
+    return json.dumps({**record, "held": True} if held else record)
+
+
 async def send_once(
     steps: StepLog, name: str, sms: SmsSender, *, to: str, from_: str, body: str, now: datetime
 ) -> SmsResult:
@@ -236,24 +256,22 @@ async def send_once(
     record: dict[str, object] = json.loads(raw) if raw else {}
     if record.get("state") in ("sent", "refused"):
         return _result_of(record)
+    if record.pop("held", False):
+        # The webhook's try failed: this run shows the call, the next one sends again.
+        await steps.put(name, json.dumps(record))
+        raise RetryLater(f"sms {name}: the first try failed; trying again after the back-off")
     if record.get("state") == "sending":
         since = datetime.fromisoformat(str(record["at"]))
         found = await sms.find_sent(to=to, from_=from_, body=body, since=since)
         if found is not None:
-            await steps.put(name, json.dumps({"state": "sent", "sid": found.sid}))
+            await steps.put(name, answer_record(found, now))
             return found
-    await steps.put(name, json.dumps({"state": "sending", "at": now.isoformat()}))
+    await steps.put(name, sending_mark(now))
     result = await sms.send_sms(to=to, from_=from_, body=body)
-    if result.ok:
-        await steps.put(name, json.dumps({"state": "sent", "sid": result.sid}))
-    elif result.transient:
-        if not result.ambiguous:  # provably not created: the next run may send at once
-            await steps.put(name, json.dumps({"state": "retry"}))
+    if not result.transient or not result.ambiguous:  # ambiguous: the "sending" mark stays
+        await steps.put(name, answer_record(result, now))
+    if result.transient:
         raise RetryLater(f"sms {name}: {result.error}")
-    else:
-        await steps.put(
-            name, json.dumps({"state": "refused", "code": result.error_code, "error": result.error})
-        )
     return result
 
 

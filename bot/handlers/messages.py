@@ -17,7 +17,6 @@ from bot.phones import caller_from, timezone_of
 from bot.services import Services
 from bot.slack.blocks import to_plain_text
 from bot.store.conversations import RedisSteps
-from bot.twilio.gateway import TextbackTimer, job_recorded_at
 from workflows.bursts import flush_held
 from workflows.delivery import DeliveryReport, handle_delivery_report
 from workflows.jobs import CallerSmsJob, DeliveryJob, MissedCallJob, TeamReplyJob
@@ -44,11 +43,8 @@ async def missed_call(svc: Services, job_id: str, job: MissedCallJob) -> None:
     )
     await missed_call_story(
         call, job_id=job_id, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags,
-        lookup=svc.line_types, steps=RedisSteps(svc.redis.client, job_id), outcomes=ServiceOutcomes(svc),
-        deadlines=svc.jobs.deadlines, now=call.at,
-        # Times the text-back from the moment the missed call was recorded (for /metrics).
-        sms=TextbackTimer(svc.sms, svc.metrics, job_recorded_at(job_id)),
-        lane=svc.jobs.lane.for_call(call.call_id),  # entered last: the story leaves it, whatever happens
+        record=svc.textbacks, lookup=svc.line_types, steps=RedisSteps(svc.redis.client, job_id),
+        outcomes=ServiceOutcomes(svc), deadlines=svc.jobs.deadlines, now=call.at, sms=svc.sms,
     )
 
 

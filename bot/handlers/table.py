@@ -41,8 +41,7 @@ TIMED: dict[type[Any], JobHandler] = {
 def register_all(svc: Services) -> None:
     """Attach every job kind to the app's engine; adopt what an older version left waiting."""
     for job_type, handler in {**QUEUED, **TIMED}.items():
-        # The text-back goes first: other kinds wait for the text-backs in hand on this instance.
-        svc.jobs.register(job_type, partial(handler, svc), first=job_type is jobs.MissedCallJob)
+        svc.jobs.register(job_type, partial(handler, svc))
     svc.tasks.spawn(digest.ensure_all(svc), name="digests")
     svc.tasks.spawn(_adopt_older(svc), name="adopt")
 

@@ -23,6 +23,8 @@ from redis.typing import EncodableT, FieldT
 
 from bot.store import keys
 from workflows.conversation import Caller, Conversation
+from workflows.jobs import encode
+from workflows.ports import TextbackAsk
 
 _OPEN_OR_GET = """
 local id = redis.call('GET', KEYS[1])
@@ -33,23 +35,6 @@ end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 return {1, ARGV[2]}
-"""
-
-# A re-run of the job that made a claim finds its own name: still its claim. The first-text
-# mark is only taken with the cooldown window, as the text it marks is then sent.
-_CLAIM_TEXTBACK = """
-local function claim(key, ttl)
-  local taken
-  if ttl then
-    taken = redis.call('SET', key, ARGV[1], 'NX', 'EX', ttl)
-  else
-    taken = redis.call('SET', key, ARGV[1], 'NX')
-  end
-  if taken or redis.call('GET', key) == ARGV[1] then return 1 end
-  return 0
-end
-if claim(KEYS[1], ARGV[2]) == 0 then return {0, 0} end
-return {1, claim(KEYS[2], nil)}
 """
 
 # An index key (open pointer or thread) -> the conversation id -> its record, in one trip.
@@ -72,7 +57,6 @@ class RedisConversationStore:
     def __init__(self, redis: Redis) -> None:
         self._r = redis
         self._open = redis.register_script(_OPEN_OR_GET)
-        self._claim_textback = redis.register_script(_CLAIM_TEXTBACK)
         self._by_index = redis.register_script(_BY_INDEX)
 
     async def open_or_get(self, conv: Conversation) -> tuple[Conversation, bool]:
@@ -129,12 +113,6 @@ class RedisConversationStore:
     async def by_thread(self, channel: str, thread_id: str) -> Conversation | None:
         """Find the conversation a Slack thread belongs to."""
         return await self._by_pointer(keys.thread(channel, thread_id))
-
-    async def claim_textback(self, line: str, caller: str, cooldown: int, owner: str) -> tuple[bool, bool]:
-        """The cooldown window for `owner`, then the first-text mark: one round trip for both."""
-        keys_ = [keys.cooldown(line, caller), keys.texted(line, caller)]
-        claimed, first = await self._claim_textback(keys=keys_, args=[owner, max(1, cooldown)])
-        return bool(int(claimed)), bool(int(first))
 
     async def record_outbound(self, sid: str, conv: Conversation, message_id: str | None) -> None:
         """Map an outbound SMS to its conversation and the team message that caused it."""
@@ -244,6 +222,12 @@ async def _keep(lock: Lock, released: asyncio.Event) -> None:
 
 # --- The caller's number: opted out, blocked, landline ---------------------------------------
 
+# Why no text may go, in the order they are checked.
+OPTED_OUT = "the caller opted out (replied STOP)"
+OPTED_OUT_ELSEWHERE = "the caller opted out on another of this business's lines (replied STOP)"
+BLOCKED = "the number is blocked"
+LANDLINE = "the number is a landline (cannot receive texts)"
+
 class RedisCallerFlags:
     """What the team and the carriers have told us about a number.
 
@@ -265,7 +249,8 @@ class RedisCallerFlags:
         # from Slack come and go while the app runs).
         self._lines = lines
 
-    def _other_lines(self, line: str) -> list[str]:
+    def other_lines(self, line: str) -> list[str]:
+        """The lines whose opt-outs also count on `line` (account-wide scope)."""
         if not self._account_wide:
             return []
         numbers = self._lines() if callable(self._lines) else self._lines
@@ -277,17 +262,17 @@ class RedisCallerFlags:
             pipe.sismember(keys.opted_out(line), caller)
             pipe.sismember(keys.blocked(line), caller)
             pipe.sismember(keys.LANDLINES, caller)
-            for other in self._other_lines(line):
+            for other in self.other_lines(line):
                 pipe.sismember(keys.opted_out(other), caller)
             opted_out, blocked, landline, *elsewhere = await pipe.execute()
         if opted_out:
-            return "the caller opted out (replied STOP)"
+            return OPTED_OUT
         if any(elsewhere):
-            return "the caller opted out on another of this business's lines (replied STOP)"
+            return OPTED_OUT_ELSEWHERE
         if blocked:
-            return "the number is blocked"
+            return BLOCKED
         if landline:
-            return "the number is a landline (cannot receive texts)"
+            return LANDLINE
         return ""
 
     async def set_opted_out(self, line: str, caller: str, opted_out: bool) -> None:
@@ -295,7 +280,7 @@ class RedisCallerFlags:
             await self._r.sadd(keys.opted_out(line), caller)
             return
         async with self._r.pipeline(transaction=False) as pipe:
-            for each in (line, *self._other_lines(line)):
+            for each in (line, *self.other_lines(line)):
                 pipe.srem(keys.opted_out(each), caller)
             await pipe.execute()
 
@@ -332,6 +317,123 @@ class RedisCallerFlags:
 
     async def mark_landline(self, caller: str) -> None:
         await self._r.sadd(keys.LANDLINES, caller)
+
+
+# --- A missed call's text-back, decided in one step -----------------------------------------
+
+# The checks of `RedisCallerFlags.suppression`, the cooldown claim and the first-text mark, the
+# plan and the "sending" mark in the job's step log, and the job's record: one round trip
+# before the SMS. With a job id (ARGV[11]) the call is claimed first (Twilio retries a webhook),
+# and the job is recorded: straight into the stream when no text is due, else in the due set
+# until the webhook logs the send's answer (`_ANSWERED`), or RECOVER_AFTER when it never does.
+# KEYS: 1 steps, 2 cooldown, 3 texted, 4 landlines, 5 blocked, 6 call claim, 7 job hash,
+#       8 due set, 9 stream, 10.. opted out on this line, then on the others that count.
+# ARGV: 1 owner, 2 caller, 3 cooldown s, 4 reason, 5 first body, 6 later body, 7 cooldown
+#       reason, 8 step name, 9 sending mark, 10 steps ttl, 11 job id, 12 claim ttl, 13 kind,
+#       14 args, 15 gen, 16 born ms, 17 recover at, 18..21 the flags' reasons.
+_DECIDE = """
+local job = ARGV[11]
+if job ~= '' and not redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[12]) then return false end
+local function mine(key, ttl)
+  local taken
+  if ttl then taken = redis.call('SET', key, ARGV[1], 'NX', 'EX', ttl)
+  else taken = redis.call('SET', key, ARGV[1], 'NX') end
+  return taken or redis.call('GET', key) == ARGV[1]
+end
+local reason, body = ARGV[4], ''
+if reason == '' then
+  for i = 10, #KEYS do
+    if redis.call('SISMEMBER', KEYS[i], ARGV[2]) == 1 then reason = ARGV[i == 10 and 18 or 19]; break end
+  end
+end
+if reason == '' and redis.call('SISMEMBER', KEYS[5], ARGV[2]) == 1 then reason = ARGV[20] end
+if reason == '' and redis.call('SISMEMBER', KEYS[4], ARGV[2]) == 1 then reason = ARGV[21] end
+if reason == '' then
+  if not mine(KEYS[2], ARGV[3]) then reason = ARGV[7]
+  elseif mine(KEYS[3], nil) then body = ARGV[5] else body = ARGV[6] end
+end
+local send = reason == ''
+if job ~= '' then
+  local plan = cjson.encode({send = send, body = body, reason = reason})
+  if send then
+    redis.call('HSET', KEYS[1], 'plan', plan, ARGV[8], ARGV[9])
+    redis.call('HSET', KEYS[7], 'kind', ARGV[13], 'args', ARGV[14], 'gen', ARGV[15], 'attempts', '0',
+               'born', ARGV[16], 'seq', '0', 'group', '')
+    redis.call('ZADD', KEYS[8], ARGV[17], job)
+  else
+    redis.call('HSET', KEYS[1], 'plan', plan)
+    redis.call('XADD', KEYS[9], '*', 'kind', ARGV[13], 'args', ARGV[14], 'seq', '0', 'id', job, 'gen', '',
+               'attempts', '0', 'born', ARGV[16])
+  end
+  redis.call('EXPIRE', KEYS[1], ARGV[10])
+end
+return {send and 1 or 0, body, reason}
+"""
+
+# The webhook's send was answered: log it, and move the job from the due set into the stream
+# (unless the timer already did: then it runs once, as recorded).
+# KEYS: 1 steps, 2 due set, 3 stream. ARGV: 1 step, 2 record, 3 job id, 4 kind, 5 args, 6 gen, 7 born.
+_ANSWERED = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('ZREM', KEYS[2], ARGV[3]) == 1 then
+  redis.call('XADD', KEYS[3], '*', 'kind', ARGV[4], 'args', ARGV[5], 'seq', '0', 'id', ARGV[3], 'gen', ARGV[6],
+             'attempts', '0', 'born', ARGV[7])
+end
+return 1
+"""
+
+
+class RedisTextbacks:
+    """The `TextbackRecord` port: a missed call's text-back decided, and its job recorded, in
+    one Lua step; the send's answer logged, and the job let go, in another."""
+
+    def __init__(self, redis: Redis, flags: RedisCallerFlags) -> None:
+        self._r = redis
+        self._flags = flags
+        self._decide, self._answered = (redis.register_script(lua) for lua in (_DECIDE, _ANSWERED))
+        # What the release needs to write the job's stream entry, kept from its decide.
+        self._pending: dict[str, list[str]] = {}
+
+    async def _run(self, ask: TextbackAsk, job_id: str, job_args: list[str | int | float]) -> list[Any] | None:
+        opted_out = [keys.opted_out(line) for line in (ask.line, *self._flags.other_lines(ask.line))]
+        names = [keys.job_steps(job_id), keys.cooldown(ask.line, ask.caller), keys.texted(ask.line, ask.caller),
+                 keys.LANDLINES, keys.blocked(ask.line), keys.claim("missed", ask.owner), keys.due_job(job_id),
+                 keys.DUE, keys.JOBS, *opted_out]
+        args: list[str | int | float] = [
+            ask.owner, ask.caller, ask.cooldown_s, ask.reason, ask.first_body, ask.later_body, ask.cooldown_reason,
+            ask.step, ask.sending, STEPS_TTL_S, *job_args, OPTED_OUT, OPTED_OUT_ELSEWHERE, BLOCKED, LANDLINE,
+        ]
+        return cast(list[Any] | None, await self._decide(keys=names, args=args))
+
+    @staticmethod
+    def _decided(raw: list[Any]) -> tuple[bool, str, str]:
+        send, body, reason = raw
+        return bool(int(send)), _text(body), _text(reason)
+
+    async def decide(self, ask: TextbackAsk, *, job_id: str, job: object, now: datetime,
+                     recover_at: datetime) -> tuple[bool, str, str] | None:
+        kind, wire = encode(job)
+        entry = [kind, json.dumps(wire, separators=(",", ":")), secrets.token_hex(8), str(int(now.timestamp() * 1000))]
+        raw = await self._run(ask, job_id, [job_id, keys.CLAIM_TTL_S, *entry, recover_at.timestamp()])
+        if raw is None:
+            return None
+        decided = self._decided(raw)
+        if decided[0]:
+            self._pending[job_id] = entry
+        return decided
+
+    async def answered(self, job_id: str, step: str, record: str) -> None:
+        entry = self._pending.pop(job_id)
+        await self._answered(keys=[keys.job_steps(job_id), keys.DUE, keys.JOBS], args=[step, record, job_id, *entry])
+
+    async def plan(self, ask: TextbackAsk) -> tuple[bool, str, str]:
+        raw = await self._run(ask, "", ["", 0, "", "", "", 0, 0])
+        assert raw is not None  # without a job id there is no call claim to lose
+        return self._decided(raw)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 # --- A job's step log ------------------------------------------------------------------------

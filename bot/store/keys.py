@@ -103,6 +103,14 @@ def job_running(job_id: str) -> str:
     return f"{PREFIX}running:{job_id}"
 
 
+# A missed call's job id: its webhook decides the text-back and records the job under it.
+MISSED_CALL_JOB_PREFIX = "missed:"
+
+
+def missed_call_job(call_sid: str) -> str:
+    return MISSED_CALL_JOB_PREFIX + call_sid
+
+
 def job_steps(job_id: str) -> str:
     """The step log of one job: effects already done and their results."""
     return f"{PREFIX}steps:{job_id}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -118,12 +117,6 @@ class TwilioSms:
 # --- counted for /metrics -------------------------------------------------------------------
 
 
-def job_recorded_at(job_id: str) -> float | None:
-    """When a job was recorded (epoch s), read from its stream entry id "<ms>-<n>"."""
-    head = job_id.split("-", 1)[0]
-    return int(head) / 1000 if head.isdigit() else None
-
-
 class MeteredSms(TwilioSms):
     """TwilioSms that counts sends and refusals."""
 
@@ -140,24 +133,3 @@ class MeteredSms(TwilioSms):
                 code=str(result.error_code or "no_answer")
             ).inc()
         return result
-
-
-class TextbackTimer:
-    """An SmsSender for one missed-call job: observes the text-back's latency when it is accepted."""
-
-    def __init__(
-        self, sms: TwilioSms, metrics: Metrics, recorded_at: float | None
-    ) -> None:
-        self._sms, self._metrics, self._since = sms, metrics, recorded_at
-
-    async def send_sms(self, *, to: str, from_: str, body: str) -> SmsResult:
-        result = await self._sms.send_sms(to=to, from_=from_, body=body)
-        if result.ok and self._since is not None:
-            # Wall time on purpose: the job id carries the recording time by Redis's clock.
-            self._metrics.textback_latency.observe(max(0.0, time.time() - self._since))
-        return result
-
-    async def find_sent(
-        self, *, to: str, from_: str, body: str, since: datetime
-    ) -> SmsResult | None:
-        return await self._sms.find_sent(to=to, from_=from_, body=body, since=since)

@@ -8,6 +8,7 @@ the TwiML documents the voice routes answer with.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 from urllib.parse import quote, urlencode
@@ -23,7 +24,11 @@ from bot.store import keys
 from workflows.jobs import CallerSmsJob, DeliveryJob, MissedCallJob, VoicemailJob, VoicemailTranscriptJob
 from workflows.lines import Line
 from workflows.missed_call import (
+    MissedCall,
+    TextbackPlan,
+    decide_in_webhook,
     dial_means_missed,
+    send_from_webhook,
     skip_ringing,
 )
 
@@ -202,14 +207,27 @@ def missed_answer(svc: Services, line: Line, params: MultiDictProxy[str]) -> str
 
 
 async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[str]) -> None:
-    """Record the missed call as a job (once per CallSid: Twilio retries) before answering."""
+    """Decide the text-back and record the call's job in one step (once per CallSid: Twilio
+    retries), before answering; the text leaves right after the answer, from this instance."""
     call_sid = params.get("CallSid", "")
     if not call_sid:
         return
+    started, now = time.perf_counter(), svc.clock.now()
     job = MissedCallJob(call_sid=call_sid, line=line.number, caller=params.get("From", ""),
-                        caller_name=params.get("CallerName", ""), at=svc.clock.now())
-    if await svc.jobs.enqueue(job, claim=keys.claim("missed", call_sid)):
-        svc.jobs.lane.enter(call_sid)  # this instance's other work waits for the text-back
+                        caller_name=params.get("CallerName", ""), at=now)
+    call = MissedCall(call_id=call_sid, line=line, caller=phones.caller_from(job.caller, job.caller_name, line.number),
+                      at=now)
+    job_id = keys.missed_call_job(call_sid)
+    plan = await decide_in_webhook(call, job, job_id=job_id, record=svc.textbacks, flags=svc.flags,
+                                  lookup=svc.line_types, now=now)
+    if plan is not None and plan.send:
+        svc.tasks.spawn(_text_back(svc, call, plan, job_id, started), name=f"textback:{call_sid}")
+
+
+async def _text_back(svc: Services, call: MissedCall, plan: TextbackPlan, job_id: str, started: float) -> None:
+    result = await send_from_webhook(call, plan, job_id=job_id, sms=svc.sms, record=svc.textbacks, now=call.at)
+    if result.ok:  # for /metrics: from the missed call's webhook to the SMS accepted
+        svc.metrics.textback_latency.observe(time.perf_counter() - started)
 
 
 async def recording(

@@ -13,8 +13,8 @@ stays pending until its handler is done.
 - **Exactly once.** Handlers make every effect idempotent through the job's step log
   (`RedisSteps`, keyed by the job id), so a re-run skips what was already done.
 - **The app clock throughout:** due times, back-offs and ages; tests move a fake clock.
-- **Text-backs first:** on one instance, other work waits (a second at most) while the
-  text-backs of missed calls are in hand (the fast lane, below).
+- **Text-backs first:** a missed call's text is sent by its webhook, before its job exists
+  in the stream (bot/twilio/webhooks.py); the job does the Slack work after.
 - **Quiet when idle:** a read blocks 30 s, the timer sleeps until the next due time, the
   reclaim looks every 30 s.
 """
@@ -27,7 +27,6 @@ import json
 import logging
 import random
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -39,7 +38,6 @@ from bot.store import keys
 from bot.work.background import cancel_and_wait
 from bot.work.deadlines import new_gen
 from bot.work.timer import TIMER_ROLES, Timer, Timing
-from workflows.conversation import SmsResult
 from workflows.jobs import JobDecodeError, decode, encode, retry_policy
 from workflows.ports import Clock, RetryLater
 
@@ -54,9 +52,8 @@ GROUP = "workers"
 RECLAIM_IDLE_MS = 10_000
 # The run lock of a job outlives a missed heartbeat or two, but not a dead process for long.
 RUN_LOCK_MS = 30_000
-# Jobs run concurrently: a slow Slack call must not hold up the next caller's text-back.
-# They mostly wait on the network, and in a burst every job's Slack work waits for the
-# text-backs still in hand (the fast lane), so a whole burst must fit in at once.
+# Jobs run concurrently: a slow Slack call must not hold up the next job. They mostly wait
+# on the network, so a whole burst fits in at once.
 MAX_IN_FLIGHT = 256
 # Jobs taken from the stream per read.
 READ_BATCH = 64
@@ -156,8 +153,6 @@ class Engine:
         self.moves = role in TIMER_ROLES  # this instance also moves due jobs into the stream
         self._handlers: dict[str, Handler] = {}
         self._kinds: dict[str, type[Any]] = {}
-        self._first: set[str] = set()  # kinds that do not wait for the fast lane
-        self.lane = FastLane()
         self._claim_and_add, self._done, self._retry = (
             redis.register_script(lua) for lua in (_CLAIM_AND_ADD, _DONE, _RETRY)
         )
@@ -168,13 +163,10 @@ class Engine:
         self._grouped = False  # the consumer group is known to exist
         self._retrying: set[str] = set()  # ids of jobs that failed here, for wait_idle
 
-    def register(self, job_type: type[Any], handler: Handler, *, first: bool = False) -> None:
-        """`handler(job_id, job)` runs the jobs of `job_type` (a dataclass of workflows.jobs);
-        unless `first`, each waits for the text-backs in hand on this instance (the fast lane)."""
+    def register(self, job_type: type[Any], handler: Handler) -> None:
+        """`handler(job_id, job)` runs the jobs of `job_type` (a dataclass of workflows.jobs)."""
         self._kinds[job_type.KIND] = job_type
         self._handlers[job_type.KIND] = handler
-        if first:
-            self._first.add(job_type.KIND)
 
     async def enqueue(self, job: Any, *, claim: str, sequence: str | None = None) -> bool:
         """Record `job` once per delivery id `claim` (False if seen); `sequence` numbers it."""
@@ -267,8 +259,6 @@ class Engine:
                 # The stream entry numbers a caller's texts; the job reads it as a field.
                 wire = {**json.loads(entry.args), "seq": entry.seq}
                 job = decode(entry.kind, wire, self._kinds)
-                if entry.kind not in self._first:
-                    await self.lane.wait_clear()
                 await handler(entry.job_id, job)
             except JobDecodeError as exc:  # it would fail the same way every time
                 log.error("job %s: %s; dropped", entry.job_id, exc)
@@ -411,106 +401,3 @@ class Engine:
         groups = await self._r.xinfo_groups(keys.JOBS)
         group = next((g for g in groups if g["name"] in (GROUP, GROUP.encode())), None)
         return int(group.get("lag") or 0) if group else 0
-
-
-# --- the fast lane ---------------------------------------------------------------------------
-# The text-back's fast lane: on one instance, other work waits while text-backs are in hand.
-#
-# All jobs share one event loop. In a burst of missed calls, every job's Slack work (thread,
-# card, lead, reminders) and every other job's Redis round trips would otherwise take turns
-# with the text-backs still waiting to leave, so the last caller's SMS waits behind the first
-# callers' threads. A missed call enters the lane when its webhook records it (and again when
-# its job starts, for jobs recorded elsewhere) and leaves once its SMS request was answered
-# (or no text is due); Slack work and other job kinds wait until the text-backs that were
-# in hand when they started waiting have left. Calls that arrive later do not extend a wait,
-# so a steady stream of calls cannot hold other work back.
-#
-# Timing only: nothing here decides whether anything happens. Every wait is bounded, and an
-# entry this instance never sees leave (its job ran on another instance) expires.
-
-# The longest anything waits for the lane: a slow or hung SMS request delays threads and
-# other jobs by at most this much.
-PATIENCE_S = 1.0
-# An entry nobody removes (the job went to another instance) is forgotten after this long.
-ENTRY_TTL_S = 2.0
-
-
-class FastLane:
-    """Missed calls whose text-back has not gone yet, on this instance.
-
-    Work that waits, waits only for the text-backs already in hand when it started waiting:
-    in a burst that puts every text-back first, and under a steady stream of calls nothing
-    waits for calls that came after it (the lane would never be empty).
-    """
-
-    def __init__(
-        self, *, patience_s: float = PATIENCE_S, entry_ttl_s: float = ENTRY_TTL_S
-    ) -> None:
-        self.patience_s = patience_s
-        self._ttl = entry_ttl_s
-        self._entries: dict[str, float] = {}  # call id -> when it expires (monotonic)
-        self._left = asyncio.Condition()
-
-    def enter(self, call_id: str) -> None:
-        self._entries[call_id] = time.monotonic() + self._ttl
-
-    def leave(self, call_id: str) -> None:
-        if self._entries.pop(call_id, None) is not None:
-            asyncio.get_running_loop().create_task(self._tell())
-
-    async def _tell(self) -> None:
-        async with self._left:
-            self._left.notify_all()
-
-    def _purge(self) -> None:
-        now = time.monotonic()
-        for call_id in [c for c, expires in self._entries.items() if expires <= now]:
-            del self._entries[call_id]
-
-    def busy(self) -> bool:
-        self._purge()
-        return bool(self._entries)
-
-    async def wait_clear(self) -> None:
-        """Until the text-backs in hand now have left (or expired), or `patience_s` passed."""
-        self._purge()
-        ahead = set(self._entries)
-        if not ahead:
-            return
-        deadline = time.monotonic() + self.patience_s
-        async with self._left:
-            while True:
-                self._purge()
-                if not ahead & self._entries.keys():
-                    return
-                now = time.monotonic()
-                if now >= deadline:
-                    return
-                expiry = min(self._entries[c] for c in ahead if c in self._entries)
-                try:
-                    async with asyncio.timeout(min(deadline, expiry) - now + 0.001):
-                        await self._left.wait()
-                except TimeoutError:
-                    pass  # look again: an entry expired, or patience ran out
-
-    def for_call(self, call_id: str) -> CallLane:
-        """The `TextbackLane` port for one missed-call job."""
-        self.enter(call_id)
-        return CallLane(self, call_id)
-
-
-class CallLane:
-    """One missed call's place in the lane (the workflows' `TextbackLane` port)."""
-
-    def __init__(self, lane: FastLane, call_id: str) -> None:
-        self._lane, self._call_id = lane, call_id
-
-    async def after_send(self, sending: asyncio.Task[SmsResult] | None) -> None:
-        """Wait (bounded) for this text-back, leave the lane, then let the others go first."""
-        if sending is not None:
-            await asyncio.wait([sending], timeout=self._lane.patience_s)
-        self._lane.leave(self._call_id)
-        await self._lane.wait_clear()
-
-    def leave(self) -> None:
-        self._lane.leave(self._call_id)

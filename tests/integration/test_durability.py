@@ -6,15 +6,19 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.handlers.messages import missed_call as run_missed_call
 from bot.handlers.table import register_all
 from bot.store import keys
+from bot.twilio import webhooks
 from bot.work.engine import GROUP, Engine
 from standins.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 from tests.integration.saw import blocks_text, parents, texts_to
 from workflows.jobs import MissedCallJob
+from workflows.missed_call import RECOVER_AFTER
 
 
 async def test_slack_down_then_up_gives_one_text_and_one_thread(rig: Rig) -> None:
@@ -82,10 +86,11 @@ async def test_a_job_left_by_a_dead_worker_is_finished_by_another_instance(rig: 
     await rig.services.jobs.stop()  # this instance stops taking jobs, as if it were gone
     _, _, status, _ = await rig.missed_call(CALLER, LINE)
     assert status == 200
+    await rig.services.tasks.drain()  # the webhook's text-back, which lets the job go
     # A worker that read the job and died before finishing it: pending, never acknowledged.
     taken = await r.xreadgroup(GROUP, "dead-worker", {keys.JOBS: ">"}, count=10)
     assert len(taken[0][1]) == 1
-    assert rig.twilio.messages == []
+    assert len(rig.twilio.messages_to(CALLER)) == 1 and parents(rig) == []
     # Another instance (its own queue object on its own consumer name) takes it over.
     other = Engine(r, rig.services.clock, consumer="survivor", retry_idle_ms=50)
     rig.services.jobs = other
@@ -174,3 +179,58 @@ async def test_retries_back_off(rig: Rig) -> None:
     for n, wait in enumerate(waits):  # 1, 2, 4, 8 times the first interval, give or take 20 %
         assert first * 2**n * 0.8 <= wait <= first * 2**n * 1.2, waits
     assert len(parents(rig)) == 1
+
+
+class Crash(Exception):
+    """The process died here."""
+
+
+async def test_a_crash_between_the_text_back_request_and_its_record_still_texts_once(
+    rig: Rig, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webhook sent the text-back, and died before it logged Twilio's answer: the call's job
+    waits in the due set, runs once its recovery time passed, finds the text in Twilio's Messages
+    list and does the Slack work; the caller gets one text."""
+    async def died(job_id: str, step: str, record: str) -> None:
+        raise Crash
+    monkeypatch.setattr(rig.services.textbacks, "answered", died)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert len(rig.twilio.messages_to(CALLER)) == 1 and parents(rig) == [], "sent; the job waits"
+    assert await rig.fire_due() == 0, "not before its recovery time"
+    clock.advance(seconds=RECOVER_AFTER.total_seconds())
+    assert await rig.fire_due() == 1
+    assert len(rig.twilio.messages_to(CALLER)) == 1, "found in the Messages list, not sent again"
+    assert any(r.method == "ListMessage" for r in rig.twilio.requests)
+    [parent] = parents(rig)
+    assert "text-back sent" in blocks_text(parent)
+
+
+async def test_a_crash_after_the_decision_and_before_the_request_texts_once(
+    rig: Rig, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call was decided and recorded, and the process died before its SMS request left:
+    the job runs at its recovery time, finds no text in Twilio's list, and sends it."""
+    async def died(*args: object, **kwargs: object) -> None:
+        raise Crash
+    monkeypatch.setattr(webhooks, "send_from_webhook", died)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert rig.twilio.messages == []
+    clock.advance(seconds=RECOVER_AFTER.total_seconds())
+    assert await rig.fire_due() == 1
+    assert len(rig.twilio.messages_to(CALLER)) == 1
+    assert "text-back sent" in blocks_text(parents(rig)[0])
+
+
+async def test_a_text_back_the_webhook_could_not_send_is_retried_by_its_job(rig: Rig) -> None:
+    """Twilio refused the webhook's try for now (503): the thread opens at once showing the
+    text-back pending, and the job sends it after its back-off."""
+    rig.twilio.fail_next("CreateMessage", count=1, status=503)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert rig.twilio.messages == []
+    assert "text-back sent" not in blocks_text(parents(rig)[0])
+    await rig.retry_waiting()
+    assert len(rig.twilio.messages_to(CALLER)) == 1
+    assert "text-back sent" in blocks_text(parents(rig)[0])

@@ -44,11 +44,13 @@ async def test_a_card_past_the_first_page_of_history_is_found_not_posted_again(r
 
 
 async def recorded_missed_call(rig: Rig) -> tuple[str, MissedCallJob]:
-    """The missed-call job the webhook recorded, as the queue would hand it to its handler."""
+    """The missed-call job the webhook recorded, as the queue would hand it to its handler (once
+    the webhook's text-back was answered, which lets it into the stream)."""
+    await rig.services.tasks.drain()
     entries = await rig.services.redis.client.xrange(keys.JOBS)
     [(entry_id, fields)] = [(e, f) for e, f in entries if f[b"kind"].decode() == MissedCallJob.KIND]
     wire = {**json.loads(fields[b"args"]), "seq": int(fields.get(b"seq", b"0"))}
-    return entry_id.decode(), decode(MissedCallJob.KIND, wire)
+    return fields.get(b"id", entry_id).decode(), decode(MissedCallJob.KIND, wire)
 
 
 def key_of(message: dict[str, Any]) -> str:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from bot.store import keys
 from standins.clock import FakeClock
-from standins.rig import Rig
+from standins.rig import Rig, new_sid
 from tests.conftest import CALLER, CHANNEL, CHANNEL_B, CLOSED_TIME, LINE, LINE_B, STAFF
 from tests.integration.saw import blocks_text, parents
+from workflows import missed_call
+from workflows.jobs import MissedCallJob
 
 
 async def test_incoming_call_in_hours_rings_the_staff_phones(rig: Rig) -> None:
@@ -183,16 +188,32 @@ async def test_the_card_is_posted_showing_the_text_back_and_needs_no_update(rig:
     assert [r for r in rig.slack.requests if r.method == "chat.update"] == []
 
 
-async def test_a_slow_text_back_is_shown_pending_then_updated(rig: Rig) -> None:
-    """An SMS request slower than the lane's patience: the thread opens first, then the card
-    is updated with the outcome."""
-    rig.services.jobs.lane.patience_s = 0.05
+async def test_a_slow_text_back_opens_the_thread_once_answered_and_showing_it(rig: Rig) -> None:
+    """The webhook sends the text; the call's job (the Slack work) runs once Twilio answered."""
     rig.twilio.delay("CreateMessage", 0.5)
     await rig.missed_call(CALLER, LINE)
     await rig.settle()
+    [parent] = parents(rig)
+    assert "text-back sent" in blocks_text(parent)
+    assert [r for r in rig.slack.requests if r.method == "chat.update"] == []
+
+
+async def test_a_job_that_sends_itself_shows_a_slow_text_back_pending_then_updated(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missed call recorded without its decision (by an older version): the job decides and
+    sends, and an answer slower than the card's wait is shown as pending, then updated."""
+    monkeypatch.setattr(missed_call, "SHOW_SEND_WITHIN_S", 0.05)
+    rig.twilio.delay("CreateMessage", 0.5)
+    job = MissedCallJob(call_sid=new_sid("CA"), line=LINE, caller=CALLER, at=rig.services.clock.now())
+    assert await rig.services.jobs.enqueue(job, claim=keys.claim("missed", job.call_sid))
+    await rig.settle()
+    assert len(rig.twilio.messages_to(CALLER)) == 1
     [post] = [r for r in rig.slack.requests if r.method == "chat.postMessage" and "thread_ts" not in r.params]
     assert "text-back sent" not in str(post.params.get("blocks"))
     [update] = [r for r in rig.slack.requests if r.method == "chat.update"]
     assert "text-back sent" in str(update.params.get("blocks"))
     [parent] = parents(rig)
     assert "text-back sent" in blocks_text(parent)
+
+
