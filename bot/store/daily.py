@@ -13,14 +13,6 @@ DAILY_TTL_S = 400 * 24 * 3600  # a year of weeks, and a little more
 FIELDS = ("missed", "texted", "not_texted", "texts_in", "replied")
 
 
-# Add one to a field of the day's counters, and a reply time to its list, in one step. A key
-# is given its time to live when it is made (the field counted for the first time that day,
-# or the list's first entry): that is when it needs one, and a field seen before costs nothing.
-_COUNT = """
-if ARGV[1] ~= '' and redis.call('HINCRBY', KEYS[1], ARGV[1], 1) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-if ARGV[3] ~= '' and redis.call('RPUSH', KEYS[2], ARGV[3]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
-return 0
-"""
 # What one event counts goes in one field, its figures joined ("missed+texted"): one increment
 # per event. Fields of one figure each (older versions wrote those) read the same way.
 JOIN = "+"
@@ -31,18 +23,27 @@ class RedisDaily:
 
     def __init__(self, redis: Redis) -> None:
         self._r = redis
-        self._count = redis.register_script(_COUNT)
 
     async def count(self, line: str, day: date, *what: str, reply_seconds: float | None = None) -> None:
-        """Add one to each figure in `what` for the line's day, in one step."""
+        """Add one to each figure in `what` for the line's day."""
         for name in what:
             if name not in FIELDS:
                 raise ValueError(f"unknown daily figure {name!r}")
-        if not what and reply_seconds is None:
-            return
-        times = f"{reply_seconds:.1f}" if reply_seconds is not None else ""
-        await self._count(keys=[keys.daily(line, day.isoformat()), keys.reply_times(line, day.isoformat())],
-                          args=[JOIN.join(sorted(what)), DAILY_TTL_S, times])
+        # A key gets its time to live when it is made: the field counted for the first time that
+        # day, the list's first entry. Only a crash between the two commands could leave a key
+        # of a few counters without one (a TTL here only collects garbage); a count costs one
+        # command, not a MULTI with an EXPIRE every time.
+        made = []
+        if what:
+            counts = keys.daily(line, day.isoformat())
+            if await self._r.hincrby(counts, JOIN.join(sorted(what)), 1) == 1:
+                made.append(counts)
+        if reply_seconds is not None:
+            times = keys.reply_times(line, day.isoformat())
+            if await self._r.rpush(times, f"{reply_seconds:.1f}") == 1:
+                made.append(times)
+        for key in made:
+            await self._r.expire(key, DAILY_TTL_S)
 
     async def days(self, line: str, first: date, last: date) -> list[DayFigures]:
         """Every day from `first` to `last` inclusive, zeros where nothing happened."""
