@@ -179,10 +179,13 @@ async def fire_ladder(
     pager: Pager,
     steps_of: Callable[[int], StepLog],
     then: Callable[[Deadline], Awaitable[object]],
+    older: Callable[[int], Awaitable[bool]],
     now: datetime,
 ) -> ReminderOutcome:
     """The ladder's job at rung `index`: that rung (or, when a later one is due too, only the
-    latest), then `then` with the job at the next rung. `steps_of(rung)` is the rung's step log."""
+    latest), then `then` with the job at the next rung. `steps_of(rung)` is the rung's step
+    log; `older(rung)` says whether a job of its own (as older versions scheduled each rung)
+    is there to send that rung of this episode, and then leaves it to that job."""
     found = await _still_waiting(conv_id, since, line_of=line_of, store=store)
     if found is None:
         return "stale"
@@ -190,7 +193,9 @@ async def fire_ladder(
     # After an outage or a clock jump only the latest rung due is worth sending, as when each
     # rung was a job of its own and the earlier ones found themselves superseded.
     index = max([index, *(step.index for step in pending(steps_now, now)[:1])])
-    outcome = await _remind(conv, line, index, since, chat=chat, pager=pager, steps=steps_of(index), now=now)
+    outcome: ReminderOutcome = "superseded"
+    if not await older(index):
+        outcome = await _remind(conv, line, index, since, chat=chat, pager=pager, steps=steps_of(index), now=now)
     following = [step for step in steps_now if step.index > index]
     if following:
         await then(_rung(conv_id, following[0], since))

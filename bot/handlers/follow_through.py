@@ -61,9 +61,15 @@ async def _ladder(svc: Services, job_id: str, job: ReminderJob) -> ft.ReminderOu
         # Not over a restart, a stop or a snooze that replaced or removed this job meanwhile.
         return await deadlines.advance(job, following, group=remind_group(job.conv))
 
+    async def older(index: int) -> bool:
+        # Pending or running: a job the older version recorded for this rung and episode. Both
+        # run at the same time, so the step log they share could not keep the post single.
+        found = await deadlines.recorded(f"{job_id}:{index}")
+        return isinstance(found, ReminderJob) and found.since == job.since
+
     return await ft.fire_ladder(
         job.conv, job.index, job.since, line_of=svc.lines.line_for_number, store=svc.store, chat=svc.chat,
-        pager=svc.pager, steps_of=steps_of, then=then, now=svc.clock.now(),
+        pager=svc.pager, steps_of=steps_of, then=then, older=older, now=svc.clock.now(),
     )
 
 

@@ -15,13 +15,13 @@ import json
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bot.store import keys
-from workflows.jobs import TimedJob, encode
+from workflows.jobs import JobDecodeError, TimedJob, decode, encode
 from workflows.ports import Clock, Deadline
 
 # Lua functions the scripts below share: forget jobs, and write one (a hash of its fields
@@ -189,6 +189,18 @@ class Deadlines:
 
     async def _forget_ids(self, group: str, *ids: str) -> int:
         return int(await self._forget(keys=[keys.DUE], args=_forget_args(group, *ids)))
+
+    async def recorded(self, job_id: str) -> Any | None:
+        """The job recorded under `job_id`, waiting or running; None when there is none (or it
+        cannot be read)."""
+        # Bytes: the client never decodes replies.
+        kind, args = cast(list[bytes | None], await self._r.hmget(keys.due_job(job_id), ["kind", "args"]))
+        if kind is None or args is None:
+            return None
+        try:
+            return decode(kind.decode(), json.loads(args))
+        except (JobDecodeError, ValueError):
+            return None
 
     async def due_at(self, job_id: str) -> datetime | None:
         """When a pending job is due (app clock), or None when it is not waiting."""
