@@ -4,6 +4,7 @@ while the ladder restarts does not undo the restart."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from standins.clock import FakeClock
@@ -12,6 +13,7 @@ from tests.conftest import CALLER, LINE
 from tests.integration.follow_through_rig import ALICE, TUESDAY_10, at, ft_rig, missed_call_at
 from tests.integration.saw import button_value, containing, dm_opened_for, parent
 from workflows.conversation_state import WAITING, remind_group
+from workflows.follow_through import start_waiting
 from workflows.jobs import ReminderJob
 from workflows.ports import Deadline
 
@@ -95,3 +97,22 @@ async def test_a_text_from_the_caller_moves_the_ladders_one_job(ft_rig: Rig, clo
     assert await ft_rig.services.jobs.deadlines.due_at(remind_group(conv_id)) == TUESDAY_10 + timedelta(minutes=8)
     assert await ft_rig.services.redis.client.smembers(f"tb:jobgroup:{remind_group(conv_id)}") == {
         remind_group(conv_id).encode()}
+
+
+async def test_a_caller_holding_the_lock_starts_the_wait_without_taking_it_again(
+    ft_rig: Rig, clock: FakeClock
+) -> None:
+    await missed_call_at(ft_rig, clock, TUESDAY_10)
+    svc = ft_rig.services
+    conv_id = button_value(parent(ft_rig), "tb_resolve")
+    line = await svc.lines.line_for_number(LINE)
+    assert line is not None
+    later = TUESDAY_10 + timedelta(minutes=30)
+    async with asyncio.timeout(10), svc.locks.hold(LINE, CALLER):
+        conv = await svc.store.get(conv_id)
+        assert conv is not None
+        await start_waiting(conv, line, at=later, store=svc.store, locks=svc.locks,
+                            deadlines=svc.jobs.deadlines, held=True)
+    saved = await svc.store.get(conv_id)
+    assert saved is not None and saved.extra[WAITING] == later.isoformat()
+    assert await svc.jobs.deadlines.due_at(remind_group(conv_id)) == later + timedelta(minutes=5)
