@@ -2,7 +2,8 @@
 
 A conversation is *waiting* from a caller's message until a person replies by text,
 resolves it or snoozes it. While it waits, the line's reminder ladder is pending in
-`Deadlines` (group `remind:<conv>`); a new caller message restarts it. The ladder counts
+`Deadlines` as one job at its next rung (id and group `remind:<conv>`): each rung, when it
+fires, schedules the next; a new caller message restarts it. The ladder counts
 open time only, unless the thread is urgent (`workflows.paging`). `caller_wrote` is what a
 caller's words start (a text, a voicemail transcript): urgent paging, then the ladder.
 
@@ -44,10 +45,10 @@ from workflows.ports import (
     StepLog,
     ThreadChat,
 )
-from workflows.reminders import ladder, pending, step_kind
+from workflows.reminders import Step, ladder, pending, step_kind
 from workflows.texting import once, post_once
 
-__all__ = ["caller_wrote", "fire_reminder", "start_waiting", "stop_waiting", "wake"]
+__all__ = ["caller_wrote", "fire_ladder", "fire_reminder", "start_waiting", "stop_waiting", "wake"]
 
 
 
@@ -55,15 +56,19 @@ def _waited(since: str, now: datetime) -> str:
     return format_wait((now - datetime.fromisoformat(since)).total_seconds())
 
 
-def _ladder_jobs(conv: Conversation, line: Line, since: datetime) -> list[Deadline]:
-    steps = ladder(
-        line.reminders, hours=line.hours, tz=line.timezone, waiting_since=since, urgent=URGENT in conv.extra
-    )
-    return [
-        Deadline(f"remind:{conv.id}:{step.index}", step.due,
-                 ReminderJob(conv=conv.id, index=step.index, since=since.isoformat()))
-        for step in steps
-    ]
+def _rung(conv_id: str, step: Step, since: str) -> Deadline:
+    """The ladder's one pending job, at its next rung: the same id for every rung and episode,
+    so scheduling it replaces whatever rung of the ladder was pending before."""
+    return Deadline(remind_group(conv_id), step.due, ReminderJob(conv=conv_id, index=step.index, since=since))
+
+
+def _mark_waiting(c: Conversation, at: datetime) -> bool:
+    if c.status == "resolved":
+        return False
+    c.extra[WAITING] = at.isoformat()
+    c.extra.pop(SNOOZED_UNTIL, None)
+    c.extra.pop(SNOOZED_BY, None)
+    return True
 
 
 async def start_waiting(
@@ -74,21 +79,32 @@ async def start_waiting(
     store: ConversationStore,
     locks: ConversationLocks,
     deadlines: Deadlines,
+    held: bool = False,
 ) -> Conversation:
-    """A caller's message: the ladder (re)starts from `at`, and a snooze ends."""
+    """A caller's message: the ladder (re)starts from `at`, and a snooze ends.
 
-    def change(c: Conversation) -> bool:
-        if c.status == "resolved":
-            return False
-        c.extra[WAITING] = at.isoformat()
-        c.extra.pop(SNOOZED_UNTIL, None)
-        c.extra.pop(SNOOZED_BY, None)
-        return True
+    With `held`, the caller holds the conversation's lock and `conv` was read under it: it is
+    changed and saved as it is, without taking the lock and reading it again.
+    """
+    if held:
+        return await _start_held(conv, line, at=at, store=store, deadlines=deadlines)
+    async with locks.hold(conv.line, conv.caller.number):
+        fresh = await store.get(conv.id) or conv
+        return await _start_held(fresh, line, at=at, store=store, deadlines=deadlines)
 
-    conv, waiting = await update_locked(conv, change, store=store, locks=locks)
-    # The old ladder goes and the new one comes in one change; a rung of the old one that
-    # fires in between finds the conversation waiting since a later time and does nothing.
-    await deadlines.replace_group(remind_group(conv.id), _ladder_jobs(conv, line, at) if waiting else [])
+
+async def _start_held(
+    conv: Conversation, line: Line, *, at: datetime, store: ConversationStore, deadlines: Deadlines
+) -> Conversation:
+    waiting = _mark_waiting(conv, at)
+    await store.save(conv)
+    steps = ladder(line.reminders, hours=line.hours, tz=line.timezone, waiting_since=at, urgent=URGENT in conv.extra)
+    if waiting and steps:
+        # Under the lock, so two restarts cannot leave the older one's rung pending. Whatever
+        # was pending before (this ladder's rung, the rungs an older version scheduled one job
+        # each, a snooze's end) finds the conversation waiting since `at` and does nothing.
+        rung = _rung(conv.id, steps[0], at.isoformat())
+        await deadlines.schedule(rung.job_id, rung.due, rung.job, group=remind_group(conv.id))
     return conv
 
 
@@ -140,18 +156,72 @@ async def fire_reminder(
     steps: StepLog,
     now: datetime,
 ) -> ReminderOutcome:
-    """One rung of the ladder, if the conversation still waits since `since`."""
-    conv = await store.get(conv_id)
-    if conv is None or conv.status == "resolved" or conv.extra.get(WAITING) != since:
+    """One rung of the ladder, if the conversation still waits since `since` (a rung scheduled
+    as a job of its own, as older versions did)."""
+    found = await _still_waiting(conv_id, since, line_of=line_of, store=store)
+    if found is None:
         return "stale"
-    line = await line_of(conv.line)
-    if line is None:
-        return "stale"
-    steps_now = ladder(line.reminders, hours=line.hours, tz=line.timezone,
-                       waiting_since=datetime.fromisoformat(since), urgent=URGENT in conv.extra)
+    conv, line, steps_now = found
     if any(step.index > index for step in pending(steps_now, now)[:1]):
         # A later rung is due too (after an outage, or a clock jump): only the latest is worth sending.
         return "superseded"
+    return await _remind(conv, line, index, since, chat=chat, pager=pager, steps=steps, now=now)
+
+
+async def fire_ladder(
+    conv_id: str,
+    index: int,
+    since: str,
+    *,
+    line_of: Callable[[str], Awaitable[Line | None]],
+    store: ConversationStore,
+    chat: ThreadChat,
+    pager: Pager,
+    steps_of: Callable[[int], StepLog],
+    then: Callable[[Deadline], Awaitable[object]],
+    older: Callable[[int], Awaitable[bool]],
+    now: datetime,
+) -> ReminderOutcome:
+    """The ladder's job at rung `index`: that rung (or, when a later one is due too, only the
+    latest), then `then` with the job at the next rung. `steps_of(rung)` is the rung's step
+    log; `older(rung)` says whether a job of its own (as older versions scheduled each rung)
+    is there to send that rung of this episode, and then leaves it to that job."""
+    found = await _still_waiting(conv_id, since, line_of=line_of, store=store)
+    if found is None:
+        return "stale"
+    conv, line, steps_now = found
+    # After an outage or a clock jump only the latest rung due is worth sending, as when each
+    # rung was a job of its own and the earlier ones found themselves superseded.
+    index = max([index, *(step.index for step in pending(steps_now, now)[:1])])
+    outcome: ReminderOutcome = "superseded"
+    if not await older(index):
+        outcome = await _remind(conv, line, index, since, chat=chat, pager=pager, steps=steps_of(index), now=now)
+    following = [step for step in steps_now if step.index > index]
+    if following:
+        await then(_rung(conv_id, following[0], since))
+    return outcome
+
+
+async def _still_waiting(
+    conv_id: str, since: str, *, line_of: Callable[[str], Awaitable[Line | None]], store: ConversationStore
+) -> tuple[Conversation, Line, list[Step]] | None:
+    """The conversation, its line and its ladder, if it still waits since `since`."""
+    conv = await store.get(conv_id)
+    if conv is None or conv.status == "resolved" or conv.extra.get(WAITING) != since:
+        return None
+    line = await line_of(conv.line)
+    if line is None:
+        return None
+    steps_now = ladder(line.reminders, hours=line.hours, tz=line.timezone,
+                       waiting_since=datetime.fromisoformat(since), urgent=URGENT in conv.extra)
+    return conv, line, steps_now
+
+
+async def _remind(
+    conv: Conversation, line: Line, index: int, since: str, *, chat: ThreadChat, pager: Pager, steps: StepLog,
+    now: datetime,
+) -> ReminderOutcome:
+    """Post rung `index` (each effect once, by `steps`)."""
     waited = _waited(since, now)
     kind = step_kind(index)
     if kind == "thread_reminder":
@@ -179,7 +249,6 @@ async def fire_reminder(
                  at=now, icon="alarm_clock", mentions=(user,))
     await post_once(steps, "post", chat, conv, note, now)
     return "dm"
-
 
 
 async def wake(

@@ -20,9 +20,10 @@ from bot.store.conversations import RedisSteps
 from workflows import card_actions, paging
 from workflows import follow_through as ft
 from workflows.conversation import Conversation, Entry
-from workflows.conversation_state import RESOLVED_BY
+from workflows.conversation_state import RESOLVED_BY, remind_group
 from workflows.jobs import CardActionJob, PageJob, ReminderJob, SnoozeEndJob
 from workflows.lines import Line, next_open
+from workflows.ports import Deadline
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,40 @@ def _steps(svc: Services, job_id: str, since: str) -> RedisSteps:
 
 
 async def reminder(svc: Services, job_id: str, job: ReminderJob) -> None:
-    outcome = await ft.fire_reminder(
-        job.conv, job.index, job.since, line_of=svc.lines.line_for_number, store=svc.store,
-        chat=svc.chat, pager=svc.pager, steps=_steps(svc, job_id, job.since), now=svc.clock.now(),
-    )
+    if job_id == remind_group(job.conv):
+        outcome = await _ladder(svc, job_id, job)
+    else:  # a rung an older version scheduled as a job of its own: the next rung has its own too
+        outcome = await ft.fire_reminder(
+            job.conv, job.index, job.since, line_of=svc.lines.line_for_number, store=svc.store,
+            chat=svc.chat, pager=svc.pager, steps=_steps(svc, job_id, job.since), now=svc.clock.now(),
+        )
     log.info("reminder %s: %s", job_id, outcome)
     if outcome not in ("stale", "superseded"):
         svc.metrics.reminder_sent()
+
+
+async def _ladder(svc: Services, job_id: str, job: ReminderJob) -> ft.ReminderOutcome:
+    deadlines = svc.jobs.deadlines
+
+    def steps_of(index: int) -> RedisSteps:
+        # Named as when each rung was a job of its own (`remind:<conv>:<index>`), so a rung
+        # an older version scheduled and this job's same rung share one log and post once.
+        return _steps(svc, f"{job_id}:{index}", job.since)
+
+    async def then(following: Deadline) -> bool:
+        # Not over a restart, a stop or a snooze that replaced or removed this job meanwhile.
+        return await deadlines.advance(job, following, group=remind_group(job.conv))
+
+    async def older(index: int) -> bool:
+        # Pending or running: a job the older version recorded for this rung and episode. Both
+        # run at the same time, so the step log they share could not keep the post single.
+        found = await deadlines.recorded(f"{job_id}:{index}")
+        return isinstance(found, ReminderJob) and found.since == job.since
+
+    return await ft.fire_ladder(
+        job.conv, job.index, job.since, line_of=svc.lines.line_for_number, store=svc.store, chat=svc.chat,
+        pager=svc.pager, steps_of=steps_of, then=then, older=older, now=svc.clock.now(),
+    )
 
 
 async def page(svc: Services, job_id: str, job: PageJob) -> None:

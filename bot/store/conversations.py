@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.asyncio.lock import Lock
-from redis.exceptions import LockError
+from redis.exceptions import LockError, LockNotOwnedError, RedisError, ResponseError
 from redis.typing import EncodableT, FieldT
 
 from bot.store import keys
@@ -44,6 +43,9 @@ if not id then return false end
 return redis.call('GET', ARGV[1] .. id)
 """
 
+# Conversations whose thread index this process knows to be written (`save`).
+INDEXED_KEPT = 4096
+
 _MAX_SET = """
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
@@ -54,8 +56,11 @@ return 0
 class RedisConversationStore:
     """Conversations, thread index, cooldowns and idempotency claims in Redis."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, newer: NewerCommands | None = None) -> None:
         self._r = redis
+        self._newer = newer or NewerCommands(redis)
+        # Conversation id -> the thread its record names, as written or read here (newest last).
+        self._indexed: dict[str, tuple[str, str]] = {}
         self._open = redis.register_script(_OPEN_OR_GET)
         self._by_index = redis.register_script(_BY_INDEX)
 
@@ -70,11 +75,11 @@ class RedisConversationStore:
         is_new, raw = await self._open(
             keys=[pointer, keys.conversation(conv.id)], args=[conv.id, dumps(conv), keys.conversation("")]
         )
-        return (conv, True) if int(is_new) else (loads(raw), False)
+        return (conv, True) if int(is_new) else (self._remember_index(loads(raw)), False)
 
     async def _by_pointer(self, pointer: str) -> Conversation | None:
         raw = await self._by_index(keys=[pointer], args=[keys.conversation("")])
-        return loads(raw) if raw is not None else None
+        return self._remember_index(loads(raw)) if raw is not None else None
 
     async def open_for(self, line: str, caller: str) -> Conversation | None:
         """The caller's open conversation on a line, if any."""
@@ -97,18 +102,44 @@ class RedisConversationStore:
     async def get(self, conv_id: str) -> Conversation | None:
         """Load a conversation by id."""
         raw = await self._r.get(keys.conversation(conv_id))
-        return loads(raw) if raw is not None else None
+        return self._remember_index(loads(raw)) if raw is not None else None
 
     async def save(self, conv: Conversation) -> None:
         """Write the record and keep the thread index in step."""
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.set(keys.conversation(conv.id), dumps(conv))
-            if conv.thread_id:
-                pipe.set(keys.thread(conv.channel, conv.thread_id), conv.id)
-            if conv.status == "resolved":
+        record = keys.conversation(conv.id)
+        if conv.status == "resolved":
+            # Together or not at all: a resolved record whose open pointer stayed would make
+            # the caller's next call continue a closed conversation. (Once per conversation.)
+            async with self._r.pipeline(transaction=True) as pipe:
+                if conv.thread_id:
+                    pipe.set(keys.thread(conv.channel, conv.thread_id), conv.id)
+                pipe.set(record, dumps(conv))
                 pipe.delete(keys.open_conversation(conv.line, conv.caller.number))
                 pipe.delete(keys.cooldown(conv.line, conv.caller.number))
+                await pipe.execute()
+            return
+        if not conv.thread_id or self._indexed.get(conv.id) == (conv.channel, conv.thread_id):
+            await self._r.set(record, dumps(conv))
+            return
+        # No MULTI needed: the index is written first, and an index whose record does not
+        # name the thread yet is harmless (the record is read through it; a re-run of the
+        # job that opened the thread finds its post and saves again). The other way round,
+        # a record naming a thread nobody can find it by, cannot happen.
+        async with self._r.pipeline(transaction=False) as pipe:
+            pipe.set(keys.thread(conv.channel, conv.thread_id), conv.id)
+            pipe.set(record, dumps(conv))
             await pipe.execute()
+        self._remember_index(conv)
+
+    def _remember_index(self, conv: Conversation) -> Conversation:
+        """The record names its thread, so the index was written (before it): later saves of
+        the same thread need not write it again. Bounded: what is forgotten is written again."""
+        if conv.thread_id:
+            self._indexed.pop(conv.id, None)
+            self._indexed[conv.id] = (conv.channel, conv.thread_id)
+            while len(self._indexed) > INDEXED_KEPT:
+                del self._indexed[next(iter(self._indexed))]
+        return conv
 
     async def by_thread(self, channel: str, thread_id: str) -> Conversation | None:
         """Find the conversation a Slack thread belongs to."""
@@ -117,6 +148,12 @@ class RedisConversationStore:
     async def record_outbound(self, sid: str, conv: Conversation, message_id: str | None) -> None:
         """Map an outbound SMS to its conversation and the team message that caused it."""
         key = keys.outbound(sid)
+        if self._newer.hsetex is not False:
+            # One command on Valkey 9: the fields expire, and the hash with them.
+            done = await self._newer.run("hsetex", "HSETEX", key, "EX", keys.OUTBOUND_TTL_S,
+                                         "FIELDS", 2, "conv", conv.id, "message", message_id or "")
+            if done is not None:
+                return
         mapping: dict[FieldT, EncodableT] = {"conv": conv.id, "message": message_id or ""}
         async with self._r.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=mapping)
@@ -157,17 +194,27 @@ class RedisConversationStore:
 
 # A holder that dies keeps the lock at most this long; work under it is a few API calls.
 LOCK_TIMEOUT_S = 30.0
+# How often a waiter tries again for a lock another instance holds.
+LOCK_POLL_S = 0.02
+
+# Only the holder's token may end or extend the lock (when no DELIFEQ ends it in one command).
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+_RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
 
 
 class ConversationLocks:
     """`hold(line, caller)` serialises everything done to one conversation.
 
     asyncio.Lock hands over in arrival order, which keeps a burst of caller texts in
-    order on one instance; the Redis lock keeps two instances from opening two threads.
+    order on one instance; the Redis lock (SET NX PX with a token, ended only by its holder)
+    keeps two instances from opening two threads.
     """
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, newer: NewerCommands | None = None) -> None:
         self._r = redis
+        self._newer = newer or NewerCommands(redis)
+        self._release_script = redis.register_script(_RELEASE)
+        self._renew_script = redis.register_script(_RENEW)
         self._local: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @asynccontextmanager
@@ -179,21 +226,48 @@ class ConversationLocks:
             async with asyncio.timeout(LOCK_TIMEOUT_S):
                 await local.acquire()
             try:
-                lock = self._r.lock(
-                    name, timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S, sleep=0.02
-                )
-                async with lock:
-                    held = asyncio.Event()
-                    renewal = asyncio.create_task(_keep(lock, held))
-                    try:
-                        yield
-                    finally:
-                        held.set()
-                        renewal.cancel()
+                token = secrets.token_hex(16)
+                await self._acquire(name, token)
+                held = asyncio.Event()
+                renewal = asyncio.create_task(self._keep(name, token, held))
+                try:
+                    yield
+                finally:
+                    held.set()
+                    renewal.cancel()
+                    if not await self._release(name, token):
+                        raise LockNotOwnedError("the conversation's lock expired before its holder was done")
             finally:
                 local.release()
         finally:
             self._leave(name)
+
+    async def _acquire(self, name: str, token: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LOCK_TIMEOUT_S
+        while not await self._r.set(name, token, nx=True, px=int(LOCK_TIMEOUT_S * 1000)):
+            if loop.time() >= deadline:
+                raise LockError("the conversation's lock was not free within its timeout")
+            await asyncio.sleep(LOCK_POLL_S)
+
+    async def _release(self, name: str, token: str) -> bool:
+        if self._newer.delifeq is not False:
+            deleted = await self._newer.run("delifeq", "DELIFEQ", name, token)
+            if deleted is not None:
+                return bool(deleted)
+        return bool(await self._release_script(keys=[name], args=[token]))
+
+    async def _keep(self, name: str, token: str, released: asyncio.Event) -> None:
+        """Renew the Redis lock while its holder works, so a slow holder keeps it to the end."""
+        while not released.is_set():
+            await asyncio.sleep(LOCK_TIMEOUT_S / 3)
+            if released.is_set():
+                return
+            try:
+                if not await self._renew_script(keys=[name], args=[token, int(LOCK_TIMEOUT_S * 1000)]):
+                    return  # lost: the holder finishes, and its effects are idempotent per step
+            except (RedisError, OSError):
+                return
 
     def _enter(self, name: str) -> asyncio.Lock:
         lock, users = self._local.get(name, (asyncio.Lock(), 0))
@@ -208,16 +282,26 @@ class ConversationLocks:
             self._local[name] = (lock, users - 1)
 
 
-async def _keep(lock: Lock, released: asyncio.Event) -> None:
-    """Renew the Redis lock while its holder works, so a slow holder keeps it to the end."""
-    while not released.is_set():
-        await asyncio.sleep(LOCK_TIMEOUT_S / 3)
-        if released.is_set():
-            return
+class NewerCommands:
+    """Commands newer servers have (Valkey 9: DELIFEQ, HSETEX) that save a script or a MULTI:
+    used until the server says it does not know one, then never again on this connection."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._r = redis
+        self.delifeq: bool | None = None  # None until known
+        self.hsetex: bool | None = None
+
+    async def run(self, name: str, *command: EncodableT) -> Any:
+        """The command's reply, or None (and it is not tried again) when the server lacks it."""
         try:
-            await lock.reacquire()
-        except (LockError, TimeoutError):
-            return  # lost: the holder finishes, and its effects are idempotent per step
+            reply = await self._r.execute_command(*command)
+        except ResponseError as exc:
+            if "unknown command" not in str(exc).lower():
+                raise
+            setattr(self, name, False)
+            return None
+        setattr(self, name, True)
+        return reply
 
 
 # --- The caller's number: opted out, blocked, landline ---------------------------------------

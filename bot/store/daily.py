@@ -13,6 +13,11 @@ DAILY_TTL_S = 400 * 24 * 3600  # a year of weeks, and a little more
 FIELDS = ("missed", "texted", "not_texted", "texts_in", "replied")
 
 
+# What one event counts goes in one field, its figures joined ("missed+texted"): one increment
+# per event. Fields of one figure each (older versions wrote those) read the same way.
+JOIN = "+"
+
+
 class RedisDaily:
     """Counters in one hash per line and day, first-reply times in a list beside it."""
 
@@ -20,18 +25,25 @@ class RedisDaily:
         self._r = redis
 
     async def count(self, line: str, day: date, *what: str, reply_seconds: float | None = None) -> None:
-        """Add one to each figure in `what` for the line's day, in one round trip."""
+        """Add one to each figure in `what` for the line's day."""
         for name in what:
             if name not in FIELDS:
                 raise ValueError(f"unknown daily figure {name!r}")
-        async with self._r.pipeline(transaction=True) as pipe:
-            for name in what:
-                pipe.hincrby(keys.daily(line, day.isoformat()), name, 1)
-            pipe.expire(keys.daily(line, day.isoformat()), DAILY_TTL_S)
-            if reply_seconds is not None:
-                pipe.rpush(keys.reply_times(line, day.isoformat()), f"{reply_seconds:.1f}")
-                pipe.expire(keys.reply_times(line, day.isoformat()), DAILY_TTL_S)
-            await pipe.execute()
+        # A key gets its time to live when it is made: the field counted for the first time that
+        # day, the list's first entry. Only a crash between the two commands could leave a key
+        # of a few counters without one (a TTL here only collects garbage); a count costs one
+        # command, not a MULTI with an EXPIRE every time.
+        made = []
+        if what:
+            counts = keys.daily(line, day.isoformat())
+            if await self._r.hincrby(counts, JOIN.join(sorted(what)), 1) == 1:
+                made.append(counts)
+        if reply_seconds is not None:
+            times = keys.reply_times(line, day.isoformat())
+            if await self._r.rpush(times, f"{reply_seconds:.1f}") == 1:
+                made.append(times)
+        for key in made:
+            await self._r.expire(key, DAILY_TTL_S)
 
     async def days(self, line: str, first: date, last: date) -> list[DayFigures]:
         """Every day from `first` to `last` inclusive, zeros where nothing happened."""
@@ -43,9 +55,13 @@ class RedisDaily:
             raw = await pipe.execute()
         out = []
         for i, day in enumerate(span):
-            counts = {k.decode(): int(v) for k, v in raw[2 * i].items()}
+            counts = dict.fromkeys(FIELDS, 0)
+            for joined, n in raw[2 * i].items():
+                for name in joined.decode().split(JOIN):
+                    if name in counts:
+                        counts[name] += int(n)
             times = tuple(float(t) for t in raw[2 * i + 1])
-            out.append(DayFigures(day, **{f: counts.get(f, 0) for f in FIELDS}, reply_seconds=times))
+            out.append(DayFigures(day, **counts, reply_seconds=times))
         return out
 
     async def forget_line(self, line: str, first: date, last: date) -> None:

@@ -8,10 +8,9 @@ from datetime import datetime
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
 
 from bot.store import keys
-from bot.work.deadlines import Deadlines
+from bot.work.deadlines import ENSURE_LUA, Deadlines, ensure_args
 from workflows.jobs import CrmDeliveryJob
 from workflows.leads import Lead, LeadEvent, StatusChange, apply_event, lead_fields
 
@@ -24,7 +23,25 @@ _DATES = (
     "last_event_at",
 )
 
-# Deliveries are built inside the transaction, from the lead as it is written.
+# Write an event's effect on a lead (the _apply script below), if the lead is still as read
+# (ARGV[1], '' for none: a lead record is never empty) and the event was not claimed (KEYS[1]).
+# ARGV[3] is the lead to write ('' when the event changed nothing), ARGV[6] the CRM outbox
+# entry ('' for none); the rest are `ensure`'s for the lead's CRM sending job.
+_APPLY = ENSURE_LUA + """
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return -1 end
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
+if ARGV[3] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[3])
+  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
+  if ARGV[6] ~= '' then
+    redis.call('RPUSH', KEYS[4], ARGV[6])
+    ensure(KEYS[5], KEYS[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11])
+  end
+end
+return 1
+"""
+
+# Deliveries are built before the write, from the lead as it is written.
 PayloadFor = Callable[[Lead, list[str], LeadEvent], dict[str, Any]]
 
 
@@ -60,6 +77,7 @@ class RedisLeads:
     def __init__(self, redis: Redis, jobs: Deadlines | None = None) -> None:
         self._r = redis
         self._jobs = jobs or Deadlines(redis)  # where a lead's CRM sending job is kept
+        self._apply = redis.register_script(_APPLY)
 
     async def get(self, line: str, phone: str) -> Lead | None:
         raw = await self._r.get(keys.lead(line, phone))
@@ -70,46 +88,29 @@ class RedisLeads:
     ) -> tuple[Lead, list[str]] | None:
         """Apply `event` once (None when it was already applied); queue a delivery if it changed the lead.
 
-        Optimistic: WATCH the lead, compute, then write the lead, the index, the event's claim
-        and the outbox entry in one MULTI; a concurrent update makes it start over.
+        Optimistic: read the lead, compute, then one Lua step writes the event's claim, the
+        lead, the index and the outbox entry, unless the lead changed since it was read (then
+        it starts over) or the event was claimed already.
         """
         key, claim = keys.lead(event.line, event.phone), keys.lead_event(event.event_id)
-        async with self._r.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key, claim)
-                    if await pipe.exists(claim):
-                        await pipe.reset()  # type: ignore[no-untyped-call]
-                        return None
-                    raw = await pipe.get(key)
-                    lead, changes = apply_event(
-                        loads(raw) if raw is not None else None, event
-                    )
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(claim, "1", ex=keys.CLAIM_TTL_S)
-                    if changes:
-                        pipe.set(key, dumps(lead))
-                        pipe.zadd(
-                            keys.leads_of(lead.line), {lead.phone: activity(lead)}
-                        )
-                        if deliver is not None:
-                            entry = {
-                                "line": lead.line,
-                                "payload": deliver(lead, changes, event),
-                            }
-                            pipe.rpush(
-                                keys.crm_outbox(lead.id),
-                                json.dumps(entry, separators=(",", ":")),
-                            )
-                            # The lead's sending job, unless one already waits (backing
-                            # off) or runs: it sends the whole outbox, in order.
-                            await self._jobs.ensure(
-                                keys.crm_job(lead.id), CrmDeliveryJob(lead=lead.id), event.at, client=pipe
-                            )
-                    await pipe.execute()
-                    return lead, changes
-                except WatchError:
-                    continue
+        while True:
+            raw = cast(bytes | None, await self._r.get(key))
+            lead, changes = apply_event(loads(raw) if raw is not None else None, event)
+            entry = ""
+            if changes and deliver is not None:
+                entry = json.dumps({"line": lead.line, "payload": deliver(lead, changes, event)}, separators=(",", ":"))
+            # The lead's sending job, unless one already waits (backing off) or runs: it
+            # sends the whole outbox, in order.
+            crm_job = keys.crm_job(lead.id)
+            done = int(await self._apply(
+                keys=[claim, key, keys.leads_of(lead.line), keys.crm_outbox(lead.id), keys.due_job(crm_job), keys.JOBS],
+                args=[raw or b"", keys.CLAIM_TTL_S, dumps(lead) if changes else "", lead.phone, activity(lead), entry,
+                      *ensure_args(crm_job, CrmDeliveryJob(lead=lead.id), event.at)],
+            ))
+            if done == 1:
+                return lead, changes
+            if done == 0:
+                return None
 
     async def of_line(self, line: str, since: datetime | None = None) -> list[Lead]:
         """A line's leads active since `since` (all when None), most recently active first."""

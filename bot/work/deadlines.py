@@ -15,27 +15,58 @@ import json
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bot.store import keys
-from workflows.jobs import TimedJob, encode
-from workflows.ports import Deadline
+from workflows.jobs import JobDecodeError, TimedJob, decode, encode
+from workflows.ports import Clock, Deadline
+
+# Lua functions the scripts below share: forget jobs, and write one (a hash of its fields
+# and its place in the due set, and in its group's set).
+_LIB = """
+local function forget(due, jobs, groups, ids)
+  local n = 0
+  for _, id in ipairs(ids) do
+    local group = redis.call('HGET', jobs .. id, 'group')
+    if group and group ~= '' then redis.call('SREM', groups .. group, id) end
+    redis.call('ZREM', due, id)
+    n = n + redis.call('DEL', jobs .. id)
+  end
+  return n
+end
+local function forget_group(due, jobs, groups, group)
+  local ids = redis.call('SMEMBERS', groups .. group)
+  redis.call('DEL', groups .. group)
+  return forget(due, jobs, groups, ids)
+end
+"""
 
 # Forget jobs: the ids given, or (ARGV[3] set) every id of that group.
-_FORGET = """
-local ids = {unpack(ARGV, 4)}
-if ARGV[3] ~= '' then ids = redis.call('SMEMBERS', ARGV[2] .. ARGV[3]); redis.call('DEL', ARGV[2] .. ARGV[3]) end
-local n = 0
-for _, id in ipairs(ids) do
-  local group = redis.call('HGET', ARGV[1] .. id, 'group')
-  if group and group ~= '' then redis.call('SREM', ARGV[2] .. group, id) end
-  redis.call('ZREM', KEYS[1], id)
-  n = n + redis.call('DEL', ARGV[1] .. id)
+_FORGET = _LIB + """
+if ARGV[3] ~= '' then return forget_group(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) end
+return forget(KEYS[1], ARGV[1], ARGV[2], {unpack(ARGV, 4)})
+"""
+
+# Schedule jobs in one step: ARGV[1..3] the job and group prefixes and the group, ARGV[4]
+# "replace" to forget the group's jobs first, ARGV[5] (unless '') the args the first job's
+# hash must still hold, else nothing is written (`advance`), ARGV[6] (unless '') a due time to
+# publish on KEYS[2]; then six per job: id, score, kind, args, generation, born.
+_PUT = _LIB + """
+local jobs, groups, group = ARGV[1], ARGV[2], ARGV[3]
+if ARGV[5] ~= '' and redis.call('HGET', jobs .. ARGV[7], 'args') ~= ARGV[5] then return 0 end
+if ARGV[4] == 'replace' then forget_group(KEYS[1], jobs, groups, group) end
+for i = 7, #ARGV, 6 do
+  local id = ARGV[i]
+  redis.call('HSET', jobs .. id, 'kind', ARGV[i + 2], 'args', ARGV[i + 3], 'group', group, 'gen', ARGV[i + 4],
+             'attempts', '0', 'born', ARGV[i + 5], 'seq', '0')
+  redis.call('ZADD', KEYS[1], ARGV[i + 1], id)
+  if group ~= '' then redis.call('SADD', groups .. group, id) end
 end
-return n
+if ARGV[6] ~= '' then redis.call('PUBLISH', KEYS[2], ARGV[6]) end
+return 1
 """
 
 # Move what is due into the stream, in one step, and say when the next job is due (a score
@@ -59,14 +90,24 @@ return {moved, first[2] or ''}
 """
 
 # Run as soon as possible under an id, unless a job of that id already waits or runs (then it
-# will see whatever this one was for: a lead's CRM job drains the whole outbox).
-_ENSURE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'kind', ARGV[1], 'args', ARGV[2], 'gen', ARGV[3], 'attempts', '0', 'born', ARGV[4], 'group', '')
-redis.call('XADD', KEYS[2], '*', 'kind', ARGV[1], 'args', ARGV[2], 'seq', '0', 'id', ARGV[5], 'gen', ARGV[3],
-           'attempts', '0', 'born', ARGV[4])
-return 1
+# will see whatever this one was for: a lead's CRM job drains the whole outbox). A function,
+# so a script of the lead store can do it in the same step as the lead's write.
+ENSURE_LUA = """
+local function ensure(job, stream, id, kind, args, gen, born)
+  if redis.call('EXISTS', job) == 1 then return 0 end
+  redis.call('HSET', job, 'kind', kind, 'args', args, 'gen', gen, 'attempts', '0', 'born', born, 'group', '')
+  redis.call('XADD', stream, '*', 'kind', kind, 'args', args, 'seq', '0', 'id', id, 'gen', gen,
+             'attempts', '0', 'born', born)
+  return 1
+end
 """
+_ENSURE = ENSURE_LUA + "return ensure(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])"
+
+
+def ensure_args(job_id: str, job: Any, born: datetime) -> list[str]:
+    """The arguments of ENSURE_LUA's `ensure` after its two keys (job hash, stream)."""
+    kind, args = encode(job)
+    return [job_id, kind, json.dumps(args), new_gen(), str(int(born.timestamp() * 1000))]
 
 
 def _forget_args(group: str, *ids: str) -> list[str]:
@@ -74,15 +115,10 @@ def _forget_args(group: str, *ids: str) -> list[str]:
     return [keys.DUE_JOB_PREFIX, keys.DUE_GROUP_PREFIX, group, *ids]
 
 
-def _add(pipe: Pipeline, job: Deadline, group: str) -> None:
+def _job_args(job: Deadline) -> list[str | float]:
     # A fresh generation per schedule: a run of the old version must not settle the new one.
     kind, args = encode(job.job)
-    fields = {"kind": kind, "args": json.dumps(args), "group": group, "gen": new_gen(), "attempts": "0",
-              "born": str(int(job.due.timestamp() * 1000)), "seq": "0"}
-    pipe.hset(keys.due_job(job.job_id), mapping=fields)  # type: ignore[arg-type]  # str keys and values
-    pipe.zadd(keys.DUE, {job.job_id: job.due.timestamp()})
-    if group:
-        pipe.sadd(keys.due_group(group), job.job_id)
+    return [job.job_id, job.due.timestamp(), kind, json.dumps(args), new_gen(), str(int(job.due.timestamp() * 1000))]
 
 
 def new_gen() -> str:
@@ -92,45 +128,53 @@ def new_gen() -> str:
 class Deadlines:
     """Jobs due at a time; any process may schedule and cancel.
 
-    Scheduling also publishes the due time on `keys.DUE_WAKE` (in the same transaction) and
-    tells `scheduled`, this process's timer, so a timer asleep until later looks again.
+    Each change is one Lua step (atomic, and no SCRIPT EXISTS as a script in a pipeline
+    costs). Scheduling tells `scheduled`, this process's timer, so a timer asleep until later
+    looks again; it also publishes the due time on `keys.DUE_WAKE` for the timers of other
+    instances, unless the job is due more than `quiet_s` after now on `clock`: every timer
+    looks at least that often (`Timing.tick_s`), so it will see the job in time anyway.
     """
 
-    def __init__(self, redis: Redis, *, scheduled: Callable[[float], None] | None = None) -> None:
+    def __init__(self, redis: Redis, *, scheduled: Callable[[float], None] | None = None,
+                 clock: Clock | None = None, quiet_s: float = 0.0) -> None:
         self._r = redis
         self._scheduled = scheduled or (lambda due: None)
-        self._forget, self._move, self._ensure = (redis.register_script(lua) for lua in (_FORGET, _MOVE, _ENSURE))
+        self._clock, self._quiet_s = clock, quiet_s
+        self._forget, self._move, self._ensure, self._put = (
+            redis.register_script(lua) for lua in (_FORGET, _MOVE, _ENSURE, _PUT))
 
     async def schedule(self, job_id: str, due: datetime, job: TimedJob, *, group: str = "") -> None:
         """Create or move a job: the same id again replaces its time and fields."""
-        async with self._r.pipeline(transaction=True) as pipe:
-            _add(pipe, Deadline(job_id, due, job), group)
-            pipe.publish(keys.DUE_WAKE, repr(due.timestamp()))
-            await pipe.execute()
-        self._scheduled(due.timestamp())
+        await self._write(group, [Deadline(job_id, due, job)])
 
     async def replace_group(self, group: str, jobs: Sequence[Deadline]) -> None:
-        """Forget every pending job of `group` and schedule `jobs` in it, in one round trip."""
+        """Forget every pending job of `group` and schedule `jobs` in it, in one step."""
+        await self._write(group, jobs, replace=True)
+
+    async def advance(self, current: TimedJob, then: Deadline, *, group: str = "") -> bool:
+        """Replace the job `then.job_id`, now running as `current`, by `then` (a chain's next
+        step); False, writing nothing, when it was cancelled or scheduled anew meanwhile."""
+        return await self._write(group, [then], unless_changed=json.dumps(encode(current)[1]))
+
+    async def _write(self, group: str, jobs: Sequence[Deadline], *, replace: bool = False,
+                     unless_changed: str = "") -> bool:
         first = min((job.due.timestamp() for job in jobs), default=None)
-        async with self._r.pipeline(transaction=True) as pipe:
-            await self._forget(keys=[keys.DUE], args=_forget_args(group), client=pipe)
-            for job in jobs:
-                _add(pipe, job, group)
-            if first is not None:
-                pipe.publish(keys.DUE_WAKE, repr(first))
-            await pipe.execute()
-        if first is not None:
+        if not jobs and not replace:
+            return True
+        now = self._clock.now().timestamp() if self._clock is not None else None
+        wake = first is not None and (now is None or first <= now + self._quiet_s)
+        args: list[str | float] = [keys.DUE_JOB_PREFIX, keys.DUE_GROUP_PREFIX, group, "replace" if replace else "",
+                                   unless_changed, repr(first) if wake else ""]
+        for job in jobs:
+            args += _job_args(job)
+        written = bool(await self._put(keys=[keys.DUE, keys.DUE_WAKE], args=args))
+        if written and first is not None:
             self._scheduled(first)
+        return written
 
-    async def ensure(self, job_id: str, job: Any, born: datetime, *, client: Redis | Pipeline | None = None) -> None:
-        """Run `job` now under `job_id`, unless a job of that id waits or runs already.
-
-        With `client` a pipeline, it joins that transaction (a lead and its delivery's job).
-        """
-        kind, args = encode(job)
-        await self._ensure(keys=[keys.due_job(job_id), keys.JOBS],
-                           args=[kind, json.dumps(args), new_gen(), int(born.timestamp() * 1000), job_id],
-                           client=client or self._r)
+    async def ensure(self, job_id: str, job: Any, born: datetime) -> None:
+        """Run `job` now under `job_id`, unless a job of that id waits or runs already."""
+        await self._ensure(keys=[keys.due_job(job_id), keys.JOBS], args=ensure_args(job_id, job, born))
 
     async def cancel(self, job_id: str, *, client: Redis | Pipeline | None = None) -> bool:
         """Forget a job; True if it was pending. A run already started is not stopped.
@@ -145,6 +189,18 @@ class Deadlines:
 
     async def _forget_ids(self, group: str, *ids: str) -> int:
         return int(await self._forget(keys=[keys.DUE], args=_forget_args(group, *ids)))
+
+    async def recorded(self, job_id: str) -> Any | None:
+        """The job recorded under `job_id`, waiting or running; None when there is none (or it
+        cannot be read)."""
+        # Bytes: the client never decodes replies.
+        kind, args = cast(list[bytes | None], await self._r.hmget(keys.due_job(job_id), ["kind", "args"]))
+        if kind is None or args is None:
+            return None
+        try:
+            return decode(kind.decode(), json.loads(args))
+        except (JobDecodeError, ValueError):
+            return None
 
     async def due_at(self, job_id: str) -> datetime | None:
         """When a pending job is due (app clock), or None when it is not waiting."""

@@ -54,7 +54,9 @@ class Timer:
         self._r = redis
         self._clock = clock
         self._t = timing
-        self.deadlines = Deadlines(redis, scheduled=self.scheduled)
+        # Jobs due later than one tick from now need no wake-up message: this loop and those of
+        # other instances look at least once a tick.
+        self.deadlines = Deadlines(redis, scheduled=self.scheduled, clock=clock, quiet_s=timing.tick_s)
         self.wakeup = Wakeup(redis, keys.DUE_WAKE, self._heard)
         self._look = asyncio.Event()  # look at once
         self._next_look = math.inf  # app clock: when the sleeping timer looks next
