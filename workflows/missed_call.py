@@ -185,12 +185,12 @@ async def missed_call_story(
     call, record the lead, start the reminder ladder. Safe to re-run: `steps` logs each effect."""
     plan = await _plan_once(call, record, flags, steps, now, lookup)
     conv = await _text_back_and_thread(
-        call, plan, store=store, sms=sms, chat=chat, locks=locks, flags=flags, steps=steps, now=now
+        call, plan, store=store, sms=sms, chat=chat, locks=locks, flags=flags, steps=steps, deadlines=deadlines,
+        now=now,
     )
     lead = lead_event("missed_call", job_id, conv, call.at) if call.caller.kind == "ok" else None
     await record_outcome("missed call", job_id, missed_call_figures(call, plan, conv), lead,
                          steps=steps, outcomes=outcomes)
-    await start_waiting(conv, call.line, at=call.at, store=store, locks=locks, deadlines=deadlines)
     return conv
 
 
@@ -215,10 +215,12 @@ async def _text_back_and_thread(
     locks: ConversationLocks,
     flags: CallerFlags,
     steps: StepLog,
+    deadlines: Deadlines,
     now: datetime,
 ) -> Conversation:
     """Text the caller first (usually the webhook did, and logged it), then open or continue
-    the Slack thread and show the text-back."""
+    the Slack thread, show the text-back, and start the reminder ladder, under one hold of the
+    conversation's lock."""
     sending: asyncio.Task[SmsResult] | None = None
     if plan.send:
         # The SMS request leaves before anything waits on Slack.
@@ -238,6 +240,8 @@ async def _text_back_and_thread(
                 result = await sending
                 await learn_from_refusal(flags, call.line.number, call.caller.number, result.error_code)
                 await _report_textback(conv, plan, result, card, store=store, chat=chat, steps=steps, now=now)
+            conv = await start_waiting(conv, call.line, at=call.at, store=store, locks=locks, deadlines=deadlines,
+                                       held=True)
     finally:
         if sending is not None and not sending.done():
             await asyncio.wait([sending])  # a Slack failure must not orphan the SMS request
