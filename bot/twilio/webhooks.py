@@ -97,6 +97,21 @@ def signed(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]
     return route
 
 
+def first(route: Callable[[web.Request], Awaitable[web.Response]]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A voice webhook goes before jobs on this instance (the fast lane): the caller waits on
+    the line for its answer, and a missed call's text-back leaves right after it."""
+
+    async def in_lane(request: web.Request) -> web.Response:
+        lane, key = request.app[SERVICES].jobs.lane, f"webhook:{id(request)}"
+        lane.enter(key)
+        try:
+            return await route(request)
+        finally:
+            lane.leave(key)
+
+    return in_lane
+
+
 def xml(body: str) -> web.Response:
     return web.Response(text=body, content_type="text/xml")
 
@@ -221,11 +236,15 @@ async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[st
     plan = await decide_in_webhook(call, job, job_id=job_id, record=svc.textbacks, flags=svc.flags,
                                   lookup=svc.line_types, now=now)
     if plan is not None and plan.send:
+        svc.jobs.lane.enter(job_id)  # jobs on this instance wait for the text-back (bounded)
         svc.tasks.spawn(_text_back(svc, call, plan, job_id, started), name=f"textback:{call_sid}")
 
 
 async def _text_back(svc: Services, call: MissedCall, plan: TextbackPlan, job_id: str, started: float) -> None:
-    result = await send_from_webhook(call, plan, job_id=job_id, sms=svc.sms, record=svc.textbacks, now=call.at)
+    try:
+        result = await send_from_webhook(call, plan, job_id=job_id, sms=svc.sms, record=svc.textbacks, now=call.at)
+    finally:
+        svc.jobs.lane.leave(job_id)
     if result.ok:  # for /metrics: from the missed call's webhook to the SMS accepted
         svc.metrics.textback_latency.observe(time.perf_counter() - started)
 
@@ -298,8 +317,8 @@ async def sms_status(
 
 def routes() -> list[web.RouteDef]:
     return [
-        web.post("/twilio/voice", signed(voice)),
-        web.post("/twilio/voice/dial-status", signed(dial_status)),
+        web.post("/twilio/voice", first(signed(voice))),
+        web.post("/twilio/voice/dial-status", first(signed(dial_status))),
         web.post("/twilio/voice/recording", signed(recording)),
         web.post("/twilio/sms", signed(sms)),
         web.post("/twilio/sms/status", signed(sms_status)),

@@ -14,7 +14,9 @@ stays pending until its handler is done.
   (`RedisSteps`, keyed by the job id), so a re-run skips what was already done.
 - **The app clock throughout:** due times, back-offs and ages; tests move a fake clock.
 - **Text-backs first:** a missed call's text is sent by its webhook, before its job exists
-  in the stream (bot/twilio/webhooks.py); the job does the Slack work after.
+  in the stream (bot/twilio/webhooks.py); the job does the Slack work after. On one instance,
+  jobs wait (a second at most) while voice webhooks and text-backs are in hand (the fast
+  lane, below).
 - **Quiet when idle:** a read blocks 30 s, the timer sleeps until the next due time, the
   reclaim looks every 30 s.
 """
@@ -27,6 +29,7 @@ import json
 import logging
 import random
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -152,6 +155,7 @@ class Engine:
         self.deadlines = self.timer.deadlines
         self.moves = role in TIMER_ROLES  # this instance also moves due jobs into the stream
         self._handlers: dict[str, Handler] = {}
+        self.lane = FastLane()
         self._kinds: dict[str, type[Any]] = {}
         self._claim_and_add, self._done, self._retry = (
             redis.register_script(lua) for lua in (_CLAIM_AND_ADD, _DONE, _RETRY)
@@ -259,6 +263,7 @@ class Engine:
                 # The stream entry numbers a caller's texts; the job reads it as a field.
                 wire = {**json.loads(entry.args), "seq": entry.seq}
                 job = decode(entry.kind, wire, self._kinds)
+                await self.lane.wait_clear()
                 await handler(entry.job_id, job)
             except JobDecodeError as exc:  # it would fail the same way every time
                 log.error("job %s: %s; dropped", entry.job_id, exc)
@@ -401,3 +406,95 @@ class Engine:
         groups = await self._r.xinfo_groups(keys.JOBS)
         group = next((g for g in groups if g["name"] in (GROUP, GROUP.encode())), None)
         return int(group.get("lag") or 0) if group else 0
+
+
+# --- the fast lane ---------------------------------------------------------------------------
+# Voice webhooks and text-backs first: on one instance, jobs wait while they are in hand.
+#
+# Webhooks, text-backs and jobs share one event loop. In a burst of missed calls, the first
+# callers' jobs (thread, card, lead, reminders) would otherwise take turns with the later
+# callers' webhooks and text-backs, so the last caller waits on the line for the answer and
+# for the text behind the first callers' threads. A voice webhook is in the lane while it is
+# handled, and a missed call's text-back until its SMS request was answered; every job waits
+# until the entries that were in hand when it started waiting have left. Entries arriving
+# later do not extend a wait, so a steady stream of calls cannot hold jobs back.
+#
+# Timing only: nothing here decides whether anything happens. Every wait is bounded, and an
+# entry nobody removes expires.
+
+# The longest a job waits for the lane: a slow or hung SMS request delays jobs by at most this.
+PATIENCE_S = 1.0
+# An entry nobody removed is forgotten after this long (every entry leaves in a `finally`).
+ENTRY_TTL_S = 15.0
+
+
+class FastLane:
+    """Voice webhooks being handled and text-backs not answered yet, on this instance.
+
+    A job waits only for the entries already in hand when it started waiting: in a burst that
+    puts every webhook and text-back first, and under a steady stream of calls nothing waits
+    for calls that came after it (the lane would never be empty).
+    """
+
+    def __init__(
+        self, *, patience_s: float = PATIENCE_S, entry_ttl_s: float = ENTRY_TTL_S
+    ) -> None:
+        self.patience_s = patience_s
+        self._ttl = entry_ttl_s
+        self._entries: dict[str, float] = {}  # entry -> when it expires (monotonic)
+        self._left = asyncio.Condition()
+        self._waiting = 0  # jobs waiting: only they need telling that an entry left
+
+    def enter(self, key: str) -> None:
+        self._entries[key] = time.monotonic() + self._ttl
+
+    def leave(self, key: str) -> None:
+        if self._entries.pop(key, None) is not None and self._waiting:
+            asyncio.get_running_loop().create_task(self._tell())
+
+    async def _tell(self) -> None:
+        async with self._left:
+            self._left.notify_all()
+
+    def _purge(self) -> None:
+        now = time.monotonic()
+        for call_id in [c for c, expires in self._entries.items() if expires <= now]:
+            del self._entries[call_id]
+
+    def busy(self) -> bool:
+        self._purge()
+        return bool(self._entries)
+
+    @property
+    def waiting(self) -> int:
+        """Jobs waiting for the lane now."""
+        return self._waiting
+
+    async def wait_clear(self) -> None:
+        """Until the entries in hand now have left (or expired), or `patience_s` passed."""
+        self._purge()
+        ahead = set(self._entries)
+        if not ahead:
+            return
+        deadline = time.monotonic() + self.patience_s
+        self._waiting += 1
+        try:
+            await self._wait(ahead, deadline)
+        finally:
+            self._waiting -= 1
+
+    async def _wait(self, ahead: set[str], deadline: float) -> None:
+        async with self._left:
+            while True:
+                self._purge()
+                if not ahead & self._entries.keys():
+                    return
+                now = time.monotonic()
+                if now >= deadline:
+                    return
+                expiry = min(self._entries[c] for c in ahead if c in self._entries)
+                try:
+                    async with asyncio.timeout(min(deadline, expiry) - now + 0.001):
+                        await self._left.wait()
+                except TimeoutError:
+                    pass  # look again: an entry expired, or patience ran out
