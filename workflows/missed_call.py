@@ -286,19 +286,23 @@ async def _open_for_call(
         textback=textback,
         textback_detail=detail,
         id=call.conversation_id,
+        # Counted, and its thread's opening attempt recorded, as it is created.
+        calls=1,
+        last_event_at=now,
+        extra={OPENING_SINCE: now.isoformat()},
     )
-    conv, _ = await store.open_or_get(fresh)
+    conv, created = await store.open_or_get(fresh)
     # Judged by id, not by "created just now": a re-run finds the conversation it opened.
     is_new = conv.id == fresh.id
-    if await steps.get("counted") is None:
+    if not is_new and await steps.get("counted") is None:
         conv.calls += 1
         conv.last_event_at = now
-        if not is_new and call.caller.name and not conv.caller.name:
+        if call.caller.name and not conv.caller.name:
             conv.caller = call.caller
         await store.save(conv)
         await steps.put("counted", "1")
     had_thread = bool(conv.thread_id)
-    await ensure_thread(conv, store=store, chat=chat, now=now)
+    await ensure_thread(conv, store=store, chat=chat, now=now, first_attempt=created)
     card = (conv.textback, conv.textback_detail) if conv.thread_id and not had_thread else None
     if not is_new:
         note = f"no second text: {plan.reason}" if not plan.send else "texting them again"
@@ -330,29 +334,36 @@ async def _report_textback(
             await store.record_outbound(result.sid, conv, None)
     else:
         entry = Entry("system", f"Text-back not sent: {result.reason}.", at=now, icon="warning")
-    await store.save(conv)
+    if card != (conv.textback, conv.textback_detail):  # else the record already says so
+        await store.save(conv)
     await post_once(steps, "entry:textback", chat, conv, entry, now)
     if card != (conv.textback, conv.textback_detail):
         await chat.refresh_card(conv)
 
 
+# When a thread's opening was first attempted: a later attempt looks for its card from then.
+OPENING_SINCE = "opening_since"
+
+
 async def ensure_thread(
-    conv: Conversation, *, store: ConversationStore, chat: ThreadChat, now: datetime
+    conv: Conversation, *, store: ConversationStore, chat: ThreadChat, now: datetime, first_attempt: bool = False
 ) -> None:
     """Open the conversation's thread if it has none yet (also after an earlier chat failure).
 
     The attempt is recorded first, so a process killed after Slack took the post but before
     the thread was saved is found in the channel on the next attempt, not posted twice.
+    `first_attempt`: the record was created just now with the attempt in it (nothing to find).
     """
     if conv.thread_id:
         return
-    opening = conv.extra.get("opening_since")
-    if opening:
+    opening = conv.extra.get(OPENING_SINCE)
+    if opening and not first_attempt:
         since = datetime.fromisoformat(opening) - POST_LOOKBACK
         conv.thread_id = await chat.find_post(conv, f"thread:{conv.id}", since)
     if not conv.thread_id:
-        conv.extra["opening_since"] = now.isoformat()
-        await store.save(conv)
+        if not first_attempt:
+            conv.extra[OPENING_SINCE] = now.isoformat()
+            await store.save(conv)
         conv.thread_id = await chat.open_thread(conv)
     if conv.thread_id:
         await store.save(conv)

@@ -455,12 +455,14 @@ return {send and 1 or 0, body, reason}
 """
 
 # The webhook's send was answered: log it, and move the job from the due set into the stream
-# (unless the timer already did: then it runs once, as recorded).
-# KEYS: 1 steps, 2 due set, 3 stream. ARGV: 1 step, 2 record, 3 job id, 4 kind, 5 args, 6 gen, 7 born.
+# (unless the timer already did: then it runs once, as recorded). Its hash goes with it: nothing
+# cancels a missed call's job, and a retry records the hash anew.
+# KEYS: 1 steps, 2 due set, 3 stream, 4 job hash. ARGV: 1 step, 2 record, 3 job id, 4 kind, 5 args, 6 gen, 7 born.
 _ANSWERED = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if redis.call('ZREM', KEYS[2], ARGV[3]) == 1 then
-  redis.call('XADD', KEYS[3], '*', 'kind', ARGV[4], 'args', ARGV[5], 'seq', '0', 'id', ARGV[3], 'gen', ARGV[6],
+  redis.call('DEL', KEYS[4])
+  redis.call('XADD', KEYS[3], '*', 'kind', ARGV[4], 'args', ARGV[5], 'seq', '0', 'id', ARGV[3], 'gen', '',
              'attempts', '0', 'born', ARGV[7])
 end
 return 1
@@ -508,7 +510,8 @@ class RedisTextbacks:
 
     async def answered(self, job_id: str, step: str, record: str) -> None:
         entry = self._pending.pop(job_id)
-        await self._answered(keys=[keys.job_steps(job_id), keys.DUE, keys.JOBS], args=[step, record, job_id, *entry])
+        await self._answered(keys=[keys.job_steps(job_id), keys.DUE, keys.JOBS, keys.due_job(job_id)],
+                             args=[step, record, job_id, *entry])
 
     async def plan(self, ask: TextbackAsk) -> tuple[bool, str, str]:
         raw = await self._run(ask, "", ["", 0, "", "", "", 0, 0])
@@ -556,6 +559,7 @@ class RedisSteps:
             # Bytes, not str: the client never decodes replies.
             raw = cast(dict[bytes, bytes], await self._r.hgetall(self._key))
             self._read = {k.decode(): v.decode() for k, v in raw.items()}
+            self._expiring = self._expiring or bool(raw)  # whoever wrote it gave it its time to live
         return self._written.get(name, self._read.get(name))
 
     async def put(self, name: str, value: str) -> None:
