@@ -312,6 +312,7 @@ OPTED_OUT_ELSEWHERE = "the caller opted out on another of this business's lines 
 BLOCKED = "the number is blocked"
 LANDLINE = "the number is a landline (cannot receive texts)"
 
+
 class RedisCallerFlags:
     """What the team and the carriers have told us about a number.
 
