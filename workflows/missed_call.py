@@ -181,8 +181,9 @@ async def missed_call_story(
     deadlines: Deadlines,
     now: datetime,
 ) -> Conversation:
-    """A missed call, in order: text the caller back, open (or continue) their thread, count the
-    call, record the lead, start the reminder ladder. Safe to re-run: `steps` logs each effect."""
+    """A missed call's job, in order: the text-back (usually sent by the webhook already, which
+    logged it), open (or continue) the caller's thread and count the call, start the reminder
+    ladder, then the day's figures and the lead. Safe to re-run: `steps` logs each effect."""
     plan = await _plan_once(call, record, flags, steps, now, lookup)
     conv = await _text_back_and_thread(
         call, plan, store=store, sms=sms, chat=chat, locks=locks, flags=flags, steps=steps, deadlines=deadlines,
