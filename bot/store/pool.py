@@ -2,7 +2,7 @@
 
 redis-py bounds each send with `asyncio.wait_for` (on Python 3.11 a task per send), each read
 with an `asyncio.timeout`, and each checkout from a `BlockingConnectionPool` with another: in a
-burst of missed calls that machinery was about a sixth of the server's CPU. Here one watchdog
+burst of missed calls that machinery took a tenth of the server's Python time. Here one watchdog
 per pool looks once a second, and only while a command is out, for a connection that has
 waited longer than `answer_s` on one send or read, and aborts it: a hung Redis still fails a
 command with redis-py's `TimeoutError`, as `socket_timeout` did, within a second more.
