@@ -11,8 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.store.connection import shared_pool
-from bot.store.pool import WatchedPool, watched_pool
+from bot.store.connection import WatchedPool, shared_pool, watched_pool
 
 # Generous: only there so a broken watchdog fails the test instead of hanging it.
 DEADLINE_S = 10.0
