@@ -61,19 +61,20 @@ class Watchdog:
         self._busy.add(conn)
         loop = asyncio.get_running_loop()
         if self._look_at is None or self._loop is not loop:
-            self._loop, self._look_at = loop, loop.call_later(self._every_s, self._look)
+            self._loop, self._look_at = loop, loop.call_later(self._every_s, self.look)
 
     def end(self, conn: WatchedConnection) -> None:
         self._busy.discard(conn)
 
-    def _look(self) -> None:
+    def look(self, now: float | None = None) -> None:
+        """Abort what is overdue `now`; look again later while anything is out."""
         self._look_at = None
-        now = time.monotonic()
+        now = time.monotonic() if now is None else now
         for conn in [c for c in self._busy if c.overdue_at(now, self.limit_s)]:
             self._busy.discard(conn)
             conn.abort()
         if self._busy and self._loop is not None and not self._loop.is_closed():
-            self._look_at = self._loop.call_later(self._every_s, self._look)
+            self._look_at = self._loop.call_later(self._every_s, self.look)
 
 
 class WatchedConnection(AbstractConnection):

@@ -4,7 +4,9 @@ time, and more commands at once than connections wait their turn instead of fail
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -63,6 +65,33 @@ async def test_a_command_to_a_redis_that_never_answers_times_out(hung_redis_url:
             with pytest.raises(RedisTimeoutError, match="Timeout reading from"):
                 await client.get("k")
     finally:
+        await client.aclose()
+
+
+async def test_a_pub_sub_wait_is_not_cut_short(redis_url: str) -> None:
+    """Pub/sub reads wait as long as it takes (the timer's wake-ups listen for minutes)."""
+    pool = watched_pool(redis_url, answer_s=5, checkout_s=DEADLINE_S)
+    client = Redis.from_pool(pool)
+    pubsub = client.pubsub()
+    waiting = asyncio.Event()
+
+    async def listen() -> Any:
+        await pubsub.subscribe("tb:test:wake")
+        assert (await pubsub.get_message(timeout=None) or {}).get("type") == "subscribe"
+        waiting.set()
+        return await pubsub.get_message(timeout=None)
+
+    listener = asyncio.create_task(listen())
+    try:
+        async with asyncio.timeout(DEADLINE_S):
+            await waiting.wait()
+            pool.watchdog.look(now=time.monotonic() + 3600)  # long past any answer's limit
+            await client.publish("tb:test:wake", "hi")
+            message = await listener
+        assert message["data"] == b"hi"
+    finally:
+        listener.cancel()
+        await pubsub.aclose()
         await client.aclose()
 
 
