@@ -117,6 +117,10 @@ class WatchedConnection(AbstractConnection):
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         outer = self._begin()
         try:
+            # Send on the loop's next turn, beside the commands other tasks make meanwhile, as
+            # redis-py's wait_for did by the way: Valkey then finds them together. Written at
+            # once, they cost Valkey 0.6 ms more CPU per missed call than the timers saved here.
+            await asyncio.sleep(0)
             await super().send_packed_command(command, check_health)
         except RedisConnectionError as exc:
             raise self._failed(exc, "writing to") from exc
