@@ -7,6 +7,9 @@ machinery took a tenth of the server's Python time. Here one watchdog per pool l
 second, and only while a command is out, for a connection that has waited longer than
 `answer_s` on one send or read, and aborts it: a hung Redis still fails a command with
 redis-py's `TimeoutError`, as `socket_timeout` did, within a second more.
+
+`python -m bench.ab` against a BlockingConnectionPool with redis-py's timeouts (50 calls at
+once, 40 rounds): 8.44 -> 7.40 ms of CPU per missed call, server and Valkey together.
 """
 
 from __future__ import annotations
