@@ -23,13 +23,16 @@ from bot.store.conversations import ConversationLocks, RedisCallerFlags, RedisCo
 from bot.store.leads import RedisLeads
 from bot.store.line_settings import RedisLineSettings
 from bot.store.line_types import RedisLineTypes
-from bot.twilio.gateway import MeteredSms, TwilioSms, make_client
+from bot.twilio.gateway import MessagesApi, MeteredSms, TwilioSms, make_client
 from bot.twilio.lookup import TwilioLineTypes
 from bot.twilio.numbers import TwilioNumbers
 from bot.work.background import Background
 from bot.work.engine import Engine
 from bot.work.timer import Timing
 from workflows.ports import Clock
+
+# Simultaneous requests to one API host on the shared session (aiohttp's default in all).
+HTTP_PER_HOST = 100
 
 
 @dataclass
@@ -73,8 +76,12 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Connect to Redis, Slack and Twilio; close everything in reverse order on exit."""
     redis = await open_redis(settings.redis_url, settings.data_dir)
-    # One shared HTTP session: without it slack_sdk opens a new one per call.
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+    # One shared HTTP session: without it slack_sdk opens a new one per call. Connections are
+    # limited per host, not in all, so a slow Slack cannot hold up the text-backs' requests.
+    session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=15),
+        connector=aiohttp.TCPConnector(limit=0, limit_per_host=HTTP_PER_HOST),
+    )
     metrics = Metrics()
     slack = MeteredWebClient(
         metrics=metrics,
@@ -93,7 +100,17 @@ async def open_services(
         # A stand-in or staging API given in TWILIO_API_URL serves Lookup too.
         lookups_url=None if settings.twilio_api_url == DEFAULT_TWILIO_API_URL else settings.twilio_api_url,
     )
-    sms = MeteredSms(twilio, status_callback=f"{settings.public_url}/twilio/sms/status", metrics=metrics)
+    messages = MessagesApi.of(
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token,
+        api_key=settings.twilio_api_key,
+        api_secret=settings.twilio_api_secret,
+        base_url=settings.twilio_api_url,
+    )
+    sms = MeteredSms(
+        twilio, status_callback=f"{settings.public_url}/twilio/sms/status", metrics=metrics,
+        http=session, messages=messages,
+    )
     tasks = Background()
     lines = LineDirectory(settings.config, RedisLineSettings(redis.client))
     chat = SlackThreads(slack, settings.config, lines.known)

@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from bot.settings import parse_config
-from bot.store.connection import MAX_CONNECTIONS
+from bot.store.connection import shared_pool
 from bot.work.engine import Engine
 from standins.clock import FakeClock
 from standins.rig import Rig, rig_settings
@@ -63,11 +63,11 @@ async def effects_in_redis(rig: Rig) -> list[bytes]:
 
 @pytest.fixture
 async def connect(redis: Redis, redis_url: str) -> AsyncIterator[Callable[[], Redis]]:
-    """A new Redis client per instance, as separate processes would have (a blocking pool, as the app's)."""
+    """A new Redis client per instance, as separate processes would have (the app's pool)."""
     opened: list[Redis] = []
 
     def new() -> Redis:
-        opened.append(Redis.from_pool(BlockingConnectionPool.from_url(redis_url, max_connections=MAX_CONNECTIONS)))
+        opened.append(Redis.from_pool(shared_pool(redis_url)))
         return opened[-1]
 
     yield new

@@ -83,6 +83,9 @@ async def test_permanent_slack_errors_are_not_retried_forever(rig: Rig) -> None:
 
 async def test_a_job_left_by_a_dead_worker_is_finished_by_another_instance(rig: Rig) -> None:
     r = rig.services.redis.client
+    # The instance had made the job stream's group before it went away (its runner does that
+    # at start, and a stop right after the rig started could come first).
+    await rig.services.jobs.ensure_group()
     await rig.services.jobs.stop()  # this instance stops taking jobs, as if it were gone
     _, _, status, _ = await rig.missed_call(CALLER, LINE)
     assert status == 200

@@ -27,14 +27,16 @@ PRODUCT = (str(ROOT / "bot") + "/", str(ROOT / "workflows") + "/")
 # guards, exactly-once send). Then 15: one engine runs every job (the queue, the firer and the
 # fast lane were three files), the table of kinds binds handlers instead of wrapping them,
 # and the clock is a port whose real one is chosen in bot/app.py (the fake one is the rig's).
-# Then 17: the text-back leaves from the webhook (decided and recorded in one step), from a
+# 16 since every Redis command runs through the shared pool's own connections
+# (bot/store/connection.py): its one watchdog replaced redis-py's timer per send and read.
+# Then 18: the text-back leaves from the webhook (decided and recorded in one step), from a
 # task shutdown waits for (bot/work/background.py), and that step phrases the cooldown's
 # reason before it knows whether it applies (workflows/durations.py).
-MAX_TO_POST = 17
+MAX_TO_POST = 18
 # The whole story adds what the call leads to: the lead and its CRM job, the day's figures,
 # the reminder ladder in the due set (bot/work/deadlines.py) and the timer's wake-up (the
-# two files the text-back added, above, count here too).
-MAX_WHOLE = 29
+# files added above count here too).
+MAX_WHOLE = 30
 OTHER_CALLER = "+15125550177"
 
 

@@ -8,7 +8,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from twilio.base.exceptions import TwilioRestException
 
 from bot.slack.gateway import is_transient
-from bot.twilio.gateway import refusal
+from bot.twilio.gateway import NO_ANSWER, answered, refusal
 
 
 @pytest.mark.parametrize(
@@ -28,6 +28,24 @@ def test_twilio_errors(status: int, code: int | None, transient: bool, ambiguous
     result = refusal(TwilioRestException(status, "/Messages.json", msg="x", code=code))
     assert (result.ok, result.transient, result.ambiguous) == (False, transient, ambiguous)
     assert result.error_code == code
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "sid"),
+    [(201, b'{"sid": "SM1", "status": "queued"}', "SM1"), (201, b"", None), (201, b"not json", None)],
+)
+def test_an_accepted_message_is_sent_whatever_its_body(status: int, body: bytes, sid: str | None) -> None:
+    assert answered(status, body).ok and answered(status, body).sid == sid
+
+
+def test_a_problem_document_is_no_answer_as_the_sdk_read_it() -> None:
+    body = b'{"type": "https://www.twilio.com/docs/errors/20001", "title": "x", "status": 400, "code": 20001}'
+    assert answered(400, body) == NO_ANSWER
+
+
+def test_an_error_without_a_code_takes_the_status() -> None:
+    result = answered(400, b'{"message": "Bad"}')
+    assert (result.error_code, result.error, result.transient) == (400, "Unable to create record: Bad", False)
 
 
 def slack_error(status: int, error: str) -> SlackApiError:
