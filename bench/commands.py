@@ -112,8 +112,8 @@ async def settled(probe: Probe) -> None:
     r = probe.redis
     async with asyncio.timeout(WAIT_S):
         while True:
-            groups = await r.xinfo_groups("tb:jobs") if await r.exists("tb:jobs") else []
-            reading = any(int(g["consumers"]) > 0 for g in groups)
+            # A worker blocked on the job stream (Redis 7 lists no consumer before its first entry).
+            reading = any(c.get("cmd") == "xreadgroup" for c in await r.client_list())
             digests = await r.zrange("tb:due", 0, -1)
             [(_, timers)] = await r.pubsub_numsub("tb:wake:due")
             if reading and int(timers) > 0 and len(digests) >= LINES:
@@ -147,21 +147,26 @@ async def missed_calls(server: Process, sender: Sender, twilio: TwilioStandIn, s
 
 
 @asynccontextmanager
-async def world(checkout: Path, work: Path) -> AsyncIterator[tuple[Process, Sender, TwilioStandIn, SlackStandIn,
-                                                                   Probe]]:
-    """The stand-ins and the checkout's server with its own embedded Valkey."""
+async def world(checkout: Path, work: Path, redis_url: str | None = None) -> AsyncIterator[
+        tuple[Process, Sender, TwilioStandIn, SlackStandIn, Probe]]:
+    """The stand-ins and the checkout's server with its own embedded Valkey, or on `redis_url`
+    (its database flushed first; INFO commandstats counts the whole server, so nothing else
+    may use that server meanwhile)."""
     twilio = await TwilioStandIn(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN).start()
     slack = await SlackStandIn(bot_token=BOT_TOKEN).start()
     sender = Sender()
     (work / "textback.yml").write_text(LINES_FILE)
     port = processes.free_port()
-    env = processes.server_env(work, port=port, redis_url=None, slack_api=slack.api_url, twilio_api=twilio.url)
+    if redis_url:
+        async with Redis.from_url(redis_url) as fresh:
+            await fresh.flushdb()
+    env = processes.server_env(work, port=port, redis_url=redis_url, slack_api=slack.api_url, twilio_api=twilio.url)
     env["PYTHONPATH"] = str(checkout.resolve())  # `bot` from that checkout
     server = processes.spawn("server", [sys.executable, "-m", "bot", "serve"], env, work, port)
     redis: Redis | None = None
     try:
         await server.wait_healthy(sender.http)
-        url = processes.embedded_redis_url(work / "data")
+        url = redis_url or processes.embedded_redis_url(work / "data")
         if url is None:
             raise RuntimeError("cannot find the server's embedded Valkey in its data directory")
         redis = Redis.from_url(url)
@@ -175,9 +180,9 @@ async def world(checkout: Path, work: Path) -> AsyncIterator[tuple[Process, Send
         await twilio.stop()
 
 
-async def measure(checkout: Path, idle_s: float, calls: int) -> dict[str, Any]:
+async def measure(checkout: Path, idle_s: float, calls: int, redis_url: str | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="textback-commands-") as tmp:
-        async with world(checkout, Path(tmp)) as (server, sender, twilio, slack, probe):
+        async with world(checkout, Path(tmp), redis_url) as (server, sender, twilio, slack, probe):
             await settled(probe)
             await probe.reset()
             await asyncio.sleep(idle_s)  # the measurement itself: nothing is awaited here
@@ -188,9 +193,12 @@ async def measure(checkout: Path, idle_s: float, calls: int) -> dict[str, Any]:
             await probe.reset()
             await missed_calls(server, sender, twilio, slack, probe, callers, calls)
             busy = await probe.read()
-            version = (await probe.redis.info("server")).get("valkey_version", "?")
+            info = await probe.redis.info("server")
+            version = f"Valkey {info['valkey_version']}" if "valkey_version" in info else f"Redis {info.get('redis_version', '?')}"
     return {
-        "checkout": str(checkout.resolve()), "commit": _commit(checkout), "valkey": version, "lines": LINES,
+        "checkout": str(checkout.resolve()), "commit": _commit(checkout),
+        "valkey": info.get("valkey_version") or info.get("redis_version", "?"), "redis": version,
+        "embedded": redis_url is None, "lines": LINES,
         "idle": {"seconds": round(idle.seconds, 1), "commands": idle.total, "by_command": idle.by_command,
                  "per_minute": round(idle.total * 60 / idle.seconds, 1),
                  "by_command_per_minute": {k: round(n * 60 / idle.seconds, 1) for k, n in idle.by_command.items()}},
@@ -208,8 +216,9 @@ def _commit(checkout: Path) -> str:
 
 def render(r: dict[str, Any]) -> str:
     idle, calls = r["idle"], r["calls"]
-    lines = [f"Redis commands: server at {r['checkout']} ({r['commit']}), embedded Valkey {r['valkey']}, "
-             f"{r['lines']} lines", "",
+    server = r.get("redis") or f"Valkey {r.get('valkey', '?')}"  # results written before "redis" say "valkey"
+    where = f"embedded {server}" if r.get("embedded", True) else f"{server} at REDIS_URL"
+    lines = [f"Redis commands: server at {r['checkout']} ({r['commit']}), {where}, {r['lines']} lines", "",
              f"idle for {idle['seconds']:g} s: {idle['per_minute']:g} commands a minute"]
     lines += [f"  {name:<24} {n:>8g}" for name, n in idle["by_command_per_minute"].items()]
     lines += ["", f"{calls['count']} missed calls one after another, {calls['seconds']:g} s until all work was "
@@ -225,12 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--redis-url", help="run the server on this Redis instead of an embedded Valkey (its "
+                        "database is flushed; the whole server is counted, so nothing else may use it meanwhile)")
     args = parser.parse_args(argv)
     if not (args.checkout / "bot" / "__main__.py").is_file():
         parser.error(f"{args.checkout} is not a textback checkout (no bot/__main__.py)")
     if args.idle_seconds <= 0 or args.calls <= 0:
         parser.error("--idle-seconds and --calls must be positive")
-    r = asyncio.run(measure(args.checkout, args.idle_seconds, args.calls))
+    r = asyncio.run(measure(args.checkout, args.idle_seconds, args.calls, args.redis_url))
     print(render(r))
     if args.json is not None:
         args.json.write_text(json.dumps(r, indent=1) + "\n")
