@@ -14,6 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+from bot import logs
 from bot.handlers.table import register_all
 from bot.metrics import CONTENT_TYPE
 from bot.services import SERVICES, open_services
@@ -38,6 +39,8 @@ class SystemClock:
 def create_app(settings: Settings, *, clock: Clock | None = None, timing: Timing | None = None) -> web.Application:
     """Build the web application; connections open when it starts and close when it stops."""
     app = web.Application(middlewares=[redis_unavailable])
+    # However logging is set up around the app, Bolt's lines never carry a request's body.
+    logs.guard_framework_loggers()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with open_services(settings, clock or SystemClock(), timing or Timing()) as svc:

@@ -1,25 +1,65 @@
-"""Logging set-up: phone numbers never reach the logs in clear."""
+"""Logging set-up: phone numbers never reach the logs in clear, request bodies never at all."""
 
 from __future__ import annotations
 
 import logging
 import re
 
-# E.164-looking runs of digits (with or without +), 8-15 digits. Masked as a safety net
-# behind the explicit `phones.mask` calls, so a careless log line cannot leak a caller.
-_NUMBER = re.compile(r"(?<![\w.])(\+?\d)\d{3,10}(\d{4})(?!\d|\.\d)")
+# E.164-looking runs of digits, 8-15 digits, with or without a `+` (also URL-encoded, `%2B`, as
+# in a form body). Masked as a safety net behind the explicit `phones.mask` calls, so a careless
+# log line cannot leak a caller. A `+` or `%2B` counts even after a letter (`From=%2B1...`).
+_NUMBER = re.compile(r"(?:(\+|%2[Bb])|(?<![\w.]))(\d)(\d{3,10})(\d{4})(?!\d|\.\d)")
+# A bare 10- or 13-digit run starting with 1 is a Unix time in seconds or milliseconds
+# (2001-2033), never a number: North American numbers are 10 digits with a first digit of 2-9,
+# or 11 with the country code 1, and no other country code starts with 1.
+_UNIX_TIME_LENGTHS = (10, 13)
+
+# Bolt logs a failed signature check at INFO with the whole raw body: message texts, and
+# slash-command text with numbers URL-encoded. A stale timestamp or a rotated secret would put
+# every request's customer data in the logs; the timestamp alone is what diagnoses those.
+_BOLT_SIGNATURE = re.compile(r"Invalid request signature detected \(signature: .*?, timestamp: (\S*?), body: ", re.S)
+BOLT_LOGGERS = ("slack_bolt.RequestVerification",)
 
 
 def mask_numbers(text: str) -> str:
     """Replace phone-number-looking digit runs, keeping the first and the last four digits."""
-    return _NUMBER.sub(lambda m: f"{m.group(1)}******{m.group(2)}", text)
+    return _NUMBER.sub(_masked, text)
+
+
+def _masked(m: re.Match[str]) -> str:
+    plus, first, middle, last = m.group(1) or "", m.group(2), m.group(3), m.group(4)
+    if not plus and first == "1" and len(first + middle + last) in _UNIX_TIME_LENGTHS:
+        return m.group(0)
+    return f"{plus}{first}******{last}"
+
+
+def without_request_body(message: str) -> str:
+    """Bolt's signature-failure line with its signature and body cut off; other lines unchanged."""
+    found = _BOLT_SIGNATURE.match(message)
+    if found is None:
+        return message
+    return f"Invalid request signature detected (timestamp: {found.group(1)}; body not logged)"
 
 
 class MaskingFilter(logging.Filter):
+    """Rewrites a record's message: no request body, no number in clear."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask_numbers(record.getMessage())
+        record.msg = mask_numbers(without_request_body(record.getMessage()))
         record.args = ()
         return True
+
+
+def guard_framework_loggers() -> None:
+    """Rewrite Bolt's body-carrying lines where they are made, before any handler sees them.
+
+    A filter on the logger itself also covers handlers added by others (pytest's capture, an
+    embedding application), which the filter on `configure`'s handler does not. Idempotent.
+    """
+    for name in BOLT_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, MaskingFilter) for f in logger.filters):
+            logger.addFilter(MaskingFilter())
 
 
 def configure(level: int = logging.INFO) -> None:
@@ -30,6 +70,7 @@ def configure(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    guard_framework_loggers()
     # aiohttp's access log prints query strings, which carry line numbers.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # twilio-python logs every request's URL, query and headers at INFO.

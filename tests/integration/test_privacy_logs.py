@@ -46,6 +46,21 @@ async def test_info_logs_hold_no_numbers_or_bodies(rig: Rig, caplog: pytest.LogC
         assert text not in raw
 
 
+async def test_a_failed_slack_verification_logs_no_body(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    """A stale timestamp or a rotated secret must not write what people typed, or a number, to the logs."""
+    caplog.set_level(logging.DEBUG)
+    # Bolt fixes its loggers' levels when the app is built; this one reports signature failures.
+    caplog.set_level(logging.DEBUG, logger="slack_bolt.RequestVerification")
+    status, _ = await rig.slash(f"callers {CALLER}", channel=CHANNEL, secret="rotated-secret")
+    assert status == 401
+    _, status = await rig.team_replies(CHANNEL, "1712345678.123456", SECRET_TEXT, secret="rotated-secret")
+    assert status == 401
+    raw = "\n".join(r.getMessage() for r in caplog.records)
+    assert raw.count("Invalid request signature") == 2, "both refusals are still logged"
+    for leaked in (digits_of(CALLER)[1:], SECRET_TEXT, "gate code", "callers"):
+        assert leaked not in raw, f"{leaked!r} is in the logs"
+
+
 def test_the_configured_handler_masks_numbers_that_slip_through() -> None:
     root = logging.getLogger()
     saved = root.handlers[:], root.level

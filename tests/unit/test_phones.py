@@ -130,6 +130,26 @@ def test_log_masking_catches_numbers_but_not_slack_timestamps() -> None:
     assert "1700000000.000100" in masked
 
 
+def test_log_masking_catches_url_encoded_numbers() -> None:
+    body = "command=%2Ftextback&text=callers+%2B17376751002&from=%2b15125550123"
+    masked = mask_numbers(body)
+    assert "7376751002" not in masked and "5125550123" not in masked
+    assert "%2B1******1002" in masked and "%2b1******0123" in masked
+
+
+@pytest.mark.parametrize("stamp", ["1712345678", "1712345678123", "1712345678.123456", "1000000000", "1999999999"])
+def test_log_masking_leaves_unix_times_alone(stamp: str) -> None:
+    line = f"timestamp: {stamp}, due {stamp}"
+    assert mask_numbers(line) == line
+
+
+def test_log_masking_still_masks_what_could_be_a_number_near_a_time() -> None:
+    # Ten digits not starting with 1 are a North American number; with a + anything is.
+    for number, shown in [("5125550123", "5******0123"), ("+1712345678", "+1******5678"),
+                          ("17123456789", "1******6789")]:
+        assert mask_numbers(f"at {number}.") == f"at {shown}.", number
+
+
 def test_timezone_of_a_number_comes_from_its_area_code_when_it_names_one_zone() -> None:
     assert phones.timezone_of("+15125550123") == "America/Chicago"
     assert phones.timezone_of("+12125550123") == "America/New_York"
