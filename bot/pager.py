@@ -12,6 +12,7 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 from bot.phones import mask
+from bot.slack.blocks import escape
 from bot.slack.gateway import SlackThreads
 from bot.twilio.gateway import SEND_TIMEOUT_S, refusal
 from workflows.conversation import Conversation
@@ -34,7 +35,9 @@ class SlackTwilioPager:
             log.warning("page: cannot open a direct message with %s", user)
             return None
         link = await self._chat.permalink(conv)
-        body = text + (f" <{link}|Open the thread>" if link else f" See <#{conv.channel}>.")
+        # The text is plain and may hold what a caller sent as their ID (a SIP address, an
+        # alphanumeric sender): escaped, it can neither mention anyone nor form a link.
+        body = escape(text) + (f" <{link}|Open the thread>" if link else f" See <#{conv.channel}>.")
         posted: dict[str, Any] | None = await self._chat.call(
             "chat.postMessage", channel=channel, text=body, unfurl_links=False, unfurl_media=False
         )

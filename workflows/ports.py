@@ -286,7 +286,7 @@ class Pager(Protocol):
     """Reaches a person directly: a Slack DM, and a phone call when configured."""
 
     async def dm(self, user: str, text: str, conv: Conversation) -> str | None:
-        """A direct message to `user` linking to the conversation's thread; its id or None."""
+        """A direct message of plain `text` (escaped by the pager) linking to the thread; its id or None."""
         ...
 
     async def call(self, *, to: str, from_: str, say: str) -> str | None:

@@ -165,3 +165,15 @@ async def test_a_button_on_a_card_of_a_forgotten_conversation_is_answered(ft_rig
     assert "no longer exists" in ft_rig.slack.ephemerals[-1]["text"]
 
 
+
+
+async def test_the_reminder_dm_escapes_a_caller_id_that_is_not_a_number(ft_rig: Rig, clock: FakeClock) -> None:
+    """A SIP `From` is shown as sent: in a DM it must read as text, never as a mention or a link."""
+    sip = "sip:<!channel>&<https://evil.example|verify>@evil.example"
+    clock.set(TUESDAY_10)
+    await ft_rig.missed_call(sip, LINE)
+    await ft_rig.settle()
+    await at(ft_rig, clock, TUESDAY_10 + timedelta(minutes=60))
+    [dm] = dms(ft_rig)
+    assert "sip:&lt;!channel&gt;&amp;&lt;https://evil.example|verify&gt;@evil.example" in dm["text"]
+    assert "<!channel>" not in dm["text"] and "<https://evil.example" not in dm["text"]

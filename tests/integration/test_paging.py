@@ -167,3 +167,15 @@ def test_block_kit_limits_of_the_card() -> None:
         if isinstance(text, dict):
             assert len(text["text"]) <= 3000
 
+
+
+async def test_the_page_dm_escapes_a_sender_that_is_not_a_number(ft_rig: Rig, clock: FakeClock) -> None:
+    """An alphanumeric sender is shown as sent: in the on-call DM it must stay text."""
+    sender = "Bank<!here>&<https://evil.example|verify>"
+    clock.set(TWO_AM)
+    await ft_rig.caller_texts(sender, LINE, "burst pipe!")
+    await ft_rig.settle()
+    await ft_rig.fire_due()
+    [dm] = dms(ft_rig)
+    assert "Bank&lt;!here&gt;&amp;&lt;https://evil.example|verify&gt;" in dm["text"]
+    assert "<!here>" not in dm["text"] and "<https://evil.example" not in dm["text"]
