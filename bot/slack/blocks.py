@@ -11,6 +11,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import emoji
@@ -35,6 +36,8 @@ _QUOTE = re.compile(r"^(?:&gt;&gt;&gt;|&gt;)[ \t]?", re.M)
 # A shortcode must not follow a letter or digit, so times (10:30:45) and URLs are left alone.
 _SHORTCODE = re.compile(r"(?<!\w):([a-z0-9_+-]+):(?!\w)")
 _SLACK_FLAG = re.compile(r"flag-([a-z]{2})")
+# RFC 3986 reserved and unreserved characters, and `%` so existing escapes stay as they are.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
 
 def _marker(char: str) -> re.Pattern[str]:
@@ -49,6 +52,16 @@ _MARKERS = (_marker("~"), _marker("*"), _marker("_"))
 def escape(text: str) -> str:
     """Caller text into Slack: the three characters Slack decodes, `&` first."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link_target(url: str) -> str:
+    """A URL for the left of `<url|label>`: `|`, `<`, `>`, spaces and quotes percent-encoded.
+
+    A caller's MMS URL is shown as a link whose label we choose; a `|` left in it would end the
+    URL and let the rest of it stand as the label ("Click to verify your bank"). Encoded, the
+    link still opens the same resource and shows only our label.
+    """
+    return escape(quote(url, safe=_URL_SAFE))
 
 
 def unescape(text: str) -> str:
@@ -294,7 +307,7 @@ def entry(e: Entry, conv: Conversation, tz: str) -> tuple[str, list[Block]]:
             {"type": "context", "elements": [_mrkdwn(f"{who} · {when}")]},
             {"type": "section", "text": _mrkdwn(body)},
         ]
-        links = [f"<{escape(url)}|attachment {i}>" for i, url in enumerate(e.media, 1)]
+        links = [f"<{link_target(url)}|attachment {i}>" for i, url in enumerate(e.media, 1)]
         if links:
             blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(links))]})
         return f"Caller: {escape(e.text)}"[:3000], blocks

@@ -39,6 +39,17 @@ async def test_mms_media_shown_as_links(rig: Rig) -> None:
     assert f"<{url}|attachment 1>" in blocks_text(rig.slack.thread(CHANNEL, thread)[-1])
 
 
+async def test_a_media_url_cannot_give_its_link_another_label(rig: Rig) -> None:
+    thread = await open_thread(rig)
+    url = "https://evil.example/x|Click to verify your bank|"
+    await rig.caller_texts(CALLER, LINE, "see photo", media=(url, "https://evil.example/<!channel>"))
+    await rig.settle()
+    text = blocks_text(rig.slack.thread(CHANNEL, thread)[-1])
+    assert "<https://evil.example/x%7CClick%20to%20verify%20your%20bank%7C|attachment 1>" in text
+    assert "<https://evil.example/%3C!channel%3E|attachment 2>" in text
+    assert "|Click" not in text and "<!channel>" not in text
+
+
 async def test_a_burst_of_caller_texts_keeps_its_order(rig: Rig) -> None:
     thread = await open_thread(rig)
     for i in range(8):
