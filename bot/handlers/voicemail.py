@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -51,20 +52,36 @@ async def _conversation(svc: Services, job: VoicemailJob | VoicemailTranscriptJo
     return line, conv
 
 
-def _trusted_media_url(svc: Services, url: str) -> str | None:
-    """The recording's MP3 URL, only on Twilio's API host (or the configured stand-in/staging host)."""
-    parts = urlsplit(url)
-    allowed = {"api.twilio.com", urlsplit(svc.settings.twilio_api_url).netloc}
-    if parts.scheme not in ("https", "http") or parts.netloc not in allowed or "/Recordings/" not in parts.path:
+def recording_media_url(url: str, *, api_url: str) -> str | None:
+    """The recording's MP3 URL, only on Twilio's API host (or the configured stand-in/staging host).
+
+    The fetch carries the account's credentials, so it goes over https only. Plain http is
+    allowed for one case: the configured API is itself http on a loopback address (the local
+    stand-ins of the tests and the demo), where nothing crosses a network.
+    """
+    parts, api = urlsplit(url), urlsplit(api_url)
+    if parts.netloc not in {"api.twilio.com", api.netloc} or "/Recordings/" not in parts.path:
+        return None
+    local = parts.scheme == api.scheme == "http" and parts.netloc == api.netloc and _loopback(api.hostname)
+    if parts.scheme != "https" and not local:
         return None
     return url if url.endswith(".mp3") else url + ".mp3"
 
 
+def _loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
 async def fetch_recording(svc: Services, url: str) -> bytes | None:
     """The recording's audio, or None when it cannot be fetched (the thread then says so)."""
-    media = _trusted_media_url(svc, url)
+    media = recording_media_url(url, api_url=svc.settings.twilio_api_url)
     if media is None:
-        log.warning("voicemail recording URL is not Twilio's; not fetched")
+        log.warning("voicemail recording URL is not Twilio's over https; not fetched")
         return None
     auth = aiohttp.BasicAuth(svc.settings.twilio_account_sid, svc.settings.twilio_auth_token)
     try:
