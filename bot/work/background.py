@@ -25,6 +25,8 @@ class Background:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Tasks a drain had to cancel, by name: work that did not finish in time (tests fail on it).
+        self.cancelled: list[str] = []
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
@@ -46,4 +48,6 @@ class Background:
                 break
             await asyncio.wait(set(self._tasks), timeout=left)
         for task in list(self._tasks):
+            log.warning("background task %s still running after %.0f s; cancelled", task.get_name(), timeout)
+            self.cancelled.append(task.get_name())
             task.cancel()

@@ -43,6 +43,9 @@ async def rig_for(yaml: str, redis_url: str, clock: FakeClock, tmp_path: Path) -
         yield r
         assert not r.twilio.violations, r.twilio.violations
         assert not r.slack.violations, r.slack.violations
+        tasks = r.services.tasks
+    # Shutting down waits for background work; a test must not leave any still running then.
+    assert tasks.cancelled == [], f"background work left running: {tasks.cancelled}"
 
 
 @pytest.fixture
