@@ -8,10 +8,11 @@ the TwiML documents the voice routes answer with.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, cast
-from urllib.parse import quote, urlencode
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
 
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
@@ -72,16 +73,42 @@ def public_request_url(public_url: str, raw_path: str) -> str:
     return public_url.rstrip("/") + raw_path
 
 
+FORM = "application/x-www-form-urlencoded"
+SMALL_INT = re.compile(r"[0-9]{1,9}")  # every count, duration and error code Twilio sends
+UTF8_NAMES = ("utf-8", "utf8", "us-ascii", "ascii")  # ASCII is UTF-8's subset
+
+
+def read_form(content_type: str, charset: str | None, body: bytes) -> MultiDictProxy[str] | None:
+    """The form Twilio posted, or None for anything else (multipart, another charset, bytes
+    that are not UTF-8): every value a str, and no parser that can raise on what a stranger sends.
+
+    Twilio posts urlencoded UTF-8 only, so a body in any other shape is refused before its
+    signature is checked.
+    """
+    if content_type != FORM or (charset is not None and charset.lower() not in UTF8_NAMES):
+        return None
+    try:
+        # As aiohttp's request.post() reads a form, but strict about UTF-8.
+        pairs = parse_qsl(body.rstrip().decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        return None
+    return MultiDictProxy(MultiDict(pairs))
+
+
+def ascii_int(value: str) -> int | None:
+    """`value` as an int when it is 1-9 ASCII digits, else None. Not `str.isdigit()`: it says
+    yes to "²", which `int()` refuses, and `int()` refuses more than 4,300 digits too."""
+    return int(value) if SMALL_INT.fullmatch(value) else None
+
+
 def signed(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
     """Refuse (403, no side effect) any request whose X-Twilio-Signature does not match."""
 
     async def route(request: web.Request) -> web.Response:
         svc = request.app[SERVICES]
-        try:
-            # Twilio posts urlencoded forms, so every value is a str (files only come multipart).
-            params = cast(MultiDictProxy[str], await request.post())
-        except (UnicodeDecodeError, ValueError):
-            log.warning("refused %s: unreadable form body", request.path)
+        params = read_form(request.content_type, request.charset, await request.read())
+        if params is None:
+            log.warning("refused %s: not a UTF-8 urlencoded form", request.path)
             return web.Response(status=400)
         url = public_request_url(svc.settings.public_url, request.raw_path)
         token = svc.settings.twilio_auth_token
@@ -266,7 +293,7 @@ async def recording(
     if kind == "status" and params.get("RecordingStatus") == "completed" and url:
         duration = params.get("RecordingDuration", "0")
         job = VoicemailJob(line=line.number, caller=caller, call_sid=call_sid, recording_sid=recording_sid,
-                           url=url, at=now, duration=int(duration) if duration.isdigit() else 0)
+                           url=url, at=now, duration=ascii_int(duration) or 0)
         await svc.jobs.enqueue(job, claim=keys.claim("voicemail", recording_sid or call_sid))
     elif kind == "transcript" and params.get("TranscriptionStatus") in ("completed", "failed"):
         transcript = VoicemailTranscriptJob(
@@ -279,10 +306,7 @@ async def recording(
 
 
 def media_of(params: MultiDictProxy[str]) -> tuple[str, ...]:
-    try:
-        count = min(int(params.get("NumMedia", "0") or 0), 10)
-    except ValueError:
-        count = 0
+    count = min(ascii_int(params.get("NumMedia", "")) or 0, 10)
     urls = (params.get(f"MediaUrl{i}", "") for i in range(count))
     return tuple(u for u in urls if u)
 
@@ -310,7 +334,7 @@ async def sms_status(
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
     if sid and status:
         code = params.get("ErrorCode", "")
-        report = DeliveryJob(sid=sid, status=status, error_code=int(code) if code.isdigit() else None)
+        report = DeliveryJob(sid=sid, status=status, error_code=ascii_int(code))
         await svc.jobs.enqueue(report, claim=keys.claim("status", f"{sid}:{status}"))
     return web.Response(status=204)
 
