@@ -121,7 +121,7 @@ def _redis_url(raw: str | None, errors: list[str]) -> str | None:
 def _port(raw: str | None, errors: list[str]) -> int:
     if raw is None:
         return DEFAULT_PORT
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 65535:
         errors.append(f'PORT: "{raw}" is not a port number (1-65535)')
         return DEFAULT_PORT
     return int(raw)

@@ -24,7 +24,7 @@ def parse_duration(text: str | int) -> int:
             raise ValueError(f"{text} is negative: {EXAMPLE}")
         return text
     cleaned = text.strip()
-    if cleaned.isdigit():
+    if cleaned.isascii() and cleaned.isdigit():  # not `²`: isdigit() says yes, int() no
         return int(cleaned)
     total, pos, seen = 0, 0, set()
     for match in _PART.finditer(cleaned):
@@ -44,7 +44,7 @@ def parse_duration(text: str | int) -> int:
 def parse_duration_with_unit(text: str | int) -> int:
     """parse_duration, refusing a bare number: the lines file and Slack both ask for a unit."""
     bare = str(text).strip()
-    if (isinstance(text, int) and not isinstance(text, bool)) or bare.isdigit():
+    if (isinstance(text, int) and not isinstance(text, bool)) or (bare.isascii() and bare.isdigit()):
         # A bare 5 could mean minutes or seconds; guessing wrong gives 5-second reminders.
         raise ValueError(f'{bare} has no unit: write "{bare}m" for minutes or "{bare}s" for seconds')
     return parse_duration(text)

@@ -347,7 +347,7 @@ def period_start(text: str, now: datetime) -> datetime | None:
         return None
     units = {"h": 3600, "d": 86400, "w": 7 * 86400}
     number, unit = cleaned[:-1], cleaned[-1:]
-    if unit not in units or not number.isdigit() or int(number) == 0:
+    if unit not in units or not (number.isascii() and number.isdigit()) or int(number) == 0:
         raise ValueError(f'"{text}" is not a period: use e.g. 7d, 24h, 4w or all')
     return now - timedelta(seconds=int(number) * units[unit])
 

@@ -95,7 +95,7 @@ def _switch(text: str) -> bool:
 
 
 def _escalation(text: str) -> int:
-    if text.strip().isdigit():
+    if text.strip().isascii() and text.strip().isdigit():
         raise ValueError(f'{text.strip()} has no unit: write "{text.strip()}m" for minutes')
     seconds = parse_duration(text)
     if not 30 <= seconds <= 4 * 3600:

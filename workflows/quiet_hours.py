@@ -23,7 +23,7 @@ DAY = 24 * 60
 
 def _minutes(text: str) -> int:
     hh, sep, mm = text.strip().partition(":")
-    if not sep or not hh.isdigit() or not mm.isdigit() or len(mm) != 2:
+    if not sep or not (hh.isascii() and hh.isdigit()) or not (mm.isascii() and mm.isdigit()) or len(mm) != 2:
         raise ValueError(f'"{text.strip()}" is not a time: write it like 21:00')
     hours, minutes = int(hh), int(mm)
     if not (0 <= hours <= 23 and 0 <= minutes <= 59):

@@ -237,3 +237,10 @@ def test_parse_duration_rejects_booleans_and_negatives() -> None:
 def test_format_duration_reads_back(seconds: int, text: str) -> None:
     assert format_duration(seconds) == text
     assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["²", "5²", "1¹m"])
+def test_digits_int_cannot_read_are_refused_in_our_words(text: str) -> None:
+    """`²` passes `str.isdigit()`; the refusal must be ours, with the example, not int()'s."""
+    with pytest.raises(ValueError, match="is not a duration"):
+        parse_duration(text)

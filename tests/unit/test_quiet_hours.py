@@ -128,3 +128,8 @@ def test_quiet_hours_mistakes_are_named(value: str, problem: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_config(with_quiet(value), "t.yml")
     assert any("lines[0].quiet_hours" in e and problem in e for e in err.value.errors), err.value.errors
+
+
+def test_a_time_with_digits_int_cannot_read_is_refused_in_our_words() -> None:
+    with pytest.raises(ValueError, match="is not a time"):
+        parse_quiet_hours("2¹:00-08:00")

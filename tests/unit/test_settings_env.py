@@ -178,3 +178,8 @@ def test_secrets_never_appear_in_the_settings_repr() -> None:
            "REDIS_URL": "redis://default:SECRET4@host:6379", "TEXTBACK_CONFIG": str(REPO / "textback.example.yml")}
     text = repr(load_settings(env))
     assert "SECRET" not in text and "public_url='https://x.example'" in text
+
+
+def test_a_port_of_digits_int_cannot_read_is_reported_not_raised() -> None:
+    """`²` passes `str.isdigit()`, and `int()` raises on it."""
+    assert env_errors(dict(REQUIRED_ENV, PORT="8²")) == ['PORT: "8²" is not a port number (1-65535)']
