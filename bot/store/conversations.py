@@ -514,6 +514,11 @@ class RedisTextbacks:
         await self._answered(keys=[keys.job_steps(job_id), keys.DUE, keys.JOBS, keys.due_job(job_id)],
                              args=[step, record, job_id, *entry])
 
+    def forget(self, job_id: str) -> None:
+        """Drop what `decide` kept for a send that ended without `answered` (it raised): the job
+        then runs at its recovery time."""
+        self._pending.pop(job_id, None)
+
     async def plan(self, ask: TextbackAsk) -> tuple[bool, str, str]:
         raw = await self._run(ask, "", ["", 0, "", "", "", 0, 0])
         assert raw is not None  # without a job id there is no call claim to lose

@@ -272,6 +272,7 @@ async def _text_back(svc: Services, call: MissedCall, plan: TextbackPlan, job_id
         result = await send_from_webhook(call, plan, job_id=job_id, sms=svc.sms, record=svc.textbacks, now=call.at)
     finally:
         svc.jobs.lane.leave(job_id)
+        svc.textbacks.forget(job_id)
     if result.ok:  # for /metrics: from the missed call's webhook to the SMS accepted
         svc.metrics.textback_latency.observe(time.perf_counter() - started)
 
