@@ -19,10 +19,11 @@ from bot.settings import DEFAULT_TWILIO_API_URL, Settings
 from bot.slack.gateway import MeteredWebClient, SlackDirectory, SlackThreads
 from bot.store.bursts import RedisBursts
 from bot.store.connection import RedisHandle, open_redis
-from bot.store.conversations import ConversationLocks, RedisCallerFlags, RedisConversationStore, RedisTextbacks
+from bot.store.conversations import ConversationLocks, RedisCallerFlags, RedisConversationStore
 from bot.store.leads import RedisLeads
 from bot.store.line_settings import RedisLineSettings
 from bot.store.line_types import RedisLineTypes
+from bot.store.textbacks import RedisTextbacks
 from bot.twilio.gateway import MessagesApi, MeteredSms, TwilioSms, make_client
 from bot.twilio.lookup import TwilioLineTypes
 from bot.twilio.numbers import TwilioNumbers

@@ -31,12 +31,13 @@ PRODUCT = (str(ROOT / "bot") + "/", str(ROOT / "workflows") + "/")
 # (bot/store/connection.py): its one watchdog replaced redis-py's timer per send and read.
 # Then 18: the text-back leaves from the webhook (decided and recorded in one step), from a
 # task shutdown waits for (bot/work/background.py), and that step phrases the cooldown's
-# reason before it knows whether it applies (workflows/durations.py).
-MAX_TO_POST = 18
+# reason before it knows whether it applies (workflows/durations.py). Then 19: that step
+# has a module of its own (bot/store/textbacks.py), split from the conversation's store.
+MAX_TO_POST = 19
 # The whole story adds what the call leads to: the lead and its CRM job, the day's figures,
 # the reminder ladder in the due set (bot/work/deadlines.py) and the timer's wake-up (the
 # files added above count here too).
-MAX_WHOLE = 30
+MAX_WHOLE = 31
 OTHER_CALLER = "+15125550177"
 
 

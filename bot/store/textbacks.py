@@ -1,0 +1,147 @@
+"""A missed call's text-back decided, and its job recorded, in one Redis step (the
+`TextbackRecord` port); the send's answer logged, and the job let go, in another."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+from bot.store import keys
+from bot.store.conversations import (
+    BLOCKED,
+    LANDLINE,
+    OPTED_OUT,
+    OPTED_OUT_ELSEWHERE,
+    STEPS_TTL_S,
+    RedisCallerFlags,
+)
+from workflows.jobs import encode
+from workflows.ports import TextbackAsk
+
+# --- A missed call's text-back, decided in one step -----------------------------------------
+
+# The checks of `RedisCallerFlags.suppression`, the cooldown claim and the first-text mark, the
+# plan and the "sending" mark in the job's step log, and the job's record: one round trip
+# before the SMS. With a job id (ARGV[11]) the call is claimed first (Twilio retries a webhook),
+# and the job is recorded: straight into the stream when no text is due, else in the due set
+# until the webhook logs the send's answer (`_ANSWERED`), or RECOVER_AFTER when it never does.
+# KEYS: 1 steps, 2 cooldown, 3 texted, 4 landlines, 5 blocked, 6 call claim, 7 job hash,
+#       8 due set, 9 stream, 10.. opted out on this line, then on the others that count.
+# ARGV: 1 owner, 2 caller, 3 cooldown s, 4 reason, 5 first body, 6 later body, 7 cooldown
+#       reason, 8 step name, 9 sending mark, 10 steps ttl, 11 job id, 12 claim ttl, 13 kind,
+#       14 args, 15 gen, 16 born ms, 17 recover at, 18..21 the flags' reasons.
+_DECIDE = """
+local job = ARGV[11]
+if job ~= '' and not redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[12]) then return false end
+local function mine(key, ttl)
+  local taken
+  if ttl then taken = redis.call('SET', key, ARGV[1], 'NX', 'EX', ttl)
+  else taken = redis.call('SET', key, ARGV[1], 'NX') end
+  return taken or redis.call('GET', key) == ARGV[1]
+end
+local reason, body = ARGV[4], ''
+if reason == '' then
+  for i = 10, #KEYS do
+    if redis.call('SISMEMBER', KEYS[i], ARGV[2]) == 1 then reason = ARGV[i == 10 and 18 or 19]; break end
+  end
+end
+if reason == '' and redis.call('SISMEMBER', KEYS[5], ARGV[2]) == 1 then reason = ARGV[20] end
+if reason == '' and redis.call('SISMEMBER', KEYS[4], ARGV[2]) == 1 then reason = ARGV[21] end
+if reason == '' then
+  if not mine(KEYS[2], ARGV[3]) then reason = ARGV[7]
+  elseif mine(KEYS[3], nil) then body = ARGV[5] else body = ARGV[6] end
+end
+local send = reason == ''
+if job ~= '' then
+  local plan = cjson.encode({send = send, body = body, reason = reason})
+  if send then
+    redis.call('HSET', KEYS[1], 'plan', plan, ARGV[8], ARGV[9])
+    redis.call('HSET', KEYS[7], 'kind', ARGV[13], 'args', ARGV[14], 'gen', ARGV[15], 'attempts', '0',
+               'born', ARGV[16], 'seq', '0', 'group', '')
+    redis.call('ZADD', KEYS[8], ARGV[17], job)
+  else
+    redis.call('HSET', KEYS[1], 'plan', plan)
+    redis.call('XADD', KEYS[9], '*', 'kind', ARGV[13], 'args', ARGV[14], 'seq', '0', 'id', job, 'gen', '',
+               'attempts', '0', 'born', ARGV[16])
+  end
+  redis.call('EXPIRE', KEYS[1], ARGV[10])
+end
+return {send and 1 or 0, body, reason}
+"""
+
+# The webhook's send was answered: log it, and move the job from the due set into the stream
+# (unless the timer already did: then it runs once, as recorded). Its hash goes with it: nothing
+# cancels a missed call's job, and a retry records the hash anew.
+# KEYS: 1 steps, 2 due set, 3 stream, 4 job hash. ARGV: 1 step, 2 record, 3 job id, 4 kind, 5 args, 6 gen, 7 born.
+_ANSWERED = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('ZREM', KEYS[2], ARGV[3]) == 1 then
+  redis.call('DEL', KEYS[4])
+  redis.call('XADD', KEYS[3], '*', 'kind', ARGV[4], 'args', ARGV[5], 'seq', '0', 'id', ARGV[3], 'gen', '',
+             'attempts', '0', 'born', ARGV[7])
+end
+return 1
+"""
+
+
+class RedisTextbacks:
+    """The `TextbackRecord` port: a missed call's text-back decided, and its job recorded, in
+    one Lua step; the send's answer logged, and the job let go, in another."""
+
+    def __init__(self, redis: Redis, flags: RedisCallerFlags) -> None:
+        self._r = redis
+        self._flags = flags
+        self._decide, self._answered = (redis.register_script(lua) for lua in (_DECIDE, _ANSWERED))
+        # What the release needs to write the job's stream entry, kept from its decide.
+        self._pending: dict[str, list[str]] = {}
+
+    async def _run(self, ask: TextbackAsk, job_id: str, job_args: list[str | int | float]) -> list[Any] | None:
+        opted_out = [keys.opted_out(line) for line in (ask.line, *self._flags.other_lines(ask.line))]
+        names = [keys.job_steps(job_id), keys.cooldown(ask.line, ask.caller), keys.texted(ask.line, ask.caller),
+                 keys.LANDLINES, keys.blocked(ask.line), keys.claim("missed", ask.owner), keys.due_job(job_id),
+                 keys.DUE, keys.JOBS, *opted_out]
+        args: list[str | int | float] = [
+            ask.owner, ask.caller, ask.cooldown_s, ask.reason, ask.first_body, ask.later_body, ask.cooldown_reason,
+            ask.step, ask.sending, STEPS_TTL_S, *job_args, OPTED_OUT, OPTED_OUT_ELSEWHERE, BLOCKED, LANDLINE,
+        ]
+        return cast(list[Any] | None, await self._decide(keys=names, args=args))
+
+    @staticmethod
+    def _decided(raw: list[Any]) -> tuple[bool, str, str]:
+        send, body, reason = raw
+        return bool(int(send)), _text(body), _text(reason)
+
+    async def decide(self, ask: TextbackAsk, *, job_id: str, job: object, now: datetime,
+                     recover_at: datetime) -> tuple[bool, str, str] | None:
+        kind, wire = encode(job)
+        entry = [kind, json.dumps(wire, separators=(",", ":")), secrets.token_hex(8), str(int(now.timestamp() * 1000))]
+        raw = await self._run(ask, job_id, [job_id, keys.CLAIM_TTL_S, *entry, recover_at.timestamp()])
+        if raw is None:
+            return None
+        decided = self._decided(raw)
+        if decided[0]:
+            self._pending[job_id] = entry
+        return decided
+
+    async def answered(self, job_id: str, step: str, record: str) -> None:
+        entry = self._pending.pop(job_id)
+        await self._answered(keys=[keys.job_steps(job_id), keys.DUE, keys.JOBS, keys.due_job(job_id)],
+                             args=[step, record, job_id, *entry])
+
+    def forget(self, job_id: str) -> None:
+        """Drop what `decide` kept for a send that ended without `answered` (it raised): the job
+        then runs at its recovery time."""
+        self._pending.pop(job_id, None)
+
+    async def plan(self, ask: TextbackAsk) -> tuple[bool, str, str]:
+        raw = await self._run(ask, "", ["", 0, "", "", "", 0, 0])
+        assert raw is not None  # without a job id there is no call claim to lose
+        return self._decided(raw)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
