@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from datetime import datetime
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 
 from bot.services import Services
 from bot.slack import home
@@ -23,19 +27,27 @@ log = logging.getLogger(__name__)
 HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 
 
+def text_at(obj: Any, *path: str) -> str:
+    """The string at `path` in nested objects, or "" where Slack's shape is not there: a signed
+    body with a list or an object where Slack sends a string is ignored, not a 500."""
+    for key in path:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj if isinstance(obj, str) else ""
+
+
 def team_reply_of(event: dict[str, Any]) -> TeamReply | None:
     """The human thread reply in `event`, or None for anything that must not become an SMS."""
     if event.get("subtype") not in HUMAN_SUBTYPES or event.get("bot_id") or event.get("app_id"):
         return None
-    user, ts, thread_ts = event.get("user"), event.get("ts"), event.get("thread_ts")
+    user, ts, thread_ts = text_at(event, "user"), text_at(event, "ts"), text_at(event, "thread_ts")
     if not user or not ts or not thread_ts or thread_ts == ts:
         return None
     return TeamReply(
-        channel=str(event.get("channel", "")),
-        thread_id=str(thread_ts),
-        message_id=str(ts),
-        user=str(user),
-        raw_text=str(event.get("text") or ""),
+        channel=text_at(event, "channel"),
+        thread_id=thread_ts,
+        message_id=ts,
+        user=user,
+        raw_text=text_at(event, "text"),
     )
 
 
@@ -70,6 +82,28 @@ def register(bolt: AsyncApp, svc: Services) -> None:
     bolt.action(re.compile(r"^tb_"))(on_card_action)
     router.register(bolt, svc)
     home.register(bolt, svc)
+    bolt.error(on_listener_error)
+
+
+# A listener that raises on a signed body read a shape Slack does not send: refused, not a 500.
+SHAPE_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError)
+
+
+async def on_listener_error(error: Exception) -> BoltResponse:
+    """Bolt's answer when a listener raised: 503 (Slack sends it again) while Redis cannot
+    record it, 400 for a body of a shape Slack does not send, 500 for anything else. One log
+    line each, never the body (it carries messages and phone numbers)."""
+    if isinstance(error, (RedisConnectionError, RedisTimeoutError)):
+        log.error("redis unavailable, Slack request refused for retry: %r", error)
+        return BoltResponse(status=503, body="", headers={"Retry-After": "5"})
+    if isinstance(error, SHAPE_ERRORS):
+        frame = traceback.extract_tb(error.__traceback__)[-1:]
+        where = f"{frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno}" if frame else "?"
+        log.warning("refused a signed Slack request our listener cannot read: %s at %s",
+                    type(error).__name__, where)
+        return BoltResponse(status=400, body="")
+    log.error("a Slack listener failed", exc_info=error)
+    return BoltResponse(status=500, body="")
 
 
 CARD_ACTIONS = frozenset({"tb_ack", "tb_claim", "tb_resolve", "tb_snooze_1h", "tb_snooze_open", "tb_snooze_pick",
@@ -78,21 +112,21 @@ CARD_ACTIONS = frozenset({"tb_ack", "tb_claim", "tb_resolve", "tb_snooze_1h", "t
 
 def card_action_of(body: dict[str, Any], at: datetime) -> CardActionJob | None:
     """The job recorded for a block_actions payload, or None when it is not one of ours."""
-    actions = body.get("actions") or []
-    if not actions:
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions:
         return None
     first = actions[0]
-    action = str(first.get("action_id") or "")
+    action = text_at(first, "action_id")
     if action not in CARD_ACTIONS:
         return None
-    user = str((body.get("user") or {}).get("id") or "")
-    channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
+    user = text_at(body, "user", "id")
+    channel = text_at(body, "channel", "id") or text_at(body, "container", "channel_id")
     # A select sends its choice as `selected_option`, "<choice>:<conversation id>".
-    conv = str(first.get("value") or (first.get("selected_option") or {}).get("value") or "")
+    conv = text_at(first, "value") or text_at(first, "selected_option", "value")
     choice = ""
     if action == "tb_snooze_pick":
         choice, _, conv = conv.partition(":")
     if not (user and channel and conv):
         return None
     return CardActionJob(action=action, user=user, channel=channel, conv=conv, at=at,
-                         ts=str(first.get("action_ts") or ""), choice=choice)
+                         ts=text_at(first, "action_ts"), choice=choice)
