@@ -1,7 +1,8 @@
 """Finding and loading the published Twilio and Slack API descriptions.
 
-The files live next to the project (`../shared/specs`), never inside it, so an installed copy
-may run where they are absent: callers then get None and run without spec checks.
+The full files live next to the project (`../shared/specs`). A clone without them uses the
+trimmed copies in tests/specs (the parts the tests check; tests/specs/trim.py makes them), so its
+tests check the same rules. An installed copy with neither runs without spec checks (None).
 """
 
 from __future__ import annotations
@@ -20,25 +21,46 @@ SLACK_WEB = "slack/slack_web_openapi_v2.json"
 
 
 def specs_dir() -> Path | None:
-    """`$TEXTBACK_SPECS_DIR` if set, else the first `shared/specs` beside an ancestor directory."""
+    """`$TEXTBACK_SPECS_DIR` if set; else the full files beside the checkout; else the
+    checkout's trimmed copies (tests/specs)."""
     explicit = os.environ.get(ENV_VAR)
     if explicit:
         # An explicit setting is final: pointing it at an empty directory turns checks off.
         path = Path(explicit)
         return path if path.is_dir() else None
-    for candidate in _candidates():
-        if candidate.is_dir():
-            return candidate
-    return None
+    return full_specs_dir() or next((c for c in _trimmed_candidates() if c.is_dir()), None)
 
 
-def _candidates() -> Iterator[Path]:
+def full_specs_dir() -> Path | None:
+    """The full published files: `$TEXTBACK_SPECS_DIR` if set, else the first `shared/specs`
+    beside an ancestor directory."""
+    explicit = os.environ.get(ENV_VAR)
+    if explicit:
+        path = Path(explicit)
+        return path if path.is_dir() and path.resolve() != TRIMMED_DIR.resolve() else None
+    return next((c for c in _candidates() if c.is_dir()), None)
+
+
+# The trimmed copies, in a checkout.
+TRIMMED_DIR = Path(__file__).resolve().parent.parent / "tests" / "specs"
+
+
+def _starts() -> tuple[Path, ...]:
     # Both starting points: the working directory finds the specs when the package is
     # installed into a virtualenv elsewhere; this file's directory finds them from any cwd
     # when running from a checkout.
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
+    return (Path.cwd(), Path(__file__).resolve().parent)
+
+
+def _candidates() -> Iterator[Path]:
+    for start in _starts():
         for ancestor in (start, *start.parents):
             yield ancestor / "shared" / "specs"
+
+
+def _trimmed_candidates() -> Iterator[Path]:
+    yield TRIMMED_DIR
+    yield Path.cwd() / "tests" / "specs"
 
 
 def load_spec(relative: str) -> dict[str, Any] | None:
