@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import gc
 import logging
-import os
 import sys
+import textwrap
 
 from aiohttp import web
 
@@ -19,11 +19,11 @@ LISTEN_BACKLOG = 1024
 def serve() -> int:
     """Run the server with settings from the environment and the lines file."""
     from bot.app import create_app
-    from bot.settings import ConfigError, SettingsError, load_settings
+    from bot.settings import ConfigError, SettingsError, load_settings, read_environment
 
     logs.configure()
     try:
-        settings = load_settings(os.environ)
+        settings = load_settings(read_environment())
     except (ConfigError, SettingsError) as exc:
         print(f"textback: cannot start:\n{exc}", file=sys.stderr)
         return 2
@@ -74,7 +74,7 @@ def demo(args: argparse.Namespace) -> int:
 def forget(args: argparse.Namespace) -> int:
     """Delete a caller's stored conversations (their opt-out is kept)."""
     from bot.phones import normalize
-    from bot.settings import ConfigError, SettingsError, load_settings
+    from bot.settings import ConfigError, SettingsError, load_settings, read_environment
     from bot.store.connection import open_redis
     from bot.store.forget import forget_caller
 
@@ -83,7 +83,7 @@ def forget(args: argparse.Namespace) -> int:
         print(f"textback: {args.number!r} is not a phone number (e.g. +15125550123)", file=sys.stderr)
         return 2
     try:
-        settings = load_settings(os.environ, require_credentials=False)
+        settings = load_settings(read_environment(), require_credentials=False)
     except (ConfigError, SettingsError) as exc:
         print(f"textback: cannot read the configuration:\n{exc}", file=sys.stderr)
         return 2
@@ -107,38 +107,83 @@ def forget(args: argparse.Namespace) -> int:
 def leads(args: argparse.Namespace) -> int:
     """Write the leads CSV (the same file `/textback leads export` uploads)."""
     from bot.crm.export import export_leads
+    from bot.settings import read_environment
 
-    return asyncio.run(export_leads(os.environ, period=args.period, line=args.line, output=args.output))
+    return asyncio.run(export_leads(read_environment(), period=args.period, line=args.line, output=args.output))
 
 
 def doctor(args: argparse.Namespace) -> int:
     """Check the configuration, Redis, Slack and Twilio; optionally fix the Twilio webhooks."""
     from bot.doctor.checks import run_doctor
+    from bot.settings import read_environment
 
     logs.configure(logging.ERROR)  # the checks print their own findings
-    return asyncio.run(run_doctor(os.environ, fix=args.fix, yes=args.yes))
+    return asyncio.run(run_doctor(read_environment(), fix=args.fix, yes=args.yes))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="textback", description="Missed-call text-back, answered from Slack."
+# What each command reads from the environment (or from .env in the working directory; the
+# environment wins), shown in its --help.
+CREDENTIALS = "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, PUBLIC_URL"
+STORAGE = "REDIS_URL (unset: the embedded Valkey in TEXTBACK_DATA_DIR, default ./.textback)"
+READS = {
+    "serve": f"{CREDENTIALS} (required); SLACK_APP_TOKEN, TWILIO_API_KEY, TWILIO_API_SECRET; {STORAGE}; "
+             "TEXTBACK_CONFIG (default ./textback.yml), PORT (default 3000), TEXTBACK_ROLE, "
+             "TEXTBACK_EVENT_LOOP, TEXTBACK_JOB_RETRY_S, TEXTBACK_CRM_WEBHOOK_URL, TEXTBACK_CRM_WEBHOOK_SECRET; "
+             "FLY_PROCESS_GROUP (set by Fly); SLACK_API_URL, TWILIO_API_URL (other API hosts, e.g. stand-ins)",
+    "demo": "nothing: it starts its own Valkey and local stand-ins for Slack and Twilio",
+    "forget": f"{STORAGE}; TEXTBACK_CONFIG (the lines whose records are deleted)",
+    "leads": f"{STORAGE}; TEXTBACK_CONFIG",
+    "doctor": f"{CREDENTIALS}; {STORAGE}; TEXTBACK_CONFIG, SLACK_API_URL, TWILIO_API_URL",
+}
+
+
+def _epilog(command: str) -> str:
+    return textwrap.fill(f"reads: {READS[command]}.", 78) + (
+        "\n\nA .env file in the working directory is read too; the environment wins.")
+
+
+def parser() -> argparse.ArgumentParser:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("textback")
+    except PackageNotFoundError:
+        release = "unknown"
+    top = argparse.ArgumentParser(
+        prog="textback", description="Missed-call text-back, answered from Slack.",
+        epilog="Start with: textback demo (nothing to set up), then textback doctor against your accounts.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run the server (settings from the environment)")
-    demo_parser = sub.add_parser("demo", help="the whole pipeline on this machine, no accounts")
+    top.add_argument("--version", action="version", version=f"textback {release}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND")
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, epilog=_epilog(name), formatter_class=fmt)
+
+    command("serve", "run the server: Twilio and Slack webhooks, the jobs, the timed work")
+    demo_parser = command("demo", "the whole pipeline on this machine, no accounts")
     demo_parser.add_argument("-v", "--verbose", action="store_true", help="show the server's log")
-    forget_parser = sub.add_parser("forget", help="delete what is stored about one caller")
+    forget_parser = command("forget", "delete what is stored about one caller (the opt-out is kept)")
     forget_parser.add_argument("number", help="the caller's phone number, e.g. +15125550123")
-    leads_parser = sub.add_parser("leads", help="the leads: export them as CSV")
-    leads_sub = leads_parser.add_subparsers(dest="leads_command", required=True)
-    export_parser = leads_sub.add_parser("export", help="write one CSV row per lead")
+    leads_parser = command("leads", "the leads: export them as CSV")
+    leads_sub = leads_parser.add_subparsers(dest="leads_command", required=True, metavar="SUBCOMMAND")
+    export_parser = leads_sub.add_parser("export", help="write one CSV row per lead", description="Write one CSV row "
+                                         "per lead.", epilog=_epilog("leads"), formatter_class=fmt)
     export_parser.add_argument("period", nargs="?", default="all", help="7d, 24h, 4w or all (default)")
     export_parser.add_argument("--line", help="only this line's leads (its number); default: every line")
     export_parser.add_argument("-o", "--output", help="write to this file instead of standard output")
-    doctor_parser = sub.add_parser("doctor", help="check the setup and say how to fix what is wrong")
+    doctor_parser = command("doctor", "check the setup and say how to fix what is wrong")
     doctor_parser.add_argument("--fix", action="store_true", help="point the Twilio numbers' webhooks at PUBLIC_URL")
     doctor_parser.add_argument("-y", "--yes", action="store_true", help="with --fix: apply without asking")
-    args = parser.parse_args(argv)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    top = parser()
+    args = top.parse_args(argv)
+    if args.command is None:  # bare `textback`: what it can do, not a usage error
+        top.print_help()
+        return 0
     if args.command == "serve":
         return serve()
     if args.command == "forget":

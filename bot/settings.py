@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,8 @@ from urllib.parse import urlsplit
 from bot.lines.file import ConfigError, load_config, parse_config
 from workflows.lines import Config
 
-__all__ = ["ConfigError", "Settings", "SettingsError", "load_config", "load_settings", "parse_config"]
+__all__ = ["ConfigError", "Settings", "SettingsError", "load_config", "load_settings", "parse_config",
+           "read_environment"]
 
 ROLES = ("all", "web", "scheduler")
 REQUIRED = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PUBLIC_URL")
@@ -60,6 +62,20 @@ class Settings:
     crm_webhook_secret: str | None = field(default=None, repr=False)
     # TEXTBACK_EVENT_LOOP: "uvloop" (used where installed) or "asyncio".
     event_loop: str = "uvloop"
+
+
+ENV_FILE = ".env"
+
+
+def read_environment(environ: Mapping[str, str] | None = None, env_file: Path | str = ENV_FILE) -> dict[str, str]:
+    """The variables every command reads: those in `.env` (in the working directory, if there
+    is one), with the environment's own winning over it."""
+    from dotenv import dotenv_values
+
+    environ = os.environ if environ is None else environ
+    path = Path(env_file)
+    from_file = {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
+    return {**from_file, **environ}
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -215,10 +231,16 @@ def load_settings(env: Mapping[str, str], *, require_credentials: bool = True) -
     crm_url, crm_secret = _crm_webhook(
         _get(env, "TEXTBACK_CRM_WEBHOOK_URL"), _get(env, "TEXTBACK_CRM_WEBHOOK_SECRET"), errors
     )
+    config_path = Path(_get(env, "TEXTBACK_CONFIG") or DEFAULT_CONFIG)
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        if not errors:
+            raise
+        # Every problem in one report: the environment's and the lines file's together.
+        errors.extend(exc.errors)
     if errors:
         raise SettingsError(errors)
-    config_path = Path(_get(env, "TEXTBACK_CONFIG") or DEFAULT_CONFIG)
-    config = load_config(config_path)
     per_line = [line for line in config.lines if line.crm_webhook]
     if per_line and (crm_secret is None or len(crm_secret) < 16):
         raise SettingsError([

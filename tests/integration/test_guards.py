@@ -203,7 +203,7 @@ async def test_forget_drops_the_cached_line_type(lookup_rig: Rig) -> None:
 async def test_the_stand_in_answers_lookups_in_the_published_shape(lookup_rig: Rig) -> None:
     spec = specs.twilio_lookups()
     if spec is None:
-        pytest.skip("the Lookup v2 spec is not beside the checkout")
+        pytest.fail("the Lookup v2 spec is neither beside the checkout nor in tests/specs")
     lookup_rig.twilio.set_line_type(CALLER, "landline")
     await lookup_rig.missed_call(CALLER, LINE)
     await lookup_rig.settle()

@@ -34,10 +34,19 @@ def lines_file(tmp_path: Path) -> Path:
 
 
 def env_errors(env: dict[str, str], **kwargs: bool) -> list[str]:
+    """The environment's problems, with a valid lines file (its problems join the same report)."""
     with pytest.raises(SettingsError) as caught:
-        load_settings(env, **kwargs)
+        load_settings({"TEXTBACK_CONFIG": str(REPO / "textback.example.yml"), **env}, **kwargs)
     assert str(caught.value) == "\n".join(caught.value.errors)
     return caught.value.errors
+
+
+def test_the_lines_files_problems_join_the_environments(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.yml"
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**REQUIRED_ENV, "PORT": "eighty", "TEXTBACK_CONFIG": str(missing)})
+    assert caught.value.errors[0].startswith('PORT: "eighty"')
+    assert str(missing) in caught.value.errors[-1]
 
 
 def test_settings_from_a_full_environment(lines_file: Path, tmp_path: Path) -> None:

@@ -1,0 +1,80 @@
+"""The `textback` command as a new user meets it: help when run bare, --version, each
+command's help naming the variables it reads, `.env` read (the environment wins), and every
+configuration problem reported in one round."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from bot import __main__ as cli
+from tests.conftest import CONFIG_YAML
+from tests.e2e.test_serve import ENV
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_", "TEXTBACK_", "PUBLIC_"))}
+    clean.pop("REDIS_URL", None)
+    return subprocess.run([sys.executable, "-m", "bot", *args], env={**clean, **(env or {})}, cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_bare_textback_shows_what_it_can_do(tmp_path: Path) -> None:
+    done = run([], tmp_path)
+    assert done.returncode == 0, done.stderr
+    for command in ("serve", "demo", "forget", "leads", "doctor"):
+        assert re.search(rf"^\s+{command}\s", done.stdout, re.M), command
+    assert "error" not in done.stderr
+
+
+def test_version(tmp_path: Path) -> None:
+    done = run(["--version"], tmp_path)
+    assert done.returncode == 0
+    assert re.fullmatch(r"textback \d+\.\d+\.\d+\S*\n", done.stdout), done.stdout
+
+
+def test_serve_help_names_every_variable_the_settings_read(tmp_path: Path) -> None:
+    source = (ROOT / "bot" / "settings.py").read_text()
+    read = set(re.findall(r'_get\(env, "([A-Z_]+)"\)', source))
+    assert {"PUBLIC_URL", "REDIS_URL", "TEXTBACK_CONFIG"} <= read, "the scan found the settings' reads"
+    done = run(["serve", "--help"], tmp_path)
+    assert done.returncode == 0
+    shown = set(re.findall(r"[A-Z][A-Z_]{2,}", done.stdout))
+    assert read - shown == set()
+    assert ".env" in done.stdout
+
+
+def test_each_command_says_what_it_reads() -> None:
+    top = cli.parser()
+    for command in cli.READS:
+        assert f"reads: {cli.READS[command]}"[:40] in top._subparsers._group_actions[0].choices[command].epilog
+
+
+def test_dot_env_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    lines = "\n".join(f"{k}={v}" for k, v in ENV.items())
+    (tmp_path / ".env").write_text(lines + "\nPUBLIC_URL=not-a-url\n")
+    (tmp_path / "textback.yml").write_text(CONFIG_YAML.replace("timezone: America/Chicago", "timezone: Nowhere/City"))
+    done = run(["serve"], tmp_path, {"PUBLIC_URL": "https://textback.example.test"})
+    assert done.returncode == 2
+    # The credentials came from .env (none is missing), PUBLIC_URL from the environment (not
+    # refused), so only the lines file is wrong.
+    assert "missing environment variables" not in done.stderr
+    assert "PUBLIC_URL" not in done.stderr
+    assert "lines[0].timezone" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_environment_and_lines_file_problems_come_in_one_report(tmp_path: Path) -> None:
+    (tmp_path / "textback.yml").write_text(CONFIG_YAML.replace("timezone: America/Chicago", "timezone: Nowhere/City"))
+    env = {k: v for k, v in ENV.items() if k != "SLACK_SIGNING_SECRET"}
+    done = run(["serve"], tmp_path, {**env, "PORT": "eighty"})
+    assert done.returncode == 2
+    assert "SLACK_SIGNING_SECRET" in done.stderr
+    assert 'PORT: "eighty"' in done.stderr
+    assert "textback.yml:" in done.stderr and "lines[0].timezone" in done.stderr
+    assert "Traceback" not in done.stderr
