@@ -117,10 +117,20 @@ async def metrics_route(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
+# Fly's check times out after 2 s (fly.toml): answer within half of that either way.
+HEALTH_TIMEOUT_S = 1.0
+
+
 async def healthz(request: web.Request) -> web.Response:
-    """200 when Redis answers; Fly restarts the machine otherwise."""
+    """200 when Redis answers a PING within HEALTH_TIMEOUT_S, 503 otherwise. On Fly a failing
+    check takes the machine out of the proxy's routing until it passes again; Fly does not
+    restart it for that."""
     try:
-        await request.app[SERVICES].redis.client.ping()
+        async with asyncio.timeout(HEALTH_TIMEOUT_S):
+            await request.app[SERVICES].redis.client.ping()
+    except TimeoutError:
+        log.warning("health check: redis did not answer within %.0f s", HEALTH_TIMEOUT_S)
+        return web.json_response({"ok": False, "redis": "slow"}, status=503)
     except Exception as exc:  # any failure means unhealthy, and the check must not crash
         log.warning("health check: redis unreachable: %r", exc)
         return web.json_response({"ok": False, "redis": "unreachable"}, status=503)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+
+import aiohttp
+import pytest
 
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
@@ -91,3 +95,24 @@ async def test_healthz_reports_redis(rig: Rig) -> None:
 
     async with aiohttp.ClientSession() as http, http.get(rig.url + "/healthz") as r:
         assert r.status == 200 and (await r.json())["ok"] is True
+
+
+async def test_healthz_answers_503_within_its_bound_when_redis_is_stalled(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import app
+
+    stalled = asyncio.Event()  # never set: a PING that gets no answer
+
+    async def ping_without_answer() -> bool:
+        await stalled.wait()
+        return True
+
+    monkeypatch.setattr(app, "HEALTH_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(rig.services.redis.client, "ping", ping_without_answer)
+    async with aiohttp.ClientSession() as http, http.get(rig.url + "/healthz") as r:
+        assert r.status == 503
+        assert await r.json() == {"ok": False, "redis": "slow"}
+    monkeypatch.undo()
+    async with aiohttp.ClientSession() as http, http.get(rig.url + "/healthz") as r:
+        assert r.status == 200
