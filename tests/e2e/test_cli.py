@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from bot import __main__ as cli
 from tests.conftest import CONFIG_YAML
@@ -78,3 +81,62 @@ def test_environment_and_lines_file_problems_come_in_one_report(tmp_path: Path) 
     assert 'PORT: "eighty"' in done.stderr
     assert "textback.yml:" in done.stderr and "lines[0].timezone" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# --- start-up failures: one line with the cause and the fix, exit 2, nothing claimed ----------
+
+
+def test_serve_with_redis_unreachable_says_so_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "textback.yml").write_text(CONFIG_YAML)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        done = run(["serve"], tmp_path, {**ENV, "PORT": str(free_port()),
+                                         "REDIS_URL": f"redis://default:hunter2@127.0.0.1:{port}/0"})
+    assert done.returncode == 2, done.stderr
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("textback:")]
+    assert f"Redis at redis://***@127.0.0.1:{port}/0 did not answer" in line and "REDIS_URL" in line
+    assert "hunter2" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_on_a_port_in_use_stops_before_touching_anything(tmp_path: Path) -> None:
+    (tmp_path / "textback.yml").write_text(CONFIG_YAML)
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run(["serve"], tmp_path, {**ENV, "PORT": str(port), "TEXTBACK_DATA_DIR": str(tmp_path / "data")})
+    assert done.returncode == 2
+    assert f"port {port} cannot be used" in done.stderr and "PORT" in done.stderr
+    assert "Traceback" not in done.stderr
+    # Nothing was started or claimed: not even the embedded store's data folder exists.
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("command", [["forget", "+15125550123"], ["leads", "export"]])
+def test_commands_on_stored_data_refuse_a_new_empty_embedded_store(tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "textback.yml").write_text(CONFIG_YAML)
+    done = run(command, tmp_path, {"TEXTBACK_DATA_DIR": str(tmp_path / "nothing-here")})
+    assert done.returncode == 2
+    assert "holds no embedded store" in done.stderr and "REDIS_URL" in done.stderr
+    assert not (tmp_path / "nothing-here").exists()
+    assert "Traceback" not in done.stderr
+
+
+def test_commands_on_stored_data_say_which_store_they_use(tmp_path: Path, redis_url: str) -> None:
+    (tmp_path / "textback.yml").write_text(CONFIG_YAML)
+    done = run(["forget", "+15125550123"], tmp_path, {"REDIS_URL": redis_url})
+    assert done.returncode == 0, done.stderr
+    host = redis_url.split("@")[-1].split("://")[-1]
+    assert f"using Redis at redis://{host}" in done.stdout
+    done = run(["leads", "export"], tmp_path, {"REDIS_URL": redis_url})
+    assert done.returncode == 0, done.stderr
+    assert f"using Redis at redis://{host}" in done.stderr
+    assert "using" not in done.stdout  # the CSV stays clean
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
