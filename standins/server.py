@@ -115,6 +115,10 @@ class StandInServer:
         failure = self._failure(status, body, delay, headers, after_accept)
         self._failures[method].extend([failure] * count)
 
+    def forget_failures(self, method: str) -> None:
+        """Drop the failures `fail_next` queued for `method` that no request has met yet."""
+        self._failures.pop(method, None)
+
     def chaos(self, method: str, rate: float, mix: Sequence[Mapping[str, Any]], *, seed: int = 0) -> None:
         """Fail a share `rate` of `method`'s requests at random, each like `fail_next(**one_of_mix)`."""
         failures = [self._failure(**m) for m in mix]
