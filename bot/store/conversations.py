@@ -205,12 +205,14 @@ class ConversationLocks:
 
     asyncio.Lock hands over in arrival order, which keeps a burst of caller texts in
     order on one instance; the Redis lock (SET NX PX with a token, ended only by its holder)
-    keeps two instances from opening two threads.
+    keeps two instances from opening two threads. Its token starts with `owner` (this process's
+    instance and incarnation), so a restart of the same instance knows the locks it left.
     """
 
-    def __init__(self, redis: Redis, *, newer: NewerCommands | None = None) -> None:
+    def __init__(self, redis: Redis, *, newer: NewerCommands | None = None, owner: str = "") -> None:
         self._r = redis
         self._newer = newer or NewerCommands(redis)
+        self._owner = owner
         self._release_script = redis.register_script(_RELEASE)
         self._renew_script = redis.register_script(_RENEW)
         self._local: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -224,7 +226,7 @@ class ConversationLocks:
             async with asyncio.timeout(LOCK_TIMEOUT_S):
                 await local.acquire()
             try:
-                token = secrets.token_hex(16)
+                token = self.new_token()
                 await self._acquire(name, token)
                 held = asyncio.Event()
                 renewal = asyncio.create_task(self._keep(name, token, held))
@@ -239,6 +241,10 @@ class ConversationLocks:
                 local.release()
         finally:
             self._leave(name)
+
+    def new_token(self) -> str:
+        """A lock value of this process's: its owner name, then a random part."""
+        return f"{self._owner}/{secrets.token_hex(16)}" if self._owner else secrets.token_hex(16)
 
     async def _acquire(self, name: str, token: str) -> None:
         loop = asyncio.get_running_loop()

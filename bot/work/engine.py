@@ -167,6 +167,16 @@ class Engine:
         self._grouped = False  # the consumer group is known to exist
         self._retrying: set[str] = set()  # ids of jobs that failed here, for wait_idle
 
+    @property
+    def consumer(self) -> str:
+        """This worker's name in the stream's consumer group (and its run locks' value)."""
+        return self._consumer
+
+    def resume(self, entries: list[Entry]) -> None:
+        """Run entries claimed for this worker (an earlier start of this instance left them)."""
+        for entry in entries:
+            self._start(entry)
+
     def register(self, job_type: type[Any], handler: Handler) -> None:
         """`handler(job_id, job)` runs the jobs of `job_type` (a dataclass of workflows.jobs)."""
         self._kinds[job_type.KIND] = job_type
