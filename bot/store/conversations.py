@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -22,6 +23,8 @@ from redis.typing import EncodableT, FieldT
 
 from bot.store import keys
 from workflows.conversation import Caller, Conversation
+
+log = logging.getLogger(__name__)
 
 _OPEN_OR_GET = """
 local id = redis.call('GET', KEYS[1])
@@ -270,7 +273,9 @@ class ConversationLocks:
             try:
                 if not await self._renew_script(keys=[name], args=[token, int(LOCK_TIMEOUT_S * 1000)]):
                     return  # lost: the holder finishes, and its effects are idempotent per step
-            except (RedisError, OSError):
+            except (RedisError, OSError) as exc:
+                # Not the lock's name: it holds the caller's number.
+                log.warning("a conversation's lock was not renewed: redis unavailable (%r)", exc)
                 return
 
     def _enter(self, name: str) -> asyncio.Lock:
