@@ -88,10 +88,8 @@ class Incarnation:
 
     @property
     def connection_name(self) -> str:
+        """What its shared Redis connections are named (CLIENT SETNAME)."""
         return CONNECTION_PREFIX + self.name
-
-    def naming(self) -> Naming:
-        return Naming(self.connection_name)
 
 
 @dataclass
