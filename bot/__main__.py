@@ -173,7 +173,7 @@ READS = {
     "serve": f"{CREDENTIALS} (required); SLACK_APP_TOKEN, TWILIO_API_KEY, TWILIO_API_SECRET; {STORAGE}; "
              "TEXTBACK_CONFIG (default ./textback.yml), PORT (default 3000), TEXTBACK_ROLE, "
              "TEXTBACK_EVENT_LOOP, TEXTBACK_JOB_RETRY_S, TEXTBACK_CRM_WEBHOOK_URL, TEXTBACK_CRM_WEBHOOK_SECRET; "
-             "FLY_PROCESS_GROUP (set by Fly); SLACK_API_URL, TWILIO_API_URL (other API hosts, e.g. stand-ins)",
+             "TEXTBACK_INSTANCE (else FLY_MACHINE_ID, else host:port); FLY_PROCESS_GROUP (set by Fly); SLACK_API_URL, TWILIO_API_URL (other API hosts, e.g. stand-ins)",
     "demo": "nothing: it starts its own Valkey and local stand-ins for Slack and Twilio",
     "forget": f"{STORAGE}; TEXTBACK_CONFIG (the lines whose records are deleted)",
     "leads": f"{STORAGE}; TEXTBACK_CONFIG",

@@ -11,16 +11,19 @@ from datetime import UTC, datetime
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_bolt.async_app import AsyncApp
 
 from bot import logs
 from bot.handlers.table import register_all
 from bot.metrics import CONTENT_TYPE
-from bot.services import SERVICES, open_services
+from bot.services import SERVICES, Services, open_services
 from bot.settings import Settings
 from bot.slack import events, listeners, socket_mode
 from bot.twilio import webhooks
+from bot.work.engine import Entry
+from bot.work.incarnation import take_back
 from bot.work.timer import Timing
 from workflows.ports import Clock
 
@@ -56,8 +59,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, timing: Timing
             listeners.register(bolt, svc)
             app[BOLT] = bolt
             register_all(svc)
+            taken = await _take_back(svc)
             svc.crm.start()
             svc.jobs.start()
+            svc.jobs.resume(taken)
             _dump_tasks_on_sigusr1()
             try:
                 yield
@@ -75,6 +80,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None, timing: Timing
     app.add_routes([web.post("/slack/events", slack_events), web.get("/healthz", healthz)])
     app.add_routes([web.get("/metrics", metrics_route)])
     return app
+
+
+async def _take_back(svc: Services) -> list[Entry]:
+    """Before serving: what an earlier start of this instance left (its jobs, its locks, its
+    missed calls' text-backs) goes on at once, rather than after the leases run out."""
+    try:
+        taken = await take_back(svc.redis.client, svc.me, svc.jobs, svc.clock, svc.redis.naming)
+    except (RedisError, OSError) as exc:
+        log.warning("instance %s: could not take back what an earlier start left (%r); it waits out its leases",
+                    svc.me.instance, exc)
+        return []
+    return taken.entries if taken is not None else []
 
 
 def _dump_tasks_on_sigusr1() -> None:

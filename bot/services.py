@@ -29,6 +29,7 @@ from bot.twilio.lookup import TwilioLineTypes
 from bot.twilio.numbers import TwilioNumbers
 from bot.work.background import Background
 from bot.work.engine import Engine
+from bot.work.incarnation import Incarnation
 from bot.work.timer import Timing
 from workflows.ports import Clock
 
@@ -60,6 +61,8 @@ class Services:
     leads: RedisLeads
     crm: CrmWebhook
     metrics: Metrics
+    # This process: its instance's name, the same across restarts, and this start's own part.
+    me: Incarnation
     # How long a burst of caller texts is collected before it is posted as one line.
     burst_flush_s: float = 5.0
     # Carrier line types (Twilio Lookup, cached), for lines with `lookup: true`.
@@ -76,7 +79,8 @@ async def open_services(
     settings: Settings, clock: Clock, timing: Timing | None = None
 ) -> AsyncIterator[Services]:
     """Connect to Redis, Slack and Twilio; close everything in reverse order on exit."""
-    redis = await open_redis(settings.redis_url, settings.data_dir)
+    me = Incarnation(settings.instance)
+    redis = await open_redis(settings.redis_url, settings.data_dir, name=me.connection_name)
     # One shared HTTP session: without it slack_sdk opens a new one per call. Connections are
     # limited per host, not in all, so a slow Slack cannot hold up the text-backs' requests.
     session = aiohttp.ClientSession(
@@ -115,7 +119,7 @@ async def open_services(
     tasks = Background()
     lines = LineDirectory(settings.config, RedisLineSettings(redis.client))
     chat = SlackThreads(slack, settings.config, lines.known)
-    jobs = Engine(redis.client, clock, reader=redis.reader(), retry_idle_ms=int(settings.job_retry_s * 1000),
+    jobs = Engine(redis.client, clock, consumer=me.name, reader=redis.reader(), retry_idle_ms=int(settings.job_retry_s * 1000),
                   role=settings.role, timing=timing or Timing())
     flags = RedisCallerFlags(redis.client, opt_out_scope=settings.config.opt_out_scope, lines=lines.known_numbers)
     try:
@@ -125,9 +129,9 @@ async def open_services(
             redis=redis,
             store=RedisConversationStore(redis.client),
             flags=flags,
-            textbacks=RedisTextbacks(redis.client, flags),
+            textbacks=RedisTextbacks(redis.client, flags, owner=me.name),
             bursts=RedisBursts(redis.client),
-            locks=ConversationLocks(redis.client),
+            locks=ConversationLocks(redis.client, owner=me.name),
             sms=sms,
             slack=slack,
             chat=chat,
@@ -142,6 +146,7 @@ async def open_services(
                 secret=settings.crm_webhook_secret or "", clock=clock, metrics=metrics,
             ),
             metrics=metrics,
+            me=me,
             line_types=TwilioLineTypes(twilio, RedisLineTypes(redis.client)),
             numbers=TwilioNumbers(twilio),
         )

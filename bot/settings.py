@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,9 @@ DEFAULT_PORT = 3000
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+# An instance name: what its locks and Redis connections are known by (no "/", which
+# separates it from the incarnation in those names; no spaces, which CLIENT SETNAME refuses).
+INSTANCE_NAME = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class SettingsError(ValueError):
@@ -62,6 +67,9 @@ class Settings:
     crm_webhook_secret: str | None = field(default=None, repr=False)
     # TEXTBACK_EVENT_LOOP: "uvloop" (used where installed) or "asyncio".
     event_loop: str = "uvloop"
+    # TEXTBACK_INSTANCE: this server's name, the same across its restarts and no other's, so a
+    # restart knows its own previous locks and pending work (else FLY_MACHINE_ID, else host:port).
+    instance: str = "textback"
 
 
 ENV_FILE = ".env"
@@ -168,6 +176,19 @@ def _role(raw: str | None, fly_group: str | None, errors: list[str]) -> str:
     return "all"
 
 
+def _instance(raw: str | None, fly_machine: str | None, port: int, errors: list[str]) -> str:
+    if raw is not None:
+        if not INSTANCE_NAME.fullmatch(raw):
+            errors.append(f'TEXTBACK_INSTANCE: "{raw}" is not an instance name: use up to 64 letters, digits '
+                          'and . _ : - (e.g. web-1)')
+        return raw
+    if fly_machine and INSTANCE_NAME.fullmatch(fly_machine):
+        return fly_machine
+    # Two servers on one host listen on different ports, so host and port name one of them.
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:50] or "host"
+    return f"{host}:{port}"
+
+
 def _api_url(name: str, raw: str | None, default: str, errors: list[str]) -> str:
     value = raw or default
     parts = urlsplit(value)
@@ -231,6 +252,7 @@ def load_settings(env: Mapping[str, str], *, require_credentials: bool = True) -
     crm_url, crm_secret = _crm_webhook(
         _get(env, "TEXTBACK_CRM_WEBHOOK_URL"), _get(env, "TEXTBACK_CRM_WEBHOOK_SECRET"), errors
     )
+    instance = _instance(_get(env, "TEXTBACK_INSTANCE"), _get(env, "FLY_MACHINE_ID"), port, errors)
     config_path = Path(_get(env, "TEXTBACK_CONFIG") or DEFAULT_CONFIG)
     try:
         config = load_config(config_path)
@@ -269,4 +291,5 @@ def load_settings(env: Mapping[str, str], *, require_credentials: bool = True) -
         crm_webhook_url=crm_url,
         crm_webhook_secret=crm_secret,
         event_loop=event_loop,
+        instance=instance,
     )

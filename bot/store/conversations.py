@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -22,6 +23,8 @@ from redis.typing import EncodableT, FieldT
 
 from bot.store import keys
 from workflows.conversation import Caller, Conversation
+
+log = logging.getLogger(__name__)
 
 _OPEN_OR_GET = """
 local id = redis.call('GET', KEYS[1])
@@ -205,12 +208,14 @@ class ConversationLocks:
 
     asyncio.Lock hands over in arrival order, which keeps a burst of caller texts in
     order on one instance; the Redis lock (SET NX PX with a token, ended only by its holder)
-    keeps two instances from opening two threads.
+    keeps two instances from opening two threads. Its token starts with `owner` (this process's
+    instance and incarnation), so a restart of the same instance knows the locks it left.
     """
 
-    def __init__(self, redis: Redis, *, newer: NewerCommands | None = None) -> None:
+    def __init__(self, redis: Redis, *, newer: NewerCommands | None = None, owner: str = "") -> None:
         self._r = redis
         self._newer = newer or NewerCommands(redis)
+        self._owner = owner
         self._release_script = redis.register_script(_RELEASE)
         self._renew_script = redis.register_script(_RENEW)
         self._local: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -224,7 +229,7 @@ class ConversationLocks:
             async with asyncio.timeout(LOCK_TIMEOUT_S):
                 await local.acquire()
             try:
-                token = secrets.token_hex(16)
+                token = self.new_token()
                 await self._acquire(name, token)
                 held = asyncio.Event()
                 renewal = asyncio.create_task(self._keep(name, token, held))
@@ -239,6 +244,10 @@ class ConversationLocks:
                 local.release()
         finally:
             self._leave(name)
+
+    def new_token(self) -> str:
+        """A lock value of this process's: its owner name, then a random part."""
+        return f"{self._owner}/{secrets.token_hex(16)}" if self._owner else secrets.token_hex(16)
 
     async def _acquire(self, name: str, token: str) -> None:
         loop = asyncio.get_running_loop()
@@ -264,7 +273,9 @@ class ConversationLocks:
             try:
                 if not await self._renew_script(keys=[name], args=[token, int(LOCK_TIMEOUT_S * 1000)]):
                     return  # lost: the holder finishes, and its effects are idempotent per step
-            except (RedisError, OSError):
+            except (RedisError, OSError) as exc:
+                # Not the lock's name: it holds the caller's number.
+                log.warning("a conversation's lock was not renewed: redis unavailable (%r)", exc)
                 return
 
     def _enter(self, name: str) -> asyncio.Lock:

@@ -33,7 +33,8 @@ from workflows.ports import TextbackAsk
 #       8 due set, 9 stream, 10.. opted out on this line, then on the others that count.
 # ARGV: 1 owner, 2 caller, 3 cooldown s, 4 reason, 5 first body, 6 later body, 7 cooldown
 #       reason, 8 step name, 9 sending mark, 10 steps ttl, 11 job id, 12 claim ttl, 13 kind,
-#       14 args, 15 gen, 16 born ms, 17 recover at, 18..21 the flags' reasons.
+#       14 args, 15 gen, 16 born ms, 17 recover at, 18..21 the flags' reasons, 22 who decided (this
+#       process's instance and incarnation: a restart of the same instance makes the job due at once).
 _DECIDE = """
 local job = ARGV[11]
 if job ~= '' and not redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[12]) then return false end
@@ -61,7 +62,7 @@ if job ~= '' then
   if send then
     redis.call('HSET', KEYS[1], 'plan', plan, ARGV[8], ARGV[9])
     redis.call('HSET', KEYS[7], 'kind', ARGV[13], 'args', ARGV[14], 'gen', ARGV[15], 'attempts', '0',
-               'born', ARGV[16], 'seq', '0', 'group', '')
+               'born', ARGV[16], 'seq', '0', 'group', '', 'by', ARGV[22])
     redis.call('ZADD', KEYS[8], ARGV[17], job)
   else
     redis.call('HSET', KEYS[1], 'plan', plan)
@@ -92,9 +93,10 @@ class RedisTextbacks:
     """The `TextbackRecord` port: a missed call's text-back decided, and its job recorded, in
     one Lua step; the send's answer logged, and the job let go, in another."""
 
-    def __init__(self, redis: Redis, flags: RedisCallerFlags) -> None:
+    def __init__(self, redis: Redis, flags: RedisCallerFlags, *, owner: str = "") -> None:
         self._r = redis
         self._flags = flags
+        self._owner = owner
         self._decide, self._answered = (redis.register_script(lua) for lua in (_DECIDE, _ANSWERED))
         # What the release needs to write the job's stream entry, kept from its decide.
         self._pending: dict[str, list[str]] = {}
@@ -107,6 +109,7 @@ class RedisTextbacks:
         args: list[str | int | float] = [
             ask.owner, ask.caller, ask.cooldown_s, ask.reason, ask.first_body, ask.later_body, ask.cooldown_reason,
             ask.step, ask.sending, STEPS_TTL_S, *job_args, OPTED_OUT, OPTED_OUT_ELSEWHERE, BLOCKED, LANDLINE,
+            self._owner,
         ]
         return cast(list[Any] | None, await self._decide(keys=names, args=args))
 

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from redis.exceptions import RedisError
+
 log = logging.getLogger(__name__)
 
 
@@ -36,8 +38,13 @@ class Background:
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        if isinstance(exc, RedisError):
+            # An outage: expected, and what the task was for is recovered by its job. One line.
+            log.warning("background task %s failed: redis unavailable (%r)", task.get_name(), exc)
+        else:
+            log.error("background task %s failed", task.get_name(), exc_info=exc)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait for running work (new work may start while waiting)."""

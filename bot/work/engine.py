@@ -167,6 +167,16 @@ class Engine:
         self._grouped = False  # the consumer group is known to exist
         self._retrying: set[str] = set()  # ids of jobs that failed here, for wait_idle
 
+    @property
+    def consumer(self) -> str:
+        """This worker's name in the stream's consumer group (and its run locks' value)."""
+        return self._consumer
+
+    def resume(self, entries: list[Entry]) -> None:
+        """Run entries claimed for this worker (an earlier start of this instance left them)."""
+        for entry in entries:
+            self._start(entry)
+
     def register(self, job_type: type[Any], handler: Handler) -> None:
         """`handler(job_id, job)` runs the jobs of `job_type` (a dataclass of workflows.jobs)."""
         self._kinds[job_type.KIND] = job_type
@@ -218,12 +228,23 @@ class Engine:
     def _start(self, entry: Entry) -> None:
         task = asyncio.create_task(self._run_one(entry), name=f"job:{entry.job_id}")
         self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        # Nobody awaits a run: what it did not handle itself is logged here, not lost with it.
+        self._in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: unexpected failure", task.get_name(), exc_info=task.exception())
 
     async def _run_one(self, entry: Entry) -> None:
         # One runner per entry, even when a starved event loop let another worker reclaim it.
         running = keys.job_running(entry.entry_id)
-        if not await self._r.set(running, self._consumer, nx=True, px=RUN_LOCK_MS):
+        try:
+            if not await self._r.set(running, self._consumer, nx=True, px=RUN_LOCK_MS):
+                return
+        except (RedisError, OSError) as exc:
+            log.warning("job %s (%s) not started: redis unavailable (%r); it stays pending and runs later",
+                        entry.job_id, entry.kind, exc)
             return
         done = asyncio.Event()
         heartbeat = asyncio.create_task(self._keep_claimed(entry.entry_id, done))
@@ -241,6 +262,7 @@ class Engine:
 
     async def _keep_claimed(self, entry_id: str, done: asyncio.Event) -> None:
         """While a job runs, keep resetting its idle time so no other worker takes it over."""
+        failing = False
         while not done.is_set():
             await asyncio.sleep(self.retry_idle_ms / 3000)
             if done.is_set():
@@ -248,8 +270,11 @@ class Engine:
             try:
                 await self._r.xclaim(keys.JOBS, GROUP, self._consumer, 0, [entry_id], justid=True)
                 await self._r.pexpire(keys.job_running(entry_id), RUN_LOCK_MS)
+                failing = False
             except (RedisError, OSError) as exc:
-                log.warning("job %s: heartbeat failed: %r", entry_id, exc)
+                if not failing:  # once per outage, not every beat
+                    log.warning("job %s: heartbeat failed: %r", entry_id, exc)
+                failing = True
 
     async def _run_claimed(self, entry: Entry) -> bool:
         """Run the job, then settle it: done, or waiting for its retry. True once settled."""
@@ -269,6 +294,8 @@ class Engine:
                 log.error("job %s: %s; dropped", entry.job_id, exc)
             except RetryLater as exc:
                 failure = str(exc)
+            except RedisError as exc:  # an outage: expected, and logged with the retry, in one line
+                failure = repr(exc)
             except Exception as exc:
                 log.exception("job %s (%s) failed", entry.job_id, entry.kind)
                 failure = repr(exc)
@@ -279,7 +306,8 @@ class Engine:
                     await self._retry_later(entry, failure)
             except (RedisError, OSError) as exc:
                 # Left pending: reclaimed once idle, and the step log keeps effects single.
-                log.warning("job %s: could not settle: %r", entry.job_id, exc)
+                log.warning("job %s (%s) %s; could not settle it: %r; it stays pending and runs again later",
+                            entry.job_id, entry.kind, "done" if failure is None else f"failed ({failure})", exc)
                 return False
             return True
 

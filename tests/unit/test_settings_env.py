@@ -192,3 +192,16 @@ def test_secrets_never_appear_in_the_settings_repr() -> None:
 def test_a_port_of_digits_int_cannot_read_is_reported_not_raised() -> None:
     """`²` passes `str.isdigit()`, and `int()` raises on it."""
     assert env_errors(dict(REQUIRED_ENV, PORT="8²")) == ['PORT: "8²" is not a port number (1-65535)']
+
+
+def test_the_instance_name_comes_from_the_environment_then_fly_then_host_and_port(lines_file: Path) -> None:
+    env = {**REQUIRED_ENV, "TEXTBACK_CONFIG": str(lines_file), "PORT": "8080"}
+    assert load_settings({**env, "TEXTBACK_INSTANCE": "web-1", "FLY_MACHINE_ID": "e286"}).instance == "web-1"
+    assert load_settings({**env, "FLY_MACHINE_ID": "e2865013b1d486"}).instance == "e2865013b1d486"
+    assert load_settings(env).instance.endswith(":8080"), "two servers on one host differ by port"
+
+
+@pytest.mark.parametrize("name", ["web/1", "web 1", "x" * 65])
+def test_an_instance_name_its_locks_cannot_carry_is_refused(name: str) -> None:
+    [error] = env_errors({**REQUIRED_ENV, "TEXTBACK_INSTANCE": name})
+    assert error.startswith("TEXTBACK_INSTANCE:")
