@@ -30,6 +30,7 @@ def serve() -> int:
     except (ConfigError, SettingsError) as exc:
         print(f"textback: cannot start:\n{exc}", file=sys.stderr)
         return 2
+    logs.configure(settings.log_level, settings.log_format)
     # The port first: a port in use stops start-up before Redis is touched or anything is
     # started or claimed.
     try:
@@ -172,7 +173,7 @@ STORAGE = "REDIS_URL (unset: the embedded Valkey in TEXTBACK_DATA_DIR, default .
 READS = {
     "serve": f"{CREDENTIALS} (required); SLACK_APP_TOKEN, TWILIO_API_KEY, TWILIO_API_SECRET; {STORAGE}; "
              "TEXTBACK_CONFIG (default ./textback.yml), PORT (default 3000), TEXTBACK_ROLE, "
-             "TEXTBACK_EVENT_LOOP, TEXTBACK_JOB_RETRY_S, TEXTBACK_CRM_WEBHOOK_URL, TEXTBACK_CRM_WEBHOOK_SECRET; "
+             "TEXTBACK_EVENT_LOOP, TEXTBACK_JOB_RETRY_S, TEXTBACK_LOG_LEVEL, TEXTBACK_LOG_FORMAT, TEXTBACK_CRM_WEBHOOK_URL, TEXTBACK_CRM_WEBHOOK_SECRET; "
              "TEXTBACK_INSTANCE (else FLY_MACHINE_ID, else host:port); FLY_PROCESS_GROUP (set by Fly); SLACK_API_URL, TWILIO_API_URL (other API hosts, e.g. stand-ins)",
     "demo": "nothing: it starts its own Valkey and local stand-ins for Slack and Twilio",
     "forget": f"{STORAGE}; TEXTBACK_CONFIG (the lines whose records are deleted)",

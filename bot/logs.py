@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import re
+from datetime import UTC, datetime
 
 # E.164-looking runs of digits, 8-15 digits, with or without a `+` (also URL-encoded, `%2B`, as
 # in a form body). Masked as a safety net behind the explicit `phones.mask` calls, so a careless
@@ -50,8 +53,20 @@ class MaskingFilter(logging.Filter):
         return True
 
 
+# Bolt warns "As you gave `client` as well, `token` will be unused" at every start when
+# SLACK_BOT_TOKEN is in the environment (it reads the variable itself): we give it our client
+# on purpose, so the line only alarms operators.
+_BOLT_SPURIOUS = ("As you gave `client` as well, `token` will be unused.",)
+
+
+class _DropSpurious(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in _BOLT_SPURIOUS
+
+
 def guard_framework_loggers() -> None:
-    """Rewrite Bolt's body-carrying lines where they are made, before any handler sees them.
+    """Rewrite Bolt's body-carrying lines where they are made, before any handler sees them,
+    and drop its one spurious start-up warning.
 
     A filter on the logger itself also covers handlers added by others (pytest's capture, an
     embedding application), which the filter on `configure`'s handler does not. Idempotent.
@@ -60,13 +75,59 @@ def guard_framework_loggers() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, MaskingFilter) for f in logger.filters):
             logger.addFilter(MaskingFilter())
+    for name in ("slack_bolt.AsyncApp", "slack_bolt.App"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropSpurious) for f in logger.filters):
+            logger.addFilter(_DropSpurious())
 
 
-def configure(level: int = logging.INFO) -> None:
-    """Log to stderr with numbers masked."""
+# The job a line was logged from (the engine sets it while a job runs): its kind and id.
+current_job: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("current_job", default=None)
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+FORMATS = ("text", "json")
+
+
+class TextFormatter(logging.Formatter):
+    """`time level logger: message [job kind id]`, tracebacks included, numbers masked in all."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        job = current_job.get()
+        if job is not None:
+            head, _, rest = line.partition("\n")
+            line = f"{head} [job {job[0]} {job[1]}]" + (f"\n{rest}" if rest else "")
+        return mask_numbers(line)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, and the job's
+    kind and id when logged from a job, the traceback as `exc`; numbers masked everywhere."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": mask_numbers(record.getMessage()),
+        }
+        job = current_job.get()
+        if job is not None:
+            entry["job_kind"], entry["job_id"] = job
+        if record.exc_info:
+            entry["exc"] = mask_numbers(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure(level: int | str = logging.INFO, fmt: str = "text") -> None:
+    """Log to stderr with numbers masked: plain lines, or one JSON object per line."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(MaskingFilter())
+    level = logging.getLevelName(level) if isinstance(level, str) else level
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

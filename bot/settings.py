@@ -70,6 +70,9 @@ class Settings:
     # TEXTBACK_INSTANCE: this server's name, the same across its restarts and no other's, so a
     # restart knows its own previous locks and pending work (else FLY_MACHINE_ID, else host:port).
     instance: str = "textback"
+    # TEXTBACK_LOG_LEVEL (DEBUG, INFO, WARNING, ERROR) and TEXTBACK_LOG_FORMAT (text or json).
+    log_level: str = "INFO"
+    log_format: str = "text"
 
 
 ENV_FILE = ".env"
@@ -252,6 +255,12 @@ def load_settings(env: Mapping[str, str], *, require_credentials: bool = True) -
     crm_url, crm_secret = _crm_webhook(
         _get(env, "TEXTBACK_CRM_WEBHOOK_URL"), _get(env, "TEXTBACK_CRM_WEBHOOK_SECRET"), errors
     )
+    log_level = (_get(env, "TEXTBACK_LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        errors.append(f'TEXTBACK_LOG_LEVEL: "{log_level}" is not a level: use DEBUG, INFO, WARNING or ERROR')
+    log_format = (_get(env, "TEXTBACK_LOG_FORMAT") or "text").lower()
+    if log_format not in ("text", "json"):
+        errors.append(f'TEXTBACK_LOG_FORMAT: "{log_format}" is not a format: use text or json')
     instance = _instance(_get(env, "TEXTBACK_INSTANCE"), _get(env, "FLY_MACHINE_ID"), port, errors)
     config_path = Path(_get(env, "TEXTBACK_CONFIG") or DEFAULT_CONFIG)
     try:
@@ -292,4 +301,6 @@ def load_settings(env: Mapping[str, str], *, require_credentials: bool = True) -
         crm_webhook_secret=crm_secret,
         event_loop=event_loop,
         instance=instance,
+        log_level=log_level,
+        log_format=log_format,
     )

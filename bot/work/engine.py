@@ -37,6 +37,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from bot.logs import current_job
 from bot.store import keys
 from bot.work.background import cancel_and_wait
 from bot.work.deadlines import new_gen
@@ -237,6 +238,7 @@ class Engine:
             log.error("%s: unexpected failure", task.get_name(), exc_info=task.exception())
 
     async def _run_one(self, entry: Entry) -> None:
+        current_job.set((entry.kind, entry.job_id))  # this task's own context: its log lines name it
         # One runner per entry, even when a starved event loop let another worker reclaim it.
         running = keys.job_running(entry.entry_id)
         try:

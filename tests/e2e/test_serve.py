@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -77,11 +78,14 @@ def free_port() -> int:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="signals")
-async def test_serve_starts_with_embedded_valkey_answers_health_and_stops_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+async def test_serve_starts_with_embedded_valkey_answers_health_and_stops_cleanly(
+    tmp_path: Path, log_format: str
+) -> None:
     (tmp_path / "textback.yml").write_text(CONFIG_YAML)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env |= ENV | {"PORT": str(port), "TEXTBACK_DATA_DIR": str(tmp_path / "data")}
+    env |= ENV | {"PORT": str(port), "TEXTBACK_DATA_DIR": str(tmp_path / "data"), "TEXTBACK_LOG_FORMAT": log_format}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "serve", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -97,6 +101,11 @@ async def test_serve_starts_with_embedded_valkey_answers_health_and_stops_cleanl
     assert "5125550" not in err.decode(), "phone numbers must be masked in logs"
     assert "event loop: uvloop" in err.decode()
     assert re.search(r"start-up objects frozen for the collector: [1-9]\d{4,}", err.decode()), err.decode()
+    assert f"listening on http://0.0.0.0:{port}" in err.decode() and "shutting down" in err.decode()
+    assert "will be unused" not in err.decode(), "no spurious warnings at start"
+    if log_format == "json":
+        lines = [json.loads(line) for line in err.decode().splitlines()]
+        assert {"time", "level", "logger", "message"} <= set(lines[-1])
 
 
 async def wait_healthy(url: str, deadline_s: float) -> int:

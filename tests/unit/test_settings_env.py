@@ -205,3 +205,9 @@ def test_the_instance_name_comes_from_the_environment_then_fly_then_host_and_por
 def test_an_instance_name_its_locks_cannot_carry_is_refused(name: str) -> None:
     [error] = env_errors({**REQUIRED_ENV, "TEXTBACK_INSTANCE": name})
     assert error.startswith("TEXTBACK_INSTANCE:")
+
+
+def test_log_level_and_format_are_checked() -> None:
+    errors = env_errors({**REQUIRED_ENV, "TEXTBACK_LOG_LEVEL": "loud", "TEXTBACK_LOG_FORMAT": "xml"})
+    assert errors == ['TEXTBACK_LOG_LEVEL: "LOUD" is not a level: use DEBUG, INFO, WARNING or ERROR',
+                      'TEXTBACK_LOG_FORMAT: "xml" is not a format: use text or json']
