@@ -17,14 +17,8 @@ import pytest
 
 from bot.store.connection import open_redis
 from tests.conftest import CONFIG_YAML
+from tests.e2e.serve_env import ENV
 
-ENV = {
-    "SLACK_BOT_TOKEN": "xoxb-test",
-    "SLACK_SIGNING_SECRET": "secret",
-    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-    "TWILIO_AUTH_TOKEN": "token",
-    "PUBLIC_URL": "https://textback.example.test",
-}
 
 
 def run_serve(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
