@@ -20,7 +20,6 @@ from tests.conftest import CONFIG_YAML
 from tests.e2e.serve_env import ENV
 
 
-
 def run_serve(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_", "TEXTBACK_"))}
     clean.pop("REDIS_URL", None)
