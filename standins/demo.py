@@ -18,11 +18,12 @@ from standins.clock import FakeClock
 from standins.rig import Rig, rig_settings
 
 LINE = "+15125550100"
-CHANNEL = "C0DEMO0001"
+CHANNEL, CHANNEL_NAME = "C0DEMO0001", "acme-calls"
 CALLER = "+15125550123"
 NIGHT_CALLER = "+15125550177"
 WAITING_CALLER = "+15125550145"
 ONCALL, BACKUP = "U0DANA0001", "U0SAM00001"
+PEOPLE = {ONCALL: "Dana", BACKUP: "Sam"}
 ONCALL_PHONE, BACKUP_PHONE = "+15125550188", "+15125550189"
 TZ = ZoneInfo("America/Chicago")
 
@@ -72,7 +73,7 @@ class Story:
         for msg in self.phone(number):
             if msg["sid"] not in self._shown:
                 self._shown.add(msg["sid"])
-                print(f"             caller's phone  <- \"{msg['body']}\"")
+                print(f"             caller's phone {display(number)}  <- \"{msg['body']}\"")
 
     def show_thread(self) -> None:
         for msg in self.rig.slack.messages:
@@ -83,7 +84,7 @@ class Story:
                     print(f"             Slack direct message  {slack_view(msg)}")
                     continue
                 prefix = "  └ " if msg.get("thread_ts") else "new thread: "
-                print(f"             Slack #{msg['channel']}  {prefix}{slack_view(msg)}")
+                print(f"             Slack #{CHANNEL_NAME}  {prefix}{slack_view(msg)}")
 
     def show_pages(self) -> None:
         for number in (ONCALL_PHONE, BACKUP_PHONE):
@@ -98,7 +99,8 @@ class Story:
 
 
 def slack_view(msg: dict[str, Any]) -> str:
-    """What a person sees: the blocks' text with Slack's escapes rendered."""
+    """What a person sees: the blocks' text with Slack's markup rendered (names for mentions,
+    link labels with their address, emoji)."""
     parts: list[str] = []
     for block in msg.get("blocks") or []:
         texts = [block.get("text")] + list(block.get("elements") or [])
@@ -106,9 +108,18 @@ def slack_view(msg: dict[str, Any]) -> str:
         if block.get("type") == "actions":
             labels = [(e.get("text") or e.get("placeholder") or {}).get("text", "") for e in block["elements"]]
             parts.append("buttons: " + ", ".join(label for label in labels if label))
-    shown = html.unescape(" | ".join(parts) or str(msg.get("text", "")))
-    shown = re.sub(r"<@(U[A-Z0-9]+)>", r"@\1", shown.replace("<!here>", "@here"))
-    return emoji.emojize(shown, language="alias").replace("*", "")
+    return readable(" | ".join(parts) or str(msg.get("text", "")))
+
+
+def readable(mrkdwn: str) -> str:
+    """Slack markup as Slack shows it: <@U…> as @Name, <#C…> as #channel, <url|label> as
+    "label (url)", :shortcodes: as emoji, no bold stars."""
+    shown = mrkdwn.replace("<!here>", "@here").replace("<!channel>", "@channel")
+    shown = re.sub(r"<@(U[A-Z0-9]+)>", lambda m: "@" + PEOPLE.get(m.group(1), m.group(1)), shown)
+    shown = re.sub(r"<#C[A-Z0-9]+(?:\|([^>]*))?>", lambda m: "#" + (m.group(1) or CHANNEL_NAME), shown)
+    shown = re.sub(r"<((?:https?|mailto|tel):[^|>]+)\|([^>]+)>", r"\2 (\1)", shown)
+    shown = re.sub(r"<((?:https?|mailto|tel):[^>]+)>", r"\1", shown)
+    return emoji.emojize(html.unescape(shown), language="alias").replace("*", "")
 
 
 async def scene_missed_call(s: Story) -> str:
@@ -143,13 +154,14 @@ async def scene_caller_reply(s: Story, thread: str) -> None:
 
 async def scene_team_reply(s: Story, thread: str) -> None:
     reply = "Hi! *Dana* here - a tech can be there by 11:30. Track us: <https://acme.example/t/42|live ETA> :truck:"
-    print(f"\n{s.at(10, 18)}  Dana replies in the Slack thread: \"{reply}\"")
+    print(f"\n{s.at(10, 18)}  Dana replies in the Slack thread: \"{readable(reply)}\"")
     ts, _ = await s.rig.team_replies(CHANNEL, thread, reply)
     await s.rig.twilio.wait_for(lambda r: r.method == "CreateMessage" and "Dana" in str(r.params))
     await s.rig.slack.wait_for(lambda r: r.method == "reactions.add")
     s.show_texts(CALLER)
     reacted = [r for r in s.rig.slack.reactions if r["timestamp"] == ts]
-    print(f"             Slack: Dana's message gets :{reacted[0]['name'] if reacted else '?'}: (accepted by Twilio)")
+    mark = readable(":" + reacted[0]["name"] + ":") if reacted else "?"
+    print(f"             Slack: Dana's message gets {mark} (accepted by Twilio)")
     s.expect(any("live ETA (https://acme.example/t/42)" in m["body"] for m in s.phone(CALLER)),
              "team reply sent as plain text (formatting removed, link spelled out)")
     note = "note: customer sounded stressed, bring the wet vac"
@@ -193,6 +205,7 @@ async def scene_reminder(s: Story) -> str:
     print(f"\n{s.at(11, 0)}  {display(WAITING_CALLER)} calls, nobody answers, and nobody picks up the thread")
     await s.rig.missed_call(WAITING_CALLER, LINE)
     await s.rig.settle()
+    s.show_texts(WAITING_CALLER)
     s.show_thread()
     print(f"{s.at(11, 2)}  two minutes pass (the demo's first reminder step)")
     await s.rig.fire_due()
@@ -260,7 +273,10 @@ async def run_demo(*, verbose: bool = False) -> int:
     with tempfile.TemporaryDirectory(prefix="textback-demo-") as tmp:
         settings = rig_settings(parse_config(DEMO_CONFIG, "demo.yml"), redis_url=None, data_dir=Path(tmp))
         async with Rig(settings, clock=clock) as rig:
-            print("textback demo: Acme Plumbing, line (512) 555-0100 -> Slack channel " + CHANNEL)
+            for user, name in PEOPLE.items():
+                rig.slack.add_user(user, name)
+            rig.slack.add_channel(CHANNEL, CHANNEL_NAME)
+            print(f"textback demo: Acme Plumbing, line (512) 555-0100 -> Slack channel #{CHANNEL_NAME}")
             print(f"  server {rig.url} · embedded Valkey {rig.services.redis.url} · "
                   f"Slack and Twilio stand-ins on 127.0.0.1")
             story = Story(rig, clock)
@@ -280,4 +296,6 @@ async def run_demo(*, verbose: bool = False) -> int:
         print(f"demo FAILED: {len(story.problems)} expectation(s) not met: " + "; ".join(story.problems))
         return 1
     print("demo complete: every expectation met")
+    print("\nnext: copy .env.example to .env and textback.example.yml to textback.yml, fill in your Slack and\n"
+          "Twilio details, run `textback doctor` to check them, then deploy with docs/deploy.md.")
     return 0
