@@ -157,6 +157,15 @@ def leads(args: argparse.Namespace) -> int:
     return asyncio.run(export_leads(read_environment(), period=args.period, line=args.line, output=args.output))
 
 
+def status() -> int:
+    """What the store says now: jobs, scheduled work, servers, errors, size, today's figures."""
+    from bot.settings import read_environment
+    from bot.status import run_status
+
+    logs.configure(logging.ERROR)
+    return asyncio.run(run_status(read_environment()))
+
+
 def doctor(args: argparse.Namespace) -> int:
     """Check the configuration, Redis, Slack and Twilio; optionally fix the Twilio webhooks."""
     from bot.doctor.checks import run_doctor
@@ -179,6 +188,7 @@ READS = {
     "forget": f"{STORAGE}; TEXTBACK_CONFIG (the lines whose records are deleted)",
     "leads": f"{STORAGE}; TEXTBACK_CONFIG",
     "doctor": f"{CREDENTIALS}; {STORAGE}; TEXTBACK_CONFIG, SLACK_API_URL, TWILIO_API_URL",
+    "status": f"{STORAGE}; TEXTBACK_CONFIG (the lines whose figures are shown)",
 }
 
 
@@ -217,6 +227,7 @@ def parser() -> argparse.ArgumentParser:
     export_parser.add_argument("period", nargs="?", default="all", help="7d, 24h, 4w or all (default)")
     export_parser.add_argument("--line", help="only this line's leads (its number); default: every line")
     export_parser.add_argument("-o", "--output", help="write to this file instead of standard output")
+    command("status", "the job queue, scheduled work, servers, recent errors, store size, today's figures")
     doctor_parser = command("doctor", "check the setup and say how to fix what is wrong")
     doctor_parser.add_argument("--fix", action="store_true", help="point the Twilio numbers' webhooks at PUBLIC_URL")
     doctor_parser.add_argument("-y", "--yes", action="store_true", help="with --fix: apply without asking")
@@ -237,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         return doctor(args)
     if args.command == "leads":
         return leads(args)
+    if args.command == "status":
+        return status()
     return demo(args)
 
 

@@ -96,6 +96,8 @@ def held(conv_id: str) -> str:
 
 # The durable job stream (bot/work/engine.py): the one runner of every job.
 JOBS = f"{PREFIX}jobs"
+# The newest job failures (JSON: at, kind, job, error), for `textback status`.
+JOB_ERRORS = f"{PREFIX}job-errors"
 
 
 def job_running(job_id: str) -> str:

@@ -1,0 +1,37 @@
+"""`textback status`: read from Redis alone, what an operator needs at a glance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.status import run_status
+from standins.rig import Rig
+from tests.conftest import CALLER, CONFIG_YAML, LINE
+
+
+async def test_status_shows_jobs_scheduled_work_servers_and_todays_figures(
+    rig: Rig, redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    config = tmp_path / "status.yml"
+    config.write_text(CONFIG_YAML)
+    assert await run_status({"REDIS_URL": redis_url, "TEXTBACK_CONFIG": str(config)},
+                            now=rig.services.clock.now()) == 0
+    out = capsys.readouterr().out
+    assert "jobs: 0 waiting to run, 0 running" in out
+    # Each line's weekly digest and the missed call's reminder wait in the due set.
+    assert "scheduled: 3 (2 digest, 1 reminder); 0 waiting to retry after a failure; next due in 5 min" in out
+    assert f"servers connected: {rig.settings.instance}" in out
+    assert "(512) 555-0100" in out and "1 missed, 1 texted back" in out
+    assert "recent job errors: none recorded" in out
+
+
+async def test_status_refuses_a_store_that_does_not_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "status.yml"
+    config.write_text(CONFIG_YAML)
+    env = {"TEXTBACK_CONFIG": str(config), "TEXTBACK_DATA_DIR": str(tmp_path / "none")}
+    assert await run_status(env) == 2
+    assert "holds no embedded store" in capsys.readouterr().err
