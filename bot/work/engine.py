@@ -372,7 +372,9 @@ class Engine:
             return
         if moved:
             log.info("slack is back: %d job(s) waiting for it run now", moved)
-            self.timer.scheduled(now)
+            # At once, not "if sooner than planned": a fake clock moved past the plan would
+            # leave the timer asleep (other instances hear the wake-up message).
+            self.timer.look_now()
 
     # --- reclaiming what dead workers left -------------------------------------------------
 

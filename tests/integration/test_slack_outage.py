@@ -90,6 +90,8 @@ async def test_a_two_hour_slack_outage_loses_no_missed_call_text_or_voicemail(
         assert LATE in blocks_text(card), blocks_text(card)
     assert [len(rig.twilio.messages_to(c)) for c in CALLERS] == [1, 1, 1], "no second text-back"
     [voicemail_card] = cards_of(rig, CALLERS[0][-4:])
+    # When the call was, in the line's timezone: two hours before the card (OPEN_TIME).
+    assert f"{LATE}; the call came in Tue Nov 10, 10:15 AM" in blocks_text(voicemail_card)
     voicemail_thread = [blocks_text(m) for m in rig.slack.thread(voicemail_card["channel"], voicemail_card["ts"])]
     assert sum("Voicemail, 21 s" in t for t in voicemail_thread) == 1
     assert len(rig.slack.files) == 1 and rig.slack.files[0]["thread_ts"] == voicemail_card["ts"]
