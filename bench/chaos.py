@@ -1,6 +1,7 @@
-"""Fault injection: three server processes on one Redis, flaky Slack and Twilio, a kill -9.
+"""Fault injection: three server processes on one Redis, flaky Slack and Twilio, a kill -9,
+and a Slack outage (every Slack request failing) for a minute in the middle of the calls.
 
-    python -m bench.chaos [--calls 500] [--servers 3] [--seed 7]
+    python -m bench.chaos [--calls 500] [--servers 3] [--seed 7] [--slack-outage 60]
 
 Every missed call must end with exactly one text-back and one thread, every caller text
 posted exactly once and in order, every team reply sent exactly once. Exit 0 when so.
@@ -52,6 +53,8 @@ TWILIO_FAULTS = [
     {"status": 500, "delay": 11.0, "after_accept": True},  # the client times out (10 s): unsure
 ]
 SLACK_FAULTS = [{"status": 500}, {"status": 503}, {"status": 429, "headers": {"Retry-After": "0"}}]
+# The Slack outage starts once this share of the calls came in, so calls keep coming during it.
+OUTAGE_FROM = 0.25
 
 
 @dataclass
@@ -62,6 +65,9 @@ class Tally:
     duplicate_deliveries: int = 0
     webhook_retries: int = 0
     killed: list[int] = field(default_factory=list)
+    outage_s: float = 0.0
+    outage_from_call: int | None = None
+    outage_failed: int = 0  # Slack requests failed by the outage
     problems: list[str] = field(default_factory=list)
 
 
@@ -263,7 +269,23 @@ def _tick(counts: dict[str, int], name: str, ok: bool, tally: Tally, problem: st
         tally.problems.append(problem)
 
 
-async def run(calls: int, servers: int, seed: int, texts: int = 2) -> int:
+async def slack_outage(slack: SlackStandIn, seconds: float, calls: int, tally: Tally) -> None:
+    """Every Slack request fails (503) for `seconds`, from the moment OUTAGE_FROM of the calls came in."""
+    if seconds <= 0:
+        return
+    while tally.calls < int(calls * OUTAGE_FROM):
+        await asyncio.sleep(0.1)
+    tally.outage_from_call, tally.outage_s = tally.calls, seconds
+    before = len(slack.requests)
+    slack.go_down(status=503)
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        slack.come_back()
+    tally.outage_failed = sum(1 for r in slack.requests[before:] if r.status == 503)
+
+
+async def run(calls: int, servers: int, seed: int, texts: int = 2, outage_s: float = 60.0) -> int:
     rng = random.Random(seed)
     tally = Tally()
     with tempfile.TemporaryDirectory(prefix="textback-chaos-") as tmp:
@@ -289,8 +311,13 @@ async def run(calls: int, servers: int, seed: int, texts: int = 2) -> int:
         started = time.monotonic()
         try:
             await fleet.start()
-            await drive(fleet, slack, calls, texts, tally, rng)
-            replied = await reply_to_every_third(fleet, slack, calls, tally, rng)
+            outage = asyncio.create_task(slack_outage(slack, outage_s, calls, tally))
+            try:
+                await drive(fleet, slack, calls, texts, tally, rng)
+                replied = await reply_to_every_third(fleet, slack, calls, tally, rng)
+                await outage
+            finally:
+                outage.cancel()
             await settled(redis, twilio, slack, timeout=300, tally=tally)
             counts = check(tally, twilio, slack, calls, texts, replied)
             if tally.problems:
@@ -329,7 +356,8 @@ def keep_logs(work: Path) -> None:
     print(f"server logs kept in {keep}")
 
 
-THREADS_WAIT_S = 120
+# Past the Slack outage: the threads of calls made during it come once Slack is back.
+THREADS_WAIT_S = 180
 
 
 async def reply_to_every_third(fleet: Fleet, slack: SlackStandIn, calls: int, tally: Tally,
@@ -356,6 +384,11 @@ def report(tally: Tally, counts: dict[str, int], twilio: TwilioStandIn, slack: S
           f"replies through {servers} server processes on one Redis in {elapsed:.0f} s")
     print(f"faults: {injected} injected Slack/Twilio failures, {tally.duplicate_deliveries} duplicate "
           f"deliveries, {tally.webhook_retries} webhook retries, kill -9 of the server on port(s) {tally.killed}")
+    if tally.outage_from_call is not None:
+        late = sum(1 for m in slack.messages_in(CHANNEL)
+                   if not m.get("thread_ts") and "posted late" in json.dumps(m.get("blocks")))
+        print(f"slack outage: every request failed for {tally.outage_s:.0f} s from call {tally.outage_from_call} "
+              f"({tally.outage_failed} requests refused); {late} cards posted late, marked so")
     for name, value in counts.items():
         print(f"  {name}: {value}")
     print(f"spec violations: {len(twilio.violations) + len(slack.violations)}")
@@ -369,8 +402,10 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--servers", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--slack-outage", type=float, default=60.0, metavar="SECONDS",
+                        help="how long every Slack request fails, mid-run (0: no outage)")
     args = parser.parse_args()
-    return asyncio.run(run(args.calls, args.servers, args.seed))
+    return asyncio.run(run(args.calls, args.servers, args.seed, outage_s=args.slack_outage))
 
 
 if __name__ == "__main__":

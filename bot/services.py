@@ -118,9 +118,10 @@ async def open_services(
     )
     tasks = Background()
     lines = LineDirectory(settings.config, RedisLineSettings(redis.client))
-    chat = SlackThreads(slack, settings.config, lines.known)
     jobs = Engine(redis.client, clock, consumer=me.name, reader=redis.reader(), retry_idle_ms=int(settings.job_retry_s * 1000),
                   role=settings.role, timing=timing or Timing())
+    # Each answer from Slack lets the jobs waiting for it (after an outage) run at once.
+    chat = SlackThreads(slack, settings.config, lines.known, answered=lambda: jobs.slack_answered())
     flags = RedisCallerFlags(redis.client, opt_out_scope=settings.config.opt_out_scope, lines=lines.known_numbers)
     try:
         services = Services(

@@ -82,6 +82,7 @@ class StandInServer:
         self._delays: dict[str, float] = {}
         self._held: dict[str, Held] = {}
         self._chaos: dict[str, tuple[float, list[Failure], random.Random]] = {}
+        self._outage: Failure | None = None
         self._runner: web.AppRunner | None = None
         # Replaced after every record, so each waiter wakes once per new request.
         self._arrival = asyncio.Event()
@@ -158,7 +159,21 @@ class StandInServer:
             extra.setdefault("Retry-After", "1")  # both vendors send it with every 429
         return Failure(status, answer, delay, extra, after_accept)
 
+    def go_down(self, status: int = 503, body: Any = None) -> None:
+        """An outage: every request, whatever its method, fails with `status` until `come_back()`."""
+        self._outage = self._failure(status, body)
+
+    def come_back(self) -> None:
+        """The outage ends: requests are answered again (queued and random failures still apply)."""
+        self._outage = None
+
+    @property
+    def down(self) -> bool:
+        return self._outage is not None
+
     def _next_failure(self, method: str) -> Failure | None:
+        if self._outage is not None:
+            return self._outage
         queue = self._failures.get(method)
         if queue:
             return queue.popleft()

@@ -24,12 +24,33 @@ class JobDecodeError(ValueError):
 
 @dataclass(frozen=True)
 class Retry:
-    """How a failing job of a kind is retried: back-off doubling from the engine's first
-    interval up to `cap_s`, given up `give_up_after_s` after it was recorded (or first due),
-    or never (None). A kind may set its own as `RETRY`."""
+    """How a failing job of a kind is retried: the first tries soon after (`fast_s`), then
+    back-off doubling from the engine's first interval up to `cap_s`; given up
+    `give_up_after_s` after it was recorded (or first due), or never (None). A job that waits
+    only for Slack to come back waits `slack_outage_s` instead, when that is longer. A kind may
+    set its own as `RETRY`."""
 
     give_up_after_s: float | None = 15 * 60  # by then the caller has moved on
     cap_s: float = 300.0
+    # A missed call during a Slack outage still needs its thread: the team must see it when
+    # Slack is back, however late (its text-back went out from the webhook already).
+    slack_outage_s: float = 24 * 3600
+    # Most failures are blips (a 500, a dropped connection): try again within seconds.
+    fast_s: tuple[float, ...] = (1.0, 3.0)
+
+    def delay_s(self, attempts: int, first_s: float) -> float:
+        """The wait before retry `attempts` (1 for the first), before jitter: `fast_s` (never
+        longer than `first_s`), then doubling from `first_s`, at most `cap_s`."""
+        if attempts <= len(self.fast_s):
+            return min(self.fast_s[attempts - 1], first_s, self.cap_s)
+        return min(first_s * 2.0 ** (attempts - 1 - len(self.fast_s)), self.cap_s)
+
+    def gives_up(self, age_s: float, *, waiting_for_slack: bool) -> bool:
+        """Whether a job failing `age_s` after it was recorded (or first due) is given up."""
+        if self.give_up_after_s is None:
+            return False
+        horizon = max(self.give_up_after_s, self.slack_outage_s) if waiting_for_slack else self.give_up_after_s
+        return age_s >= horizon
 
 
 def retry_policy(job_type: type[Any] | None) -> Retry:

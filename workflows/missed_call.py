@@ -23,6 +23,7 @@ from workflows.ports import (
     Figures,
     LineTypes,
     Outcomes,
+    SlackUnavailable,
     SmsSender,
     StepLog,
     TextbackAsk,
@@ -344,6 +345,20 @@ async def _report_textback(
 
 # When a thread's opening was first attempted: a later attempt looks for its card from then.
 OPENING_SINCE = "opening_since"
+# Set when Slack was unavailable as the thread was to be opened: the card, posted once Slack
+# is back, says it is late. Cleared when the card turns out to have been posted after all.
+POSTED_LATE = "posted_late"
+LATE_NOTE = "posted late: Slack was unavailable"
+
+
+def waits_for_slack(conv: Conversation) -> bool:
+    """True while the conversation's thread is not posted because Slack was unavailable."""
+    return not conv.thread_id and POSTED_LATE in conv.extra
+
+
+def late_note(conv: Conversation) -> str:
+    """What the card says when it was posted only after Slack came back ("" when on time)."""
+    return LATE_NOTE if conv.extra.get(POSTED_LATE) else ""
 
 
 async def ensure_thread(
@@ -354,13 +369,28 @@ async def ensure_thread(
     The attempt is recorded first, so a process killed after Slack took the post but before
     the thread was saved is found in the channel on the next attempt, not posted twice.
     `first_attempt`: the record was created just now with the attempt in it (nothing to find).
+    Slack being unavailable is recorded too, so the card posted later says it is late.
     """
     if conv.thread_id:
         return
+    try:
+        await _open_thread(conv, store=store, chat=chat, now=now, first_attempt=first_attempt)
+    except SlackUnavailable:
+        if POSTED_LATE not in conv.extra:
+            conv.extra[POSTED_LATE] = "slack"
+            await store.save(conv)
+        raise
+
+
+async def _open_thread(
+    conv: Conversation, *, store: ConversationStore, chat: ThreadChat, now: datetime, first_attempt: bool
+) -> None:
     opening = conv.extra.get(OPENING_SINCE)
     if opening and not first_attempt:
         since = datetime.fromisoformat(opening) - POST_LOOKBACK
         conv.thread_id = await chat.find_post(conv, f"thread:{conv.id}", since)
+        if conv.thread_id:
+            conv.extra.pop(POSTED_LATE, None)  # Slack took the card in time; only its answer was lost
     if not conv.thread_id:
         if not first_attempt:
             conv.extra[OPENING_SINCE] = now.isoformat()
@@ -368,4 +398,3 @@ async def ensure_thread(
         conv.thread_id = await chat.open_thread(conv)
     if conv.thread_id:
         await store.save(conv)
-

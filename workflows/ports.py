@@ -160,6 +160,11 @@ class RetryLater(Exception):
     """A transient failure (rate limit, 5xx, timeout): run the job again later."""
 
 
+class SlackUnavailable(RetryLater):
+    """Slack did not take a call (5xx, 429, refused, timed out): the job waits for Slack, for
+    as long as an outage may last (`Retry.slack_outage_s`), and runs as soon as Slack answers."""
+
+
 @dataclass(frozen=True)
 class TextbackAsk:
     """What the one step deciding a missed call's text-back is told (PRODUCT §4)."""

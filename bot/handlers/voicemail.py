@@ -1,7 +1,8 @@
 """Voicemail (PRODUCT §2.1 item 2): the recording into the caller's thread, its transcript after.
 
 Twilio's recording callback can come before the missed-call job has opened the thread;
-the job then waits its turn (RetryLater) instead of opening a second thread. The audio is
+the job then waits its turn (RetryLater) instead of opening a second thread, for as long as
+a Slack outage keeps that thread from being posted. The audio is
 copied into the thread with Slack's external upload, since a Twilio recording URL needs
 the account's credentials to play. A transcript goes through urgent matching like a text.
 """
@@ -25,8 +26,9 @@ from workflows.conversation import Conversation, Entry
 from workflows.follow_through import caller_wrote
 from workflows.jobs import VoicemailJob, VoicemailTranscriptJob
 from workflows.lines import Line
+from workflows.missed_call import waits_for_slack
 from workflows.outcomes import lead_event, record_lead_safely
-from workflows.ports import RetryLater
+from workflows.ports import RetryLater, SlackUnavailable
 from workflows.texting import once, post_once
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,9 @@ async def _conversation(svc: Services, job: VoicemailJob | VoicemailTranscriptJo
         return None
     caller = caller_from(job.caller, "", line.number)
     conv = await svc.store.open_for(line.number, caller.number)
+    if conv is not None and not conv.thread_id and waits_for_slack(conv):
+        # Slack is down: the thread comes when it is back, and the voicemail with it.
+        raise SlackUnavailable("voicemail waits for the missed call's thread (Slack unavailable)")
     if conv is None or not conv.thread_id:
         if svc.clock.now() - job.at < THREAD_WAIT:
             raise RetryLater("voicemail waits for the missed call's thread")
@@ -130,11 +135,12 @@ async def _upload(svc: Services, conv: Conversation, audio: bytes, recording_sid
         )
     except SlackApiError as exc:
         if is_transient(exc):
-            raise RetryLater(f"voicemail upload: HTTP {exc.response.status_code}") from exc
+            raise SlackUnavailable(f"voicemail upload: HTTP {exc.response.status_code}") from exc
         log.warning("voicemail upload refused: %s", exc.response.get("error"))
         return False
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise RetryLater(f"voicemail upload: {exc!r}") from exc
+        raise SlackUnavailable(f"voicemail upload: {exc!r}") from exc
+    await svc.jobs.slack_answered()
     return True
 
 

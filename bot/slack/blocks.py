@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import emoji
 
 from workflows.conversation import Conversation, Entry
+from workflows.missed_call import late_note
 
 Block = dict[str, Any]
 Resolve = Callable[[str], Awaitable[str]]
@@ -205,6 +206,10 @@ def card(conv: Conversation, tz: str) -> tuple[str, list[Block]]:
         {"type": "context", "elements": [_mrkdwn(" · ".join(facts))]},
         {"type": "context", "elements": [_mrkdwn(status)]},
     ]
+    late = late_note(conv)
+    if late:
+        came = "call came in" if conv.origin == "missed_call" else "text came in"
+        blocks.append({"type": "context", "elements": [_mrkdwn(f":hourglass: {late}; the {came} {when}")]})
     if urgent:
         blocks.append({"type": "section", "text": _mrkdwn(f":rotating_light: Urgent: the caller wrote \u201c{escape(urgent)}\u201d")})
     answers = [(k.removeprefix("answer:"), v) for k, v in conv.extra.items() if k.startswith("answer:")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from bot.metrics import Metrics
 from bot.slack import blocks
 from workflows.conversation import Conversation, Entry, SmsResult
 from workflows.lines import Config, Line
-from workflows.ports import RetryLater
+from workflows.ports import SlackUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,22 @@ def is_transient(exc: SlackApiError) -> bool:
     return status == 429 or status >= 500 or exc.response.get("error") in ("ratelimited", "internal_error", "fatal_error")
 
 
+async def _nobody_waits() -> None:
+    return None
+
+
 class SlackThreads:
-    """Posts cards and thread lines; a Slack failure is logged and never raised."""
+    """Posts cards and thread lines. Slack refusing a call is logged, not raised; Slack being
+    unavailable raises `SlackUnavailable`, and every answer from Slack calls `answered` (the
+    engine then runs the jobs that were waiting for Slack)."""
 
     def __init__(
-        self, client: AsyncWebClient, config: Config, line_of: Callable[[str], Line | None] | None = None
+        self, client: AsyncWebClient, config: Config, line_of: Callable[[str], Line | None] | None = None,
+        *, answered: Callable[[], Awaitable[None]] = _nobody_waits,
     ) -> None:
         self._client = client
         self._config = config
+        self._answered = answered
         # The effective lines (a line linked from Slack is not in the file); the file's otherwise.
         self._line_of = line_of or config.line_for_number
 
@@ -62,11 +70,13 @@ class SlackThreads:
             resp = await send(**kwargs)
         except SlackApiError as exc:
             if is_transient(exc):
-                raise RetryLater(f"slack {method}: HTTP {exc.response.status_code}") from exc
+                raise SlackUnavailable(f"slack {method}: HTTP {exc.response.status_code}") from exc
             log.warning("slack %s refused: %s", method, exc.response.get("error"))
+            await self._answered()  # a refusal is an answer: Slack is up
             return None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise RetryLater(f"slack {method} unreachable: {exc!r}") from exc
+            raise SlackUnavailable(f"slack {method} unreachable: {exc!r}") from exc
+        await self._answered()
         return dict(resp.data) if isinstance(resp.data, dict) else None
 
     async def call(self, method: str, **kwargs: Any) -> dict[str, Any] | None:

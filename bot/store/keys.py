@@ -157,6 +157,11 @@ DUE_WAKE = f"{PREFIX}wake:due"
 # Lua scripts build job and group keys from these prefixes (one Redis, never a cluster).
 DUE_JOB_PREFIX = f"{PREFIX}job:"
 DUE_GROUP_PREFIX = f"{PREFIX}jobgroup:"
+# Hash: id -> generation of each job waiting in DUE for its retry because Slack was unavailable.
+# When a call to Slack succeeds again, one Lua step (bot/work/engine.py) makes them all due now.
+# Apart from the groups above: a retried reminder keeps its conversation's group (to be
+# cancelled with it), and the generation keeps a job scheduled anew since from being hurried.
+SLACK_WAITING = f"{PREFIX}slackwait"
 
 
 def due_job(job_id: str) -> str:

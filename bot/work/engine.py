@@ -6,8 +6,12 @@ and the timer (bot/work/timer.py) moves them into the stream when due. Each inst
 stays pending until its handler is done.
 
 - **Retry.** A job that fails leaves the stream and waits in the due set until its back-off
-  ends (one policy, its limits per kind: `workflows.jobs.Retry`). Its id, attempts and age go
-  with it, so its step log still applies when it runs again.
+  ends (one policy, its limits per kind: `workflows.jobs.Retry`): 1 s, 3 s, then doubling
+  from `retry_idle_ms`. Its id, attempts and age go with it, so its step log still applies
+  when it runs again.
+- **Slack outages.** A job that failed because Slack was unavailable (`SlackUnavailable`)
+  waits up to a day, not 15 minutes, and is noted as waiting for Slack; the first call to
+  Slack that succeeds after such failures makes them all due at once (`slack_answered`).
 - **Reclaim.** Only a job whose worker died stays pending: once idle `retry_idle_ms` (a running
   job's heartbeat keeps it fresh) another worker takes it at its next look.
 - **Exactly once.** Handlers make every effect idempotent through the job's step log
@@ -37,13 +41,13 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from bot.logs import current_job
+from bot.logs import current_job, mask_numbers
 from bot.store import keys
 from bot.work.background import cancel_and_wait
 from bot.work.deadlines import new_gen
 from bot.work.timer import TIMER_ROLES, Timer, Timing
 from workflows.jobs import JobDecodeError, decode, encode, retry_policy
-from workflows.ports import Clock, RetryLater
+from workflows.ports import Clock, RetryLater, SlackUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,8 @@ READ_BATCH = 64
 # waits a second, well within its 5 s.
 READ_BLOCK_MS = 30_000
 SHARED_READ_BLOCK_MS = 1000
+# Failures kept for `textback status` (the newest first).
+ERRORS_KEPT = 20
 # Pause before trying again while Redis is unavailable.
 REDIS_RETRY_S = 1.0
 
@@ -91,25 +97,51 @@ if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'gen') == ARGV[4] then
   local group = redis.call('HGET', KEYS[3], 'group')
   if group and group ~= '' then redis.call('SREM', ARGV[5] .. group, ARGV[3]) end
   redis.call('DEL', KEYS[3])
+  redis.call('HDEL', KEYS[4], ARGV[3])
 end
 return 1
 """
 
 # A run failed: the entry leaves the stream and the job waits in the due set until ARGV[5].
 # A job first recorded by a webhook gets its hash now; one cancelled or scheduled anew while
-# it ran is not retried (-1).
+# it ran is not retried (-1). With ARGV[12] '1' it failed because Slack was unavailable: it is
+# noted (with its generation) among the jobs waiting for Slack, KEYS[6], else taken off it.
 _RETRY = """
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[1], ARGV[2]); redis.call('DEL', KEYS[2])
-if ARGV[4] ~= '' then
-  if redis.call('HGET', KEYS[3], 'gen') ~= ARGV[4] then return -1 end
+local gen = ARGV[4]
+if gen ~= '' then
+  if redis.call('HGET', KEYS[3], 'gen') ~= gen then return -1 end
   redis.call('HSET', KEYS[3], 'attempts', ARGV[6])
 else
+  gen = ARGV[11]
   redis.call('HSET', KEYS[3], 'kind', ARGV[7], 'args', ARGV[8], 'seq', ARGV[9], 'born', ARGV[10],
-             'attempts', ARGV[6], 'gen', ARGV[11], 'group', '')
+             'attempts', ARGV[6], 'gen', gen, 'group', '')
 end
+if ARGV[12] == '1' then redis.call('HSET', KEYS[6], ARGV[3], gen) else redis.call('HDEL', KEYS[6], ARGV[3]) end
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
 redis.call('PUBLISH', KEYS[5], ARGV[5])
 return 1
+"""
+
+# Slack answers again: every job noted as waiting for it (KEYS[1], id -> generation) that is
+# still of that generation (not cancelled, done or scheduled anew since) and due later than
+# ARGV[1] is due at ARGV[1]; the timers are told (KEYS[3]). How many were moved.
+_SLACK_BACK = """
+local waiting = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+local moved = 0
+for i = 1, #waiting, 2 do
+  local id = waiting[i]
+  if redis.call('HGET', ARGV[2] .. id, 'gen') == waiting[i + 1] then
+    local due = redis.call('ZSCORE', KEYS[2], id)
+    if due and tonumber(due) > tonumber(ARGV[1]) then
+      redis.call('ZADD', KEYS[2], ARGV[1], id)
+      moved = moved + 1
+    end
+  end
+end
+if moved > 0 then redis.call('PUBLISH', KEYS[3], ARGV[1]) end
+return moved
 """
 
 
@@ -158,9 +190,13 @@ class Engine:
         self._handlers: dict[str, Handler] = {}
         self.lane = FastLane()
         self._kinds: dict[str, type[Any]] = {}
-        self._claim_and_add, self._done, self._retry = (
-            redis.register_script(lua) for lua in (_CLAIM_AND_ADD, _DONE, _RETRY)
+        self._claim_and_add, self._done, self._retry, self._slack_back = (
+            redis.register_script(lua) for lua in (_CLAIM_AND_ADD, _DONE, _RETRY, _SLACK_BACK)
         )
+        # Jobs may wait for Slack (noted in Redis): set when one failed on Slack here, and at
+        # start, for those an earlier process left. Only while it is set does a successful
+        # Slack call cost a Redis command (`slack_answered`); otherwise it costs nothing.
+        self._slack_waits = True
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._stopping = asyncio.Event()
@@ -283,6 +319,7 @@ class Engine:
         async with self._slots:
             handler = self._handlers.get(entry.kind)
             failure: str | None = None
+            slack = False
             try:
                 if handler is None:
                     # Retried, not dropped: mid-deploy another instance may know the kind.
@@ -295,7 +332,7 @@ class Engine:
             except JobDecodeError as exc:  # it would fail the same way every time
                 log.error("job %s: %s; dropped", entry.job_id, exc)
             except RetryLater as exc:
-                failure = str(exc)
+                failure, slack = str(exc), isinstance(exc, SlackUnavailable)
             except RedisError as exc:  # an outage: expected, and logged with the retry, in one line
                 failure = repr(exc)
             except Exception as exc:
@@ -305,7 +342,7 @@ class Engine:
                 if failure is None:
                     await self._finish(entry)
                 else:
-                    await self._retry_later(entry, failure)
+                    await self._retry_later(entry, failure, waiting_for_slack=slack)
             except (RedisError, OSError) as exc:
                 # Left pending: reclaimed once idle, and the step log keeps effects single.
                 log.warning("job %s (%s) %s; could not settle it: %r; it stays pending and runs again later",
@@ -317,37 +354,72 @@ class Engine:
         """The entry leaves the stream; a job with an id loses its hash (unless cancelled or
         scheduled anew while it ran)."""
         await self._done(
-            keys=[keys.JOBS, keys.job_running(entry.entry_id), keys.due_job(entry.job_id)],
+            keys=[keys.JOBS, keys.job_running(entry.entry_id), keys.due_job(entry.job_id), keys.SLACK_WAITING],
             args=[GROUP, entry.entry_id, entry.job_id, entry.gen, keys.DUE_GROUP_PREFIX],
         )
 
-    async def _retry_later(self, entry: Entry, failure: str) -> None:
+    async def _retry_later(self, entry: Entry, failure: str, *, waiting_for_slack: bool = False) -> None:
         """Wait in the due set until the back-off ends; give up once the kind's policy says so."""
         policy = retry_policy(self._kinds.get(entry.kind))
         now = self._clock.now().timestamp()
         age_s = now - entry.born_ms / 1000
-        if policy.give_up_after_s is not None and age_s >= policy.give_up_after_s:
+        if policy.gives_up(age_s, waiting_for_slack=waiting_for_slack):
             log.error("job %s (%s) given up: still failing after %.0f minutes (%d attempts): %s",
                       entry.job_id, entry.kind, age_s / 60, entry.attempts + 1, failure)
             await self._finish(entry)
+            await self._note_error(entry, f"given up after {entry.attempts + 1} attempts: {failure}", now)
             return
         attempts = entry.attempts + 1
-        base = self.retry_idle_ms / 1000
-        # Doubling, with jitter to spread the retries of jobs that failed together (an outage).
-        delay = min(base * 2 ** (attempts - 1), policy.cap_s) * random.uniform(0.8, 1.2)
+        # Jitter spreads the retries of jobs that failed together (an outage).
+        delay = policy.delay_s(attempts, self.retry_idle_ms / 1000) * random.uniform(0.8, 1.2)
         at = now + delay
         kept = await self._retry(
-            keys=[keys.JOBS, keys.job_running(entry.entry_id), keys.due_job(entry.job_id), keys.DUE, keys.DUE_WAKE],
+            keys=[keys.JOBS, keys.job_running(entry.entry_id), keys.due_job(entry.job_id), keys.DUE, keys.DUE_WAKE,
+                  keys.SLACK_WAITING],
             args=[GROUP, entry.entry_id, entry.job_id, entry.gen, repr(at), attempts,
-                  entry.kind, entry.args, entry.seq, entry.born_ms, new_gen()],
+                  entry.kind, entry.args, entry.seq, entry.born_ms, new_gen(), "1" if waiting_for_slack else ""],
         )
         if int(kept) < 0:
             log.info("job %s (%s) failed, and was cancelled or scheduled anew meanwhile", entry.job_id, entry.kind)
             return
+        if waiting_for_slack:
+            self._slack_waits = True  # after the note is written: a success from now on sees it
         log.warning("job %s (%s) will be retried in %.1f s (attempt %d): %s",
                     entry.job_id, entry.kind, delay, attempts, failure)
         self._retrying.add(entry.job_id)
         self.timer.scheduled(at)
+        await self._note_error(entry, f"attempt {attempts} failed, retried in {delay:.1f} s: {failure}", now)
+
+    async def _note_error(self, entry: Entry, what: str, at: float) -> None:
+        """Keep the newest failures for `textback status` (numbers masked, like the log)."""
+        note = json.dumps({"at": round(at, 3), "kind": entry.kind, "job": entry.job_id, "error": mask_numbers(what)})
+        try:
+            async with self._r.pipeline(transaction=False) as pipe:
+                pipe.lpush(keys.JOB_ERRORS, note)
+                pipe.ltrim(keys.JOB_ERRORS, 0, ERRORS_KEPT - 1)
+                await pipe.execute()
+        except (RedisError, OSError):
+            pass  # the log line above has it already
+
+    async def slack_answered(self) -> None:
+        """A call to Slack succeeded: when jobs may be waiting for Slack, on any instance, they
+        are all due now (one Lua step, and a wake-up for every timer). Free otherwise."""
+        if not self._slack_waits:
+            return
+        self._slack_waits = False
+        now = self._clock.now().timestamp()
+        try:
+            moved = int(await self._slack_back(keys=[keys.SLACK_WAITING, keys.DUE, keys.DUE_WAKE],
+                                               args=[repr(now), keys.DUE_JOB_PREFIX]))
+        except (RedisError, OSError) as exc:
+            self._slack_waits = True  # the next success tries again
+            log.warning("slack is back, but the jobs waiting for it could not be hurried: %r", exc)
+            return
+        if moved:
+            log.info("slack is back: %d job(s) waiting for it run now", moved)
+            # At once, not "if sooner than planned": a fake clock moved past the plan would
+            # leave the timer asleep (other instances hear the wake-up message).
+            self.timer.look_now()
 
     # --- reclaiming what dead workers left -------------------------------------------------
 

@@ -120,6 +120,10 @@ class Timer:
         if due < self._next_look:
             self._look.set()
 
+    def look_now(self) -> None:
+        """Look at the due set at once, whatever the timer planned (jobs were made due now)."""
+        self._look.set()
+
     def _heard(self, message: bytes | None) -> None:
         if message:
             with contextlib.suppress(ValueError):

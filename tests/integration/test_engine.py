@@ -26,7 +26,7 @@ from tests.integration.engine_kit import (
     running,
 )
 from workflows.jobs import CrmDeliveryJob, Retry, retry_policy
-from workflows.ports import RetryLater
+from workflows.ports import RetryLater, SlackUnavailable
 
 
 @pytest.mark.parametrize("effect_done", [True, False], ids=["crash-after-effect", "crash-before-effect"])
@@ -70,32 +70,34 @@ async def test_a_job_whose_worker_died_is_taken_over_and_the_effect_happens_once
 async def test_a_failed_job_waits_for_its_back_off_in_the_due_set(
     redis: Redis, clock: FakeClock, engines: list[Engine]
 ) -> None:
+    """The first two retries come fast (a blip is usually over in seconds), then the waits
+    double from the first interval (`retry_idle_ms`)."""
     calls: list[str] = []
 
     async def flaky(job_id: str, job: Tick) -> None:
         calls.append(job_id)
-        if len(calls) == 1:
+        if len(calls) in (1, 3):
             raise RetryLater("slack 503")
-        if len(calls) == 2:
+        if len(calls) in (2, 4):
             raise RuntimeError("bug")
 
     engine = running(engines, redis, clock, flaky, retry_idle_ms=10_000)
     await engine.deadlines.schedule("j", clock.now(), Tick())
-    for attempt, first_delay in ((1, 10), (2, 20)):
+    for attempt, wait in ((1, 1), (2, 3), (3, 10), (4, 20)):
         async with asyncio.timeout(5):
             while len(calls) < attempt or await engine.deadlines.due_at("j") is None:
                 await engine.wait_idle()
         due = await engine.deadlines.due_at("j")
         assert due is not None
-        # Doubling from the first interval, with 20 % jitter either way.
-        assert first_delay * 0.8 <= (due - clock.now()).total_seconds() <= first_delay * 1.2
+        # 1 s, 3 s, then doubling from the first interval, with 20 % jitter either way.
+        assert wait * 0.8 <= (due - clock.now()).total_seconds() <= wait * 1.2
         assert await redis.hget(keys.due_job("j"), "attempts") == str(attempt).encode()
         clock.set(due + MICROSECOND)  # the score's float may be a hair after the datetime
     async with asyncio.timeout(5):
-        while len(calls) < 3:
+        while len(calls) < 5:
             await engine.wait_idle()
     await engine.wait_idle()
-    assert calls == ["j", "j", "j"] and await engine.deadlines.due_at("j") is None
+    assert calls == ["j"] * 5 and await engine.deadlines.due_at("j") is None
     assert await redis_empty(engine)
 
 
@@ -149,9 +151,80 @@ async def test_a_job_still_failing_is_given_up_by_its_kinds_policy(
                 if due is not None:
                     clock.set(due + MICROSECOND)
     assert any("given up" in r.getMessage() for r in caplog.records)
-    # Retries double from a minute: 1, 2, 4, 5, 5 ... minutes, until 15 minutes have passed.
-    assert 5 <= len(calls) <= 7
+    # Retries after 1 s and 3 s, then doubling from a minute: 1, 2, 4, 5, 5 ... minutes, until
+    # 15 minutes have passed (the jitter decides whether the last try is the 8th or the 9th).
+    assert 8 <= len(calls) <= 9
     assert await redis_empty(engine)
+
+
+@dataclass(frozen=True)
+class Post:
+    """A job of the tests' own that only talks to Slack; waits up to an hour between tries."""
+
+    KIND: ClassVar[str] = "post"
+    RETRY: ClassVar[Retry] = Retry(cap_s=3600.0)
+
+
+async def test_a_job_waiting_for_slack_is_kept_for_a_day_not_15_minutes(
+    redis: Redis, clock: FakeClock, engines: list[Engine], caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[float] = []
+    born = clock.now()
+
+    async def slack_down(job_id: str, job: Post) -> None:
+        calls.append((clock.now() - born).total_seconds())
+        raise SlackUnavailable("slack chat.postMessage: HTTP 503")
+
+    engine = running(engines, redis, clock, slack_down, job_type=Post, retry_idle_ms=60_000)
+    await engine.deadlines.schedule("j", clock.now(), Post())
+    with caplog.at_level(logging.ERROR, logger="bot.work.engine"):
+        async with asyncio.timeout(20):
+            while await redis.exists(keys.due_job("j")):
+                await engine.wait_idle()
+                due = await engine.deadlines.due_at("j")
+                if due is not None:
+                    clock.set(due + MICROSECOND)
+    assert any("given up" in r.getMessage() for r in caplog.records)
+    assert calls[-2] < 24 * 3600 <= calls[-1], "tried until a day had passed, then given up"
+    assert await redis_empty(engine) and not await redis.exists(keys.SLACK_WAITING)
+
+
+async def test_slack_answering_on_one_instance_runs_the_jobs_waiting_for_it_on_every_instance(
+    connect: Callable[[], Redis], clock: FakeClock, engines: list[Engine]
+) -> None:
+    """A job of instance A waits a long back-off for Slack; a Slack call on instance B (which
+    runs no jobs, and saw no failure) succeeds: the job runs at once (no time passes), and a
+    job scheduled for later is left alone."""
+    up = asyncio.Event()
+    ran: list[str] = []
+
+    async def posts(job_id: str, job: Post) -> None:
+        ran.append(job_id)
+        if not up.is_set():
+            raise SlackUnavailable("slack chat.postMessage: HTTP 503")
+
+    a = running(engines, connect(), clock, posts, job_type=Post, retry_idle_ms=600_000)
+    b = Engine(connect(), clock)  # another instance, here only for its Slack calls
+    later = clock.now() + timedelta(hours=1)
+    await a.deadlines.schedule("reminder", later, Post())
+    await a.deadlines.schedule("j", clock.now(), Post())
+    for attempt in (1, 2, 3):  # waits of 1 s, 3 s, then 10 minutes
+        async with asyncio.timeout(5):
+            while len(ran) < attempt or await a.deadlines.due_at("j") is None:
+                await a.wait_idle()
+        due = await a.deadlines.due_at("j")
+        assert due is not None
+        if attempt < 3:
+            clock.set(due + MICROSECOND)
+    assert due > clock.now() + timedelta(minutes=5) and len(ran) == 3
+    up.set()
+    await b.slack_answered()  # B's first Slack answer since it started
+    async with asyncio.timeout(5):
+        while len(ran) < 4:
+            await a.wait_idle()
+    await a.wait_idle()
+    assert ran == ["j"] * 4 and await a.deadlines.due_at("j") is None
+    assert await a.deadlines.due_at("reminder") == later
 
 
 def test_crm_deliveries_are_never_given_up_and_wait_longer() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
@@ -295,6 +295,18 @@ async def test_fail_next_fails_count_times_then_recovers(twilio: TwilioStandIn, 
     await client.messages.create_async(to=CALLER, from_=LINE, body="hi")
     assert [r.status for r in twilio.requests] == [500, 500, 201]
     assert len(twilio.messages) == 1 and twilio.requests[0].error == "injected failure"
+
+
+async def test_an_outage_fails_every_method_until_it_ends(twilio: TwilioStandIn, client: Client) -> None:
+    twilio.go_down(status=503)
+    with pytest.raises(TwilioRestException):
+        await client.messages.create_async(to=CALLER, from_=LINE, body="hi")
+    with pytest.raises(TwilioException):  # a list's failure, as the SDK raises it
+        await client.messages.list_async(to=CALLER)
+    assert twilio.down and twilio.messages == []
+    twilio.come_back()
+    await client.messages.create_async(to=CALLER, from_=LINE, body="hi")
+    assert [r.status for r in twilio.requests] == [503, 503, 201] and not twilio.down
 
 
 async def test_after_accept_keeps_the_effect_but_answers_the_error(twilio: TwilioStandIn, client: Client) -> None:

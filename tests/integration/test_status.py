@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,23 @@ async def test_status_refuses_a_store_that_does_not_exist(tmp_path: Path, capsys
     env = {"TEXTBACK_CONFIG": str(config), "TEXTBACK_DATA_DIR": str(tmp_path / "none")}
     assert await run_status(env) == 2
     assert "holds no embedded store" in capsys.readouterr().err
+
+
+async def test_status_shows_the_newest_job_failures(
+    rig: Rig, redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rig.slack.go_down(status=503)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()  # the call's job failed on Slack and waits for its retry
+    config = tmp_path / "status.yml"
+    config.write_text(CONFIG_YAML)
+    assert await run_status({"REDIS_URL": redis_url, "TEXTBACK_CONFIG": str(config)},
+                            now=rig.services.clock.now()) == 0
+    rig.slack.come_back()
+    await rig.retry_waiting()
+    out = capsys.readouterr().out
+    assert "1 waiting to retry after a failure" in out
+    errors = out.split("recent job errors:")[1].split("today:")[0].strip().splitlines()
+    assert len(errors) == 1
+    assert re.search(r" missed_call missed:CA\w+: attempt 1 failed, retried in [\d.]+ s: slack chat.postMessage: HTTP 503$",
+                     errors[0]), errors[0]

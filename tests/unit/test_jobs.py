@@ -84,3 +84,20 @@ def test_only_the_codec_reads_job_fields_by_name() -> None:
                 readers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert readers == []
 
+
+
+def test_the_retry_schedule_is_fast_first_then_doubling_and_capped() -> None:
+    policy = jobs.Retry()
+    assert [policy.delay_s(n, 10.0) for n in range(1, 9)] == [1.0, 3.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0]
+    # A shorter first interval shortens the fast tries too (tests, the chaos run).
+    assert [policy.delay_s(n, 2.0) for n in range(1, 6)] == [1.0, 2.0, 2.0, 4.0, 8.0]
+
+
+def test_a_job_waiting_for_slack_is_given_up_after_a_day_others_after_15_minutes() -> None:
+    policy = jobs.Retry()
+    assert policy.gives_up(15 * 60, waiting_for_slack=False)
+    assert not policy.gives_up(15 * 60, waiting_for_slack=True)
+    assert not policy.gives_up(24 * 3600 - 1, waiting_for_slack=True)
+    assert policy.gives_up(24 * 3600, waiting_for_slack=True)
+    never = jobs.retry_policy(jobs.CrmDeliveryJob)
+    assert not never.gives_up(7 * 24 * 3600, waiting_for_slack=True)
