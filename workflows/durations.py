@@ -65,3 +65,28 @@ def format_wait(seconds: float) -> str:
     """How long someone waited, as people say it: whole minutes from two minutes on ("7m")."""
     whole = max(0, int(seconds))
     return format_duration(whole - whole % 60 if whole >= 120 else whole)
+
+
+# --- retention: how long what a conversation stored is kept after its last activity ------------
+
+DEFAULT_RETENTION_DAYS = 180
+RETENTION_EXAMPLE = 'use days or weeks, e.g. "180d" or "26w", or "forever"'
+_RETENTION = re.compile(r"(\d+)\s*(d|days?|w|weeks?)", re.IGNORECASE)
+
+
+def parse_retention(text: str | int) -> int | None:
+    """Days for "180d", "26w" (at least 1 day), None for "forever"; ValueError otherwise."""
+    if isinstance(text, bool) or not isinstance(text, (str, int)):
+        raise ValueError(f"{text!r} is not a retention: {RETENTION_EXAMPLE}")
+    cleaned = str(text).strip()
+    if cleaned.lower() == "forever":
+        return None
+    if cleaned.isascii() and cleaned.isdigit():
+        raise ValueError(f'{cleaned} has no unit: write "{cleaned}d" for days')
+    found = _RETENTION.fullmatch(cleaned) if cleaned.isascii() else None
+    if found is None:
+        raise ValueError(f'"{text}" is not a retention: {RETENTION_EXAMPLE}')
+    days = int(found[1]) * (7 if found[2][0].lower() == "w" else 1)
+    if days < 1:
+        raise ValueError(f'"{text}" keeps nothing: {RETENTION_EXAMPLE}')
+    return days

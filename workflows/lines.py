@@ -166,6 +166,9 @@ class Config:
     admins: tuple[str, ...] = ()  # Slack user ids allowed to change settings
     # "account": a STOP on any line stops every line's texts to that number.
     opt_out_scope: OptOutScope = "line"
+    # Days a conversation's records (thread link, state, the caller's counters) are kept after
+    # its last activity; None: forever. Leads, opt-outs and blocks are kept regardless.
+    retention_days: int | None = 180
 
     def line_for_number(self, number: str) -> Line | None:
         return next((ln for ln in self.lines if ln.number == number), None)

@@ -51,6 +51,7 @@ _TEXT_PATHS: tuple[YamlPath, ...] = (
     ("business",),
     ("admins", "*"),
     ("opt_out_scope",),
+    ("retention",),
     *(
         ("lines", "*", *tail)
         for tail in (
@@ -327,7 +328,8 @@ def parse_config(text: str, source: str) -> Config:
     if doc.errors or top is None:
         raise ConfigError([message for _, message in sorted(doc.errors, key=lambda e: e[0])])
     return Config(business=top.business, lines=tuple(lines), admins=tuple(top.admins),
-                  opt_out_scope=top.opt_out_scope)  # type: ignore[arg-type]  # checked against the Literal
+                  opt_out_scope=top.opt_out_scope,  # type: ignore[arg-type]  # checked against the Literal
+                  retention_days=top.retention)
 
 
 def load_config(path: Path) -> Config:

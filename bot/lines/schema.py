@@ -48,7 +48,7 @@ from bot.lines.values import (
     _url,
     _user_id,
 )
-from workflows.durations import format_duration
+from workflows.durations import DEFAULT_RETENTION_DAYS, format_duration, parse_retention
 from workflows.lines import DEFAULT_QUIET_HOURS
 from workflows.timezones import parse_timezone
 
@@ -230,6 +230,7 @@ class FileModel(_Strict):
     lines: list[Any] = Field(min_length=1)
     admins: Annotated[list[UserId], BeforeValidator(_list)] = Field(default_factory=list)
     opt_out_scope: Annotated[str, BeforeValidator(_text(_choice(OPT_OUT_SCOPES, "opt_out_scope")))] = "line"
+    retention: Annotated[int | None, BeforeValidator(parse_retention)] = DEFAULT_RETENTION_DAYS
 
 
 def known_keys_hint(key: str, model: type[BaseModel]) -> str:

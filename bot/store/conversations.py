@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -26,14 +27,20 @@ from workflows.conversation import Caller, Conversation
 
 log = logging.getLogger(__name__)
 
+# ARGV[4]: seconds the pointer and record are kept ('' for ever: the lines file's retention).
 _OPEN_OR_GET = """
 local id = redis.call('GET', KEYS[1])
 if id then
   local record = redis.call('GET', ARGV[3] .. id)
   if record then return {0, record} end
 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[2], ARGV[2])
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[4])
+  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[4])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[2], ARGV[2])
+end
 return {1, ARGV[2]}
 """
 
@@ -49,17 +56,32 @@ INDEXED_KEPT = 4096
 
 _MAX_SET = """
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
+if tonumber(ARGV[1]) > cur then
+  if ARGV[2] ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) else redis.call('SET', KEYS[1], ARGV[1]) end
+end
 return 0
 """
+
+# The conversation's pointer and thread index are written once, the record on every change:
+# each save refreshes the record's time to live, and the index's once half of it has passed.
+KEPT_DAY = "kept_day"
+
+
+def _today() -> int:
+    """Days since 1970 (UTC), for when an index's time to live was last refreshed."""
+    return int(time.time() // 86400)
 
 
 class RedisConversationStore:
     """Conversations, thread index, cooldowns and idempotency claims in Redis."""
 
-    def __init__(self, redis: Redis, *, newer: NewerCommands | None = None) -> None:
+    def __init__(self, redis: Redis, *, newer: NewerCommands | None = None, keep_days: int | None = None) -> None:
         self._r = redis
         self._newer = newer or NewerCommands(redis)
+        # The lines file's retention: a conversation's keys expire this long after its last
+        # change (None: kept for ever).
+        self._keep_days = keep_days
+        self._ttl = keep_days * 86400 if keep_days else None
         # Conversation id -> the thread its record names, as written or read here (newest last).
         self._indexed: dict[str, tuple[str, str]] = {}
         self._open = redis.register_script(_OPEN_OR_GET)
@@ -73,8 +95,11 @@ class RedisConversationStore:
         """
         conv.id = conv.id or secrets.token_hex(8)
         pointer = keys.open_conversation(conv.line, conv.caller.number)
+        if self._ttl:
+            conv.extra[KEPT_DAY] = str(_today())
         is_new, raw = await self._open(
-            keys=[pointer, keys.conversation(conv.id)], args=[conv.id, dumps(conv), keys.conversation("")]
+            keys=[pointer, keys.conversation(conv.id)],
+            args=[conv.id, dumps(conv), keys.conversation(""), self._ttl or ""],
         )
         return (conv, True) if int(is_new) else (self._remember_index(loads(raw)), False)
 
@@ -106,31 +131,47 @@ class RedisConversationStore:
         return self._remember_index(loads(raw)) if raw is not None else None
 
     async def save(self, conv: Conversation) -> None:
-        """Write the record and keep the thread index in step."""
+        """Write the record and keep the thread index in step; with a retention, each write
+        keeps the record that long again, and the index and pointer once half of it passed."""
         record = keys.conversation(conv.id)
+        ttl = self._ttl
+        stale = self._index_stale(conv)
+        if stale:
+            conv.extra[KEPT_DAY] = str(_today())
         if conv.status == "resolved":
             # Together or not at all: a resolved record whose open pointer stayed would make
             # the caller's next call continue a closed conversation. (Once per conversation.)
             async with self._r.pipeline(transaction=True) as pipe:
                 if conv.thread_id:
-                    pipe.set(keys.thread(conv.channel, conv.thread_id), conv.id)
-                pipe.set(record, dumps(conv))
+                    pipe.set(keys.thread(conv.channel, conv.thread_id), conv.id, ex=ttl)
+                pipe.set(record, dumps(conv), ex=ttl)
                 pipe.delete(keys.open_conversation(conv.line, conv.caller.number))
                 pipe.delete(keys.cooldown(conv.line, conv.caller.number))
                 await pipe.execute()
             return
-        if not conv.thread_id or self._indexed.get(conv.id) == (conv.channel, conv.thread_id):
-            await self._r.set(record, dumps(conv))
+        indexed = self._indexed.get(conv.id) == (conv.channel, conv.thread_id)
+        if not stale and (not conv.thread_id or indexed):
+            await self._r.set(record, dumps(conv), ex=ttl)
             return
         # No MULTI needed: the index is written first, and an index whose record does not
         # name the thread yet is harmless (the record is read through it; a re-run of the
         # job that opened the thread finds its post and saves again). The other way round,
         # a record naming a thread nobody can find it by, cannot happen.
         async with self._r.pipeline(transaction=False) as pipe:
-            pipe.set(keys.thread(conv.channel, conv.thread_id), conv.id)
-            pipe.set(record, dumps(conv))
+            if conv.thread_id:
+                pipe.set(keys.thread(conv.channel, conv.thread_id), conv.id, ex=ttl)
+            if stale:  # the open pointer too, or a long conversation's next call would open anew
+                pipe.set(keys.open_conversation(conv.line, conv.caller.number), conv.id, ex=ttl, xx=True)
+            pipe.set(record, dumps(conv), ex=ttl)
             await pipe.execute()
         self._remember_index(conv)
+
+    def _index_stale(self, conv: Conversation) -> bool:
+        """With a retention, whether the pointer and index were last kept over half of it ago."""
+        if not self._keep_days:
+            return False
+        kept = conv.extra.get(KEPT_DAY, "")
+        return not kept.isdigit() or _today() - int(kept) >= self._keep_days / 2
 
     def _remember_index(self, conv: Conversation) -> Conversation:
         """The record names its thread, so the index was written (before it): later saves of
@@ -188,7 +229,7 @@ class RedisConversationStore:
 
     async def finish_turn(self, line: str, caller: str, seq: int) -> None:
         """Record text number `seq` as handled (never moving backwards)."""
-        await self._r.eval(_MAX_SET, 1, keys.text_turn(line, caller), seq)
+        await self._r.eval(_MAX_SET, 1, keys.text_turn(line, caller), seq, self._ttl or "")
 
 
 # --- The conversation's lock -----------------------------------------------------------------

@@ -34,7 +34,8 @@ from workflows.ports import TextbackAsk
 # ARGV: 1 owner, 2 caller, 3 cooldown s, 4 reason, 5 first body, 6 later body, 7 cooldown
 #       reason, 8 step name, 9 sending mark, 10 steps ttl, 11 job id, 12 claim ttl, 13 kind,
 #       14 args, 15 gen, 16 born ms, 17 recover at, 18..21 the flags' reasons, 22 who decided (this
-#       process's instance and incarnation: a restart of the same instance makes the job due at once).
+#       process's instance and incarnation: a restart of the same instance makes the job due at once),
+#       23 seconds the first-text mark is kept ('' for ever: the lines file's retention).
 _DECIDE = """
 local job = ARGV[11]
 if job ~= '' and not redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[12]) then return false end
@@ -54,7 +55,7 @@ if reason == '' and redis.call('SISMEMBER', KEYS[5], ARGV[2]) == 1 then reason =
 if reason == '' and redis.call('SISMEMBER', KEYS[4], ARGV[2]) == 1 then reason = ARGV[21] end
 if reason == '' then
   if not mine(KEYS[2], ARGV[3]) then reason = ARGV[7]
-  elseif mine(KEYS[3], nil) then body = ARGV[5] else body = ARGV[6] end
+  elseif mine(KEYS[3], ARGV[23] ~= '' and ARGV[23] or nil) then body = ARGV[5] else body = ARGV[6] end
 end
 local send = reason == ''
 if job ~= '' then
@@ -93,8 +94,9 @@ class RedisTextbacks:
     """The `TextbackRecord` port: a missed call's text-back decided, and its job recorded, in
     one Lua step; the send's answer logged, and the job let go, in another."""
 
-    def __init__(self, redis: Redis, flags: RedisCallerFlags, *, owner: str = "") -> None:
+    def __init__(self, redis: Redis, flags: RedisCallerFlags, *, owner: str = "", keep_days: int | None = None) -> None:
         self._r = redis
+        self._keep_s = keep_days * 86400 if keep_days else ""
         self._flags = flags
         self._owner = owner
         self._decide, self._answered = (redis.register_script(lua) for lua in (_DECIDE, _ANSWERED))
@@ -109,7 +111,7 @@ class RedisTextbacks:
         args: list[str | int | float] = [
             ask.owner, ask.caller, ask.cooldown_s, ask.reason, ask.first_body, ask.later_body, ask.cooldown_reason,
             ask.step, ask.sending, STEPS_TTL_S, *job_args, OPTED_OUT, OPTED_OUT_ELSEWHERE, BLOCKED, LANDLINE,
-            self._owner,
+            self._owner, self._keep_s,
         ]
         return cast(list[Any] | None, await self._decide(keys=names, args=args))
 

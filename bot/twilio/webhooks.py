@@ -322,8 +322,10 @@ async def sms(request: web.Request, svc: Services, params: MultiDictProxy[str]) 
                        media=media_of(params), opt_out_type=params.get("OptOutType", ""), at=svc.clock.now())
     # The same caller key the job will use (withheld and invalid IDs stay as sent).
     caller = phones.caller_from(params.get("From", ""), "", line.number).number
+    retention = svc.settings.config.retention_days
     await svc.jobs.enqueue(
-        job, claim=keys.claim("sms", sid), sequence=keys.text_sequence(line.number, caller)
+        job, claim=keys.claim("sms", sid), sequence=keys.text_sequence(line.number, caller),
+        sequence_ttl_s=retention * 86400 if retention else None,
     )
     return xml(empty())
 

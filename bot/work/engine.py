@@ -83,7 +83,10 @@ REDIS_RETRY_S = 1.0
 _CLAIM_AND_ADD = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   local seq = 0
-  if #KEYS > 2 then seq = redis.call('INCR', KEYS[3]) end
+  if #KEYS > 2 then
+    seq = redis.call('INCR', KEYS[3])
+    if ARGV[5] ~= '' then redis.call('EXPIRE', KEYS[3], ARGV[5]) end
+  end
   return redis.call('XADD', KEYS[2], '*', 'kind', ARGV[2], 'args', ARGV[3], 'seq', seq, 'born', ARGV[4])
 end
 return false
@@ -219,13 +222,18 @@ class Engine:
         self._kinds[job_type.KIND] = job_type
         self._handlers[job_type.KIND] = handler
 
-    async def enqueue(self, job: Any, *, claim: str, sequence: str | None = None) -> bool:
-        """Record `job` once per delivery id `claim` (False if seen); `sequence` numbers it."""
+    async def enqueue(
+        self, job: Any, *, claim: str, sequence: str | None = None, sequence_ttl_s: int | None = None
+    ) -> bool:
+        """Record `job` once per delivery id `claim` (False if seen); `sequence` numbers it (the
+        counter kept `sequence_ttl_s` after its last use, or for ever)."""
         kind, args = encode(job)
         payload = json.dumps(args, separators=(",", ":"))
         job_keys = [claim, keys.JOBS] + ([sequence] if sequence else [])
         born = int(self._clock.now().timestamp() * 1000)
-        added = await self._claim_and_add(keys=job_keys, args=[keys.CLAIM_TTL_S, kind, payload, born])
+        added = await self._claim_and_add(
+            keys=job_keys, args=[keys.CLAIM_TTL_S, kind, payload, born, sequence_ttl_s or ""]
+        )
         return added is not None
 
     async def ensure_group(self) -> None:

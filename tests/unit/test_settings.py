@@ -295,7 +295,7 @@ def test_top_level_problems() -> None:
     assert config_errors("lines: []\nadmin: [U0123456789]\n") == [
         "textback.yml:1: business: missing: add the business name used in texts, e.g. business: Acme Plumbing",
         "textback.yml:1: lines: needs at least one entry",
-        'textback.yml:2: admin: unknown key (did you mean "admins"? known keys: business, lines, admins, opt_out_scope)',
+        'textback.yml:2: admin: unknown key (did you mean "admins"? known keys: business, lines, admins, opt_out_scope, retention)',
     ]
     assert config_errors("business: Acme\nlines:\n  - channel: C0123456789\n    detection: forwarded\n") == [
         'textback.yml:3: lines[0].number: missing: add the Twilio number in E.164, e.g. number: "+15125550100"'
