@@ -31,3 +31,23 @@ def test_readme_names_the_manifests_scopes_and_events() -> None:
 
 def test_readme_lists_the_csv_columns_in_order() -> None:
     assert ticked(between("One row per lead: ", ". Times are")) == list(CSV_COLUMNS)
+
+
+def test_readme_metrics_table_is_what_metrics_exports() -> None:
+    from prometheus_client import Counter, Gauge, Histogram
+
+    from bot.metrics import Metrics
+
+    exported: dict[str, set[str]] = {}
+    for metric in vars(Metrics()).values():
+        if isinstance(metric, (Counter, Gauge, Histogram)):
+            suffix = "_total" if isinstance(metric, Counter) else ""
+            exported[metric._name + suffix] = set(metric._labelnames)
+    rows = [line for line in README.splitlines() if line.startswith("| `textback_")]
+    listed: dict[str, set[str]] = {}
+    for row in rows:
+        first_cell = row.split("|")[1]
+        for name, labels in re.findall(r"`(textback_[a-z_]+)(?:\{([a-z_,]+)\})?`", first_cell):
+            listed[name] = set(labels.split(",")) if labels else set()
+    assert len(exported) >= 10, "the scan found the registry's metrics"
+    assert listed == exported
