@@ -108,7 +108,19 @@ def demo(args: argparse.Namespace) -> int:
     from standins.demo import run_demo
 
     logs.configure(logging.DEBUG if args.verbose else logging.ERROR)
-    return asyncio.run(run_demo(verbose=args.verbose))
+    if not args.keep_running:
+        return asyncio.run(run_demo(verbose=args.verbose))
+
+    async def until_stopped() -> int:
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await run_demo(verbose=args.verbose, keep_running=stop)
+
+    return asyncio.run(until_stopped())
 
 
 def forget(args: argparse.Namespace) -> int:
@@ -218,6 +230,8 @@ def parser() -> argparse.ArgumentParser:
     command("serve", "run the server: Twilio and Slack webhooks, the jobs, the timed work")
     demo_parser = command("demo", "the whole pipeline on this machine, no accounts")
     demo_parser.add_argument("-v", "--verbose", action="store_true", help="show the server's log")
+    demo_parser.add_argument("--keep-running", action="store_true",
+                             help="afterwards, keep the server and stand-ins up (until Ctrl-C) for textback doctor")
     forget_parser = command("forget", "delete what is stored about one caller (the opt-out is kept)")
     forget_parser.add_argument("number", help="the caller's phone number, e.g. +15125550123")
     leads_parser = command("leads", "the leads: export them as CSV")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import tempfile
@@ -15,7 +16,7 @@ import emoji
 from bot.phones import display
 from bot.settings import parse_config
 from standins.clock import FakeClock
-from standins.rig import Rig, rig_settings
+from standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN, PUBLIC_URL, SIGNING_SECRET, Rig, rig_settings
 
 LINE = "+15125550100"
 CHANNEL, CHANNEL_NAME = "C0DEMO0001", "acme-calls"
@@ -267,8 +268,10 @@ def _say(twiml: str) -> str:
     return html.unescape(twiml[start + 5 : end]) if start >= 0 else twiml
 
 
-async def run_demo(*, verbose: bool = False) -> int:
-    """Play the story; 0 when every expectation held."""
+async def run_demo(*, verbose: bool = False, keep_running: asyncio.Event | None = None) -> int:
+    """Play the story; 0 when every expectation held. With `keep_running`, the server, the
+    embedded Valkey and the stand-ins stay up afterwards, with a `.env` and lines file that
+    point `textback doctor` at them, until the event is set."""
     clock = FakeClock(datetime(2026, 11, 10, 10, 15, tzinfo=TZ))
     with tempfile.TemporaryDirectory(prefix="textback-demo-") as tmp:
         settings = rig_settings(parse_config(DEMO_CONFIG, "demo.yml"), redis_url=None, data_dir=Path(tmp))
@@ -290,6 +293,13 @@ async def run_demo(*, verbose: bool = False) -> int:
             story.expect(not rig.twilio.violations and not rig.slack.violations,
                          "every Slack and Twilio request matched the published API specs"
                          if rig.twilio.spec_checked else "(API spec files not found: requests not checked)")
+            code = _summary(story)
+            if keep_running is not None and code == 0:
+                await _serve_for_doctor(rig, Path(tmp), keep_running)
+    return code
+
+
+def _summary(story: Story) -> int:
     best = min(story.latencies_ms) if story.latencies_ms else float("nan")
     print(f"\ntext-back latency: {best:.1f} ms (missed-call webhook -> SMS request at Twilio)")
     if story.problems:
@@ -299,3 +309,19 @@ async def run_demo(*, verbose: bool = False) -> int:
     print("\nnext: copy .env.example to .env and textback.example.yml to textback.yml, fill in your Slack and\n"
           "Twilio details, run `textback doctor` to check them, then deploy with docs/deploy.md.")
     return 0
+
+
+async def _serve_for_doctor(rig: Rig, folder: Path, stop: asyncio.Event) -> None:
+    """Keep everything up, set up as a healthy install would be, for `textback doctor`."""
+    rig.twilio.account.add_number(LINE, voice_url=f"{PUBLIC_URL}/twilio/voice", sms_url=f"{PUBLIC_URL}/twilio/sms")
+    (folder / "textback.yml").write_text(DEMO_CONFIG, encoding="utf-8")
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PUBLIC_URL": PUBLIC_URL, "REDIS_URL": rig.services.redis.url,
+        "TEXTBACK_CONFIG": str(folder / "textback.yml"), "SLACK_API_URL": rig.slack.api_url,
+        "TWILIO_API_URL": rig.twilio.url,
+    }
+    (folder / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
+    print("\nThe demo's server, Valkey and stand-ins stay up until Ctrl-C. To see `textback doctor`")
+    print(f"check a working setup, in another terminal:\n  cd {folder} && textback doctor", flush=True)
+    await stop.wait()

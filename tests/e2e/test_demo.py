@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
 import pytest
 
 from standins.demo import run_demo
@@ -28,3 +34,35 @@ async def test_the_demo_reads_as_a_person_would_see_it(capsys: pytest.CaptureFix
     # And it ends by saying what to do next.
     assert "textback doctor" in out.splitlines()[-2] + out.splitlines()[-1]
     assert "docs/deploy.md" in out
+
+
+async def test_doctor_checks_the_demos_setup_without_a_traceback(tmp_path: Path) -> None:
+    """What README promises a new user: the demo, then `textback doctor` against its stand-ins."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TEXTBACK_CONFIG")}
+    demo = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "demo", "--keep-running", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    assert demo.stdout is not None
+    seen: list[str] = []
+    try:
+        async with asyncio.timeout(120):
+            while not (seen and seen[-1].strip().endswith("&& textback doctor")):
+                line = (await demo.stdout.readline()).decode()
+                assert line, "the demo ended early:\n" + "".join(seen)
+                seen.append(line)
+        folder = seen[-1].strip().removeprefix("cd ").removesuffix(" && textback doctor")
+        doctor = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "doctor", cwd=folder, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(doctor.communicate(), 60)
+    finally:
+        demo.send_signal(signal.SIGINT)
+        rest, _ = await asyncio.wait_for(demo.communicate(), 60)
+    report = out.decode()
+    assert doctor.returncode == 0, report
+    assert "all checks passed" in report and "✗" not in report
+    assert demo.returncode == 0
+    assert "Traceback" not in report + "".join(seen) + rest.decode()
+    assert not Path(folder).exists(), "the demo's folder is cleaned up when it stops"
