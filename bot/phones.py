@@ -66,6 +66,12 @@ def normalize(raw: str, region: str = "US") -> str | None:
     return phonenumbers.format_number(parsed, PhoneNumberFormat.E164) if parsed is not None else None
 
 
+def international(raw: str) -> str | None:
+    """`+1 512-555-0100`: a valid number as written for any country, else None."""
+    parsed = _valid(raw.strip())
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.INTERNATIONAL) if parsed is not None else None
+
+
 def display(e164: str) -> str:
     """`(512) 555-0123` for US/Canadian numbers, `+44 20 7946 0958` for others.
 

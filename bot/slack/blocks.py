@@ -11,11 +11,12 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 import emoji
 
+from bot.phones import international
 from workflows.conversation import Conversation, Entry
 from workflows.missed_call import late_note
 
@@ -128,11 +129,25 @@ async def _token(inner: str, resolve_user: Resolve, resolve_channel: Resolve) ->
 
 def _link(target: str, label: str) -> str:
     if target.startswith(("mailto:", "tel:", "sms:")):
-        return label or target.split(":", 1)[1]
+        # A phone cannot follow a label: "email us" must still carry the address, "call us"
+        # the number. A label that already is the address or number stands alone.
+        scheme, _, rest = target.partition(":")
+        address = unquote(rest.split("?", 1)[0])
+        if scheme != "mailto":
+            address = international(address) or address
+        if not label or label == address or (scheme != "mailto" and _digits(label) == _digits(address)):
+            return label or address
+        return f"{label} ({address})"
     bare = re.sub(r"^[a-z][a-z0-9+.-]*://", "", target, flags=re.I)
     if not label or label.rstrip("/") in (target.rstrip("/"), bare.rstrip("/")):
         return target
     return f"{label} ({target})"
+
+
+def _digits(text: str) -> str:
+    """The digits of a phone number as written, without a leading country code 1."""
+    digits = re.sub(r"\D", "", text)
+    return digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
 
 
 def _emoji(match: re.Match[str]) -> str:
