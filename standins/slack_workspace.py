@@ -142,8 +142,8 @@ class SlackWorkspace:
     def _post_message(self, args: Args) -> Reply:
         if not (args.get("text") or args.get("blocks") or args.get("attachments")):
             return fail("no_text")
-        if "blocks" in args and not isinstance(args["blocks"], list):
-            return fail("invalid_blocks")
+        if "blocks" in args and (not isinstance(args["blocks"], list) or block_problems(args["blocks"])):
+            return fail("invalid_blocks", errors=block_problems(args["blocks"]) if isinstance(args["blocks"], list) else [])
         message = {
             **args, "type": "message", "user": self.bot_user_id, "bot_id": self.bot_id, "team": self.team_id,
             "channel": str(args["channel"]), "ts": self.next_ts(), "text": args.get("text", ""),
@@ -156,11 +156,15 @@ class SlackWorkspace:
         message = self.message(str(args["channel"]), str(args["ts"]))
         if message is None:
             return fail("message_not_found")
+        if isinstance(args.get("blocks"), list) and block_problems(args["blocks"]):
+            return fail("invalid_blocks", errors=block_problems(args["blocks"]))
         message.update({k: v for k, v in args.items() if k in ("text", "blocks", "attachments", "metadata")})
         message["edited"] = {"user": self.bot_user_id, "ts": self.next_ts()}
         return ok(channel=message["channel"], ts=message["ts"], text=message["text"], message=_public(message))
 
     def _post_ephemeral(self, args: Args) -> Reply:
+        if isinstance(args.get("blocks"), list) and block_problems(args["blocks"]):
+            return fail("invalid_blocks", errors=block_problems(args["blocks"]))
         ephemeral = {k: v for k, v in args.items() if k != "token"} | {"message_ts": self.next_ts()}
         self.ephemerals.append(ephemeral)
         return ok(message_ts=ephemeral["message_ts"])
@@ -241,6 +245,34 @@ class SlackWorkspace:
 # the frozen spec gives neither number): 100 when absent, at most 999.
 HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX = 100, 999
 CURSOR_PREFIX = "next_ts:"
+
+
+# Block Kit's documented limits, which Slack enforces with `invalid_blocks`
+# (docs.slack.dev/reference/block-kit/blocks): a message holds 50 blocks; a section's text and
+# each context element's text 3,000 characters; a context 10 elements; a header 150.
+MAX_BLOCKS, MAX_TEXT, MAX_CONTEXT_ELEMENTS, MAX_HEADER = 50, 3000, 10, 150
+
+
+def block_problems(blocks: list[Any]) -> list[str]:
+    """Where `blocks` break a Block Kit limit, in Slack's own wording style; [] when none."""
+    problems = [f"must be less than {MAX_BLOCKS + 1} items [json-pointer:/blocks]"] if len(blocks) > MAX_BLOCKS else []
+    for i, block in enumerate(blocks):
+        if not isinstance(block, dict):
+            problems.append(f"expected an object [json-pointer:/blocks/{i}]")
+            continue
+        text: dict[str, Any] = block["text"] if isinstance(block.get("text"), dict) else {}
+        limit = MAX_HEADER if block.get("type") == "header" else MAX_TEXT
+        if len(str(text.get("text", ""))) > limit:
+            problems.append(f"must be less than {limit + 1} characters [json-pointer:/blocks/{i}/text]")
+        if block.get("type") == "context":
+            elements = block.get("elements") or []
+            if len(elements) > MAX_CONTEXT_ELEMENTS:
+                problems.append(f"must be less than {MAX_CONTEXT_ELEMENTS + 1} items [json-pointer:/blocks/{i}/elements]")
+            for j, element in enumerate(elements):
+                if isinstance(element, dict) and len(str(element.get("text", ""))) > MAX_TEXT:
+                    problems.append(f"must be less than {MAX_TEXT + 1} characters "
+                                    f"[json-pointer:/blocks/{i}/elements/{j}/text]")
+    return problems
 
 
 def _page_limit(value: Any) -> int:

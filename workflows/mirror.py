@@ -38,6 +38,7 @@ from workflows.texting import (
     HELP_LIMITED_NOTE,
     HELP_REPLY_WINDOW_S,
     KEYWORD_NOTES,
+    SMS_MAX_CHARS,
     Keyword,
     help_text,
     keyword_of,
@@ -295,7 +296,12 @@ async def _send_reply(
     text = (await to_plain(reply.raw_text)).strip()
     if not text:
         return "empty"
-    blocked = static_guard_reason(conv) or await flags.suppression(conv.line, conv.caller.number)
+    # Refused whole rather than cut or split: separate texts can arrive out of order, and the
+    # writer knows best where to break. (Twilio refuses over SMS_MAX_CHARS: error 21617.)
+    too_long = len(text) > SMS_MAX_CHARS and (
+        f"it is {len(text):,} characters, over the {SMS_MAX_CHARS:,} one text can carry: "
+        "shorten it, or send it as two replies")
+    blocked = too_long or static_guard_reason(conv) or await flags.suppression(conv.line, conv.caller.number)
     if blocked:
         await once(steps, "told", lambda: chat.tell_user(
             conv.channel, reply.user, f"Not sent to the caller: {blocked}. {REFUSAL_HINT}"))

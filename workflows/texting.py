@@ -78,6 +78,8 @@ def validate_template(text: str) -> None:
 
 # Carriers bill and filter per segment; a text-back longer than this reads as spam.
 MAX_SEGMENTS = 3
+# The most Twilio takes in one message's Body (it sends it as up to 10 linked segments).
+SMS_MAX_CHARS = 1600
 # Typical filled-in values, so a template is judged by what callers will receive.
 SAMPLE_VALUES = {
     "business": "Acme Plumbing & Heating",

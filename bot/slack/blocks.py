@@ -318,14 +318,15 @@ def _block_button(conv: Conversation) -> Block:
 
 
 def entry(e: Entry, conv: Conversation, tz: str) -> tuple[str, list[Block]]:
-    """One thread line: who speaks, when, and the escaped text."""
+    """One thread line: who speaks, when, and the escaped text, whole: a text longer than one
+    block holds (3,000 characters once escaped) goes on in the next block."""
     when = local_time(e.at, tz).rsplit(", ", 1)[-1] if e.at else ""
     if e.speaker == "caller":
         who = f":bust_in_silhouette: *Caller* {escape(conv.caller.display)}"
         body = escape(e.text) if e.text else "_(no text)_"
         blocks: list[Block] = [
             {"type": "context", "elements": [_mrkdwn(f"{who} · {when}")]},
-            {"type": "section", "text": _mrkdwn(body)},
+            *({"type": "section", "text": _mrkdwn(part)} for part in pieces(body)),
         ]
         links = [f"<{link_target(url)}|attachment {i}>" for i, url in enumerate(e.media, 1)]
         if links:
@@ -337,9 +338,35 @@ def entry(e: Entry, conv: Conversation, tz: str) -> tuple[str, list[Block]]:
         # never from a caller, and the words after them are escaped as usual.
         who = " ".join(_mention(m) for m in e.mentions)
         text = f"{icon}{who} {escape(e.text)}"
-        return text[:3000], [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
+        return text[:3000], [{"type": "section", "text": _mrkdwn(part)} for part in pieces(text)]
     text = f"{icon}{escape(e.text)}"
-    return escape(e.text)[:3000], [{"type": "context", "elements": [_mrkdwn(text[:3000])]}]
+    if len(text) <= BLOCK_TEXT_MAX:
+        return escape(e.text)[:3000], [{"type": "context", "elements": [_mrkdwn(text)]}]
+    return escape(e.text)[:3000], [{"type": "section", "text": _mrkdwn(part)} for part in pieces(text)]
+
+
+# Slack refuses a section's (or a context element's) text over 3,000 characters.
+BLOCK_TEXT_MAX = 3000
+
+
+def pieces(text: str, size: int = BLOCK_TEXT_MAX) -> list[str]:
+    """`text` in consecutive parts of at most `size` characters, cut at a line break or a space
+    near the end where there is one, and never inside an escape (`&amp;`) or a `<...>` link."""
+    parts: list[str] = []
+    while len(text) > size:
+        cut = size
+        window = text[:size]
+        # Not inside `&lt;` or `<https://…|label>`: cut before the entity or link it is in.
+        for opener, closer in (("&", ";"), ("<", ">")):
+            start = window.rfind(opener)
+            if start > window.rfind(closer) and start > 0:
+                cut = min(cut, start)
+        soft = max(window.rfind("\n", 0, cut), window.rfind(" ", 0, cut))
+        if soft > cut - 200:
+            cut = soft + 1
+        parts.append(text[:cut])
+        text = text[cut:]
+    return [*parts, text] if text or not parts else parts
 
 
 def _mention(who: str) -> str:

@@ -156,3 +156,32 @@ async def test_refused_reply_gets_a_visible_warning(rig: Rig) -> None:
         lambda r: r.method == "chat.postMessage" and "opted out" in str(r.params.get("blocks"))
     )
     assert warning.params["thread_ts"] == thread
+
+
+async def test_a_reply_longer_than_one_text_is_refused_with_its_length(rig: Rig) -> None:
+    thread = await open_thread(rig)
+    sent_before = len(texts_to(rig, CALLER))
+    ts, _ = await rig.team_replies(CHANNEL, thread, "word " * 350)  # 1,749 characters, 1,749 once stripped
+    await rig.settle()
+    assert len(texts_to(rig, CALLER)) == sent_before
+    assert [r for r in rig.slack.reactions if r["timestamp"] == ts and r["name"] == "no_entry_sign"]
+    [told] = [e for e in rig.slack.ephemerals if "characters" in str(e)]
+    assert "1,749 characters, over the 1,600 one text can carry" in str(told)
+    # 1,600 exactly still goes, as one message.
+    await rig.team_replies(CHANNEL, thread, "x" * 1600)
+    await rig.settle()
+    assert texts_to(rig, CALLER)[-1] == "x" * 1600
+
+
+async def test_a_caller_text_longer_than_a_block_arrives_whole_and_in_order(rig: Rig) -> None:
+    thread = await open_thread(rig)
+    # 1,600 '<' escape to 6,400 characters: three blocks' worth. Then a long text in words.
+    await rig.caller_texts(CALLER, LINE, "<" * 1600)
+    words = " ".join(f"w{i:04d}" for i in range(800))  # 4,799 characters
+    await rig.caller_texts(CALLER, LINE, words)
+    await rig.settle()
+    first, second = rig.slack.thread(CHANNEL, thread)[-2:]
+    sections = [b["text"]["text"] for b in first["blocks"] if b["type"] == "section"]
+    assert "".join(sections) == "&lt;" * 1600 and all(len(s) <= 3000 for s in sections)
+    sections = [b["text"]["text"] for b in second["blocks"] if b["type"] == "section"]
+    assert len(sections) == 2 and " ".join(s.strip() for s in sections) == words

@@ -281,3 +281,20 @@ async def test_history_limit_and_time_range_as_documented(slack: SlackStandIn, c
         await client.conversations_history(channel=CHANNEL, cursor="not-a-cursor")
     assert refused.value.response["error"] == "invalid_cursor"
     assert slack.violations == []
+
+
+@pytest.mark.parametrize(("blocks", "where"), [
+    ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}], "/blocks/0/text"),
+    ([{"type": "context", "elements": [{"type": "mrkdwn", "text": "x" * 3001}]}], "/blocks/0/elements/0/text"),
+    ([{"type": "context", "elements": [{"type": "mrkdwn", "text": "x"}] * 11}], "/blocks/0/elements"),
+    ([{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}] * 51, "/blocks]"),
+])
+async def test_blocks_over_block_kits_limits_are_refused_as_slack_does(
+    slack: SlackStandIn, client: AsyncWebClient, blocks: list[dict[str, object]], where: str
+) -> None:
+    with pytest.raises(SlackApiError) as refused:
+        await client.chat_postMessage(channel=CHANNEL, text="t", blocks=blocks)
+    assert refused.value.response["error"] == "invalid_blocks"
+    assert any(where in e for e in refused.value.response["errors"])
+    fine = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3000}}] * 50
+    assert (await client.chat_postMessage(channel=CHANNEL, text="t", blocks=fine))["ok"]

@@ -128,3 +128,16 @@ def test_internal_note_prefixes_are_configurable() -> None:
     assert is_internal_note("[int] hi", ("[INT]",))
     assert not is_internal_note("note: hi", ("[int]",))
     assert not is_internal_note("hello", ("", "  "))
+
+
+@pytest.mark.parametrize("text", ["&lt;" * 1600, "a" * 7000, ("word " * 1200).strip(),
+                                  "x" * 2998 + "&amp;&amp;" + "y" * 10, "line\n" * 900,
+                                  "ab <https://example.test/" + "p" * 40 + "|link> " * 80])
+def test_long_text_is_cut_into_block_sized_pieces_that_join_back(text: str) -> None:
+    from bot.slack.blocks import pieces
+
+    parts = pieces(text)
+    assert "".join(parts) == text
+    assert all(0 < len(p) <= 3000 for p in parts)
+    for part in parts[:-1]:
+        assert part.rfind("&") <= part.rfind(";") and part.rfind("<") <= part.rfind(">"), part[-30:]
