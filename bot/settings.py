@@ -70,6 +70,8 @@ class Settings:
     # TEXTBACK_INSTANCE: this server's name, the same across its restarts and no other's, so a
     # restart knows its own previous locks and pending work (else FLY_MACHINE_ID, else host:port).
     instance: str = "textback"
+    # FLY_APP_NAME, which Fly sets in every machine: on Fly, REDIS_URL is required (bot/store/fly.py).
+    fly_app: str | None = None
 
 
 ENV_FILE = ".env"
@@ -292,4 +294,5 @@ def load_settings(env: Mapping[str, str], *, require_credentials: bool = True) -
         crm_webhook_secret=crm_secret,
         event_loop=event_loop,
         instance=instance,
+        fly_app=_get(env, "FLY_APP_NAME"),
     )
