@@ -15,7 +15,7 @@ import pytest
 
 from bot import __main__ as cli
 from tests.conftest import CONFIG_YAML
-from tests.e2e.test_serve import ENV
+from tests.e2e.credentials import ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,14 +16,7 @@ import pytest
 
 from bot.store.connection import open_redis
 from tests.conftest import CONFIG_YAML
-
-ENV = {
-    "SLACK_BOT_TOKEN": "xoxb-test",
-    "SLACK_SIGNING_SECRET": "secret",
-    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-    "TWILIO_AUTH_TOKEN": "token",
-    "PUBLIC_URL": "https://textback.example.test",
-}
+from tests.e2e.credentials import ENV
 
 
 def run_serve(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
