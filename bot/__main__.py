@@ -23,12 +23,19 @@ def serve() -> int:
     from bot.app import create_app
     from bot.settings import ConfigError, SettingsError, load_settings, read_environment
     from bot.store.connection import StoreUnavailable
+    from bot.store.fly import fly_storage_problem
 
     logs.configure()
     try:
         settings = load_settings(read_environment())
     except (ConfigError, SettingsError) as exc:
         print(f"textback: cannot start:\n{exc}", file=sys.stderr)
+        return 2
+    # On Fly a store that every deploy empties, and that a second machine would not share, would
+    # lose callers' conversations and opt-outs without a sign: refuse, before anything starts.
+    problem = fly_storage_problem(settings)
+    if problem is not None:
+        print(f"textback: cannot start: {problem.detail}; fix: {problem.fix}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.log_format)
     # The port first: a port in use stops start-up before Redis is touched or anything is
@@ -195,11 +202,12 @@ READS = {
     "serve": f"{CREDENTIALS} (required); SLACK_APP_TOKEN, TWILIO_API_KEY, TWILIO_API_SECRET; {STORAGE}; "
              "TEXTBACK_CONFIG (default ./textback.yml), PORT (default 3000), TEXTBACK_ROLE, "
              "TEXTBACK_EVENT_LOOP, TEXTBACK_JOB_RETRY_S, TEXTBACK_LOG_LEVEL, TEXTBACK_LOG_FORMAT, TEXTBACK_CRM_WEBHOOK_URL, TEXTBACK_CRM_WEBHOOK_SECRET; "
-             "TEXTBACK_INSTANCE (else FLY_MACHINE_ID, else host:port); FLY_PROCESS_GROUP (set by Fly); SLACK_API_URL, TWILIO_API_URL (other API hosts, e.g. stand-ins)",
+             "TEXTBACK_INSTANCE (else FLY_MACHINE_ID, else host:port); FLY_PROCESS_GROUP (set by Fly); "
+             "FLY_APP_NAME (set by Fly: there REDIS_URL is required); SLACK_API_URL, TWILIO_API_URL (other API hosts, e.g. stand-ins)",
     "demo": "nothing: it starts its own Valkey and local stand-ins for Slack and Twilio",
     "forget": f"{STORAGE}; TEXTBACK_CONFIG (the lines whose records are deleted)",
     "leads": f"{STORAGE}; TEXTBACK_CONFIG",
-    "doctor": f"{CREDENTIALS}; {STORAGE}; TEXTBACK_CONFIG, SLACK_API_URL, TWILIO_API_URL",
+    "doctor": f"{CREDENTIALS}; {STORAGE}; TEXTBACK_CONFIG, SLACK_API_URL, TWILIO_API_URL; FLY_APP_NAME (set by Fly)",
     "status": f"{STORAGE}; TEXTBACK_CONFIG (the lines whose figures are shown)",
 }
 

@@ -73,6 +73,8 @@ class Settings:
     # TEXTBACK_LOG_LEVEL (DEBUG, INFO, WARNING, ERROR) and TEXTBACK_LOG_FORMAT (text or json).
     log_level: str = "INFO"
     log_format: str = "text"
+    # FLY_APP_NAME, which Fly sets in every machine: on Fly, REDIS_URL is required (bot/store/fly.py).
+    fly_app: str | None = None
 
 
 ENV_FILE = ".env"
@@ -303,4 +305,5 @@ def load_settings(env: Mapping[str, str], *, require_credentials: bool = True) -
         instance=instance,
         log_level=log_level,
         log_format=log_format,
+        fly_app=_get(env, "FLY_APP_NAME"),
     )

@@ -20,6 +20,7 @@ from bot.doctor.report import Finding, reason, show
 from bot.doctor.slack import check_slack
 from bot.doctor.twilio import WebhookChange, apply_changes, check_twilio
 from bot.settings import ConfigError, Settings, SettingsError, load_settings
+from bot.store.fly import IsMount, fly_storage_problem, is_mount
 
 # The job queue uses XAUTOCLAIM, new in Redis 6.2.
 MIN_REDIS = (6, 2)
@@ -28,29 +29,30 @@ REDIS_TIMEOUT_S = 5.0
 
 async def run_doctor(
     env: Mapping[str, str], *, fix: bool = False, yes: bool = False,
-    out: TextIO = sys.stdout, ask: Callable[[str], str] = input,
+    out: TextIO = sys.stdout, ask: Callable[[str], str] = input, mounted: IsMount = is_mount,
 ) -> int:
-    """Check everything, print one line per check; with `fix`, repair the Twilio webhooks."""
+    """Check everything, print one line per check; with `fix`, repair the Twilio webhooks.
+    `mounted` tells whether a directory is a mounted volume (the data dir, on Fly)."""
     try:
         settings = load_settings(env)
     except (ConfigError, SettingsError) as exc:
         show([Finding(False, "settings", "invalid", "\n    ".join(str(exc).splitlines()))], out)
         print("other checks skipped until the settings are valid", file=out)
         return 1
-    passed, changes = await _check_all(settings, out)
+    passed, changes = await _check_all(settings, out, mounted)
     if fix and changes:
-        return await _fix(settings, changes, yes=yes, out=out, ask=ask)
+        return await _fix(settings, changes, yes=yes, out=out, ask=ask, mounted=mounted)
     if fix:
         print("--fix: nothing to change on Twilio", file=out)
     _summary(passed, out)
     return 0 if passed else 1
 
 
-async def _check_all(settings: Settings, out: TextIO) -> tuple[bool, list[WebhookChange]]:
+async def _check_all(settings: Settings, out: TextIO, mounted: IsMount) -> tuple[bool, list[WebhookChange]]:
     lines = len(settings.config.lines)
     local = [Finding(True, "settings", f"valid, {lines} line(s) from {settings.config_path}"), _public_url(settings)]
     redis, slack, (twilio, changes) = await asyncio.gather(
-        check_redis(settings), check_slack(settings), check_twilio(settings)
+        check_redis(settings, mounted), check_slack(settings), check_twilio(settings)
     )
     return show([*local, redis, *slack, *twilio], out), changes
 
@@ -62,11 +64,15 @@ def _public_url(settings: Settings) -> Finding:
                    "set PUBLIC_URL=https://<your app>.fly.dev (fly.toml [env]) and deploy again")
 
 
-async def check_redis(settings: Settings) -> Finding:
-    """Reachable, and new enough for the job queue."""
+async def check_redis(settings: Settings, mounted: IsMount = is_mount) -> Finding:
+    """Reachable, and new enough for the job queue; on Fly, required (bot/store/fly.py)."""
     if settings.redis_url is None:
+        problem = fly_storage_problem(settings, mounted)
+        if problem is not None:
+            return Finding(False, "Redis", problem.detail, problem.fix)
         return Finding(True, "Redis", f"REDIS_URL unset: textback serve starts an embedded Valkey in "
-                       f"{settings.data_dir} (fine on one machine; on Fly, set REDIS_URL from fly redis create)")
+                       f"{settings.data_dir}, for one machine only: several machines would each keep their own "
+                       "store (on Fly, REDIS_URL is required: fly redis create)")
     parts = urlsplit(settings.redis_url)
     where = f"{parts.hostname}:{parts.port or 6379}"  # never the password
     client = Redis.from_url(settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S)
@@ -94,7 +100,8 @@ def _redis_version(where: str, info: Mapping[str, object]) -> Finding:
 
 
 async def _fix(
-    settings: Settings, changes: list[WebhookChange], *, yes: bool, out: TextIO, ask: Callable[[str], str]
+    settings: Settings, changes: list[WebhookChange], *, yes: bool, out: TextIO, ask: Callable[[str], str],
+    mounted: IsMount,
 ) -> int:
     if urlsplit(settings.public_url).scheme != "https":
         print("--fix: not pointing Twilio at a plain-http PUBLIC_URL; fix PUBLIC_URL first", file=out)
@@ -108,7 +115,7 @@ async def _fix(
         return 1
     done = show(await apply_changes(settings, changes), out)
     print("\nchecking again:", file=out)
-    passed, _ = await _check_all(settings, out)
+    passed, _ = await _check_all(settings, out, mounted)
     _summary(passed and done, out)
     return 0 if passed and done else 1
 

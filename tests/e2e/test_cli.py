@@ -140,3 +140,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_serve_on_fly_without_redis_url_refuses_before_starting_anything(tmp_path: Path) -> None:
+    (tmp_path / "textback.yml").write_text(CONFIG_YAML)
+    data = tmp_path / "data"
+    done = run(["serve"], tmp_path, {**ENV, "PORT": str(free_port()), "FLY_APP_NAME": "textback-acme",
+                                     "FLY_MACHINE_ID": "e286504b1d4e98", "TEXTBACK_DATA_DIR": str(data)})
+    assert done.returncode == 2, done.stderr
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("textback:")]
+    assert line.startswith("textback: cannot start: REDIS_URL is unset on Fly (app textback-acme)")
+    assert "fix: create a Redis in the app's region: fly redis create --name textback-acme-redis" in line
+    assert "Traceback" not in done.stderr
+    assert not data.exists()  # no embedded store was started, so nothing was kept to be lost

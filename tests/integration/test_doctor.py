@@ -23,6 +23,10 @@ PUBLIC_URL = "https://textback-acme.example.test"
 VOICE, SMS = f"{PUBLIC_URL}/twilio/voice", f"{PUBLIC_URL}/twilio/sms"
 
 
+def _no_volume(path: Path) -> bool:
+    return False
+
+
 @dataclass
 class Setup:
     env: dict[str, str]
@@ -30,9 +34,9 @@ class Setup:
     twilio: TwilioStandIn
 
     async def doctor(self, *, fix: bool = False, yes: bool = False, ask: Callable[[str], str] | None = None,
-                     **env: str) -> tuple[int, str]:
+                     mounted: Callable[[Path], bool] = _no_volume, **env: str) -> tuple[int, str]:
         out = io.StringIO()
-        code = await run_doctor({**self.env, **env}, fix=fix, yes=yes, out=out, ask=ask or _refuse)
+        code = await run_doctor({**self.env, **env}, fix=fix, yes=yes, out=out, ask=ask or _refuse, mounted=mounted)
         return code, out.getvalue()
 
 
@@ -151,6 +155,53 @@ async def test_unreachable_redis_fails_without_showing_the_password(setup: Setup
     assert "✗ Redis: cannot reach 127.0.0.1:1" in out and "s3cret" not in out
 
 
+# --- where the data is kept: on Fly, REDIS_URL is required -------------------------------------
+
+
+def volume_at(data_dir: Path) -> Callable[[Path], bool]:
+    """A stand-in for the mount table: a volume is mounted at `data_dir`, nowhere else."""
+    return lambda path: path == data_dir
+
+
+async def test_embedded_valkey_off_fly_passes_for_one_machine_only(setup: Setup, tmp_path: Path) -> None:
+    code, out = await setup.doctor(REDIS_URL="", TEXTBACK_DATA_DIR=str(tmp_path / "data"))
+    assert code == 0, out
+    [redis] = [line for line in out.splitlines() if line.startswith(("✓ Redis", "✗ Redis"))]
+    assert redis.startswith(f"✓ Redis: REDIS_URL unset: textback serve starts an embedded Valkey in {tmp_path / 'data'}")
+    assert "one machine only: several machines would each keep their own store" in redis
+
+
+async def test_on_fly_without_redis_url_or_a_volume_every_deploy_loses_the_data(setup: Setup, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    code, out = await setup.doctor(REDIS_URL="", FLY_APP_NAME="textback-acme", TEXTBACK_DATA_DIR=str(data))
+    assert code == 1
+    assert (f"✗ Redis: REDIS_URL is unset on Fly (app textback-acme): the embedded Valkey would keep its data in "
+            f"{data}, which is not a volume, so every deploy or restart starts it empty") in out
+    assert "each machine would keep a store of its own" in out
+    assert "    fix: create a Redis in the app's region: fly redis create --name textback-acme-redis" in out
+    assert "fly secrets set REDIS_URL=redis://default:<password>@<host>:6379" in out
+    # The same app with REDIS_URL set passes.
+    code, out = await setup.doctor(FLY_APP_NAME="textback-acme", TEXTBACK_DATA_DIR=str(data))
+    assert code == 0 and "✓ Redis: reachable" in out, out
+
+
+async def test_on_fly_a_volume_keeps_the_data_but_a_second_machine_would_not_share_it(
+    setup: Setup, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    code, out = await setup.doctor(REDIS_URL="", FLY_APP_NAME="textback-acme", TEXTBACK_DATA_DIR=str(data),
+                                   mounted=volume_at(data))
+    assert code == 1
+    assert (f"✗ Redis: REDIS_URL is unset on Fly (app textback-acme): the embedded Valkey keeps its data on the "
+            f"volume at {data}, which only this machine sees; a second machine (fly scale count 2) would keep "
+            "a store of its own") in out
+    assert "    fix: create a Redis in the app's region: fly redis create" in out
+    # A volume somewhere else is not where the data is.
+    code, out = await setup.doctor(REDIS_URL="", FLY_APP_NAME="textback-acme", TEXTBACK_DATA_DIR=str(data),
+                                   mounted=volume_at(tmp_path))
+    assert code == 1 and f"in {data}, which is not a volume" in out
+
+
 async def test_fix_shows_the_change_asks_and_sets_only_the_wrong_fields(setup: Setup) -> None:
     [number] = [n for n in setup.twilio.account.numbers if n["phone_number"] == LINE]
     number.update(voice_url="https://demo.twilio.com/welcome/voice/", sms_url=None)
@@ -208,3 +259,10 @@ async def test_the_stand_in_account_and_numbers_have_the_specs_shape(setup: Setu
     assert rules.resource_problems("api.v2010.account", setup.twilio.account.resource()) == []
     for number in setup.twilio.account.numbers:
         assert rules.resource_problems("api.v2010.account.incoming_phone_number", number) == []
+
+
+def test_a_mount_is_told_from_a_plain_directory(tmp_path: Path) -> None:
+    from bot.store.fly import is_mount
+
+    assert is_mount(Path("/")) and is_mount(Path("/proc"))
+    assert not is_mount(tmp_path) and not is_mount(tmp_path / "missing")
