@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -31,6 +31,13 @@ class DayFigures:
     texts_in: int = 0
     replied: int = 0  # conversations that got their first team reply that day
     reply_seconds: tuple[float, ...] = ()  # how long each of those first replies took
+    answered: int = 0  # team replies texted (every one, not only the first)
+    reply_to_textback: int = 0  # caller texts after their text-back (STOP, START, HELP aside)
+    # For the recovery figure (workflows/recovery.py): per figure, the callers (lead ids) it
+    # counted that day, and how many of its events had no caller to tell apart (a withheld
+    # number, or a count from before callers were recorded).
+    callers: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    unnamed: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
