@@ -151,6 +151,7 @@ class Line:
     lookup: bool = False  # ask Twilio Lookup for the line type before the text-back (paid)
     quiet_hours: QuietHours | None = DEFAULT_QUIET_HOURS  # None: follow-ups at any hour
     name: str = ""  # a label for the line in Slack, e.g. "Acme North"
+    average_job_value: float | None = None  # what a booked job is worth on average; None: not said
 
     @property
     def label(self) -> str:
@@ -166,6 +167,7 @@ class Config:
     admins: tuple[str, ...] = ()  # Slack user ids allowed to change settings
     # "account": a STOP on any line stops every line's texts to that number.
     opt_out_scope: OptOutScope = "line"
+    average_job_value: float | None = None  # for lines linked from Slack, as for the file's own
 
     def line_for_number(self, number: str) -> Line | None:
         return next((ln for ln in self.lines if ln.number == number), None)
