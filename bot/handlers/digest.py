@@ -58,7 +58,11 @@ async def recovery_between(
     """
     days = await svc.daily.days(line.number, first, last)
     leads = await svc.leads.of_line(line.number, local_midnight(line, first))
-    return recovery(days, {lead.id for lead in leads if lead.status == "booked"}), days, leads
+    return recovery(days, booked_ids(leads)), days, leads
+
+
+def booked_ids(leads: list[Lead]) -> set[str]:
+    return {lead.id for lead in leads if lead.status == "booked"}
 
 
 async def week_digest(svc: Services, line: Line, now: datetime) -> Digest:
