@@ -76,6 +76,22 @@ class RedisDaily:
             await self._r.delete(*names)
         self._aged.difference_update(names)
 
+    async def forget_caller(self, line: str, caller: str) -> int:
+        """Make a caller's events on a line anonymous (`textback forget`): the days keep their
+        counts, without the caller's lead id. How many fields were renamed."""
+        renamed = 0
+        async for key in self._r.scan_iter(match=keys.daily(line, "*"), count=500):
+            found = [(f, n) async for f, n in self._r.hscan_iter(key, match=f"*{CALLER}{caller}")]
+            if not found:
+                continue
+            async with self._r.pipeline(transaction=True) as pipe:
+                for field, n in found:
+                    pipe.hincrby(key, field.decode().partition(CALLER)[0], int(n))
+                    pipe.hdel(key, field)
+                await pipe.execute()
+            renamed += len(found)
+        return renamed
+
 
 def _day(day: date, counted: dict[bytes, bytes], times: list[bytes]) -> DayFigures:
     counts = dict.fromkeys(FIELDS, 0)
