@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.metrics import RECOVERY_STEPS
 from bot.services import Services
 from bot.slack.blocks import escape
 from bot.store.conversations import RedisSteps
@@ -59,6 +61,24 @@ async def recovery_between(
     days = await svc.daily.days(line.number, first, last)
     leads = await svc.leads.of_line(line.number, local_midnight(line, first))
     return recovery(days, booked_ids(leads)), days, leads
+
+
+# A scrape waits no longer than this for the recovery figures; on a timeout the last ones stay.
+GAUGES_TIMEOUT_S = 1.0
+
+
+async def refresh_recovery_gauges(svc: Services) -> None:
+    """Each line's recovery figure this week (its local Monday to today) into /metrics; never raises."""
+    now = svc.clock.now()
+    try:
+        async with asyncio.timeout(GAUGES_TIMEOUT_S):
+            for line in await svc.lines.lines():
+                today = now.astimezone(ZoneInfo(line.timezone)).date()
+                found, _, _ = await recovery_between(svc, line, today - timedelta(days=today.weekday()), today)
+                for step in RECOVERY_STEPS:
+                    svc.metrics.recovered_callers.labels(line=line.number, step=step).set(getattr(found, step))
+    except Exception as exc:  # the counters are served all the same
+        log.warning("/metrics: could not read the recovery figures: %r", exc)
 
 
 def booked_ids(leads: list[Lead]) -> set[str]:
