@@ -16,6 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_bolt.async_app import AsyncApp
 
 from bot import logs
+from bot.handlers.digest import refresh_recovery_gauges
 from bot.handlers.table import register_all
 from bot.metrics import CONTENT_TYPE
 from bot.services import SERVICES, Services, open_services
@@ -130,6 +131,7 @@ async def slack_events(request: web.Request) -> web.Response:
 
 async def metrics_route(request: web.Request) -> web.Response:
     """`GET /metrics`: Prometheus's text exposition format."""
+    await refresh_recovery_gauges(request.app[SERVICES])
     body = request.app[SERVICES].metrics.render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 

@@ -4,7 +4,8 @@ The wrappers that count sends and Slack errors live with their gateways (bot/twi
 bot/slack/gateway.py); this module holds the registry and the names.
 
 `GET /metrics` serves them in Prometheus's text format. Counters are per instance: Prometheus
-scrapes each machine and sums.
+scrapes each machine and sums. The recovery gauges are read from Redis at each scrape, so every
+instance serves the same values (take their max, not their sum).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -20,6 +22,8 @@ from prometheus_client import (
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Text-back latency: our promise is well under a second (PRODUCT §1).
 LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# The recovery figure's steps (workflows/recovery.py), the `step` label of the recovery gauge.
+RECOVERY_STEPS = ("missed", "texted", "replied", "answered", "booked")
 # Time to first human reply: from a minute to a day.
 REPLY_BUCKETS = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
 
@@ -110,6 +114,13 @@ class Metrics:
             "textback_crm_webhook_deliveries",
             "CRM webhook attempts, by result",
             ["result"],
+            registry=r,
+        )
+
+        self.recovered_callers = Gauge(
+            "textback_recovered_callers",
+            "This week's callers (line's local Monday to now) at each step of what it earned",
+            ["line", "step"],
             registry=r,
         )
 

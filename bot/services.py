@@ -20,6 +20,7 @@ from bot.slack.gateway import MeteredWebClient, SlackDirectory, SlackThreads
 from bot.store.bursts import RedisBursts
 from bot.store.connection import RedisHandle, open_redis
 from bot.store.conversations import ConversationLocks, RedisCallerFlags, RedisConversationStore
+from bot.store.daily import RedisDaily
 from bot.store.leads import RedisLeads
 from bot.store.line_settings import RedisLineSettings
 from bot.store.line_types import RedisLineTypes
@@ -59,6 +60,8 @@ class Services:
     lines: LineDirectory
     pager: SlackTwilioPager
     leads: RedisLeads
+    # Each line's figures per local day (digest, stats, App Home, the recovery figure).
+    daily: RedisDaily
     crm: CrmWebhook
     metrics: Metrics
     # This process: its instance's name, the same across restarts, and this start's own part.
@@ -142,6 +145,7 @@ async def open_services(
             lines=lines,
             pager=SlackTwilioPager(chat, twilio),
             leads=RedisLeads(redis.client, jobs.deadlines),
+            daily=RedisDaily(redis.client),
             crm=CrmWebhook(
                 redis.client, url_for=lambda line: crm_url_for(settings, line),
                 secret=settings.crm_webhook_secret or "", clock=clock, metrics=metrics,

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from workflows.durations import format_wait
 
-__all__ = ["DayFigures", "WeekFigures", "digest_text", "next_digest_at", "summarize", "week_of"]
+__all__ = ["DayFigures", "Digest", "WeekFigures", "bars", "next_digest_at", "summarize", "week_of", "weekly_digest"]
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+BAR = "\u2587"  # ▇
+BAR_WIDTH = 12  # the busiest day's bar; short enough for a phone's width
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,13 @@ class DayFigures:
     texts_in: int = 0
     replied: int = 0  # conversations that got their first team reply that day
     reply_seconds: tuple[float, ...] = ()  # how long each of those first replies took
+    answered: int = 0  # team replies texted (every one, not only the first)
+    reply_to_textback: int = 0  # caller texts after their text-back (STOP, START, HELP aside)
+    # For the recovery figure (workflows/recovery.py): per figure, the callers (lead ids) it
+    # counted that day, and how many of its events had no caller to tell apart (a withheld
+    # number, or a count from before callers were recorded).
+    callers: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    unnamed: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,18 @@ class WeekFigures:
     best: DayFigures | None
     worst: DayFigures | None
     leads: dict[str, int] = field(default_factory=dict)
+    days: tuple[DayFigures, ...] = ()
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The weekly message: the title, the one sentence an owner reads (what it earned), the week
+    as a bar per day, then the details."""
+
+    title: str
+    headline: str
+    chart: tuple[str, ...]
+    details: tuple[str, ...]
 
 
 def week_of(now: datetime, tz: str) -> tuple[date, date]:
@@ -82,6 +103,7 @@ def summarize(days: Sequence[DayFigures], leads: dict[str, int] | None = None) -
         best=best,
         worst=worst,
         leads=dict(leads or {}),
+        days=tuple(ordered),
     )
 
 
@@ -90,30 +112,39 @@ def _day_label(d: DayFigures) -> str:
     return f"{DAY_NAMES[d.day.weekday()]} {d.day.strftime('%b')} {d.day.day} ({answered} of {d.missed} answered)"
 
 
-def digest_text(week: WeekFigures, label: str, statuses: Sequence[str]) -> str:
-    """The message, as plain lines (the chat edge escapes and formats it)."""
+def bars(days: Sequence[DayFigures]) -> tuple[str, ...]:
+    """Missed calls per day as text bars, e.g. "Tue ▇▇▇▇ 5": the busiest day is BAR_WIDTH long,
+    any day with a call at least one block."""
+    top = max((d.missed for d in days), default=0)
+    out = []
+    for d in days:
+        width = -(-d.missed * BAR_WIDTH // top) if top else 0  # rounded up
+        out.append(f"{DAY_NAMES[d.day.weekday()]} {BAR * width + ' ' if width else ''}{d.missed}")
+    return tuple(out)
+
+
+def weekly_digest(week: WeekFigures, label: str, headline: str, answered: str, statuses: Sequence[str]) -> Digest:
+    """The message for `week`: `headline` is what it earned (workflows/recovery.py), `answered`
+    its "answered by the team" part, e.g. "5 of 9 missed callers"."""
     span = f"{week.start.strftime('%a %b')} {week.start.day} - {week.end.strftime('%a %b')} {week.end.day}"
-    lines = [f"Weekly report for {label}, {span}"]
+    title = f"Weekly report for {label}, {span}"
     if not week.missed and not week.texts_in:
-        lines.append("No missed calls or texts this week.")
-        return "\n".join(lines)
-    texted = f"{week.texted} texted back"
+        return Digest(title, "No missed calls or texts this week.", (), ())
+    calls = f"Calls: {week.missed} missed, {week.texted} texted back"
     if week.not_texted:
-        texted += f", {week.not_texted} not texted (opted out, landline, withheld number...)"
-    lines.append(f"Missed calls: {week.missed} ({texted})")
-    lines.append(f"Texts from callers: {week.texts_in}")
-    lines.append(f"Callers answered by the team: {week.replied}")
+        calls += f", {week.not_texted} not texted (opted out, landline, withheld...)"
     median = format_wait(week.median_reply_s) if week.median_reply_s is not None else "no replies yet"
-    lines.append(f"Median time to first reply: {median}")
+    details = [calls, f"Texts from callers: {week.texts_in}",
+               f"Answered by the team: {answered}; median first reply {median}"]
     counted = Counter(week.leads)
     if counted:
-        lines.append("Leads: " + ", ".join(f"{counted[s]} {s}" for s in statuses if counted.get(s)))
+        details.append("New leads: " + ", ".join(f"{counted[s]} {s}" for s in statuses if counted.get(s)))
     if week.best is not None:
         best = f"Best day: {_day_label(week.best)}"
         if week.worst is not None:
-            best += f"; worst day: {_day_label(week.worst)}"
-        lines.append(best)
-    return "\n".join(lines)
+            best += f"; worst: {_day_label(week.worst)}"
+        details.append(best)
+    return Digest(title, headline, bars(week.days), tuple(details))
 
 
 def next_digest_at(now: datetime, tz: str, weekday: int, minute: int) -> datetime:

@@ -151,6 +151,7 @@ class Line:
     lookup: bool = False  # ask Twilio Lookup for the line type before the text-back (paid)
     quiet_hours: QuietHours | None = DEFAULT_QUIET_HOURS  # None: follow-ups at any hour
     name: str = ""  # a label for the line in Slack, e.g. "Acme North"
+    average_job_value: float | None = None  # what a booked job is worth on average; None: not said
 
     @property
     def label(self) -> str:
@@ -169,6 +170,7 @@ class Config:
     # Days a conversation's records (thread link, state, the caller's counters) are kept after
     # its last activity; None: forever. Leads, opt-outs and blocks are kept regardless.
     retention_days: int | None = 180
+    average_job_value: float | None = None  # for lines linked from Slack, as for the file's own
 
     def line_for_number(self, number: str) -> Line | None:
         return next((ln for ln in self.lines if ln.number == number), None)

@@ -17,7 +17,13 @@ from workflows.conversation import Caller, Conversation, Entry
 from workflows.follow_through import caller_wrote, stop_waiting
 from workflows.lines import Line, is_open
 from workflows.missed_call import ensure_thread
-from workflows.outcomes import first_reply_figures, lead_event, record_lead_safely, record_outcome
+from workflows.outcomes import (
+    caller_text_figures,
+    lead_event,
+    record_lead_safely,
+    record_outcome,
+    team_reply_figures,
+)
 from workflows.ports import (
     BurstFlush,
     BurstStore,
@@ -26,7 +32,6 @@ from workflows.ports import (
     ConversationLocks,
     ConversationStore,
     Deadlines,
-    Figures,
     Outcomes,
     RetryLater,
     SmsSender,
@@ -103,9 +108,9 @@ async def caller_text_story(
         msg, store=store, chat=chat, locks=locks, flags=flags, sms=sms, bursts=bursts, steps=steps, now=clock.now()
     )
     lead = lead_event("caller_sms", job_id, conv, msg.at) if msg.caller.kind == "ok" else None
-    await record_outcome("caller text", job_id, Figures(msg.line.number, msg.at, ("texts_in",)), lead,
-                         steps=steps, outcomes=outcomes)
     keyword = keyword_of(msg.body, msg.opt_out_type)
+    figures = caller_text_figures(conv, msg.at, keyword=keyword is not None)
+    await record_outcome("caller text", job_id, figures, lead, steps=steps, outcomes=outcomes)
     if keyword is None:  # STOP, START and HELP are about the texts, not a request: nobody waits
         await caller_wrote(conv, msg.line, msg.body, at=msg.at, store=store, locks=locks, chat=chat, sms=sms,
                            flags=flags, deadlines=deadlines, steps=steps.part("urgent"), now=clock.now())
@@ -267,7 +272,7 @@ async def team_reply_story(
     if conv is None:
         return outcome
     lead = lead_event("team_reply", job_id, conv, now, by=reply.user)
-    await record_outcome("team reply", job_id, first_reply_figures(conv, now), lead, steps=steps, outcomes=outcomes)
+    await record_outcome("team reply", job_id, team_reply_figures(conv, now), lead, steps=steps, outcomes=outcomes)
     # A person answered the caller: the questions and the reminders stop.
     await end_for_human(conv, store=store, locks=locks, deadlines=deadlines)
     conv = await stop_waiting(conv, store=store, locks=locks, deadlines=deadlines)

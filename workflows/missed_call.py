@@ -14,7 +14,7 @@ from workflows.conversation import Caller, Conversation, Entry, SmsResult, Textb
 from workflows.durations import format_duration
 from workflows.follow_through import start_waiting
 from workflows.lines import OPT_OUT_FOOTER, Line, describe_next_open, hours_today, is_open
-from workflows.outcomes import lead_event, record_outcome
+from workflows.outcomes import caller_key, lead_event, record_outcome
 from workflows.ports import (
     CallerFlags,
     ConversationLocks,
@@ -198,13 +198,13 @@ async def missed_call_story(
 
 def missed_call_figures(call: MissedCall, plan: TextbackPlan, conv: Conversation) -> Figures:
     """What a missed call adds to its line's day."""
-    line, at = call.line.number, call.at
+    line, at, caller = call.line.number, call.at, caller_key(call.line.number, call.caller)
     if not plan.send:
         # A repeat inside the cooldown was texted the first time: it is no "not texted".
         counted = ("missed",) if plan.reason.startswith(COOLDOWN_REASON) else ("missed", "not_texted")
-        return Figures(line, at, counted, no_text=plan.reason)
+        return Figures(line, at, counted, no_text=plan.reason, caller=caller)
     # A text-back the carrier refused is neither texted nor "not texted" (no guard stopped it).
-    return Figures(line, at, ("missed", "texted") if conv.textback == "sent" else ("missed",))
+    return Figures(line, at, ("missed", "texted") if conv.textback == "sent" else ("missed",), caller=caller)
 
 
 async def _text_back_and_thread(

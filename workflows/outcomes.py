@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from workflows.conversation import Conversation
+from workflows.conversation import Caller, Conversation
 from workflows.conversation_state import FIRST_REPLY_AT
-from workflows.leads import EventKind, LeadEvent
+from workflows.leads import EventKind, LeadEvent, lead_id
 from workflows.ports import Figures, Outcomes, StepLog
 
 log = logging.getLogger(__name__)
@@ -38,12 +38,27 @@ def lead_event(
     )
 
 
-def first_reply_figures(conv: Conversation, at: datetime) -> Figures | None:
-    """A team reply texted at `at` counts when it was the conversation's first: how long the caller waited."""
+def caller_key(line: str, caller: Caller) -> str:
+    """Who an event's figures belong to: the caller's lead id ("" for a withheld or invalid
+    number, which cannot be told apart from the next one)."""
+    return lead_id(line, caller.number) if caller.kind == "ok" and caller.number.startswith("+") else ""
+
+
+def team_reply_figures(conv: Conversation, at: datetime) -> Figures:
+    """A team reply texted at `at`: the caller was answered; the conversation's first reply is
+    also timed (how long the caller waited)."""
+    caller = caller_key(conv.line, conv.caller)
     if conv.extra.get(FIRST_REPLY_AT) != at.isoformat():
-        return None
+        return Figures(conv.line, at, ("answered",), caller=caller)
     waited = max(0.0, (at - conv.opened_at).total_seconds())
-    return Figures(conv.line, at, ("replied",), reply_seconds=waited)
+    return Figures(conv.line, at, ("answered", "replied"), reply_seconds=waited, caller=caller)
+
+
+def caller_text_figures(conv: Conversation, at: datetime, *, keyword: bool) -> Figures:
+    """A caller's text; after their text-back (and not a STOP, START or HELP) it is also a reply to it."""
+    replied = conv.textback == "sent" and not keyword
+    counted = ("texts_in", "reply_to_textback") if replied else ("texts_in",)
+    return Figures(conv.line, at, counted, caller=caller_key(conv.line, conv.caller))
 
 
 async def record_outcome(

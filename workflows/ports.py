@@ -235,9 +235,12 @@ class Figures:
 
     line: str
     at: datetime
-    counted: tuple[str, ...]  # of: missed, texted, not_texted, texts_in, replied
+    counted: tuple[str, ...]  # of: missed, texted, not_texted, texts_in, replied, answered, reply_to_textback
     no_text: str = ""  # a missed call that got no text-back: why (a repeat in the cooldown too)
     reply_seconds: float | None = None  # "replied": how long the caller waited for it
+    # Whose event it was (the caller's lead id; "" when the number is withheld or invalid): the
+    # recovery figure counts callers, not events (workflows/recovery.py).
+    caller: str = ""
 
 
 class Outcomes(Protocol):

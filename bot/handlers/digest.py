@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.metrics import RECOVERY_STEPS
 from bot.services import Services
 from bot.slack.blocks import escape
 from bot.store.conversations import RedisSteps
-from bot.store.daily import RedisDaily
-from workflows.digest import digest_text, next_digest_at, summarize, week_of
+from workflows.digest import DayFigures, Digest, next_digest_at, summarize, week_of, weekly_digest
 from workflows.jobs import DigestJob
-from workflows.leads import STATUSES
+from workflows.leads import STATUSES, Lead
 from workflows.lines import Line
+from workflows.recovery import Recovery, earned_sentence, recovery
 from workflows.texting import once
 
 log = logging.getLogger(__name__)
-
 
 
 def job_id(line: str) -> str:
@@ -44,14 +46,67 @@ async def ensure_all(svc: Services) -> None:
             log.exception("could not schedule the weekly digest of a line")
 
 
-async def week_message(svc: Services, line: Line, now: datetime) -> str:
-    """The digest of the last full week before `now`, as plain text."""
+def local_midnight(line: Line, day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(line.timezone))
+
+
+async def recovery_between(
+    svc: Services, line: Line, first: date, last: date
+) -> tuple[Recovery, list[DayFigures], list[Lead]]:
+    """What it earned on `line` from local day `first` to `last`, with the days and the leads it read.
+
+    The days' figures name their callers; a caller missed in the period was active since its
+    start, so the line's leads active since then hold every booked one.
+    """
+    days = await svc.daily.days(line.number, first, last)
+    leads = await svc.leads.of_line(line.number, local_midnight(line, first))
+    return recovery(days, booked_ids(leads)), days, leads
+
+
+# A scrape waits no longer than this for the recovery figures; on a timeout the last ones stay.
+GAUGES_TIMEOUT_S = 1.0
+
+
+async def refresh_recovery_gauges(svc: Services) -> None:
+    """Each line's recovery figure this week (its local Monday to today) into /metrics; never raises."""
+    now = svc.clock.now()
+    try:
+        async with asyncio.timeout(GAUGES_TIMEOUT_S):
+            for line in await svc.lines.lines():
+                today = now.astimezone(ZoneInfo(line.timezone)).date()
+                found, _, _ = await recovery_between(svc, line, today - timedelta(days=today.weekday()), today)
+                for step in RECOVERY_STEPS:
+                    svc.metrics.recovered_callers.labels(line=line.number, step=step).set(getattr(found, step))
+    except Exception as exc:  # the counters are served all the same
+        log.warning("/metrics: could not read the recovery figures: %r", exc)
+
+
+def booked_ids(leads: list[Lead]) -> set[str]:
+    return {lead.id for lead in leads if lead.status == "booked"}
+
+
+async def week_digest(svc: Services, line: Line, now: datetime) -> Digest:
+    """The digest of the last full week before `now`."""
     start, end = week_of(now, line.timezone)
-    days = await RedisDaily(svc.redis.client).days(line.number, start, end)
-    since = datetime.combine(start, time(0), tzinfo=ZoneInfo(line.timezone))
-    leads = [lead for lead in await svc.leads.of_line(line.number, since) if lead.created_at >= since]
-    week = summarize(days, leads=dict(Counter(lead.status for lead in leads)))
-    return digest_text(week, line.label, STATUSES)
+    found, days, leads = await recovery_between(svc, line, start, end)
+    since = local_midnight(line, start)
+    new = Counter(str(lead.status) for lead in leads if lead.created_at >= since)
+    week = summarize(days, leads=dict(new))
+    answered = f"{found.answered} of {found.missed} missed caller{'' if found.missed == 1 else 's'}"
+    return weekly_digest(week, line.label, earned_sentence(found, line.average_job_value), answered, STATUSES)
+
+
+def digest_blocks(digest: Digest) -> list[dict[str, Any]]:
+    """The title and what it earned, the week's bars in a code block (for even columns), then the details."""
+    def section(text: str) -> dict[str, Any]:
+        return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+    blocks = [section(f":bar_chart: *{escape(digest.title)}*\n*{escape(digest.headline)}*")]
+    if digest.chart:
+        blocks.append(section("Missed calls by day\n```" + "\n".join(escape(b) for b in digest.chart) + "```"))
+    if digest.details:
+        blocks.append(section("\n".join(f"• {escape(d)}" for d in digest.details)))
+    return blocks
 
 
 async def post_digest(svc: Services, fired_id: str, job: DigestJob) -> None:
@@ -60,16 +115,10 @@ async def post_digest(svc: Services, fired_id: str, job: DigestJob) -> None:
         return
     now = svc.clock.now()
     start, _ = week_of(now, line.timezone)
-    text = await week_message(svc, line, now)
+    digest = await week_digest(svc, line, now)
     steps = RedisSteps(svc.redis.client, f"{fired_id}@{start.isoformat()}")
-    title, *rest = text.split("\n")
-    body = f":bar_chart: *{escape(title)}*\n" + "\n".join(f"• {escape(r)}" for r in rest)
     await once(steps, "post", lambda: svc.chat.call(
-        "chat.postMessage", channel=line.channel, text=title,
-        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": body[:3000]}}],
-        unfurl_links=False, unfurl_media=False,
+        "chat.postMessage", channel=line.channel, text=f"{digest.title}: {digest.headline}",
+        blocks=digest_blocks(digest), unfurl_links=False, unfurl_media=False,
     ))
     await schedule_next(svc, line, now)
-
-
-

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from bot.metrics import suppression_label
 from bot.services import Services
-from bot.store.daily import RedisDaily
 from workflows.leads import Lead, LeadEvent, webhook_payload
 from workflows.ports import Figures
 
@@ -27,8 +26,8 @@ class ServiceOutcomes:
     async def count(self, figures: Figures) -> None:
         _to_metrics(self.svc, figures)
         day = await _local_day(self.svc, figures.line, figures.at)
-        await RedisDaily(self.svc.redis.client).count(
-            figures.line, day, *figures.counted, reply_seconds=figures.reply_seconds
+        await self.svc.daily.count(
+            figures.line, day, *figures.counted, reply_seconds=figures.reply_seconds, caller=figures.caller
         )
 
     async def record_lead(self, event: LeadEvent) -> None:

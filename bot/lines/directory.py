@@ -122,7 +122,8 @@ class LineDirectory:
         return bases
 
     def _new_line(self, number: str, channel: str) -> Line:
-        """A line linked from Slack gets the file's business name and the number's own timezone.
+        """A line linked from Slack gets the file's business name (and average job value) and the
+        number's own timezone.
 
         With no staff phones to ring, every call that reaches the number counts as missed.
         """
@@ -130,6 +131,7 @@ class LineDirectory:
         return Line(
             number=number, channel=channel, business=self._config.business,
             timezone=timezone_of(number) or first, detection="forwarded",
+            average_job_value=self._config.average_job_value,
         )
 
     def _effective(self, base: Line, overrides: dict[str, Override]) -> Line:

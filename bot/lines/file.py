@@ -251,7 +251,7 @@ def _hours(model: LineModel) -> WeeklyHours | None:
     return with_exceptions(weekly, exceptions) if exceptions else weekly
 
 
-def _to_line(model: LineModel, business: str) -> Line:
+def _to_line(model: LineModel, business: str, average_job_value: float | None = None) -> Line:
     booking = model.booking_url
     templates = Templates(
         business_hours=model.templates.business_hours or DEFAULT_BUSINESS_HOURS_TEMPLATE,
@@ -289,6 +289,7 @@ def _to_line(model: LineModel, business: str) -> Line:
         lookup=model.lookup,
         quiet_hours=model.quiet_hours,
         name=model.name,
+        average_job_value=model.average_job_value if model.average_job_value is not None else average_job_value,
     )
 
 
@@ -324,12 +325,13 @@ def parse_config(text: str, source: str) -> Config:
             if (field, value) in owners:
                 doc.add(("lines", i, field), f'"{value}" is already used by lines[{owners[field, value]}]: each line needs its own')
             owners.setdefault((field, value), i)
-        lines.append(_to_line(model, top.business if top else ""))
+        lines.append(_to_line(model, top.business if top else "", top.average_job_value if top else None))
     if doc.errors or top is None:
         raise ConfigError([message for _, message in sorted(doc.errors, key=lambda e: e[0])])
     return Config(business=top.business, lines=tuple(lines), admins=tuple(top.admins),
                   opt_out_scope=top.opt_out_scope,  # type: ignore[arg-type]  # checked against the Literal
-                  retention_days=top.retention)
+                  retention_days=top.retention,
+                  average_job_value=top.average_job_value)
 
 
 def load_config(path: Path) -> Config:

@@ -39,6 +39,7 @@ from bot.lines.values import (
     _choice,
     _digest_at,
     _handover,
+    _job_value,
     _kind,
     _list,
     _name,
@@ -53,6 +54,9 @@ from workflows.lines import DEFAULT_QUIET_HOURS
 from workflows.timezones import parse_timezone
 
 __all__ = ["VERTICALS", "FileModel", "LineModel", "TemplatesModel", "known_keys_hint", "problem_text"]
+
+JobValue = Annotated[float, BeforeValidator(_job_value)]
+
 
 class _Strict(BaseModel):
     # Unknown keys are errors: a misspelt key must not silently fall back to a default.
@@ -196,6 +200,8 @@ class LineModel(_Strict):
     # Dated exceptions to `hours`: whole days closed, and days with their own hours.
     closed: Annotated[list[DateText], BeforeValidator(_list)] = Field(default_factory=list)
     special_hours: dict[DateText, Shifts] = Field(default_factory=dict)
+    # What a booked job is worth on average: the digest turns booked callers into an amount.
+    average_job_value: JobValue | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -231,6 +237,7 @@ class FileModel(_Strict):
     admins: Annotated[list[UserId], BeforeValidator(_list)] = Field(default_factory=list)
     opt_out_scope: Annotated[str, BeforeValidator(_text(_choice(OPT_OUT_SCOPES, "opt_out_scope")))] = "line"
     retention: Annotated[int | None, BeforeValidator(parse_retention)] = DEFAULT_RETENTION_DAYS
+    average_job_value: JobValue | None = None  # every line's, unless a line sets its own
 
 
 def known_keys_hint(key: str, model: type[BaseModel]) -> str:

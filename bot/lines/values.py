@@ -140,6 +140,26 @@ def _ring_timeout(value: Any) -> int:
     return seconds
 
 
+# An average job above this is a typo (an extra zero or two), not a service call.
+MAX_JOB_VALUE = 1_000_000
+
+
+def _job_value(value: Any) -> float:
+    """`average_job_value`: an amount in the business's currency, e.g. 350, 349.50 or "$1,200"."""
+    amount = value
+    if isinstance(value, str):
+        cleaned = value.strip().removeprefix("$").replace(",", "").strip()
+        try:
+            amount = float(cleaned)
+        except ValueError:
+            raise ValueError(f'"{value}" is not an amount: write a number, e.g. average_job_value: 350') from None
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+        raise ValueError(f"expected an amount, e.g. average_job_value: 350, got {_kind(value)}")
+    if not 0 < amount <= MAX_JOB_VALUE:
+        raise ValueError(f"{value} is out of range: use an amount above 0 and up to {MAX_JOB_VALUE:,}")
+    return float(amount)
+
+
 def _list(value: Any) -> Any:
     """A single value where a list is expected counts as a one-item list."""
     return [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else value

@@ -12,13 +12,15 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot import phones
+from bot.handlers.digest import booked_ids, recovery_between
 from bot.services import Services
 from bot.slack.blocks import escape
 from bot.slack.commands.replies import COMMAND, Block, clip, context, header, section
-from bot.slack.commands.stats import figures
+from bot.slack.commands.stats import earned, figures
 from workflows.conversation import Conversation
 from workflows.lines import Line
 from workflows.ports import RetryLater
+from workflows.recovery import recovery
 from workflows.stats import line_stats
 
 log = logging.getLogger(__name__)
@@ -74,9 +76,14 @@ async def home_blocks(svc: Services) -> list[Block]:
 
 async def _line_blocks(svc: Services, line: Line, found: list[Conversation], now: datetime) -> list[Block]:
     today, week = _starts(line, now)
+    this_week, days, leads = await recovery_between(svc, line, week.date(), today.date())
+    today_only = recovery(days[-1:], booked_ids(leads))
+    value = line.average_job_value
     fields = [
-        {"type": "mrkdwn", "text": f"*Today*\n{figures(line_stats(found, line.number, today))}"},
-        {"type": "mrkdwn", "text": f"*This week*\n{figures(line_stats(found, line.number, week))}"},
+        {"type": "mrkdwn",
+         "text": f"*Today*\n{earned(today_only, value)}\n{figures(line_stats(found, line.number, today))}"},
+        {"type": "mrkdwn",
+         "text": f"*This week*\n{earned(this_week, value)}\n{figures(line_stats(found, line.number, week))}"},
     ]
     open_convs = [c for c in found if c.line == line.number and c.status != "resolved" and c.thread_id]
     links = []

@@ -9,7 +9,9 @@ from typing import cast
 from redis.asyncio import Redis
 
 from bot.store import keys
+from bot.store.daily import RedisDaily
 from bot.store.leads import RedisLeads
+from workflows.leads import lead_id
 
 
 @dataclass
@@ -34,6 +36,8 @@ async def forget_caller(r: Redis, number: str, lines: list[str]) -> Forgotten:
                    keys.text_sequence(line, number), keys.text_turn(line, number), keys.help_replied(line, number)}
         doomed |= {k.decode() async for k in r.scan_iter(match=keys.inbound_rate(line, number, 0)[:-1] + "*")}
         result.keys_deleted += await RedisLeads(r).forget(line, number)
+        # The day's figures keep the caller's events, no longer under their lead id.
+        await RedisDaily(r).forget_caller(line, lead_id(line, number))
         if await r.sismember(keys.opted_out(line), number):
             result.kept.append(f"opt-out on {line}")
         if await r.sismember(keys.blocked(line), number):

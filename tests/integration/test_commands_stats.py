@@ -33,6 +33,9 @@ async def test_stats_counts_the_lines_conversations(rig: Rig, clock: FakeClock) 
     await _busy_morning(rig, clock)
     text = said(await slash(rig, "stats", user=MEMBER))
     assert "*Acme Plumbing, in the last 7d*" in text
+    # Two callers missed and texted back; OTHER texted after its text-back; CALLER was answered.
+    assert ("• What it earned: *2* missed callers, *2* texted back, *1* replied, *1* answered by the team, "
+            "*0* booked") in text
     assert "• Missed calls: *2*" in text and "• Texted back automatically: *2*" in text
     assert "• Caller texts: *1*" in text and "• Answered by the team: *1* of 2 conversation(s)" in text
     assert "• Still open: *1*" in text and "• Median time to the first team reply: *4 min*" in text
@@ -45,9 +48,25 @@ async def test_stats_period_leaves_out_older_conversations(rig: Rig, clock: Fake
     await rig.missed_call(CALLER, LINE)
     await rig.settle()
     clock.advance(days=10)
-    assert "• Missed calls: *0*" in said(await slash(rig, "stats 7d"))
+    recent = said(await slash(rig, "stats 7d"))
+    assert "• Missed calls: *0*" in recent and "• What it earned: *0* missed callers" in recent
+    assert "• What it earned: *1* missed caller" in said(await slash(rig, "stats 30d"))
     assert "• Missed calls: *1*" in said(await slash(rig, "stats 30d"))
     assert "• Missed calls: *1*" in said(await slash(rig, "stats all"))
+
+
+async def test_stats_counts_each_caller_once_and_the_booked_ones(rig: Rig, clock: FakeClock) -> None:
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    clock.advance(hours=5)  # past the cooldown: texted again, still one caller
+    await rig.missed_call(CALLER, LINE)
+    await rig.missed_call(OTHER, LINE)
+    await rig.settle()
+    await slash(rig, "lead (512) 555-0123 booked")
+    text = said(await slash(rig, "stats 24h", user=MEMBER))
+    assert "• What it earned: *2* missed callers, *2* texted back, *0* replied, *0* answered by the team, " \
+           "*1* booked" in text
+    assert "• Missed calls: *3*" in text  # events, as before
 
 
 async def test_stats_bad_period(rig: Rig) -> None:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
 
 from bot.handlers.digest import job_id, post_digest
 from standins.clock import FakeClock
 from standins.rig import Rig
-from tests.conftest import CHANNEL, LINE, TZ
-from workflows.digest import DayFigures, digest_text, next_digest_at, summarize
+from tests.conftest import CHANNEL, LINE, TZ, line_a_with
+from tests.integration.conftest import rig_for
+from tests.integration.steps import slash
+from workflows.digest import DayFigures, bars, next_digest_at, summarize, weekly_digest
 from workflows.jobs import DigestJob
 from workflows.leads import STATUSES
 
@@ -28,21 +35,31 @@ def test_summary_of_a_seeded_week() -> None:
     assert week.median_reply_s == 300
     assert week.best is not None and week.best.day == MON
     assert week.worst is not None and week.worst.day == MON + timedelta(days=5)
-    text = digest_text(week, "Acme Plumbing", STATUSES)
-    assert text.splitlines() == [
-        "Weekly report for Acme Plumbing, Mon Nov 9 - Sat Nov 14",
-        "Missed calls: 9 (8 texted back, 1 not texted (opted out, landline, withheld number...))",
+    digest = weekly_digest(week, "Acme Plumbing", "8 missed callers, 8 texted back, 3 replied, 2 booked",
+                           "5 of 8 missed callers", STATUSES)
+    assert digest.title == "Weekly report for Acme Plumbing, Mon Nov 9 - Sat Nov 14"
+    assert digest.headline == "8 missed callers, 8 texted back, 3 replied, 2 booked"
+    assert digest.chart == ("Mon ▇▇▇▇▇▇▇▇▇▇▇▇ 4", "Tue ▇▇▇▇▇▇▇▇▇ 3", "Wed 0", "Sat ▇▇▇▇▇▇ 2")
+    assert digest.details == (
+        "Calls: 9 missed, 8 texted back, 1 not texted (opted out, landline, withheld...)",
         "Texts from callers: 5",
-        "Callers answered by the team: 5",
-        "Median time to first reply: 5m",
-        "Leads: 3 new, 4 contacted, 2 booked",
-        "Best day: Mon Nov 9 (4 of 4 answered); worst day: Sat Nov 14 (0 of 2 answered)",
-    ]
+        "Answered by the team: 5 of 8 missed callers; median first reply 5m",
+        "New leads: 3 new, 4 contacted, 2 booked",
+        "Best day: Mon Nov 9 (4 of 4 answered); worst: Sat Nov 14 (0 of 2 answered)",
+    )
+
+
+def test_a_days_bar_is_its_share_of_the_busiest_day_and_any_call_shows() -> None:
+    days = [DayFigures(MON, missed=24), DayFigures(MON + timedelta(days=1), missed=1),
+            DayFigures(MON + timedelta(days=2), missed=12)]
+    assert bars(days) == ("Mon ▇▇▇▇▇▇▇▇▇▇▇▇ 24", "Tue ▇ 1", "Wed ▇▇▇▇▇▇ 12")
+    assert bars([DayFigures(MON)]) == ("Mon 0",)
 
 
 def test_a_quiet_week_says_so() -> None:
     week = summarize([DayFigures(MON + timedelta(days=i)) for i in range(7)])
-    assert digest_text(week, "Acme", STATUSES).endswith("No missed calls or texts this week.")
+    digest = weekly_digest(week, "Acme", "0 missed callers", "0 of 0", STATUSES)
+    assert digest.headline == "No missed calls or texts this week." and digest.chart == digest.details == ()
 
 
 def test_next_digest_is_the_local_monday_morning_across_dst() -> None:
@@ -54,7 +71,15 @@ def test_next_digest_is_the_local_monday_morning_across_dst() -> None:
     assert next_digest_at(at, "America/Chicago", 0, 8 * 60).astimezone(TZ).date() == date(2026, 11, 9)
 
 
-async def test_digest_after_a_week_of_real_traffic(rig: Rig, clock: FakeClock) -> None:
+@pytest.fixture
+async def valued(redis: Redis, redis_url: str, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Rig]:
+    """The test lines with an average job value on line A."""
+    async with rig_for(line_a_with("    average_job_value: 370\n"), redis_url, clock, tmp_path) as r:
+        yield r
+
+
+async def _week_of_traffic(rig: Rig, clock: FakeClock) -> None:
+    """Five callers missed (one twice), two answered, one replying to its text-back, one booked."""
     async def call(caller: str, when: datetime) -> str:
         clock.set(when)
         await rig.missed_call(caller, LINE)
@@ -78,25 +103,52 @@ async def test_digest_after_a_week_of_real_traffic(rig: Rig, clock: FakeClock) -
     clock.set(wed + timedelta(minutes=6))
     await rig.caller_texts("+15125550304", LINE, "hello?")
     await rig.settle()
+    await call("+15125550304", wed + timedelta(hours=1))  # the same caller again: no second text
+    await slash(rig, "lead (512) 555-0301 booked")
 
+
+def _digests(rig: Rig) -> list[dict[str, object]]:
+    return [m for m in rig.slack.messages if "Weekly report" in m["text"] and m["channel"] == CHANNEL]
+
+
+async def test_digest_after_a_week_of_real_traffic(rig: Rig, clock: FakeClock) -> None:
+    await _week_of_traffic(rig, clock)
     clock.set(datetime(2026, 11, 16, 7, 59, tzinfo=TZ))
     await rig.fire_due()
-    assert not [m for m in rig.slack.messages if "Weekly report" in m["text"] and m["channel"] == CHANNEL]
+    assert not _digests(rig)
     # Line B is in New York: its Monday 08:00 came an hour earlier, and its week was quiet.
     [other] = [m for m in rig.slack.messages if "Weekly report" in m["text"]]
     assert "Bolt Electric" in other["text"] and "No missed calls or texts" in str(other["blocks"])
     clock.set(datetime(2026, 11, 16, 8, 0, tzinfo=TZ))
     await rig.fire_due()
-    [digest] = [m for m in rig.slack.messages if "Weekly report" in m["text"] and m["channel"] == CHANNEL]
+    [digest] = _digests(rig)
     assert digest["channel"] == CHANNEL and not digest.get("thread_ts")
-    body = digest["blocks"][0]["text"]["text"]
-    assert "Weekly report for Acme Plumbing, Mon Nov 9 - Sun Nov 15" in body
-    assert "Missed calls: 5 (5 texted back)" in body and "Texts from callers: 1" in body
-    assert "Callers answered by the team: 2" in body and "Median time to first reply: 7m" in body
-    assert "Leads: 3 new, 2 contacted" in body
-    assert "Best day: Tue Nov 10 (2 of 3 answered); worst day: Wed Nov 11 (0 of 2 answered)" in body
+    assert digest["text"] == ("Weekly report for Acme Plumbing, Mon Nov 9 - Sun Nov 15: "
+                              "5 missed callers, 5 texted back, 1 replied, 1 booked")
+    head, chart, details = (b["text"]["text"] for b in digest["blocks"])  # type: ignore[index]
+    assert head == (":bar_chart: *Weekly report for Acme Plumbing, Mon Nov 9 - Sun Nov 15*\n"
+                    "*5 missed callers, 5 texted back, 1 replied, 1 booked*")
+    assert chart == ("Missed calls by day\n```Mon 0\nTue ▇▇▇▇▇▇▇▇▇▇▇▇ 3\nWed ▇▇▇▇▇▇▇▇▇▇▇▇ 3\nThu 0\nFri 0\n"
+                     "Sat 0\nSun 0```")
+    assert details.split("\n") == [
+        "• Calls: 6 missed, 5 texted back",
+        "• Texts from callers: 1",
+        "• Answered by the team: 2 of 5 missed callers; median first reply 7m",
+        "• New leads: 3 new, 1 contacted, 1 booked",
+        "• Best day: Tue Nov 10 (2 of 3 answered); worst: Wed Nov 11 (0 of 3 answered)",
+    ]
     # The next one is pending for the Monday after, and a re-run of this one posts nothing.
     due = await rig.services.jobs.deadlines.due_at(job_id(LINE))
     assert due is not None and due.astimezone(TZ) == datetime(2026, 11, 23, 8, 0, tzinfo=TZ)
     await post_digest(rig.services, job_id(LINE), DigestJob(line=LINE))
-    assert len([m for m in rig.slack.messages if "Weekly report" in m["text"] and m["channel"] == CHANNEL]) == 1
+    assert len(_digests(rig)) == 1
+
+
+async def test_the_digest_says_what_the_booked_work_is_worth_with_an_average_job_value(
+    valued: Rig, clock: FakeClock
+) -> None:
+    await _week_of_traffic(valued, clock)
+    clock.set(datetime(2026, 11, 16, 8, 0, tzinfo=TZ))
+    await valued.fire_due()
+    [digest] = _digests(valued)
+    assert digest["text"].endswith("5 missed callers, 5 texted back, 1 replied, 1 booked: about $370 of work")

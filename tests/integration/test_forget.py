@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from bot.store import keys
 from bot.store.forget import forget_caller
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE, LINE_B
 from tests.integration.saw import parents
+from workflows.leads import lead_id
 
 OTHER = "+15125550188"
 
@@ -37,3 +39,16 @@ async def test_forget_deletes_the_callers_records_but_not_their_opt_out(rig: Rig
     # The other caller is untouched.
     assert any(OTHER in k for k in after)
     assert await rig.services.store.by_thread(CHANNEL, thread) is None
+
+
+async def test_forget_keeps_the_days_counts_without_the_callers_lead_id(rig: Rig) -> None:
+    r = rig.services.redis.client
+    await rig.missed_call(CALLER, LINE)
+    await rig.missed_call(OTHER, LINE)
+    await rig.settle()
+    [key] = await r.keys(keys.daily(LINE, "*"))
+    named = lead_id(LINE, CALLER)
+    assert any(named in f.decode() for f in await r.hkeys(key))
+    await forget_caller(r, CALLER, [LINE, LINE_B])
+    fields = {f.decode(): int(n) for f, n in (await r.hgetall(key)).items()}
+    assert fields == {"missed+texted": 1, f"missed+texted@{lead_id(LINE, OTHER)}": 1}

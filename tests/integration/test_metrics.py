@@ -5,10 +5,11 @@ from __future__ import annotations
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.metrics import Metrics, suppression_label
+from bot.metrics import RECOVERY_STEPS, Metrics, suppression_label
 from standins.clock import FakeClock
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
+from tests.integration.steps import slash
 
 BLOCKED = "+15125550177"
 LANDLINE = "+15125550188"
@@ -91,6 +92,32 @@ async def test_metrics_after_a_scripted_scenario(rig: Rig, clock: FakeClock) -> 
     assert value(m, "textback_leads_created_total", line=LINE) == 3
     assert value(m, "textback_reminders_sent_total") == 1
     assert value(m, "textback_pages_sent_total", via="sms") == 1
+
+
+async def test_metrics_show_this_weeks_recovery_figure_per_line(rig: Rig, clock: FakeClock) -> None:
+    await rig.services.flags.set_blocked(LINE, BLOCKED, True)
+    await rig.missed_call(CALLER, LINE)  # texted back
+    await rig.missed_call(BLOCKED, LINE)  # blocked: missed, not texted
+    await rig.settle()
+    clock.advance(minutes=1)
+    await rig.missed_call(CALLER, LINE)  # the same caller again, in the cooldown
+    await rig.caller_texts(CALLER, LINE, "Water heater is leaking")
+    await rig.settle()
+    lead = await rig.services.leads.get(LINE, CALLER)
+    assert lead is not None
+    await rig.team_replies(CHANNEL, lead.thread_ts, "A tech can be there by 11:30")
+    await rig.settle()
+    await slash(rig, "lead (512) 555-0123 booked")
+
+    _, m = await scrape(rig)
+    steps = {s: value(m, "textback_recovered_callers", line=LINE, step=s) for s in RECOVERY_STEPS}
+    assert steps == {"missed": 2, "texted": 1, "replied": 1, "answered": 1, "booked": 1}
+    assert value(m, "textback_missed_calls_total", line=LINE) == 3  # events, beside the callers
+    # Next Monday the week starts again; the figures are read from Redis at each scrape.
+    clock.advance(days=6)
+    _, m = await scrape(rig)
+    assert ("textback_recovered_callers", frozenset({("line", LINE), ("step", "missed")})) in m
+    assert value(m, "textback_recovered_callers", line=LINE, step="missed") == 0
 
 
 async def test_each_app_counts_on_its_own_registry(rig: Rig) -> None:

@@ -79,6 +79,22 @@ async def test_figures_of_one_event_are_one_field_and_read_as_each(redis: Redis)
         assert DAILY_TTL_S - 60 < await redis.ttl(key) <= DAILY_TTL_S
 
 
+async def test_a_days_callers_are_read_per_figure_from_the_same_one_command_counts(redis: Redis) -> None:
+    daily = RedisDaily(redis)
+    for caller, what in (("ld_a", ("missed", "texted")), ("ld_a", ("missed",)), ("ld_b", ("missed", "texted")),
+                         ("ld_a", ("texts_in", "reply_to_textback")), ("", ("missed", "not_texted"))):
+        await daily.count(LINE, DAY, *what, caller=caller)
+    [figures] = await daily.days(LINE, DAY, DAY)
+    assert (figures.missed, figures.texted, figures.texts_in, figures.reply_to_textback) == (4, 2, 1, 1)
+    assert figures.callers["missed"] == {"ld_a", "ld_b"} and figures.callers["reply_to_textback"] == {"ld_a"}
+    assert figures.unnamed == {"missed": 1, "not_texted": 1}
+    assert DAILY_TTL_S - 60 < await redis.ttl(keys.daily(LINE, DAY.isoformat())) <= DAILY_TTL_S
+    # A new caller's field is new, yet the key already has its TTL from this instance: no EXPIRE.
+    await redis.persist(keys.daily(LINE, DAY.isoformat()))
+    await daily.count(LINE, DAY, "missed", caller="ld_c")
+    assert await redis.ttl(keys.daily(LINE, DAY.isoformat())) == -1
+
+
 # --- the outbound mapping -------------------------------------------------------------------------
 
 

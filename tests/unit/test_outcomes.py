@@ -11,10 +11,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from workflows.conversation import Caller, Conversation
-from workflows.leads import LeadEvent
+from workflows.leads import LeadEvent, lead_id
 from workflows.lines import Line
 from workflows.missed_call import MissedCall, TextbackPlan, missed_call_figures
-from workflows.outcomes import first_reply_figures, lead_event, record_lead_safely, record_outcome
+from workflows.outcomes import (
+    caller_text_figures,
+    lead_event,
+    record_lead_safely,
+    record_outcome,
+    team_reply_figures,
+)
 from workflows.ports import Figures, StepLog
 from workflows.qualify import may_answer
 
@@ -86,12 +92,30 @@ def test_a_repeat_call_in_the_cooldown_is_no_not_texted_but_still_says_why() -> 
     assert figures_for(plan) == (("missed",), "already texted within the 4 h cooldown")
 
 
-def test_only_the_first_team_reply_is_timed() -> None:
+def test_every_team_reply_answers_the_caller_and_only_the_first_is_timed() -> None:
     replied = AT + timedelta(minutes=7)
     first = conversation(first_reply_at=replied.isoformat())
-    figures = first_reply_figures(first, replied)
-    assert figures is not None and figures.counted == ("replied",) and figures.reply_seconds == 420.0
-    assert first_reply_figures(first, replied + timedelta(minutes=1)) is None
+    figures = team_reply_figures(first, replied)
+    assert figures.counted == ("answered", "replied") and figures.reply_seconds == 420.0
+    later = team_reply_figures(first, replied + timedelta(minutes=1))
+    assert later.counted == ("answered",) and later.reply_seconds is None
+    assert figures.caller == later.caller == lead_id(LINE.number, CALLER.number)
+
+
+def test_figures_name_their_caller_by_lead_id_and_a_withheld_number_by_nobody() -> None:
+    call = MissedCall(call_id="CA1", line=LINE, caller=CALLER, at=AT)
+    assert missed_call_figures(call, TextbackPlan(send=True, body="Hi"), conversation()).caller == lead_id(
+        LINE.number, CALLER.number)
+    withheld = replace(call, caller=Caller(number="anonymous", display="Unknown", kind="withheld"))
+    assert missed_call_figures(withheld, TextbackPlan(send=False, reason="caller ID withheld"), conversation()).caller == ""
+
+
+def test_a_caller_text_after_the_text_back_is_a_reply_to_it_unless_it_is_a_keyword() -> None:
+    texted = conversation()
+    texted.textback = "sent"
+    assert caller_text_figures(texted, AT, keyword=False).counted == ("texts_in", "reply_to_textback")
+    assert caller_text_figures(texted, AT, keyword=True).counted == ("texts_in",), "STOP is no reply"
+    assert caller_text_figures(conversation(), AT, keyword=False).counted == ("texts_in",), "never texted back"
 
 
 async def test_a_job_is_counted_once_however_often_it_runs_and_its_lead_is_offered_each_time() -> None:

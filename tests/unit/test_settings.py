@@ -295,7 +295,7 @@ def test_top_level_problems() -> None:
     assert config_errors("lines: []\nadmin: [U0123456789]\n") == [
         "textback.yml:1: business: missing: add the business name used in texts, e.g. business: Acme Plumbing",
         "textback.yml:1: lines: needs at least one entry",
-        'textback.yml:2: admin: unknown key (did you mean "admins"? known keys: business, lines, admins, opt_out_scope, retention)',
+        'textback.yml:2: admin: unknown key (did you mean "admins"? known keys: business, lines, admins, opt_out_scope, retention, average_job_value)',
     ]
     assert config_errors("business: Acme\nlines:\n  - channel: C0123456789\n    detection: forwarded\n") == [
         'textback.yml:3: lines[0].number: missing: add the Twilio number in E.164, e.g. number: "+15125550100"'
@@ -344,3 +344,27 @@ def test_the_lines_file_reads_timezones_as_slack_does(written: str) -> None:
     """One parser for both: what `/textback hours tz` accepts, the lines file accepts too."""
     config = parse_config(one_line(timezone=written), "textback.yml")
     assert config.lines[0].timezone == parse_timezone(written) == "America/Chicago"
+
+
+def test_average_job_value_per_line_or_for_every_line() -> None:
+    top = "business: Acme Plumbing\naverage_job_value: 350\n" + MINIMAL.removeprefix("business: Acme Plumbing\n")
+    second = ('  - number: "+15125550200"\n    channel: C0123456780\n    detection: forwarded\n'
+              '    average_job_value: "$1,200.50"\n')
+    config = parse_config(top + second, "textback.yml")
+    assert [ln.average_job_value for ln in config.lines] == [350.0, 1200.5]
+    assert config.average_job_value == 350.0
+    assert parse_config(MINIMAL, "textback.yml").lines[0].average_job_value is None
+
+
+@pytest.mark.parametrize(("written", "problem"), [
+    ("three hundred", '"three hundred" is not an amount: write a number, e.g. average_job_value: 350'),
+    ("0", "0 is out of range: use an amount above 0 and up to 1,000,000"),
+    ("-20", "-20 is out of range: use an amount above 0 and up to 1,000,000"),
+    ("true", "expected an amount, e.g. average_job_value: 350, got true/false"),
+    ("[350]", "expected an amount, e.g. average_job_value: 350, got a list"),
+])
+def test_a_bad_average_job_value_names_the_file_line_and_field(written: str, problem: str) -> None:
+    assert config_errors(one_line(average_job_value=written)) == [
+        f"textback.yml:6: lines[0].average_job_value: {problem}"]
+    assert config_errors(f"average_job_value: {written}\n" + MINIMAL) == [
+        f"textback.yml:1: average_job_value: {problem}"]
