@@ -17,6 +17,7 @@ from workflows.lines import (
     DEFAULT_AFTER_HOURS_TEMPLATE,
     DEFAULT_AFTER_HOURS_TEMPLATE_NO_BOOKING,
     DEFAULT_BUSINESS_HOURS_TEMPLATE,
+    Greeting,
     Line,
     Shift,
     WeeklyHours,
@@ -38,6 +39,7 @@ from workflows.timezones import parse_timezone
 __all__ = [
     "DAY_KEYS",
     "FIELDS",
+    "GREETING_FIELDS",
     "TEMPLATE_NAMES",
     "apply_overrides",
     "canonical",
@@ -50,11 +52,13 @@ __all__ = [
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TEMPLATE_NAMES = ("business_hours", "after_hours")
+GREETING_FIELDS = ("greeting.texted", "greeting.not_texted")
 FIELDS = (
     "timezone",
     *(f"hours.{day}" for day in DAY_KEYS),
     EXCEPTIONS_FIELD,  # after the weekdays: dated exceptions sit on top of them
     *(f"templates.{name}" for name in TEMPLATE_NAMES),
+    *GREETING_FIELDS,
     "cooldown",
     "reminders",
     *URGENT_FIELDS,
@@ -94,7 +98,7 @@ def canonical(line: Line, field: str, text: str) -> str:
         return canonical_extra(line, field, text)
     if field.startswith("hours.") and field[6:] in DAY_KEYS:
         return _shifts_text(parse_shifts(text))
-    if field.startswith("templates.") and field[10:] in TEMPLATE_NAMES:
+    if (field.startswith("templates.") and field[10:] in TEMPLATE_NAMES) or field in GREETING_FIELDS:
         validate_template(text)
         if "{booking_url}" in text and not line.booking_url:
             raise ValueError("uses {booking_url} but this line has no booking_url: add one in the lines file, or leave it out")
@@ -126,6 +130,9 @@ def _apply_one(line: Line, field: str, value: str) -> Line:
     if field.startswith("templates."):
         validate_template(value)
         return replace(line, templates=replace(line.templates, **{field[10:]: value}))
+    if field in GREETING_FIELDS:
+        validate_template(value)
+        return replace(line, greeting=replace(line.greeting, **{field[9:]: value}))
     if field == "cooldown":
         return replace(line, cooldown=parse_duration_with_unit(value))
     if field == "reminders":
@@ -157,6 +164,8 @@ def show(line: Line, field: str) -> str:
         return "open 24 hours" if shifts == ALL_DAY else _shifts_text(shifts).replace(",", ", ")
     if field.startswith("templates."):
         return str(getattr(line.templates, field[10:]))
+    if field in GREETING_FIELDS:
+        return str(getattr(line.greeting, field[9:]))
     if field == "cooldown":
         return format_duration(line.cooldown)
     if field == "reminders":
@@ -179,5 +188,7 @@ def is_default(line: Line, field: str) -> bool:
         return line.templates.business_hours == DEFAULT_BUSINESS_HOURS_TEMPLATE
     if field == "templates.after_hours":
         return line.templates.after_hours in (DEFAULT_AFTER_HOURS_TEMPLATE, DEFAULT_AFTER_HOURS_TEMPLATE_NO_BOOKING)
+    if field in GREETING_FIELDS:
+        return str(getattr(line.greeting, field[9:])) == str(getattr(Greeting(), field[9:]))
     blank = Line(number=line.number, channel=line.channel, business=line.business)
     return bool(getattr(line, field) == getattr(blank, field))

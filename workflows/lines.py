@@ -29,6 +29,12 @@ DEFAULT_AFTER_HOURS_TEMPLATE_NO_BOOKING = (
     "Hi, this is {business}. We're closed now but saw your call. "
     "Text us what you need and we'll follow up first thing."
 )
+# What a caller hears after a missed call: that a text is on its way only when one is.
+DEFAULT_GREETING_TEXTED = (
+    "Thanks for calling {business}. Sorry we missed your call. We just sent you a text message, "
+    "so you can reply there and we'll get right back to you."
+)
+DEFAULT_GREETING_NOT_TEXTED = "Thanks for calling {business}. Sorry we missed your call. We'll get back to you as soon as we can."
 OPT_OUT_FOOTER = " Reply STOP to opt out."
 
 
@@ -71,6 +77,15 @@ DEFAULT_QUIET_HOURS = QuietHours(start=21 * 60, end=8 * 60)
 class Templates:
     business_hours: str = DEFAULT_BUSINESS_HOURS_TEMPLATE
     after_hours: str = DEFAULT_AFTER_HOURS_TEMPLATE
+
+
+@dataclass(frozen=True)
+class Greeting:
+    """Spoken after a missed call: `texted` when a text-back is being sent, else `not_texted`
+    (withheld number, opted out, blocked, landline, cooldown)."""
+
+    texted: str = DEFAULT_GREETING_TEXTED
+    not_texted: str = DEFAULT_GREETING_NOT_TEXTED
 
 
 @dataclass(frozen=True)
@@ -135,6 +150,7 @@ class Line:
     booking_url: str = ""
     vertical: str = "general"
     templates: Templates = Templates()
+    greeting: Greeting = Greeting()
     oncall: OnCall | None = None
     urgency: Urgency = Urgency()
     reminders: tuple[int, ...] = (300, 900, 3600)  # seconds

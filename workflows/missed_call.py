@@ -398,3 +398,14 @@ async def _open_thread(
         conv.thread_id = await chat.open_thread(conv)
     if conv.thread_id:
         await store.save(conv)
+
+
+def greeting_text(line: Line, now: datetime, *, texted: bool) -> str:
+    """What the caller hears after a missed call: the line's greeting for whether a text-back
+    is being sent, its placeholders filled as in the texts."""
+    return render(
+        line.greeting.texted if texted else line.greeting.not_texted,
+        business=line.business, booking_url=line.booking_url,
+        hours_today=hours_today(line.hours, line.timezone, now),
+        next_open=describe_next_open(line.hours, line.timezone, now) or "",
+    )

@@ -28,7 +28,10 @@ from workflows.lines import (
     DEFAULT_AFTER_HOURS_TEMPLATE,
     DEFAULT_AFTER_HOURS_TEMPLATE_NO_BOOKING,
     DEFAULT_BUSINESS_HOURS_TEMPLATE,
+    DEFAULT_GREETING_NOT_TEXTED,
+    DEFAULT_GREETING_TEXTED,
     Config,
+    Greeting,
     Line,
     OnCall,
     Person,
@@ -56,7 +59,7 @@ _TEXT_PATHS: tuple[YamlPath, ...] = (
         ("lines", "*", *tail)
         for tail in (
             ("number",), ("channel",), ("forward_to",), ("forward_to", "*"), ("detection",),
-            ("timezone",), ("hours", "*"), ("booking_url",), ("vertical",), ("templates", "*"),
+            ("timezone",), ("hours", "*"), ("booking_url",), ("vertical",), ("templates", "*"), ("greeting", "*"),
             ("oncall",), ("name",), ("business",), ("quiet_hours",), ("oncall", "people"), ("oncall", "people", "*"),
             ("oncall", "people", "*", "user"), ("oncall", "people", "*", "phone"), ("oncall", "backup"),
             ("oncall", "backup", "user"), ("oncall", "backup", "phone"), ("oncall", "handover"),
@@ -207,6 +210,10 @@ def _check_line(doc: _Document, i: int, raw: dict[str, Any], model: LineModel) -
         text = getattr(model.templates, name)
         if text and "{booking_url}" in text and not model.booking_url:
             doc.add((*here, "templates", name), "uses {booking_url} but the line has no booking_url: add one")
+    for name in ("texted", "not_texted"):
+        text = getattr(model.greeting, name)
+        if text and "{booking_url}" in text and not model.booking_url:
+            doc.add((*here, "greeting", name), "uses {booking_url} but the line has no booking_url: add one")
     for day in set(model.closed) & set(model.special_hours):
         doc.add((*here, "special_hours", day), f"{day} is also under closed: give the day once", key=True)
     # pydantic keys hours by weekday number, so "mon" and "monday" would silently merge.
@@ -269,6 +276,8 @@ def _to_line(model: LineModel, business: str, average_job_value: float | None = 
         booking_url=booking,
         vertical=model.vertical,
         templates=templates,
+        greeting=Greeting(texted=model.greeting.texted or DEFAULT_GREETING_TEXTED,
+                          not_texted=model.greeting.not_texted or DEFAULT_GREETING_NOT_TEXTED),
         oncall=_to_oncall(model.oncall),
         urgency=Urgency(
             add=tuple(model.urgent.add),

@@ -67,6 +67,11 @@ class TemplatesModel(_Strict):
     business_hours: Template | None = None
     after_hours: Template | None = None
 
+
+class GreetingModel(_Strict):
+    texted: Template | None = None
+    not_texted: Template | None = None
+
 def _person(value: Any) -> Any:
     """A bare user id is a person without a phone."""
     return {"user": value} if isinstance(value, str) else value
@@ -180,6 +185,7 @@ class LineModel(_Strict):
     booking_url: Annotated[str, BeforeValidator(_text(_url))] = ""
     vertical: Annotated[str, BeforeValidator(_text(_choice(VERTICALS, "vertical")))] = "general"
     templates: TemplatesModel = TemplatesModel()
+    greeting: GreetingModel = GreetingModel()
     oncall: Annotated[OnCallModel, BeforeValidator(_oncall)] | None = None
     urgent: UrgencyModel = UrgencyModel()
     reminders: Annotated[list[Duration], BeforeValidator(_list)] = Field(default_factory=lambda: [300, 900, 3600])

@@ -29,6 +29,7 @@ from workflows.missed_call import (
     TextbackPlan,
     decide_in_webhook,
     dial_means_missed,
+    greeting_text,
     send_from_webhook,
     skip_ringing,
 )
@@ -143,10 +144,6 @@ def xml(body: str) -> web.Response:
     return web.Response(text=body, content_type="text/xml")
 
 
-MISSED_GREETING = (
-    "Sorry we missed your call. We just sent you a text message, "
-    "so you can reply there and we'll get right back to you."
-)
 NOT_CONFIGURED = "Sorry, this number is not set up yet. Goodbye."
 
 
@@ -159,21 +156,23 @@ def ring(numbers: Sequence[str], *, timeout: int, action: str) -> str:
     return str(resp)
 
 
-VOICEMAIL_PROMPT = "Or leave a message after the tone."
+# After the greeting, on lines that take messages: "Or…" follows "we just sent you a text".
+VOICEMAIL_PROMPT = {True: "Or leave a message after the tone.", False: "Please leave a message after the tone."}
 VOICEMAIL_MAX_S = 120  # Twilio transcribes recordings up to 2 minutes
 
 
-def missed(business: str, *, voicemail_url: str = "", transcribe: bool = False) -> str:
-    """The caller hears a short greeting (the text is already on its way), and may leave a message.
+def missed(greeting: str, *, texted: bool = True, voicemail_url: str = "", transcribe: bool = False) -> str:
+    """The caller hears the line's greeting (which says a text is on its way only when
+    `texted`), and may leave a message.
 
     `voicemail_url` is the recording route with its query; `kind=` tells its three callbacks apart.
     """
     resp = VoiceResponse()
     if not voicemail_url:
-        resp.say(f"Thanks for calling {business}. {MISSED_GREETING}")
+        resp.say(greeting)
         resp.hangup()
         return str(resp)
-    resp.say(f"Thanks for calling {business}. {MISSED_GREETING} {VOICEMAIL_PROMPT}")
+    resp.say(f"{greeting} {VOICEMAIL_PROMPT[texted]}")
     extra = {"transcribe": True, "transcribe_callback": f"{voicemail_url}&kind=transcript"} if transcribe else {}
     resp.record(
         action=f"{voicemail_url}&kind=done", method="POST", max_length=VOICEMAIL_MAX_S, timeout=5, play_beep=True,
@@ -218,8 +217,8 @@ async def voice(request: web.Request, svc: Services, params: MultiDictProxy[str]
         return xml(not_configured())
     now = svc.clock.now()
     if skip_ringing(line, now):
-        await start_missed_call(svc, line, params)
-        return xml(missed_answer(svc, line, params))
+        texted = await start_missed_call(svc, line, params)
+        return xml(missed_answer(svc, line, params, texted=texted))
     action = f"{svc.settings.public_url}/twilio/voice/dial-status?line={quote(line.number)}"
     return xml(ring(line.forward_to, timeout=line.ring_timeout, action=action))
 
@@ -233,27 +232,31 @@ async def dial_status(
         return xml(hang_up())
     if not dial_means_missed(params.get("DialCallStatus", "")):
         return xml(hang_up())
-    await start_missed_call(svc, line, params)
-    return xml(missed_answer(svc, line, params))
+    texted = await start_missed_call(svc, line, params)
+    return xml(missed_answer(svc, line, params, texted=texted))
 
 
-def missed_answer(svc: Services, line: Line, params: MultiDictProxy[str]) -> str:
-    """The greeting, and the voicemail prompt on lines that take messages."""
+def missed_answer(svc: Services, line: Line, params: MultiDictProxy[str], *, texted: bool) -> str:
+    """The greeting (true to whether a text-back is being sent), and the voicemail prompt on
+    lines that take messages."""
+    greeting = greeting_text(line, svc.clock.now(), texted=texted)
     if not line.voicemail:
-        return missed(line.business)
+        return missed(greeting, texted=texted)
     # The line and caller travel in the (signed) callback URL: recording callbacks may not
     # carry From and To.
     query = urlencode({"line": line.number, "from": params.get("From", "")})
     url = f"{svc.settings.public_url}/twilio/voice/recording?{query}"
-    return missed(line.business, voicemail_url=url, transcribe=line.transcribe)
+    return missed(greeting, texted=texted, voicemail_url=url, transcribe=line.transcribe)
 
 
-async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[str]) -> None:
+async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[str]) -> bool:
     """Decide the text-back and record the call's job in one step (once per CallSid: Twilio
-    retries), before answering; the text leaves right after the answer, from this instance."""
+    retries), before answering; the text leaves right after the answer, from this instance.
+    True when a text-back is being sent (False too for a retry of a call already decided: the
+    greeting then promises nothing)."""
     call_sid = params.get("CallSid", "")
     if not call_sid:
-        return
+        return False
     started, now = time.perf_counter(), svc.clock.now()
     job = MissedCallJob(call_sid=call_sid, line=line.number, caller=params.get("From", ""),
                         caller_name=params.get("CallerName", ""), at=now)
@@ -262,9 +265,11 @@ async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[st
     job_id = keys.missed_call_job(call_sid)
     plan = await decide_in_webhook(call, job, job_id=job_id, record=svc.textbacks, flags=svc.flags,
                                   lookup=svc.line_types, now=now)
-    if plan is not None and plan.send:
-        svc.jobs.lane.enter(job_id)  # jobs on this instance wait for the text-back (bounded)
-        svc.tasks.spawn(_text_back(svc, call, plan, job_id, started), name=f"textback:{call_sid}")
+    if plan is None or not plan.send:
+        return False
+    svc.jobs.lane.enter(job_id)  # jobs on this instance wait for the text-back (bounded)
+    svc.tasks.spawn(_text_back(svc, call, plan, job_id, started), name=f"textback:{call_sid}")
+    return True
 
 
 async def _text_back(svc: Services, call: MissedCall, plan: TextbackPlan, job_id: str, started: float) -> None:

@@ -1,6 +1,9 @@
-"""`/textback template`: list the text-back messages, set them, preview them as callers get them."""
+"""`/textback template`: list the text-back messages and the spoken greetings, set them, preview
+them as callers get them."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from bot.slack.blocks import escape
 from bot.slack.commands.replies import (
@@ -15,24 +18,33 @@ from bot.slack.commands.replies import (
     quote,
     section,
 )
-from workflows.line_overrides import TEMPLATE_NAMES, show
+from workflows.line_overrides import GREETING_FIELDS, TEMPLATE_NAMES, show
 from workflows.lines import OPT_OUT_FOOTER, Line, describe_next_open, hours_today
+from workflows.missed_call import greeting_text
 from workflows.texting import MAX_SEGMENTS, SAMPLE_VALUES, render, sms_segments
 
-LABELS = {"business_hours": "Business hours", "after_hours": "After hours"}
+LABELS = {"business_hours": "Business hours", "after_hours": "After hours",
+          "greeting.texted": "Greeting when a text is sent", "greeting.not_texted": "Greeting when no text is sent"}
 # What people type for each template name.
 ALIASES = {
     "business_hours": "business_hours", "business": "business_hours", "businesshours": "business_hours",
     "open": "business_hours", "bh": "business_hours", "day": "business_hours",
     "after_hours": "after_hours", "after": "after_hours", "afterhours": "after_hours",
     "closed": "after_hours", "ah": "after_hours", "night": "after_hours",
+    "greeting.texted": "greeting.texted", "greeting_texted": "greeting.texted",
+    "greeting.not_texted": "greeting.not_texted", "greeting_not_texted": "greeting.not_texted",
 }
-NAMES_HELP = "use business_hours or after_hours"
+NAMES_HELP = "use business_hours, after_hours, greeting.texted or greeting.not_texted"
 QUOTES = ('"', "'", "“", "”", "‘", "’")
 
 
 def template_name(text: str) -> str | None:
     return ALIASES.get(text.strip().lower().rstrip(":").replace("-", "_"))
+
+
+def field_of(name: str) -> str:
+    """The line setting a template name stands for: the greetings are spoken, not texted."""
+    return name if name in GREETING_FIELDS else f"templates.{name}"
 
 
 async def template(ctx: Ctx) -> Reply:
@@ -54,11 +66,14 @@ async def template(ctx: Ctx) -> Reply:
 async def _list(ctx: Ctx) -> Reply:
     line = ctx.linked()
     blocks: list[Block] = []
-    for name in TEMPLATE_NAMES:
-        source = await ctx.svc.lines.source_of(line, f"templates.{name}")
-        text = show(line, f"templates.{name}")
-        segments, encoding = sms_segments(text)
+    for name in (*TEMPLATE_NAMES, *GREETING_FIELDS):
+        source = await ctx.svc.lines.source_of(line, field_of(name))
+        text = show(line, field_of(name))
         blocks.append(section(f"*{LABELS[name]}* (`{name}`) · _{source}_\n{quote(text)}"))
+        if name in GREETING_FIELDS:
+            blocks.append(context("spoken to the caller after a missed call"))
+            continue
+        segments, encoding = sms_segments(text)
         blocks.append(context(f"as written: {len(text)} characters, {segments} segment(s), {encoding}"))
     blocks.append(context(f"`{COMMAND} template preview {TEMPLATE_NAMES[1]}` shows it filled in · "
                           f"`{COMMAND} template set {TEMPLATE_NAMES[0]} <text>` changes it"))
@@ -83,7 +98,7 @@ async def _set(ctx: Ctx, rest: str) -> Reply:
     text = _unquote(await ctx.plain(words[1])) if len(words) > 1 else ""
     if not text:
         raise UsageError(f"write the new text after {name}", EXAMPLES["templates"])
-    change = await ctx.change(f"templates.{name}", text)
+    change = await ctx.change(field_of(name), text)
     if not change.changed:
         return Reply(text=f"No change: the {LABELS[name].lower()} text already reads that way.")
     preview = _preview_blocks(ctx, ctx.linked(), name, text)
@@ -103,7 +118,7 @@ async def _preview(ctx: Ctx, rest: str) -> Reply:
         if name is None:
             raise UsageError(f'"{wanted}" is not a template: {NAMES_HELP}', f"{COMMAND} template preview after_hours")
         names = (name,)
-    blocks = [b for name in names for b in _preview_blocks(ctx, line, name, show(line, f"templates.{name}"))]
+    blocks = [b for name in names for b in _preview_blocks(ctx, line, name, show(line, field_of(name)))]
     return Reply(text="Template preview", blocks=blocks)
 
 
@@ -126,6 +141,10 @@ def filled_in(ctx: Ctx, line: Line, name: str, text: str) -> str:
 
 
 def _preview_blocks(ctx: Ctx, line: Line, name: str, text: str) -> list[Block]:
+    if name in GREETING_FIELDS:
+        spoken = greeting_text(replace(line, greeting=replace(line.greeting, **{name[9:]: text})), ctx.svc.clock.now(),
+                               texted=name == "greeting.texted")
+        return [section(f"*{LABELS[name]}*, as a caller hears it now:\n{quote(spoken)}")]
     sample = filled_in(ctx, line, name, text)
     segments, encoding = sms_segments(sample)
     facts = f"{len(sample)} characters · {segments} SMS segment{'s' if segments != 1 else ''} · {encoding}"
