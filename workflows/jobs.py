@@ -72,6 +72,7 @@ class MissedCallJob:
     caller: str = field(metadata={WIRE: "from"})
     at: datetime
     caller_name: str = ""
+    screened: bool = False  # a staff phone answered, nobody pressed 1: missed by screening
 
 
 @dataclass(frozen=True)
@@ -270,6 +271,10 @@ def _read(hint: Any, value: Any, where: str) -> Any:
             return None
         hint = next(a for a in args if a is not type(None))
     try:
+        if hint is bool:
+            if not isinstance(value, bool):
+                raise TypeError(value)  # "false" or 0 would read as a surprise either way
+            return value
         if hint is datetime:
             return datetime.fromisoformat(str(value))
         if hint is int:

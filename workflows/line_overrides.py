@@ -59,6 +59,7 @@ FIELDS = (
     EXCEPTIONS_FIELD,  # after the weekdays: dated exceptions sit on top of them
     *(f"templates.{name}" for name in TEMPLATE_NAMES),
     *GREETING_FIELDS,
+    "screen",
     "cooldown",
     "reminders",
     *URGENT_FIELDS,
@@ -86,6 +87,15 @@ def parse_reminders(text: str) -> tuple[int, ...]:
     return values
 
 
+def _on_off(text: str) -> str:
+    word = text.strip().lower()
+    if word in ("on", "yes", "true", "1"):
+        return "on"
+    if word in ("off", "no", "false", "0"):
+        return "off"
+    raise ValueError(f'"{text.strip()}" is neither on nor off')
+
+
 def _shifts_text(shifts: tuple[Shift, ...]) -> str:
     return ",".join(format_shift_hhmm(s) for s in shifts) if shifts else "closed"
 
@@ -103,6 +113,8 @@ def canonical(line: Line, field: str, text: str) -> str:
         if "{booking_url}" in text and not line.booking_url:
             raise ValueError("uses {booking_url} but this line has no booking_url: add one in the lines file, or leave it out")
         return text
+    if field == "screen":
+        return _on_off(text)
     if field == "cooldown":
         return format_duration(parse_duration_with_unit(text))
     if field == "reminders":
@@ -133,6 +145,8 @@ def _apply_one(line: Line, field: str, value: str) -> Line:
     if field in GREETING_FIELDS:
         validate_template(value)
         return replace(line, greeting=replace(line.greeting, **{field[9:]: value}))
+    if field == "screen":
+        return replace(line, screen=_on_off(value) == "on")
     if field == "cooldown":
         return replace(line, cooldown=parse_duration_with_unit(value))
     if field == "reminders":

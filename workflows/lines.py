@@ -163,6 +163,9 @@ class Line:
     digest: tuple[int, int] | None = (0, 8 * 60)  # weekday and local minute of the weekly digest; None: off
     crm_webhook: str = ""  # this line's lead webhook URL; "" uses the install's (TEXTBACK_CRM_WEBHOOK_URL)
     voicemail: bool = False  # after the greeting the caller may leave a message, posted in the thread
+    # Call screening: a staff phone that answers hears who is calling and must press 1 to take
+    # it, so a declined call or a staff voicemail counts as missed (detection: dial lines).
+    screen: bool = True
     transcribe: bool = False  # Twilio transcribes voicemail (paid, recordings up to 2 minutes)
     lookup: bool = False  # ask Twilio Lookup for the line type before the text-back (paid)
     quiet_hours: QuietHours | None = DEFAULT_QUIET_HOURS  # None: follow-ups at any hour

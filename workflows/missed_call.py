@@ -61,6 +61,18 @@ def dial_means_missed(dial_call_status: str) -> bool:
     return dial_call_status.strip().lower() in MISSED_DIAL_STATUSES
 
 
+# Twilio reports a leg answered by a person or by a staff phone's voicemail alike.
+ANSWERED_DIAL_STATUSES = frozenset({"completed", "answered"})
+SCREENED_NOTE = ("A staff phone answered but nobody pressed 1 to take the call (declined, or its voicemail "
+                 "picked up): counted as missed.")
+
+
+def screened_out(dial_call_status: str, *, screening: bool, accepted: bool) -> bool:
+    """True when Twilio says a staff phone answered, but screening says nobody took the call:
+    with screening, a call is answered only when someone pressed 1 (our own record)."""
+    return screening and dial_call_status.strip().lower() in ANSWERED_DIAL_STATUSES and not accepted
+
+
 def skip_ringing(line: Line, now: datetime) -> bool:
     """True when a call should count as missed at once instead of ringing staff phones."""
     if line.detection == "forwarded" or not line.forward_to:
@@ -76,6 +88,7 @@ class MissedCall:
     line: Line
     caller: Caller
     at: datetime
+    screened: bool = False  # answered by a staff phone, but nobody pressed 1 (declined or voicemail)
 
     @property
     def conversation_id(self) -> str:
@@ -306,6 +319,9 @@ async def _open_for_call(
     had_thread = bool(conv.thread_id)
     await ensure_thread(conv, store=store, chat=chat, now=now, first_attempt=created)
     card = (conv.textback, conv.textback_detail) if conv.thread_id and not had_thread else None
+    if call.screened:
+        entry = Entry("system", SCREENED_NOTE, at=now, icon="telephone_receiver")
+        await post_once(steps, "entry:screened", chat, conv, entry, now)
     if not is_new:
         note = f"no second text: {plan.reason}" if not plan.send else "texting them again"
         entry = Entry("system", f"Called again; {note}.", at=now, icon="telephone_receiver")

@@ -130,15 +130,18 @@ async def raise_urgent(
 PageOutcome = Literal["stale", "paged", "nobody_on_call", "gave_up"]
 
 
+def spoken(display: str, fallback: str = "") -> str:
+    """A phone number as a voice should read it: "(512) 555-0177" as "5 1 2, 5 5 5, 0 1 7 7"."""
+    groups = re.findall(r"\d+", display) or ([fallback] if fallback else [])
+    return ", ".join(" ".join(group) for group in groups) or "an unknown number"
+
+
 def _page_texts(conv: Conversation, line: Line) -> tuple[str, str]:
     """What the on-call phone gets: an SMS, and the words spoken on a call."""
     why = conv.extra.get(URGENT, "urgent")
     sms = (f"URGENT {line.label}: {conv.caller.display} wrote \u201c{why}\u201d. "
            "Open Slack and press I'm on it.")
-    # "(512) 555-0177" is read out as "5 1 2, 5 5 5, 0 1 7 7".
-    groups = re.findall(r"\d+", conv.caller.display) or [conv.caller.number]
-    spoken_number = ", ".join(" ".join(group) for group in groups)
-    say = (f"Urgent call for {line.label}. A caller at {spoken_number} wrote: {why}. "
+    say = (f"Urgent call for {line.label}. A caller at {spoken(conv.caller.display, conv.caller.number)} wrote: {why}. "
            "Please open Slack and press I'm on it.")
     return sms, say
 

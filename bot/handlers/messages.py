@@ -39,7 +39,8 @@ async def missed_call(svc: Services, job_id: str, job: MissedCallJob) -> None:
     if line is None:
         return
     call = MissedCall(
-        call_id=job.call_sid, line=line, caller=caller_from(job.caller, job.caller_name, line.number), at=job.at
+        call_id=job.call_sid, line=line, caller=caller_from(job.caller, job.caller_name, line.number), at=job.at,
+        screened=job.screened,
     )
     await missed_call_story(
         call, job_id=job_id, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags,

@@ -294,6 +294,7 @@ def _to_line(model: LineModel, business: str, average_job_value: float | None = 
         crm_webhook=model.crm_webhook,
         digest=model.digest,
         voicemail=model.voicemail,
+        screen=model.screen if model.screen is not None else model.detection == "dial",
         transcribe=model.transcribe,
         lookup=model.lookup,
         quiet_hours=model.quiet_hours,

@@ -198,6 +198,7 @@ class LineModel(_Strict):
     crm_webhook: Annotated[str, BeforeValidator(_text(_url))] = ""
     digest: Annotated[tuple[int, int] | None, BeforeValidator(_text(_digest_at))] = (0, 8 * 60)
     voicemail: StrictBool = False
+    screen: StrictBool | None = None  # default: on for detection: dial lines
     transcribe: StrictBool = False
     lookup: StrictBool = False
     quiet_hours: Quiet = DEFAULT_QUIET_HOURS

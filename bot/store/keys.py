@@ -36,6 +36,15 @@ def thread(channel: str, thread_id: str) -> str:
     return f"{PREFIX}thread:{channel}:{thread_id}"
 
 
+def screen_accepted(parent_call_sid: str) -> str:
+    """Present once a staff phone pressed 1 to take the call (call screening)."""
+    return f"{PREFIX}accepted:{parent_call_sid}"
+
+
+# Screening acceptances outlive any call; the dial's outcome arrives within hours at most.
+SCREEN_TTL_S = 24 * 3600
+
+
 def cooldown(line: str, caller: str) -> str:
     """Present while a caller must not get a second automatic text."""
     return f"{PREFIX}cooldown:{line}:{caller}"

@@ -30,9 +30,11 @@ from workflows.missed_call import (
     decide_in_webhook,
     dial_means_missed,
     greeting_text,
+    screened_out,
     send_from_webhook,
     skip_ringing,
 )
+from workflows.paging import spoken
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +149,30 @@ def xml(body: str) -> web.Response:
 NOT_CONFIGURED = "Sorry, this number is not set up yet. Goodbye."
 
 
-def ring(numbers: Sequence[str], *, timeout: int, action: str) -> str:
-    """Ring the staff phones at once; Twilio then reports the outcome to `action`."""
+def ring(numbers: Sequence[str], *, timeout: int, action: str, screen_url: str = "") -> str:
+    """Ring the staff phones at once; Twilio then reports the outcome to `action`. With
+    `screen_url`, a phone that answers first hears who is calling and must press 1 (PROTOCOLS
+    1.3); the caller keeps hearing ringing meanwhile (answerOnBridge)."""
     resp = VoiceResponse()
     dial = resp.dial(timeout=timeout, action=action, method="POST", answer_on_bridge=True)
     for number in numbers:
-        dial.number(number)
+        if screen_url:
+            dial.number(number, url=screen_url, method="POST")
+        else:
+            dial.number(number)
+    return str(resp)
+
+
+SCREEN_DIGIT_WAIT_S = 6  # how long a staff phone has to press 1 after the whisper
+
+
+def screen_whisper(business: str, caller: str, result_url: str) -> str:
+    """What the staff phone hears on answering: who is calling; 1 takes the call, anything
+    else (or nothing: a voicemail cannot press keys) hangs that leg up."""
+    resp = VoiceResponse()
+    gather = resp.gather(num_digits=1, timeout=SCREEN_DIGIT_WAIT_S, action=result_url, method="POST")
+    gather.say(f"Call for {business} from {caller}. Press 1 to take it.")
+    resp.hangup()
     return str(resp)
 
 
@@ -220,7 +240,32 @@ async def voice(request: web.Request, svc: Services, params: MultiDictProxy[str]
         texted = await start_missed_call(svc, line, params)
         return xml(missed_answer(svc, line, params, texted=texted))
     action = f"{svc.settings.public_url}/twilio/voice/dial-status?line={quote(line.number)}"
-    return xml(ring(line.forward_to, timeout=line.ring_timeout, action=action))
+    screen_url = ""
+    if line.screen:
+        query = urlencode({"parent": params.get("CallSid", ""), "line": line.number, "from": params.get("From", "")})
+        screen_url = f"{svc.settings.public_url}/twilio/voice/screen?{query}"
+    return xml(ring(line.forward_to, timeout=line.ring_timeout, action=action, screen_url=screen_url))
+
+
+async def screen(request: web.Request, svc: Services, params: MultiDictProxy[str]) -> web.Response:
+    """A staff phone answered a screened call: tell them who calls, and wait for their 1."""
+    parent, line_number, caller = (request.query.get(k, "") for k in ("parent", "line", "from"))
+    line = await svc.lines.line_for_number(line_number)
+    if line is None or not parent:
+        return xml(hang_up())
+    who = spoken(phones.display(caller), caller) if phones.normalize(caller) else "a withheld number"
+    result = f"{svc.settings.public_url}/twilio/voice/screen/result?{urlencode({'parent': parent})}"
+    return xml(screen_whisper(line.business, who, result))
+
+
+async def screen_result(request: web.Request, svc: Services, params: MultiDictProxy[str]) -> web.Response:
+    """The staff phone's key: 1 records that a person took the call, and the legs are bridged
+    (an empty response); anything else hangs that leg up."""
+    parent = request.query.get("parent", "")
+    if not parent or params.get("Digits", "").strip() != "1":
+        return xml(hang_up())
+    await svc.redis.client.set(keys.screen_accepted(parent), "1", ex=keys.SCREEN_TTL_S)
+    return xml(empty())
 
 
 async def dial_status(
@@ -230,9 +275,16 @@ async def dial_status(
     line = await line_of(svc, params)
     if line is None:
         return xml(hang_up())
-    if not dial_means_missed(params.get("DialCallStatus", "")):
-        return xml(hang_up())
-    texted = await start_missed_call(svc, line, params)
+    status = params.get("DialCallStatus", "")
+    screened = False
+    if not dial_means_missed(status):
+        # Twilio says "completed" for a voicemail or a decline too: with screening, answered
+        # means someone pressed 1 (our record), not the status alone.
+        accepted = line.screen and bool(await svc.redis.client.exists(keys.screen_accepted(params.get("CallSid", ""))))
+        screened = screened_out(status, screening=line.screen, accepted=accepted)
+        if not screened:
+            return xml(hang_up())
+    texted = await start_missed_call(svc, line, params, screened=screened)
     return xml(missed_answer(svc, line, params, texted=texted))
 
 
@@ -249,7 +301,7 @@ def missed_answer(svc: Services, line: Line, params: MultiDictProxy[str], *, tex
     return missed(greeting, texted=texted, voicemail_url=url, transcribe=line.transcribe)
 
 
-async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[str]) -> bool:
+async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[str], *, screened: bool = False) -> bool:
     """Decide the text-back and record the call's job in one step (once per CallSid: Twilio
     retries), before answering; the text leaves right after the answer, from this instance.
     True when a text-back is being sent (False too for a retry of a call already decided: the
@@ -259,7 +311,7 @@ async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[st
         return False
     started, now = time.perf_counter(), svc.clock.now()
     job = MissedCallJob(call_sid=call_sid, line=line.number, caller=params.get("From", ""),
-                        caller_name=params.get("CallerName", ""), at=now)
+                        caller_name=params.get("CallerName", ""), at=now, screened=screened)
     call = MissedCall(call_id=call_sid, line=line, caller=phones.caller_from(job.caller, job.caller_name, line.number),
                       at=now)
     job_id = keys.missed_call_job(call_sid)
@@ -351,6 +403,8 @@ def routes() -> list[web.RouteDef]:
     return [
         web.post("/twilio/voice", first(signed(voice))),
         web.post("/twilio/voice/dial-status", first(signed(dial_status))),
+        web.post("/twilio/voice/screen", signed(screen)),
+        web.post("/twilio/voice/screen/result", signed(screen_result)),
         web.post("/twilio/voice/recording", signed(recording)),
         web.post("/twilio/sms", signed(sms)),
         web.post("/twilio/sms/status", signed(sms_status)),

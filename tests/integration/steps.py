@@ -22,6 +22,8 @@ TWILIO_ROUTES = [
     "/twilio/voice",
     "/twilio/voice/dial-status?line=%2B15125550100",
     "/twilio/voice/recording?kind=done",
+    "/twilio/voice/screen?parent=CA0&line=%2B15125550100&from=%2B15125550123",
+    "/twilio/voice/screen/result?parent=CA0",
     "/twilio/sms",
     "/twilio/sms/status",
 ]

@@ -16,9 +16,11 @@ from workflows.jobs import MissedCallJob
 
 
 async def test_incoming_call_in_hours_rings_the_staff_phones(rig: Rig) -> None:
-    _, status, body = await rig.incoming_call(CALLER, LINE)
+    sid, status, body = await rig.incoming_call(CALLER, LINE)
     assert status == 200
-    assert "<Dial" in body and f"<Number>{STAFF}</Number>" in body
+    screen = "https://textback.example.test/twilio/voice/screen?parent=" + sid
+    assert "<Dial" in body and f'<Number method="POST" url="{screen}&amp;line=%2B15125550100' in body
+    assert f">{STAFF}</Number>" in body
     assert 'timeout="20"' in body and 'answerOnBridge="true"' in body
     assert 'action="https://textback.example.test/twilio/voice/dial-status?line=%2B15125550100"' in body
     await rig.settle()
@@ -71,6 +73,10 @@ async def test_forwarded_detection_counts_every_call_as_missed(rig: Rig) -> None
 
 async def test_answered_call_is_not_missed(rig: Rig) -> None:
     sid, _, _ = await rig.incoming_call(CALLER, LINE)
+    # A person took it: pressed 1 when the screening asked (tests/integration/test_screening.py).
+    status, _ = await rig.twilio_post(f"/twilio/voice/screen/result?parent={sid}",
+                                      rig.call_params(CALLER, STAFF, "CA" + "1" * 32, Digits="1"))
+    assert status == 200
     status, body = await rig.dial_ended(CALLER, LINE, sid, dial_status="completed")
     assert status == 200 and "<Hangup" in body
     await rig.settle()

@@ -1,4 +1,5 @@
-"""`/textback cooldown` and `/textback reminders`: how a line follows up on callers."""
+"""`/textback cooldown`, `/textback reminders` and `/textback screen`: how a line follows up on
+callers, and whether its staff phones screen calls."""
 
 from __future__ import annotations
 
@@ -28,3 +29,8 @@ async def cooldown(ctx: Ctx) -> Reply:
 
 async def reminders(ctx: Ctx) -> Reply:
     return await _setting(ctx, "reminders", "An unanswered thread is nudged after each of these delays.")
+
+
+async def screen(ctx: Ctx) -> Reply:
+    return await _setting(ctx, "screen", "With screening on, a staff phone that answers hears who is calling and "
+                                         "must press 1 to take it; a decline or a voicemail counts as missed.")

@@ -45,6 +45,7 @@ SUBCOMMANDS: dict[str, Handler] = {
     "unblock": callers.unblock,
     "cooldown": follow_up.cooldown,
     "reminders": follow_up.reminders,
+    "screen": follow_up.screen,
     "lead": leads.lead,
     "leads": leads.leads,
     "forget": forget.forget,

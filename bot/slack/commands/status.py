@@ -51,6 +51,8 @@ HELP = f"""*`{COMMAND}`* acts on the line of the channel you run it in.
 • `{COMMAND} forget (512) 555-0123` (delete what textback stored about a caller; opt-outs and blocks stay)
 • `{COMMAND} cooldown 4h` (no second automatic text to a caller within this time)
 • `{COMMAND} reminders 5m 15m 60m` (or `off`)
+• `{COMMAND} screen off` (or `on`: a staff phone that answers must press 1; a decline or its voicemail counts as missed)
+• `{COMMAND} template set greeting.not_texted …` (what a caller hears when no text is sent; `greeting.texted` when one is)
 Changes made here take precedence over the lines file, survive restarts, and are announced in the channel."""
 
 
