@@ -44,9 +44,14 @@ class SlackTwilioPager:
         return str(posted["ts"]) if posted else None
 
     async def call(self, *, to: str, from_: str, say: str) -> str | None:
+        return await self.place(to=to, from_=from_, twiml=page_twiml(say))
+
+    async def place(self, *, to: str, from_: str, twiml: str) -> str | None:
+        """Ring `to` from `from_` and run `twiml` when they answer; the call id, or None when
+        Twilio refused it for good (RetryLater when it may have failed for now)."""
         try:
             async with asyncio.timeout(SEND_TIMEOUT_S):
-                made = await self._twilio.calls.create_async(to=to, from_=from_, twiml=page_twiml(say))
+                made = await self._twilio.calls.create_async(to=to, from_=from_, twiml=twiml)
         except TwilioRestException as exc:
             result = refusal(exc)
             if result.transient:

@@ -104,6 +104,17 @@ class TeamReplyJob:
 
 
 @dataclass(frozen=True)
+class CallbackOutcomeJob:
+    """A call back from the business number ended: its outcome, for the caller's thread."""
+
+    KIND: ClassVar[str] = "callback_outcome"
+    conv: str
+    user: str
+    status: str
+    seconds: int = 0
+
+
+@dataclass(frozen=True)
 class DeliveryJob:
     """Twilio's delivery report for one of our texts."""
 
@@ -219,7 +230,7 @@ class DigestJob:
 
 Job = Union[
     MissedCallJob, CallerSmsJob, TeamReplyJob, DeliveryJob, CardActionJob, VoicemailJob, VoicemailTranscriptJob,
-    CrmDeliveryJob, ReminderJob, PageJob, SnoozeEndJob, QualifyAskJob, DigestJob,
+    CrmDeliveryJob, ReminderJob, PageJob, SnoozeEndJob, QualifyAskJob, DigestJob, CallbackOutcomeJob,
 ]
 TimedJob = Union[ReminderJob, PageJob, SnoozeEndJob, QualifyAskJob, DigestJob]
 

@@ -166,6 +166,7 @@ class Line:
     # Call screening: a staff phone that answers hears who is calling and must press 1 to take
     # it, so a declined call or a staff voicemail counts as missed (detection: dial lines).
     screen: bool = True
+    staff: tuple[Person, ...] = ()  # staff phones for call backs (and anyone on call)
     transcribe: bool = False  # Twilio transcribes voicemail (paid, recordings up to 2 minutes)
     lookup: bool = False  # ask Twilio Lookup for the line type before the text-back (paid)
     quiet_hours: QuietHours | None = DEFAULT_QUIET_HOURS  # None: follow-ups at any hour

@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta
 from time import monotonic
 from zoneinfo import ZoneInfo
 
+from bot.handlers.callback import call_back
 from bot.services import Services
 from bot.slack.blocks import local_time
 from bot.slack.commands.permissions import Permissions
@@ -155,7 +156,7 @@ async def card_action(svc: Services, job_id: str, job: CardActionJob) -> None:
         await svc.chat.tell_user(channel, user, "This card's line is no longer configured; nothing changed.")
         return
     deadlines = svc.jobs.deadlines
-    if conv.status == "resolved" and action != "tb_resolve":
+    if conv.status == "resolved" and action not in ("tb_resolve", "tb_callback"):
         who = conv.extra.get(RESOLVED_BY, "")
         await svc.chat.tell_user(
             channel, user, f"This conversation was already resolved{f' by <@{who}>' if who else ''}; nothing changed."
@@ -179,6 +180,8 @@ async def card_action(svc: Services, job_id: str, job: CardActionJob) -> None:
                                   deadlines=deadlines, now=now, label=label)
     elif action == "tb_block":
         said = await _block(svc, conv, line, user, now)
+    elif action == "tb_callback":
+        said = await call_back(svc, conv, line, user, job_id=job_id, now=now)
     else:
         log.warning("unknown card action %s", action)
         return

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from bot.handlers import digest, follow_through, messages, qualify, voicemail
+from bot.handlers import callback, digest, follow_through, messages, qualify, voicemail
 from bot.services import Services
 from workflows import jobs
 
@@ -26,6 +26,7 @@ QUEUED: dict[type[Any], JobHandler] = {
     jobs.VoicemailJob: voicemail.voicemail,
     jobs.VoicemailTranscriptJob: voicemail.voicemail_transcript,
     jobs.CrmDeliveryJob: lambda svc, job_id, job: svc.crm.send_outbox(job),  # bot/crm/webhook.py
+    jobs.CallbackOutcomeJob: callback.callback_outcome,
 }
 
 # Scheduled for a due time, then run like the others.

@@ -199,6 +199,7 @@ class LineModel(_Strict):
     digest: Annotated[tuple[int, int] | None, BeforeValidator(_text(_digest_at))] = (0, 8 * 60)
     voicemail: StrictBool = False
     screen: StrictBool | None = None  # default: on for detection: dial lines
+    staff: Annotated[list[Annotated[PersonModel, BeforeValidator(_person)]], BeforeValidator(_list)] = Field(default_factory=list)
     transcribe: StrictBool = False
     lookup: StrictBool = False
     quiet_hours: Quiet = DEFAULT_QUIET_HOURS

@@ -285,6 +285,7 @@ def buttons(conv: Conversation) -> list[Block]:
     out.append(_button("Snooze to opening", "tb_snooze_open", conv.id))
     out.append(_snooze_pick(conv.id))
     if conv.caller.kind == "ok":
+        out.append(_button(":telephone_receiver: Call back", "tb_callback", conv.id))
         out.append(_block_button(conv))
     return out
 

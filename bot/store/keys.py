@@ -36,6 +36,11 @@ def thread(channel: str, thread_id: str) -> str:
     return f"{PREFIX}thread:{channel}:{thread_id}"
 
 
+def staff_phone(user: str) -> str:
+    """The phone a Slack user set for call backs (`/textback phone`): workspace-wide."""
+    return f"{PREFIX}staffphone:{user}"
+
+
 def screen_accepted(parent_call_sid: str) -> str:
     """Present once a staff phone pressed 1 to take the call (call screening)."""
     return f"{PREFIX}accepted:{parent_call_sid}"

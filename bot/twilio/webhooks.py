@@ -22,7 +22,14 @@ from twilio.twiml.voice_response import VoiceResponse
 from bot import phones
 from bot.services import SERVICES, Services
 from bot.store import keys
-from workflows.jobs import CallerSmsJob, DeliveryJob, MissedCallJob, VoicemailJob, VoicemailTranscriptJob
+from workflows.jobs import (
+    CallbackOutcomeJob,
+    CallerSmsJob,
+    DeliveryJob,
+    MissedCallJob,
+    VoicemailJob,
+    VoicemailTranscriptJob,
+)
 from workflows.lines import Line
 from workflows.missed_call import (
     MissedCall,
@@ -363,6 +370,18 @@ async def recording(
     return xml(hang_up())
 
 
+async def callback(request: web.Request, svc: Services, params: MultiDictProxy[str]) -> web.Response:
+    """A call back's bridge ended (the Dial action of the staff member's call): record its
+    outcome once per call for the caller's thread, and hang up."""
+    conv, by = request.query.get("conv", ""), request.query.get("by", "")
+    sid = params.get("CallSid", "")
+    if conv and by and sid:
+        job = CallbackOutcomeJob(conv=conv, user=by, status=params.get("DialCallStatus", ""),
+                                 seconds=ascii_int(params.get("DialCallDuration", "")) or 0)
+        await svc.jobs.enqueue(job, claim=keys.claim("callback", sid))
+    return xml(hang_up())
+
+
 def media_of(params: MultiDictProxy[str]) -> tuple[str, ...]:
     count = min(ascii_int(params.get("NumMedia", "")) or 0, 10)
     urls = (params.get(f"MediaUrl{i}", "") for i in range(count))
@@ -405,6 +424,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/twilio/voice/dial-status", first(signed(dial_status))),
         web.post("/twilio/voice/screen", signed(screen)),
         web.post("/twilio/voice/screen/result", signed(screen_result)),
+        web.post("/twilio/voice/callback", signed(callback)),
         web.post("/twilio/voice/recording", signed(recording)),
         web.post("/twilio/sms", signed(sms)),
         web.post("/twilio/sms/status", signed(sms_status)),

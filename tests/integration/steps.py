@@ -24,6 +24,7 @@ TWILIO_ROUTES = [
     "/twilio/voice/recording?kind=done",
     "/twilio/voice/screen?parent=CA0&line=%2B15125550100&from=%2B15125550123",
     "/twilio/voice/screen/result?parent=CA0",
+    "/twilio/voice/callback?conv=c0&by=U0",
     "/twilio/sms",
     "/twilio/sms/status",
 ]

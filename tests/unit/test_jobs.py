@@ -29,6 +29,7 @@ EXAMPLES = [
     jobs.VoicemailTranscriptJob(line="+15125550100", caller="", call_sid="CA1", recording_sid="RE1", url="",
                                 at=AT, text="burst pipe", status="completed"),
     jobs.CrmDeliveryJob(lead="+15125550100:+15125550123"),
+    jobs.CallbackOutcomeJob(conv="c1", user="U1", status="completed", seconds=65),
     jobs.ReminderJob(conv="c1", index=2, since=AT.isoformat()),
     jobs.PageJob(conv="c1", round=1, since=AT.isoformat()),
     jobs.SnoozeEndJob(conv="c1", since=AT.isoformat(), until=AT.isoformat()),

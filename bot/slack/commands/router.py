@@ -54,6 +54,8 @@ SUBCOMMANDS: dict[str, Handler] = {
     "oncall": oncall.oncall,
     "resolve": threads.resolve,
     "reply": threads.reply,
+    "call": threads.call,
+    "phone": threads.phone,
     "stats": stats.stats,
 }
 ALIASES = {
@@ -61,7 +63,7 @@ ALIASES = {
     "keyword": "keywords", "urgent": "keywords", "on-call": "oncall", "on_call": "oncall",
 }
 # These work in any channel; everything else needs the channel's line.
-ANYWHERE = frozenset({"help", "setup"})
+ANYWHERE = frozenset({"help", "setup", "phone"})
 
 
 def register(bolt: AsyncApp, svc: Services) -> None:

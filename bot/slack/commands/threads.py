@@ -1,4 +1,5 @@
-"""`/textback resolve <number>` and `/textback reply <number> <text>`: act on a caller's thread.
+"""`/textback resolve <number>`, `reply <number> <text>` and `call <number>`: act on a caller's
+thread; `/textback phone <number>`: my phone for call backs.
 
 Slack runs no slash command inside a thread, so both name the caller by number. Replying in
 the thread is the usual way; `reply` goes through the same path (guards, opt-outs, delivery
@@ -12,7 +13,7 @@ from bot.slack.commands.replies import COMMAND, Ctx, Reply, UsageError
 from bot.store import keys
 from workflows import card_actions
 from workflows.conversation import Conversation, Entry
-from workflows.jobs import TeamReplyJob
+from workflows.jobs import CardActionJob, TeamReplyJob
 
 RESOLVE_EXAMPLE = f"{COMMAND} resolve (512) 555-0123"
 REPLY_EXAMPLE = f"{COMMAND} reply (512) 555-0123 A tech can be there by 11:30."
@@ -76,3 +77,40 @@ async def reply(ctx: Ctx) -> Reply:
     await svc.jobs.enqueue(job, claim=keys.claim("reply", f"{conv.channel}:{ts}"))
     return Reply(text=f"Sending to {phones.display(number)}; it is in their thread, which shows :outbox_tray: "
                       "once the text is accepted. Next time you can simply reply in the thread.")
+
+
+CALL_EXAMPLE = f"{COMMAND} call (512) 555-0123"
+PHONE_EXAMPLE = f"{COMMAND} phone (512) 555-0199"
+
+
+async def call(ctx: Ctx) -> Reply:
+    """Like the card's Call back button: ring my phone from the line's number, then the caller."""
+    number, _ = await _split_number(ctx, CALL_EXAMPLE)
+    conv = await _open_conversation(ctx, number)
+    if conv is None:
+        return _none_open(number)
+    svc, now = ctx.svc, ctx.svc.clock.now()
+    job = CardActionJob(action="tb_callback", user=ctx.user, channel=ctx.channel, conv=conv.id, at=now,
+                        ts=now.isoformat())
+    await svc.jobs.enqueue(job, claim=keys.claim("action", f"{conv.id}:{ctx.user}:tb_callback:{now.isoformat()}"))
+    return Reply(text=f"Calling you back to {phones.display(number)}: your phone rings first, from the line's number.")
+
+
+async def phone(ctx: Ctx) -> Reply:
+    """Each person sets their own phone for call backs: `phone (512) 555-0199`, `phone remove`."""
+    svc, text = ctx.svc, (await ctx.plain(ctx.args)).strip()
+    key = keys.staff_phone(ctx.user)
+    if not text:
+        raw = await svc.redis.client.get(key)
+        if not raw:
+            return Reply(text=f"You have no phone set for call backs. Set yours: `{PHONE_EXAMPLE}`.")
+        shown = raw.decode() if isinstance(raw, bytes) else str(raw)
+        return Reply(text=f"Your phone for call backs: {phones.mask(shown)}. `{COMMAND} phone remove` clears it.")
+    if text.lower() in ("remove", "clear", "off", "none"):
+        await svc.redis.client.delete(key)
+        return Reply(text="Your phone for call backs is cleared.")
+    number = phones.normalize(text)
+    if number is None:
+        raise UsageError(f'"{text}" is not a phone number: write it like (512) 555-0199', PHONE_EXAMPLE)
+    await svc.redis.client.set(key, number)
+    return Reply(text=f"Saved: call backs ring {phones.mask(number)} first, showing the line's number to the caller.")
