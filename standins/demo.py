@@ -23,6 +23,7 @@ CHANNEL, CHANNEL_NAME = "C0DEMO0001", "acme-calls"
 CALLER = "+15125550123"
 NIGHT_CALLER = "+15125550177"
 WAITING_CALLER = "+15125550145"
+DECLINED_CALLER = "+15125550160"
 ONCALL, BACKUP = "U0DANA0001", "U0SAM00001"
 PEOPLE = {ONCALL: "Dana", BACKUP: "Sam"}
 ONCALL_PHONE, BACKUP_PHONE = "+15125550188", "+15125550189"
@@ -183,11 +184,54 @@ async def scene_repeat_call(s: Story, thread: str) -> None:
     s.expect(len(s.phone(CALLER)) == before, "no second text-back inside the 4 h cooldown")
     s.expect(len(parents) == 1 and "Called again" in slack_view(s.rig.slack.thread(CHANNEL, thread)[-1]),
              "\"called again\" posted in the same thread")
-    print(f"{s.at(10, 45)}  Dana calls them back from her phone and presses Resolve on the card")
-    await s.rig.press("tb_resolve", _conv_of(parents[0]), channel=CHANNEL, message_ts=thread, user="U0DANA0001")
+    print(f"{s.at(10, 45)}  Dana presses Call back on the card: the call comes from the business number")
+    await s.rig.press("tb_callback", _conv_of(parents[0]), channel=CHANNEL, message_ts=thread, user=ONCALL)
+    await s.rig.settle()
+    s.show_thread()
+    calls = [c for c in s.rig.twilio.calls if c["to"] == ONCALL_PHONE]
+    if calls:
+        s._shown.add(calls[-1]["sid"])  # a call back, not a page: shown here, not with the pages
+        twiml = calls[-1]["params"]["Twiml"]
+        print(f"             Dana's phone {display(ONCALL_PHONE)} rings from {display(calls[-1]['from'])}; "
+              f"she hears: \"{_say(twiml)}\"")
+        print(f"             then {display(CALLER)} rings, showing {display(LINE)}; they talk for 3m 10s")
+        action = html.unescape(twiml.split('action="', 1)[1].split('"', 1)[0]).removeprefix(PUBLIC_URL)
+        await s.rig.twilio_post(action, s.rig.call_params(ONCALL_PHONE, LINE, calls[-1]["sid"],
+                                                          DialCallStatus="completed", DialCallDuration="190"))
+        await s.rig.settle()
+        s.show_thread()
+    s.expect(len(calls) == 1 and f"callerId=\"{LINE}\"" in calls[0]["params"]["Twiml"],
+             "call back rang Dana's phone from the line's number, then the caller")
+    s.expect(any("connected for 3m 10s" in slack_view(m) for m in s.rig.slack.thread(CHANNEL, thread)),
+             "the call back and its outcome are in the thread")
+    print(f"{s.at(10, 50)}  Dana presses Resolve on the card")
+    await s.rig.press("tb_resolve", _conv_of(parents[0]), channel=CHANNEL, message_ts=thread, user=ONCALL)
     await s.rig.settle()
     s.show_thread()
     s.expect("Resolved by" in slack_view(parents[0]), "card shows resolved; reminders for it stop")
+
+
+async def scene_declined(s: Story) -> None:
+    print(f"\n{s.at(13, 5)}  {display(DECLINED_CALLER)} calls; a tech on a job taps decline and his voicemail picks up")
+    sid, _, _ = await s.rig.incoming_call(DECLINED_CALLER, LINE)
+    query = f"parent={sid}&line=%2B{LINE[1:]}&from=%2B{DECLINED_CALLER[1:]}"
+    _, whisper = await s.rig.twilio_post(f"/twilio/voice/screen?{query}",
+                                         s.rig.call_params(DECLINED_CALLER, "+15125550111", sid + "x"))
+    print(f"             the tech's phone would have heard: \"{_say(whisper)}\" (nobody pressed 1)")
+    _, twiml = await s.rig.dial_ended(DECLINED_CALLER, LINE, sid, dial_status="completed")
+    print("             Twilio reports the call \"completed\" (a voicemail answered); textback counts it as missed")
+    print(f"             caller hears: \"{_say(twiml)}\"")
+    await s.rig.settle()
+    s.show_texts(DECLINED_CALLER)
+    s.show_thread()
+    s.expect(len(s.phone(DECLINED_CALLER)) == 1, "a declined call is caught by screening and texted back")
+    s.expect(any("nobody pressed 1" in slack_view(m) for m in s.rig.slack.messages),
+             "its thread says why it counts as missed")
+    card = [m for m in s.rig.slack.messages if m["channel"] == CHANNEL and not m.get("thread_ts")][-1]
+    print(f"{s.at(13, 9)}  Sam replies in the thread: \"Sorry we missed you! What's going on?\"")
+    await s.rig.team_replies(CHANNEL, card["ts"], "Sorry we missed you! What's going on?", user=BACKUP)
+    await s.rig.settle()
+    s.show_texts(DECLINED_CALLER)
 
 
 async def scene_after_hours(s: Story) -> None:
@@ -288,6 +332,7 @@ async def run_demo(*, verbose: bool = False, keep_running: asyncio.Event | None 
             await scene_team_reply(story, thread)
             await scene_repeat_call(story, thread)
             await scene_reminder(story)
+            await scene_declined(story)
             await scene_after_hours(story)
             await scene_urgent(story)
             story.expect(not rig.twilio.violations and not rig.slack.violations,
