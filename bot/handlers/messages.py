@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.handlers.outcomes import ServiceOutcomes
 from bot.phones import caller_from, timezone_of
@@ -23,6 +24,7 @@ from workflows.jobs import CallerSmsJob, DeliveryJob, MissedCallJob, TeamReplyJo
 from workflows.lines import Line
 from workflows.mirror import InboundSms, TeamReply, caller_text_story, team_reply_story
 from workflows.missed_call import MissedCall, missed_call_story
+from workflows.staff_texts import paging_now, staff_member, staff_text_story
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ async def caller_sms(svc: Services, job_id: str, job: CallerSmsJob) -> None:
         message_id=job.sid, line=line, caller=caller_from(job.caller, "", line.number), body=job.body,
         media=job.media, at=job.at, opt_out_type=job.opt_out_type, seq=job.seq,
     )
+    if await _from_staff(svc, job_id, msg):
+        return
     await caller_text_story(
         msg, job_id=job_id, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags, sms=svc.sms,
         bursts=svc.bursts, burst_flush=BurstTimer(svc), steps=RedisSteps(svc.redis.client, job_id),
@@ -64,6 +68,27 @@ async def caller_sms(svc: Services, job_id: str, job: CallerSmsJob) -> None:
         # Only the questions read it (quiet hours in the caller's own zone); it costs a lookup.
         caller_tz=timezone_of(msg.caller.number) if line.questions else None,
     )
+
+
+async def _from_staff(svc: Services, job_id: str, msg: InboundSms) -> bool:
+    """A staff or on-call phone answering a page: acknowledged or posted in the paged thread,
+    never a caller thread of its own. False (a caller's text after all) when no page is open."""
+    user = staff_member(msg.line, msg.caller.number)
+    if user is None:
+        return False
+    since = msg.at - STAFF_PAGE_WINDOW
+    conv = paging_now([c for c in await svc.store.opened_since({msg.line.number}, since)])
+    if conv is None:
+        return False
+    await staff_text_story(conv, user, msg.body, store=svc.store, locks=svc.locks, chat=svc.chat,
+                           deadlines=svc.jobs.deadlines, steps=RedisSteps(svc.redis.client, job_id), now=msg.at)
+    # Its turn is taken: the next text from this phone must not wait for it.
+    await svc.store.finish_turn(msg.line.number, msg.caller.number, msg.seq)
+    return True
+
+
+# A page older than this is not what a staff text answers.
+STAFF_PAGE_WINDOW = timedelta(days=2)
 
 
 @dataclass(frozen=True)
