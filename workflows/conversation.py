@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-Origin = Literal["missed_call", "texted_in"]
+Origin = Literal["missed_call", "texted_in", "texted_out"]  # texted_out: the team texted first
 TextbackState = Literal["pending", "sent", "failed", "suppressed", "none"]
 Speaker = Literal["caller", "team", "system"]
 CallerKind = Literal["ok", "withheld", "short_code", "invalid"]

@@ -202,9 +202,9 @@ def caller_title(conv: Conversation) -> str:
 
 def card(conv: Conversation, tz: str) -> tuple[str, list[Block]]:
     """The parent message: fallback text and blocks."""
-    verb = "Missed call" if conv.origin == "missed_call" else "Text"
-    icon = ":telephone_receiver:" if conv.origin == "missed_call" else ":incoming_envelope:"
-    title = f"{icon} *{verb} from {caller_title(conv)}*"
+    verb, icon = {"missed_call": ("Missed call from", ":telephone_receiver:"),
+                  "texted_out": ("Texted first:", ":outbox_tray:")}.get(conv.origin, ("Text from", ":incoming_envelope:"))
+    title = f"{icon} *{verb} {caller_title(conv)}*"
     when = local_time(conv.opened_at, tz)
     hours = "business hours" if conv.in_hours else "after hours"
     status = TEXTBACK_LABELS[conv.textback]

@@ -73,3 +73,11 @@ def slack_shaped(body: dict[str, Any], depth: int = 0) -> bool:
             return False
     event = body.get("event")
     return depth > 0 or not isinstance(event, dict) or slack_shaped(event, depth + 1)
+
+
+def text_at(obj: Any, *path: str) -> str:
+    """The string at `path` in nested objects, or "" where Slack's shape is not there: a signed
+    body with a list or an object where Slack sends a string is ignored, not a 500."""
+    for key in path:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj if isinstance(obj, str) else ""

@@ -16,6 +16,7 @@ from slack_bolt.response import BoltResponse
 from bot.services import Services
 from bot.slack import home
 from bot.slack.commands import router
+from bot.slack.events import text_at
 from bot.store import keys
 from workflows.jobs import CardActionJob, TeamReplyJob
 from workflows.mirror import TeamReply
@@ -25,14 +26,6 @@ log = logging.getLogger(__name__)
 # Message subtypes that are a person writing. Edits, deletions, joins and classic bot
 # posts have other subtypes and are never sent to a caller.
 HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
-
-
-def text_at(obj: Any, *path: str) -> str:
-    """The string at `path` in nested objects, or "" where Slack's shape is not there: a signed
-    body with a list or an object where Slack sends a string is ignored, not a 500."""
-    for key in path:
-        obj = obj.get(key) if isinstance(obj, dict) else None
-    return obj if isinstance(obj, str) else ""
 
 
 def team_reply_of(event: dict[str, Any]) -> TeamReply | None:
@@ -79,8 +72,9 @@ def register(bolt: AsyncApp, svc: Services) -> None:
         claim = keys.claim("action", f"{job.conv}:{job.user}:{job.action}:{job.ts}")
         await svc.jobs.enqueue(job, claim=claim)
 
-    bolt.action(re.compile(r"^tb_"))(on_card_action)
+    # The commands' own buttons first: Bolt runs the first listener that matches.
     router.register(bolt, svc)
+    bolt.action(re.compile(r"^tb_"))(on_card_action)
     home.register(bolt, svc)
     bolt.error(on_listener_error)
 

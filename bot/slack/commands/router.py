@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,7 @@ from bot.slack.commands import (
 )
 from bot.slack.commands.permissions import Permissions
 from bot.slack.commands.replies import COMMAND, Ctx, Refused, Reply, UsageError, section
+from bot.slack.events import text_at
 from workflows.lines import Line
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ SUBCOMMANDS: dict[str, Handler] = {
     "resolve": threads.resolve,
     "reply": threads.reply,
     "call": threads.call,
+    "text": threads.text,
     "phone": threads.phone,
     "stats": stats.stats,
 }
@@ -86,6 +89,29 @@ def register(bolt: AsyncApp, svc: Services) -> None:
             svc.tasks.spawn(tell_channel(svc, line, reply.notice), name="command-notice")
 
     bolt.command(COMMAND)(on_command)
+
+    async def on_send_anyway(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """The "Send anyway" button under text first's late-hour question: send it as asked."""
+        await ack()
+        user, channel = text_at(body, "user", "id"), text_at(body, "channel", "id")
+        actions = body.get("actions")
+        raw = text_at(actions[0], "value") if isinstance(actions, list) and actions else ""
+        try:
+            asked = json.loads(raw)
+            number, message = str(asked["n"]), str(asked["t"])
+        except (ValueError, KeyError, TypeError):
+            return
+        line = await svc.lines.line_for_channel(channel)
+        if not (user and line):
+            return
+        ctx = Ctx(svc=svc, permissions=permissions, user=user, channel=channel, line=line, args=f"{number} {message}")
+        try:
+            reply = await threads.text(ctx, confirmed=True)
+        except UsageError as exc:
+            reply = Reply(text=f":warning: {exc.problem}")
+        await svc.chat.tell_user(channel, user, reply.text)
+
+    bolt.action(threads.SEND_ANYWAY)(on_send_anyway)
 
 
 async def run(ctx: Ctx, name: str) -> Reply:

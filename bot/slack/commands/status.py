@@ -34,6 +34,7 @@ HELP = f"""*`{COMMAND}`* acts on the line of the channel you run it in.
 *Callers* (anyone; replying in the caller's thread is the usual way):
 • `{COMMAND} reply (512) 555-0123 A tech can be there by 11:30.`: text the caller, shown in their thread
 • `{COMMAND} resolve (512) 555-0123`: resolve the caller's open conversation
+• `{COMMAND} text (512) 555-0123 Hi, this is Acme about your quote.`: text a customer first (opens their thread)
 • `{COMMAND} call (512) 555-0123`: your phone rings from the line's number, then the caller's (as the card's Call back)
 • `{COMMAND} phone (512) 555-0199`: your own phone for call backs (`phone` shows it, `phone remove` clears it)
 *Leads* (anyone):

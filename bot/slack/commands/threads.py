@@ -8,12 +8,19 @@ reactions) as a reply typed there.
 
 from __future__ import annotations
 
+import json
+from zoneinfo import ZoneInfo
+
 from bot import phones
-from bot.slack.commands.replies import COMMAND, Ctx, Reply, UsageError
+from bot.slack.blocks import to_plain_text
+from bot.slack.commands.replies import COMMAND, Ctx, Reply, UsageError, section
 from bot.store import keys
 from workflows import card_actions
 from workflows.conversation import Conversation, Entry
 from workflows.jobs import CardActionJob, TeamReplyJob
+from workflows.lines import is_open
+from workflows.missed_call import ensure_thread
+from workflows.texting import SMS_MAX_CHARS, static_guard
 
 RESOLVE_EXAMPLE = f"{COMMAND} resolve (512) 555-0123"
 REPLY_EXAMPLE = f"{COMMAND} reply (512) 555-0123 A tech can be there by 11:30."
@@ -114,3 +121,54 @@ async def phone(ctx: Ctx) -> Reply:
         raise UsageError(f'"{text}" is not a phone number: write it like (512) 555-0199', PHONE_EXAMPLE)
     await svc.redis.client.set(key, number)
     return Reply(text=f"Saved: call backs ring {phones.mask(number)} first, showing the line's number to the caller.")
+
+
+TEXT_EXAMPLE = f"{COMMAND} text (512) 555-0123 Hi, this is Acme Plumbing about your quote."
+# Text first asks before texting anyone between these local hours (PRODUCT §2.7's quiet hours).
+ASK_FROM, ASK_UNTIL = 21, 8
+SEND_ANYWAY = "tb_text_anyway"
+
+
+async def text(ctx: Ctx, *, confirmed: bool = False) -> Reply:
+    """Text a customer first: open (or reuse) their thread on this line and send the text with
+    every guard a team reply has; between 9 PM and 8 AM their time, ask first."""
+    number, body = await _split_number(ctx, TEXT_EXAMPLE)
+    if not body.strip():
+        raise UsageError(f"write the text to send after {phones.display(number)}", TEXT_EXAMPLE)
+    svc, line, now = ctx.svc, ctx.linked(), ctx.svc.clock.now()
+    caller = phones.caller_from(number, "", line.number)
+    why = static_guard(line, caller) or await svc.flags.suppression(line.number, number)
+    plain = await to_plain_text(body, resolve_user=svc.directory.user_name, resolve_channel=svc.directory.channel_name)
+    if not why and len(plain.strip()) > SMS_MAX_CHARS:
+        why = f"it is {len(plain.strip()):,} characters, over the {SMS_MAX_CHARS:,} one text can carry"
+    if why:
+        return Reply(text=f"Not sent to {phones.display(number)}: {why}. Nothing was texted.")
+    local = now.astimezone(ZoneInfo(phones.timezone_of(number) or line.timezone))
+    if not confirmed and (local.hour >= ASK_FROM or local.hour < ASK_UNTIL):
+        ask = f"It's {local.strftime('%-I:%M %p')} for this customer. Send anyway?"
+        value = json.dumps({"n": number, "t": body})[:2000]
+        return Reply(text=ask, blocks=[
+            section(f":crescent_moon: {ask}"),
+            {"type": "actions", "elements": [{"type": "button", "action_id": SEND_ANYWAY, "value": value,
+                                              "text": {"type": "plain_text", "text": "Send anyway"}}]},
+        ])
+    conv = await _open_conversation(ctx, number)
+    if conv is None:
+        fresh = Conversation(line=line.number, caller=caller, channel=line.channel, opened_at=now,
+                             origin="texted_out", in_hours=is_open(line.hours, line.timezone, now),
+                             line_label=line.label, last_event_at=now)
+        async with svc.locks.hold(line.number, number):
+            conv, created = await svc.store.open_or_get(fresh)
+            await ensure_thread(conv, store=svc.store, chat=svc.chat, now=now, first_attempt=created)
+    if not conv.thread_id:
+        return Reply(text=f"Could not open a Slack thread for {phones.display(number)}, so nothing was sent. "
+                          "Try again in a minute.")
+    shown = Entry("team", f"via {COMMAND} text: {await ctx.plain(body)}", at=now, icon="speech_balloon",
+                  mentions=(ctx.user,))
+    ts = await svc.chat.post_entry(conv, shown)
+    if ts is None:
+        return Reply(text="Could not post in the customer's thread, so nothing was sent. Try again in a minute.")
+    job = TeamReplyJob(channel=conv.channel, thread=conv.thread_id, ts=ts, user=ctx.user, text=body, at=now)
+    await svc.jobs.enqueue(job, claim=keys.claim("reply", f"{conv.channel}:{ts}"))
+    return Reply(text=f"Sending to {phones.display(number)}: it is in their thread, which shows :outbox_tray: once "
+                      "Twilio accepts it. Their replies come back there.")
