@@ -289,6 +289,34 @@ class Rig:
                   "placeholder": {"type": "plain_text", "text": "Snooze until…", "emoji": True}}
         return await self._block_action(action, channel=channel, message_ts=message_ts, user=user, **kw)
 
+    async def shortcut(self, callback_id: str, *, user: str = "U0TEAM0001") -> tuple[int, str]:
+        """A global shortcut chosen from Slack's shortcut menu (`type: shortcut`); the trigger id."""
+        trigger = f"1.2.{secrets.token_hex(6)}"
+        payload = {
+            "type": "shortcut", "token": "legacy-token-unused", "action_ts": f"{time.time():.6f}",
+            "team": {"id": TEAM_ID, "domain": self.slack.domain}, "user": {"id": user, "username": user.lower(),
+                                                                          "team_id": TEAM_ID},
+            "is_enterprise_install": False, "enterprise": None, "callback_id": callback_id, "trigger_id": trigger,
+        }
+        form = urlencode({"payload": json.dumps(payload)}).encode()
+        status, _ = await self.slack_post(form, "application/x-www-form-urlencoded")
+        return status, trigger
+
+    async def submit_view(
+        self, view: dict[str, Any], values: dict[str, Any], *, user: str = "U0TEAM0001"
+    ) -> tuple[int, str]:
+        """A modal submitted (`view_submission`) with these `state.values`; the answer's body."""
+        payload = {
+            "type": "view_submission", "token": "legacy-token-unused", "trigger_id": f"1.2.{secrets.token_hex(6)}",
+            "team": {"id": TEAM_ID, "domain": self.slack.domain},
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID}, "api_app_id": "A0TEXTBACK",
+            "is_enterprise_install": False, "enterprise": None, "response_urls": [],
+            "view": {**view, "id": "V0TEXTBACK1", "team_id": TEAM_ID, "app_id": "A0TEXTBACK", "hash": "1.a",
+                     "state": {"values": values}},
+        }
+        form = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.slack_post(form, "application/x-www-form-urlencoded")
+
     async def _block_action(
         self, action: dict[str, Any], *, channel: str, message_ts: str, user: str, **kw: Any
     ) -> tuple[int, str]:

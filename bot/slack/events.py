@@ -57,7 +57,9 @@ def readable(body: bytes, request: web.Request) -> AsyncBoltRequest | None:
 
 # Where Slack always sends an object (or, for ids, a string): Bolt's middleware and matchers
 # call .get() on these without looking first, and answer 500 when they are anything else.
+# `enterprise` may also be null (shortcuts and modals outside Enterprise Grid): Bolt checks for that.
 OBJECTS = ("event", "enterprise", "container", "view", "message", "state", "item", "previous_message")
+MAY_BE_NULL = frozenset({"enterprise"})
 OBJECT_OR_ID = ("team", "user", "channel")
 LISTS_OF_OBJECTS = ("authorizations", "actions")
 
@@ -65,7 +67,7 @@ LISTS_OF_OBJECTS = ("authorizations", "actions")
 def slack_shaped(body: dict[str, Any], depth: int = 0) -> bool:
     """False when a field Bolt reads is not the type Slack sends (checked in `event` too)."""
     for key, value in body.items():
-        if key in OBJECTS and not isinstance(value, dict):
+        if key in OBJECTS and not isinstance(value, dict) and not (value is None and key in MAY_BE_NULL):
             return False
         if key in OBJECT_OR_ID and not isinstance(value, (dict, str)):
             return False

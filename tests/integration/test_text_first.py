@@ -78,3 +78,49 @@ async def test_late_at_night_it_asks_first_and_sends_on_send_anyway(rig: Rig, cl
     assert status == 200
     await rig.settle()
     assert [m["body"] for m in rig.twilio.messages_to(NEW)] == ["Sorry for the late text: the part arrived."]
+
+
+def modal_values(number: str, line: str, message: str, *, late_ok: bool = False) -> dict[str, object]:
+    late = [{"text": {"type": "plain_text", "text": "late"}, "value": "late_ok"}] if late_ok else []
+    return {
+        "number": {"value": {"type": "plain_text_input", "value": number}},
+        "line": {"value": {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": "A"},
+                                                                         "value": line}}},
+        "message": {"value": {"type": "plain_text_input", "value": message}},
+        "late": {"value": {"type": "checkboxes", "selected_options": late}},
+    }
+
+
+async def open_modal(rig: Rig) -> dict[str, object]:
+    status, trigger = await rig.shortcut("tb_text_customer")
+    assert status == 200
+    [opened] = [r for r in rig.slack.requests if r.method == "views.open"]
+    assert opened.params["trigger_id"] == trigger
+    view = opened.params["view"]
+    return json.loads(view) if isinstance(view, str) else view
+
+
+async def test_the_text_a_customer_shortcut_sends_from_its_modal(rig: Rig, clock: FakeClock) -> None:
+    clock.set(NOON)
+    view = await open_modal(rig)
+    assert view["callback_id"] == "tb_text_modal"
+    status, body = await rig.submit_view(view, modal_values("(512) 555-0166", LINE, "Your part is in."))
+    assert status == 200 and "errors" not in body
+    await rig.settle()
+    assert [m["body"] for m in rig.twilio.messages_to(NEW)] == ["Your part is in."]
+    assert any("Sending to (512) 555-0166" in str(e) for e in rig.slack.ephemerals)
+
+
+async def test_the_modal_refuses_in_place(rig: Rig, clock: FakeClock) -> None:
+    clock.set(datetime(2026, 11, 10, 22, 40, tzinfo=TZ))
+    view = await open_modal(rig)
+    status, body = await rig.submit_view(view, modal_values("tomorrow", LINE, ""))
+    errors = json.loads(body)["errors"]
+    assert status == 200 and set(errors) == {"number", "message"}
+    status, body = await rig.submit_view(view, modal_values("(512) 555-0166", LINE, "Late news"))
+    assert json.loads(body)["errors"] == {"late": "It's 10:40 PM for this customer: tick the box to send anyway"}
+    await rig.settle()
+    assert rig.twilio.messages_to(NEW) == []
+    await rig.submit_view(view, modal_values("(512) 555-0166", LINE, "Late news", late_ok=True))
+    await rig.settle()
+    assert [m["body"] for m in rig.twilio.messages_to(NEW)] == ["Late news"]

@@ -13,7 +13,9 @@ import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from bot import phones
 from bot.services import Services
+from bot.slack import shortcuts
 from bot.slack.blocks import escape
 from bot.slack.commands import (
     callers,
@@ -112,6 +114,46 @@ def register(bolt: AsyncApp, svc: Services) -> None:
         await svc.chat.tell_user(channel, user, reply.text)
 
     bolt.action(threads.SEND_ANYWAY)(on_send_anyway)
+
+    async def on_shortcut(ack: AsyncAck, body: dict[str, Any], client: Any) -> None:
+        """"Text a customer", from anywhere in Slack: the modal."""
+        await ack()
+        lines = list(await svc.lines.lines())
+        trigger = text_at(body, "trigger_id")
+        if trigger:
+            await svc.chat.call("views.open", trigger_id=trigger, view=shortcuts.text_modal(lines))
+
+    async def on_modal(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """The modal sent: refused in place when something is missing or it is late for them."""
+        user = text_at(body, "user", "id")
+        number_text, line_number, message, late_ok = shortcuts.submitted(body.get("view"))
+        number = phones.normalize(number_text)
+        line = await svc.lines.line_for_number(line_number)
+        errors: dict[str, str] = {}
+        if number is None:
+            errors["number"] = "Write a phone number, like (512) 555-0123"
+        if line is None:
+            errors["line"] = "Pick one of the lines"
+        if not message.strip():
+            errors["message"] = "Write the message to send"
+        if number and line and not late_ok:
+            late = threads.late_for(number, line.timezone, svc.clock.now())
+            if late:
+                errors["late"] = f"It's {late} for this customer: tick the box to send anyway"
+        if errors or number is None or line is None:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        ctx = Ctx(svc=svc, permissions=permissions, user=user, channel=line.channel, line=line,
+                  args=f"{number} {message}")
+        try:
+            reply = await threads.text(ctx, confirmed=True)
+        except UsageError as exc:
+            reply = Reply(text=f":warning: {exc.problem}")
+        await svc.chat.tell_user(line.channel, user, reply.text)
+
+    bolt.shortcut(shortcuts.SHORTCUT)(on_shortcut)
+    bolt.view(shortcuts.MODAL)(on_modal)
 
 
 async def run(ctx: Ctx, name: str) -> Reply:

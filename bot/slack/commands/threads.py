@@ -9,6 +9,7 @@ reactions) as a reply typed there.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot import phones
@@ -129,6 +130,12 @@ ASK_FROM, ASK_UNTIL = 21, 8
 SEND_ANYWAY = "tb_text_anyway"
 
 
+def late_for(number: str, line_tz: str, now: datetime) -> str | None:
+    """The customer's local time ("10:40 PM") when it is too late or early to text them unasked."""
+    local = now.astimezone(ZoneInfo(phones.timezone_of(number) or line_tz))
+    return local.strftime("%-I:%M %p") if local.hour >= ASK_FROM or local.hour < ASK_UNTIL else None
+
+
 async def text(ctx: Ctx, *, confirmed: bool = False) -> Reply:
     """Text a customer first: open (or reuse) their thread on this line and send the text with
     every guard a team reply has; between 9 PM and 8 AM their time, ask first."""
@@ -143,9 +150,9 @@ async def text(ctx: Ctx, *, confirmed: bool = False) -> Reply:
         why = f"it is {len(plain.strip()):,} characters, over the {SMS_MAX_CHARS:,} one text can carry"
     if why:
         return Reply(text=f"Not sent to {phones.display(number)}: {why}. Nothing was texted.")
-    local = now.astimezone(ZoneInfo(phones.timezone_of(number) or line.timezone))
-    if not confirmed and (local.hour >= ASK_FROM or local.hour < ASK_UNTIL):
-        ask = f"It's {local.strftime('%-I:%M %p')} for this customer. Send anyway?"
+    late = late_for(number, line.timezone, now)
+    if not confirmed and late:
+        ask = f"It's {late} for this customer. Send anyway?"
         value = json.dumps({"n": number, "t": body})[:2000]
         return Reply(text=ask, blocks=[
             section(f":crescent_moon: {ask}"),
