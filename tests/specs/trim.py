@@ -27,7 +27,7 @@ TWILIO_LOOKUPS_OPERATIONS = ("FetchPhoneNumber",)
 # finds the calls; test_trimmed_specs.py checks this list covers them).
 SLACK_METHODS = ("auth.test", "chat.getPermalink", "chat.postEphemeral", "chat.postMessage", "chat.update",
                  "conversations.history", "conversations.info", "conversations.open", "conversations.replies",
-                 "reactions.add", "users.info", "views.publish")
+                 "reactions.add", "users.info", "views.open", "views.publish")
 # Small enough to keep whole.
 WHOLE = ("slack/manifest.schema.1.0.0.json",)
 
