@@ -46,7 +46,7 @@ async def test_an_existing_conversation_is_reused(rig: Rig, clock: FakeClock) ->
     assert rig.twilio.messages_to(CALLER)[-1]["body"] == "Following up on your call."
 
 
-@pytest.mark.parametrize("guard", ["opted out", "blocked", "international", "too long"])
+@pytest.mark.parametrize("guard", ["opted out", "blocked", "landline", "international", "too long"])
 async def test_each_guard_refuses_and_nothing_is_texted(rig: Rig, clock: FakeClock, guard: str) -> None:
     clock.set(NOON)
     number, text = NEW, "Hello"
@@ -55,6 +55,8 @@ async def test_each_guard_refuses_and_nothing_is_texted(rig: Rig, clock: FakeClo
         await rig.settle()
     elif guard == "blocked":
         await rig.services.flags.set_blocked(LINE, NEW, True)
+    elif guard == "landline":
+        await rig.services.flags.mark_landline(NEW)
     elif guard == "international":
         number = "+442079460958"
     else:
