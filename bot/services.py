@@ -144,7 +144,7 @@ async def open_services(
             jobs=jobs,
             lines=lines,
             pager=SlackTwilioPager(chat, twilio),
-            leads=RedisLeads(redis.client, jobs.deadlines),
+            leads=RedisLeads(redis.client, jobs.deadlines, keep_days=settings.config.retention_days),
             daily=RedisDaily(redis.client),
             crm=CrmWebhook(
                 redis.client, url_for=lambda line: crm_url_for(settings, line),

@@ -63,7 +63,7 @@ async def callback_outcome_story(
         conv.extra["first_reply_by"] = user
     conv.last_event_at = now
     await store.save(conv)
-    lead = lead_event("team_reply", job_id, conv, now, by=user)
+    lead = lead_event("team_reply", job_id, conv, now, by=user, text=outcome_text(user, status, seconds))
     await record_outcome("call back", job_id, team_reply_figures(conv, now), lead, steps=steps, outcomes=outcomes)
     await end_for_human(conv, store=store, locks=locks, deadlines=deadlines)
     conv = await stop_waiting(conv, store=store, locks=locks, deadlines=deadlines)

@@ -37,6 +37,20 @@ class StatusChange:
 
 
 @dataclass
+class Said:
+    """One line of the conversation the lead keeps: when, who ("caller" or a Slack user id),
+    what kind (a caller text, a team reply, a call back, a voicemail transcript), the words."""
+
+    at: datetime
+    who: str
+    kind: str
+    text: str
+
+
+# What the lead keeps of a conversation: enough for a CRM, never unbounded.
+TRANSCRIPT_KEPT = 200
+
+@dataclass
 class Lead:
     """A caller on a line, as the business's CRM would see them."""
 
@@ -62,6 +76,8 @@ class Lead:
     answers: dict[str, str] = field(default_factory=dict)  # qualification answers by label
     voicemail_url: str = ""  # the latest voicemail's recording (Twilio URL)
     voicemail_transcript: str = ""  # its transcript, when transcription is on
+    # What was said (caller texts, team replies, call backs, voicemail transcripts), oldest first.
+    transcript: list[Said] = field(default_factory=list)
     version: int = 0  # bumped on every change: the order of CRM deliveries
 
     @property
@@ -93,6 +109,7 @@ class LeadEvent:
     recording_url: str = ""  # kind "voicemail"
     transcript: str = ""  # kind "voicemail", when the transcript arrived
     answer: tuple[str, str] = ("", "")  # kind "answer": (label, value)
+    text: str = ""  # the words said, for the lead's transcript (caller_sms, team_reply, voicemail)
 
 
 def check_move(current: str, target: str) -> str:
@@ -114,7 +131,8 @@ def apply_event(lead: Lead | None, event: LeadEvent) -> tuple[Lead, list[str]]:
     """The lead after `event`, and the names of the fields that changed (empty: nothing did)."""
     before = _snapshot(lead) if lead is not None else None
     current = lead if lead is not None else _new_lead(event)
-    after = _applied(replace(current, history=list(current.history), answers=dict(current.answers)), event)
+    after = _applied(replace(current, history=list(current.history), answers=dict(current.answers),
+                             transcript=list(current.transcript)), event)
     changed = sorted(
         k for k, v in _snapshot(after).items() if before is None or before.get(k) != v
     )
@@ -170,7 +188,23 @@ def _applied(lead: Lead, event: LeadEvent) -> Lead:
             lead.voicemail_transcript if event.recording_url in ("", lead.voicemail_url) else "")
     elif event.kind == "status" and not check_move(lead.status, event.status):
         _move(lead, event.status, event.by or AUTOMATIC, event.at)
+    if event.text and event.kind in SAID_KINDS:
+        who = "caller" if event.kind == "caller_sms" else (event.by or AUTOMATIC)
+        kind = "voicemail_transcript" if event.kind == "voicemail" else SAID_KINDS[event.kind]
+        lead.transcript.append(Said(at=event.at, who=who, kind=kind, text=event.text))
+        lead.transcript.sort(key=lambda said: said.at)
+        del lead.transcript[:-TRANSCRIPT_KEPT]
     return lead
+
+
+# Events whose words the lead's transcript keeps, and how it names them.
+SAID_KINDS = {"caller_sms": "caller_text", "team_reply": "team_reply", "voicemail": "voicemail_transcript"}
+
+
+def without_old_words(lead: Lead, since: datetime) -> Lead:
+    """The lead with its transcript cut to what was said since `since` (the retention)."""
+    kept = [said for said in lead.transcript if said.at >= since]
+    return lead if len(kept) == len(lead.transcript) else replace(lead, transcript=kept)
 
 
 def _move(lead: Lead, status: str, by: str, at: datetime) -> None:
@@ -189,6 +223,7 @@ def lead_fields(lead: Lead) -> dict[str, Any]:
     data = dict(vars(lead))
     data["history"] = [dict(vars(change)) for change in lead.history]
     data["answers"] = dict(lead.answers)
+    data["transcript"] = [dict(vars(said)) for said in lead.transcript]
     return data
 
 
@@ -244,6 +279,8 @@ def lead_document(lead: Lead) -> dict[str, Any]:
         ],
         "answers": dict(lead.answers),
         "voicemail": {"url": lead.voicemail_url, "transcript": lead.voicemail_transcript},
+        "transcript": [{"at": said.at.isoformat(), "from": said.who, "kind": said.kind, "text": said.text}
+                       for said in lead.transcript],
         "version": lead.version,
     }
 
@@ -289,6 +326,7 @@ CSV_COLUMNS = (
     "answers",
     "voicemail",
     "voicemail_transcript",
+    "transcript",
 )
 # A cell starting with one of these is a formula to spreadsheet programs (CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -331,6 +369,8 @@ def csv_row(lead: Lead) -> list[str]:
         "answers": _safe_cell("; ".join(f"{k}: {v}" for k, v in lead.answers.items())),
         "voicemail": lead.voicemail_url,
         "voicemail_transcript": _safe_cell(lead.voicemail_transcript),
+        "transcript": _safe_cell("\n".join(f"{said.at.isoformat(timespec='minutes')} {said.who}: {said.text}"
+                                           for said in lead.transcript)),
     }
     return [values[c] for c in CSV_COLUMNS]
 

@@ -107,7 +107,7 @@ async def caller_text_story(
     conv, shown = await _mirror_text(
         msg, store=store, chat=chat, locks=locks, flags=flags, sms=sms, bursts=bursts, steps=steps, now=clock.now()
     )
-    lead = lead_event("caller_sms", job_id, conv, msg.at) if msg.caller.kind == "ok" else None
+    lead = lead_event("caller_sms", job_id, conv, msg.at, text=msg.body) if msg.caller.kind == "ok" else None
     keyword = keyword_of(msg.body, msg.opt_out_type)
     figures = caller_text_figures(conv, msg.at, keyword=keyword is not None)
     await record_outcome("caller text", job_id, figures, lead, steps=steps, outcomes=outcomes)
@@ -271,7 +271,7 @@ async def team_reply_story(
     conv = await store.by_thread(reply.channel, reply.thread_id)  # as the reply saved it
     if conv is None:
         return outcome
-    lead = lead_event("team_reply", job_id, conv, now, by=reply.user)
+    lead = lead_event("team_reply", job_id, conv, now, by=reply.user, text=(await to_plain(reply.raw_text)).strip())
     await record_outcome("team reply", job_id, team_reply_figures(conv, now), lead, steps=steps, outcomes=outcomes)
     # A person answered the caller: the questions and the reminders stop.
     await end_for_human(conv, store=store, locks=locks, deadlines=deadlines)

@@ -29,12 +29,13 @@ def lead_event(
     recording_url: str = "",
     transcript: str = "",
     answer: tuple[str, str] = ("", ""),
+    text: str = "",
 ) -> LeadEvent:
     """Something that happened in `conv`, as the caller's lead hears of it."""
     return LeadEvent(
         kind=kind, event_id=event_id, line=conv.line, phone=conv.caller.number, at=at, name=conv.caller.name,
         line_name=conv.line_label, conversation_id=conv.id, channel=conv.channel, thread_ts=conv.thread_id or "",
-        by=by, recording_url=recording_url, transcript=transcript, answer=answer,
+        by=by, recording_url=recording_url, transcript=transcript, answer=answer, text=text or transcript,
     )
 
 

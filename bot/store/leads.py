@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from bot.store import keys
 from bot.work.deadlines import ENSURE_LUA, Deadlines, ensure_args
 from workflows.jobs import CrmDeliveryJob
-from workflows.leads import Lead, LeadEvent, StatusChange, apply_event, lead_fields
+from workflows.leads import Lead, LeadEvent, Said, StatusChange, apply_event, lead_fields, without_old_words
 
 _DATES = (
     "created_at",
@@ -51,6 +51,7 @@ def dumps(lead: Lead) -> str:
         value = data[name]
         data[name] = value.isoformat() if isinstance(value, datetime) else None
     data["history"] = [{**h, "at": h["at"].isoformat()} for h in data["history"]]
+    data["transcript"] = [{**t, "at": t["at"].isoformat()} for t in data["transcript"]]
     return json.dumps(data, separators=(",", ":"))
 
 
@@ -63,6 +64,8 @@ def loads(raw: str | bytes) -> Lead:
         StatusChange(**{**h, "at": datetime.fromisoformat(h["at"])})
         for h in data["history"]
     ]
+    # Leads written before the transcript existed have none.
+    data["transcript"] = [Said(**{**t, "at": datetime.fromisoformat(t["at"])}) for t in data.get("transcript", [])]
     return Lead(**data)
 
 
@@ -74,9 +77,11 @@ def activity(lead: Lead) -> float:
 class RedisLeads:
     """Reads and updates leads; an update and its CRM delivery are written together or not at all."""
 
-    def __init__(self, redis: Redis, jobs: Deadlines | None = None) -> None:
+    def __init__(self, redis: Redis, jobs: Deadlines | None = None, *, keep_days: int | None = None) -> None:
         self._r = redis
         self._jobs = jobs or Deadlines(redis)  # where a lead's CRM sending job is kept
+        # The lines file's retention: what was said leaves the lead's transcript after it.
+        self._keep = timedelta(days=keep_days) if keep_days else None
         self._apply = redis.register_script(_APPLY)
 
     async def get(self, line: str, phone: str) -> Lead | None:
@@ -96,6 +101,8 @@ class RedisLeads:
         while True:
             raw = cast(bytes | None, await self._r.get(key))
             lead, changes = apply_event(loads(raw) if raw is not None else None, event)
+            if self._keep is not None and changes:
+                lead = without_old_words(lead, event.at - self._keep)
             entry = ""
             if changes and deliver is not None:
                 entry = json.dumps({"line": lead.line, "payload": deliver(lead, changes, event)}, separators=(",", ":"))

@@ -143,7 +143,9 @@ async def test_deliveries_are_signed_retried_until_accepted_and_kept_in_order(
             payloads[3]["cause"] == "caller_sms"
             and payloads[3]["lead"]["texts_in"] == 1
         )
-        assert payloads[3]["changes"] == ["texts_in"]
+        assert payloads[3]["changes"] == ["texts_in", "transcript"]
+        [said] = payloads[3]["lead"]["transcript"]
+        assert (said["from"], said["kind"]) == ("caller", "caller_text") and said["text"]
         validator = Draft202012Validator(SCHEMA, format_checker=FormatChecker())
         for headers, body in receiver.received:
             assert verified(headers, body)
