@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 
 __all__ = [
@@ -127,9 +128,16 @@ _VERTICAL_SMS: dict[tuple[str, str], str] = {
 }  # fmt: skip
 
 
+def fold(text: str) -> str:
+    """Lowercase without accents: "Envíen" and "envien" are one word, as callers type both."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def words(text: str) -> Words:
-    """Lowercase words: apostrophes join ("isn't" -> "isnt"), anything else not a letter or digit splits."""
-    return tuple(re.findall(r"[a-z0-9]+", re.sub(r"['’]", "", text.lower())))
+    """Lowercase words: apostrophes join ("isn't" -> "isnt"), accents go ("fuga eléctrica" ->
+    "fuga electrica"), anything else not a letter or digit splits."""
+    return tuple(re.findall(r"[a-z0-9]+", re.sub(r"['’]", "", fold(text))))
 
 
 @functools.cache
