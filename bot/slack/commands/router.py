@@ -16,6 +16,7 @@ from bot.services import Services
 from bot.slack.blocks import escape
 from bot.slack.commands import (
     callers,
+    consent,
     follow_up,
     forget,
     hours,
@@ -54,10 +55,13 @@ SUBCOMMANDS: dict[str, Handler] = {
     "resolve": threads.resolve,
     "reply": threads.reply,
     "stats": stats.stats,
+    "consent": consent.consent,
+    "optout": consent.optout,
 }
 ALIASES = {
     "templates": "template", "hour": "hours", "reminder": "reminders", "?": "help", "settings": "status",
     "keyword": "keywords", "urgent": "keywords", "on-call": "oncall", "on_call": "oncall",
+    "opt-out": "optout", "opt_out": "optout", "optouts": "optout",
 }
 # These work in any channel; everything else needs the channel's line.
 ANYWHERE = frozenset({"help", "setup"})
