@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from workflows.conversation import Caller, Conversation, Entry
+from workflows.language import language_of
 from workflows.lines import Line
 from workflows.ports import CallerFlags, ConsentEvent, ConsentLog, SmsSender, StepLog, ThreadChat
 from workflows.texting import (
@@ -85,7 +86,7 @@ async def _help(req: CallerRequest, *, flags: CallerFlags, sms: SmsSender, steps
         line.number, caller.number, now=req.at, window_s=HELP_REPLY_WINDOW_S, owner=req.message_id
     ):
         return HELP_LIMITED_NOTE, ""  # a HELP loop (or an auto-responder) gets one reply, not one each
-    body = help_text(line)
+    body = help_text(line, language_of(req.body))
     await send_once(steps, "help", sms, to=caller.number, from_=line.number, body=body, now=req.at)
     return KEYWORD_NOTES["help"], body
 
@@ -107,7 +108,7 @@ async def _opt_out_or_in(
     text = PHRASE_OPT_OUT_NOTE if _how(req) == "phrase" else KEYWORD_NOTES["opt_out"]
     if not ours or was == "1" or caller.kind != "ok":
         return text, ""
-    body = opt_out_confirmation(line)
+    body = opt_out_confirmation(line, language_of(req.body))
     result = await send_once(steps, "confirm", sms, to=caller.number, from_=line.number, body=body, now=req.at)
     return (text + CONFIRMED_NOTE, body) if result.ok else (text, "")
 

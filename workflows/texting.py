@@ -134,7 +134,7 @@ Keyword = Literal["opt_out", "opt_in", "help", "maybe_opt_out"]
 # Carrier keywords (CTIA; the set Twilio's default handling covers, plus INFO for help).
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
-HELP_WORDS = frozenset({"HELP", "INFO"})
+HELP_WORDS = frozenset({"HELP", "INFO", "AYUDA"})  # AYUDA: Spanish for help
 # Twilio's Advanced Opt-Out names the keyword class it matched.
 OPT_OUT_TYPES: dict[str, Keyword] = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
 _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
@@ -184,8 +184,12 @@ def carrier_answered(body: str, opt_out_type: str) -> bool:
     return bool(opt_out_type.strip()) or keyword_of(body) in ("opt_out", "opt_in")
 
 
-def help_text(line: Line) -> str:
-    """The reply to HELP/INFO: who this is, how to reach a person, and how to stop."""
+def help_text(line: Line, language: str = "en") -> str:
+    """The reply to HELP/INFO (AYUDA: in Spanish): who this is, how to reach a person, how to stop."""
+    if language == "es":
+        contact = f"Comuníquese al {line.contact} o responda" if line.contact else "Responda"
+        return (f"{line.business}: {contact} a este número para hablar con nuestro equipo. "
+                "Pueden aplicarse tarifas de mensajes y datos. Responda STOP para no recibir más mensajes.")
     contact = f"Contact us at {line.contact} or reply" if line.contact else "Reply"
     return (
         f"{line.business}: {contact} to this number to reach our team. "
@@ -193,8 +197,11 @@ def help_text(line: Line) -> str:
     )
 
 
-def opt_out_confirmation(line: Line) -> str:
+def opt_out_confirmation(line: Line, language: str = "en") -> str:
     """The one text confirming an opt-out we recognised (the carrier confirms its keywords)."""
+    if language == "es":
+        return (f"{line.business}: ya no recibirá más mensajes de nosotros. "
+                "Responda START para volver a recibirlos.")
     return f"{line.business}: you're opted out and will get no more texts from us. Reply START to opt back in."
 
 
