@@ -1,4 +1,4 @@
-"""The `textback` command: serve, demo, forget, leads, doctor."""
+"""The `textback` command: serve, demo, forget, leads, consent, doctor."""
 
 from __future__ import annotations
 
@@ -162,6 +162,7 @@ def forget(args: argparse.Namespace) -> int:
         print(f"forgot {number}: {done.conversations} conversation(s), {done.keys_deleted} record(s) deleted")
         for kept in done.kept:
             print(f"kept: {kept} (so they are never texted against their wish)")
+        print(f"kept: {done.consent_note()}")
         print("Slack threads are the workspace's own history and stay in Slack.")
         return 0
 
@@ -174,6 +175,15 @@ def leads(args: argparse.Namespace) -> int:
     from bot.settings import read_environment
 
     return asyncio.run(export_leads(read_environment(), period=args.period, line=args.line, output=args.output))
+
+
+def consent(args: argparse.Namespace) -> int:
+    """Write the consent log as CSV: every opt-out, opt-in, HELP and decision, kept for good."""
+    from bot.consent_export import export_consent
+    from bot.settings import read_environment
+
+    return asyncio.run(export_consent(read_environment(), period=args.period, line=args.line, caller=args.caller,
+                                      output=args.output))
 
 
 def status() -> int:
@@ -207,6 +217,7 @@ READS = {
     "demo": "nothing: it starts its own Valkey and local stand-ins for Slack and Twilio",
     "forget": f"{STORAGE}; TEXTBACK_CONFIG (the lines whose records are deleted)",
     "leads": f"{STORAGE}; TEXTBACK_CONFIG",
+    "consent": f"{STORAGE}; TEXTBACK_CONFIG",
     "doctor": f"{CREDENTIALS}; {STORAGE}; TEXTBACK_CONFIG, SLACK_API_URL, TWILIO_API_URL; FLY_APP_NAME (set by Fly)",
     "status": f"{STORAGE}; TEXTBACK_CONFIG (the lines whose figures are shown)",
 }
@@ -249,6 +260,15 @@ def parser() -> argparse.ArgumentParser:
     export_parser.add_argument("period", nargs="?", default="all", help="7d, 24h, 4w or all (default)")
     export_parser.add_argument("--line", help="only this line's leads (its number); default: every line")
     export_parser.add_argument("-o", "--output", help="write to this file instead of standard output")
+    consent_parser = command("consent", "the consent log (opt-outs, opt-ins, HELP, decisions): export it as CSV")
+    consent_sub = consent_parser.add_subparsers(dest="consent_command", required=True, metavar="SUBCOMMAND")
+    consent_export = consent_sub.add_parser(
+        "export", help="write one CSV row per consent event", description="Write one CSV row per consent event, "
+        "oldest first. Kept for good: forget and the retention leave it.", epilog=_epilog("consent"), formatter_class=fmt)
+    consent_export.add_argument("period", nargs="?", default="all", help="7d, 24h, 4w or all (default)")
+    consent_export.add_argument("--line", help="only this line's events (its number); default: every line")
+    consent_export.add_argument("--caller", help="only this caller's events; default: every caller")
+    consent_export.add_argument("-o", "--output", help="write to this file instead of standard output")
     command("status", "the job queue, scheduled work, servers, recent errors, store size, today's figures")
     doctor_parser = command("doctor", "check the setup and say how to fix what is wrong")
     doctor_parser.add_argument("--fix", action="store_true", help="point the Twilio numbers' webhooks at PUBLIC_URL")
@@ -270,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         return doctor(args)
     if args.command == "leads":
         return leads(args)
+    if args.command == "consent":
+        return consent(args)
     if args.command == "status":
         return status()
     return demo(args)

@@ -33,6 +33,7 @@ def suppression_label(reason: str) -> str:
     text = reason.lower()
     for needle, label in (
         ("cooldown", "cooldown"),
+        ("may be an opt-out", "opt_out_undecided"),
         ("opted out", "opted_out"),
         ("blocked", "blocked"),
         ("landline", "landline"),

@@ -19,6 +19,7 @@ from bot.settings import DEFAULT_TWILIO_API_URL, Settings
 from bot.slack.gateway import MeteredWebClient, SlackDirectory, SlackThreads
 from bot.store.bursts import RedisBursts
 from bot.store.connection import RedisHandle, open_redis
+from bot.store.consent import RedisConsentLog
 from bot.store.conversations import ConversationLocks, RedisCallerFlags, RedisConversationStore
 from bot.store.daily import RedisDaily
 from bot.store.leads import RedisLeads
@@ -60,6 +61,7 @@ class Services:
     lines: LineDirectory
     pager: SlackTwilioPager
     leads: RedisLeads
+    consent: RedisConsentLog
     # Each line's figures per local day (digest, stats, App Home, the recovery figure).
     daily: RedisDaily
     crm: CrmWebhook
@@ -145,6 +147,7 @@ async def open_services(
             lines=lines,
             pager=SlackTwilioPager(chat, twilio),
             leads=RedisLeads(redis.client, jobs.deadlines, keep_days=settings.config.retention_days),
+            consent=RedisConsentLog(redis.client),
             daily=RedisDaily(redis.client),
             crm=CrmWebhook(
                 redis.client, url_for=lambda line: crm_url_for(settings, line),

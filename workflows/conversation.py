@@ -86,3 +86,5 @@ class Entry:
     icon: str = ""  # a short emoji hint for system lines
     # Slack user ids to notify ("here" for everyone in the channel); system lines only.
     mentions: tuple[str, ...] = ()
+    # (label, action id) buttons under a system line, pressed for this conversation.
+    buttons: tuple[tuple[str, str], ...] = ()

@@ -31,6 +31,7 @@ from workflows.conversation_state import (
 )
 from workflows.durations import format_wait
 from workflows.jobs import ReminderJob
+from workflows.language import language_of
 from workflows.lines import Line
 from workflows.oncall import on_duty
 from workflows.paging import matcher_for, raise_urgent
@@ -128,7 +129,7 @@ async def caller_wrote(
     match = matcher_for(line).match(text)
     if match is not None:
         await raise_urgent(conv, line, match, store=store, locks=locks, chat=chat, sms=sms, flags=flags,
-                           deadlines=deadlines, steps=steps, now=now)
+                           deadlines=deadlines, steps=steps, now=now, language=language_of(text))
     await start_waiting(conv, line, at=at, store=store, locks=locks, deadlines=deadlines)
 
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 
 __all__ = [
-    "PRESETS", "SAFETY_SMS", "VERTICALS", "Match", "UrgentMatcher", "hazard_of", "life_safety_phrases",
+    "PRESETS", "PRESETS_ES", "SAFETY_SMS", "SAFETY_SMS_ES", "VERTICALS", "Match", "UrgentMatcher", "hazard_of", "life_safety_phrases",
     "safety_sms", "urgent_phrases", "words",
 ]
 
@@ -79,6 +80,57 @@ PRESETS: dict[str, Words] = {
 }  # fmt: skip
 VERTICALS = tuple(PRESETS)
 
+# Spanish: the words callers write (accents optional: matching ignores them).
+_URGENT_ANY_ES = ("emergencia", "urgente", "lo antes posible", "ahora mismo", "rapido por favor")
+_URGENT_WATER_ES = (
+    "inundacion", "inundado", "inundada", "se inundo", "se esta inundando", "tuberia rota", "tubo roto",
+    "se rompio la tuberia", "se rompio el tubo", "revento la tuberia", "tuberia reventada", "agua por todas partes",
+    "sale mucha agua", "tuberia congelada", "gotea el techo", "gotera en el techo",
+)  # fmt: skip
+PRESETS_ES: dict[str, Words] = {
+    "plumbing": _URGENT_WATER_ES + (
+        "aguas negras", "drenaje tapado", "se desborda el inodoro", "el inodoro se desborda", "sin agua",
+        "no hay agua", "no hay agua caliente", "sin agua caliente", "fuga en el calentador",
+    ),
+    "hvac": (
+        "no hay calefaccion", "sin calefaccion", "no funciona la calefaccion", "no calienta", "no hay aire",
+        "sin aire acondicionado", "no funciona el aire", "el aire no enfria", "no enfria", "hace mucho calor",
+        "hace mucho frio", "se congela",
+    ),
+    "electrical": (
+        "no hay luz", "sin luz", "se fue la luz", "no hay electricidad", "sin electricidad", "descarga electrica",
+        "me dio toques", "electrocutado", "cables expuestos", "cable pelado", "cable caido", "enchufe caliente",
+        "el breaker no sube",
+    ),
+    "roofing": _URGENT_WATER_ES + (
+        "gotera", "goteras", "se cayo el techo", "techo caido", "hoyo en el techo", "agujero en el techo",
+        "cayo un arbol", "arbol en el techo", "dano por tormenta", "se volaron las tejas",
+    ),
+    "pest_control": (
+        "enjambre", "nido de avispas", "avispas", "me pico", "me picaron", "me mordio", "culebra", "serpiente",
+        "murcielago en la casa", "reaccion alergica",
+    ),
+    "dental": (
+        "dolor fuerte", "dolor insoportable", "mucho dolor", "se me cayo un diente", "diente roto", "diente quebrado",
+        "hinchazon", "hinchado", "hinchada", "absceso", "sangrado", "no para de sangrar", "infeccion", "fiebre",
+    ),
+    "medical_spa": (
+        "reaccion alergica", "hinchazon", "hinchado", "hinchada", "ampolla", "ampollas", "quemadura", "quemado",
+        "quemada", "infeccion", "infectado", "infectada", "pus", "vision borrosa", "no veo", "no puedo respirar",
+        "me cuesta respirar", "piel blanca", "se pone morado", "dolor fuerte",
+    ),
+    "legal": (
+        "arrestado", "arrestada", "detenido", "detenida", "en la carcel", "deportado", "deportacion", "orden de arresto",
+        "corte hoy", "corte manana", "audiencia hoy", "audiencia manana", "me notificaron", "citatorio", "desalojo",
+        "desalojado", "orden de restriccion", "orden de proteccion", "fecha limite hoy", "fecha limite manana",
+    ),
+    "restaurant": (
+        "intoxicacion", "intoxicacion alimentaria", "me enferme", "se enfermo", "vomitando", "vomito", "hospital",
+        "reaccion alergica", "anafilaxia",
+    ),
+    "general": (),
+}  # fmt: skip
+
 # Hazard -> phrases. Every vertical checks them: anyone told "my house is on fire" should
 # answer "call 911", even a law office.
 _LIFE_SAFETY: dict[str, Words] = {
@@ -98,6 +150,25 @@ _LIFE_SAFETY: dict[str, Words] = {
         "outlet melted",
     ),
 }  # fmt: skip
+# The same hazards in Spanish, matched on every line too.
+_LIFE_SAFETY_ES: dict[str, Words] = {
+    "gas": (
+        "huele a gas", "olor a gas", "fuga de gas", "se sale el gas", "huele a huevo podrido",
+    ),
+    "carbon_monoxide": (
+        "monoxido de carbono", "monoxido", "alarma de monoxido", "detector de monoxido", "suena la alarma de co",
+    ),
+    # Not "llamas" alone: "¿me llamas?" is "will you call me?".
+    "fire": ("fuego", "incendio", "se incendia", "se esta quemando", "en llamas"),
+    "smoke": ("humo", "sale humo", "hay humo"),
+    "sparks": ("chispas", "chispa", "echa chispas", "chispeando", "saca chispas"),
+    "burning_smell": (
+        "huele a quemado", "olor a quemado", "cable quemado", "cables quemados", "enchufe derretido",
+        "huele a plastico quemado",
+    ),
+}  # fmt: skip
+for _hazard, _phrases in _LIFE_SAFETY_ES.items():
+    _LIFE_SAFETY[_hazard] += _phrases
 
 # Harmless phrases that use a hazard word; blanked before matching.
 # Kept short on purpose: a blanked "fire my" would also hide "fire my kids are inside".
@@ -117,6 +188,15 @@ SAFETY_SMS: dict[str, str] = {
     "sparks": "Stay away from sparks, and call 911 if there is smoke or fire.",
     "burning_smell": "If you smell burning, stay away from it and call 911 if there is smoke or fire.",
 }  # fmt: skip
+SAFETY_SMS_ES: dict[str, str] = {
+    "gas": "Si huele a gas, salga ahora y llame al 911 o a su compañía de gas desde afuera. No toque interruptores.",
+    "carbon_monoxide": "Si suena una alarma de CO o alguien se siente mareado o enfermo, salgan todos al aire libre ahora y llame al 911.",
+    "fire": "Si hay fuego, salgan todos ahora y llame al 911.",
+    "smoke": "Si ve humo, salgan todos ahora y llame al 911.",
+    "sparks": "Aléjese de las chispas y llame al 911 si hay humo o fuego.",
+    "burning_smell": "Si huele a quemado, aléjese y llame al 911 si hay humo o fuego.",
+}  # fmt: skip
+_GAS_TRADES_ES = "Si huele a gas, salga del edificio ahora y llame al 911 o a su compañía de gas desde afuera."
 # Per vertical: the trades can say what to do with the equipment they know.
 _VERTICAL_SMS: dict[tuple[str, str], str] = {
     ("plumbing", "gas"): _GAS_TRADES,
@@ -127,9 +207,25 @@ _VERTICAL_SMS: dict[tuple[str, str], str] = {
 }  # fmt: skip
 
 
+def fold(text: str) -> str:
+    """Lowercase without accents: "Envíen" and "envien" are one word, as callers type both."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_VERTICAL_SMS_ES: dict[tuple[str, str], str] = {
+    ("plumbing", "gas"): _GAS_TRADES_ES,
+    ("hvac", "gas"): _GAS_TRADES_ES,
+    ("hvac", "carbon_monoxide"): "Si suena una alarma de CO, salgan todos ahora, llame al 911 y deje el calentador apagado.",
+    ("electrical", "sparks"): "Aléjese de las chispas. Apague el interruptor principal solo si puede hacerlo sin peligro, y llame al 911 si hay humo o fuego.",
+    ("electrical", "burning_smell"): "Un olor a quemado en los cables es peligroso: apague el interruptor si puede llegar sin peligro, y llame al 911 si hay humo o fuego.",
+}  # fmt: skip
+
+
 def words(text: str) -> Words:
-    """Lowercase words: apostrophes join ("isn't" -> "isnt"), anything else not a letter or digit splits."""
-    return tuple(re.findall(r"[a-z0-9]+", re.sub(r"['’]", "", text.lower())))
+    """Lowercase words: apostrophes join ("isn't" -> "isnt"), accents go ("fuga eléctrica" ->
+    "fuga electrica"), anything else not a letter or digit splits."""
+    return tuple(re.findall(r"[a-z0-9]+", re.sub(r"['’]", "", fold(text))))
 
 
 @functools.cache
@@ -141,7 +237,7 @@ def urgent_phrases(vertical: str, add: tuple[str, ...] = (), remove: tuple[str, 
     """The urgent phrases a line matches besides life safety: every vertical's, its preset, its own."""
     removed = {words(p) for p in remove}
     found: dict[Words, str] = {}
-    for phrase in (*_URGENT_ANY, *PRESETS.get(vertical, ()), *add):
+    for phrase in (*_URGENT_ANY, *PRESETS.get(vertical, ()), *_URGENT_ANY_ES, *PRESETS_ES.get(vertical, ()), *add):
         key = words(phrase)
         if key and key not in removed and key not in _safety_words():
             found.setdefault(key, phrase)
@@ -159,8 +255,13 @@ def hazard_of(phrase: str) -> str:
     return _safety_words().get(words(phrase), "")
 
 
-def safety_sms(hazard: str, vertical: str = "general", custom: dict[str, str] | None = None) -> str:
-    """The safety text for a hazard: the line's own wording, the vertical's, or the default."""
+def safety_sms(hazard: str, vertical: str = "general", custom: dict[str, str] | None = None,
+               language: str = "en") -> str:
+    """The safety text for a hazard: the line's own wording, the vertical's, or the default. A
+    Spanish writer gets the vertical's or the default in Spanish (a line's own wording is in
+    one language, the operator's)."""
+    if language == "es":
+        return _VERTICAL_SMS_ES.get((vertical, hazard)) or SAFETY_SMS_ES[hazard]
     return (custom or {}).get(hazard) or _VERTICAL_SMS.get((vertical, hazard)) or SAFETY_SMS[hazard]
 
 
@@ -190,7 +291,7 @@ class UrgentMatcher:
         if vertical not in PRESETS:
             raise ValueError(f'"{vertical}" is not a vertical: use one of {", ".join(VERTICALS)}')
         phrases: dict[Words, Match] = {}
-        for phrase in (*_URGENT_ANY, *PRESETS[vertical], *add):
+        for phrase in (*_URGENT_ANY, *PRESETS[vertical], *_URGENT_ANY_ES, *PRESETS_ES[vertical], *add):
             phrases.setdefault(words(phrase), Match(phrase))
         for hazard, listed in _LIFE_SAFETY.items():
             phrases.update({words(p): Match(p, hazard) for p in listed})

@@ -27,6 +27,7 @@ from workflows.lines import (
 from workflows.override_fields import (
     EXCEPTIONS_FIELD,
     ONCALL_FIELDS,
+    OPT_OUT_FIELDS,
     URGENT_FIELDS,
     apply_extra,
     canonical_extra,
@@ -63,9 +64,10 @@ FIELDS = (
     "cooldown",
     "reminders",
     *URGENT_FIELDS,
+    *OPT_OUT_FIELDS,
     *ONCALL_FIELDS,  # oncall.people first: the others change the person set there
 )
-_EXTRA = frozenset((EXCEPTIONS_FIELD, *URGENT_FIELDS, *ONCALL_FIELDS))
+_EXTRA = frozenset((EXCEPTIONS_FIELD, *URGENT_FIELDS, *OPT_OUT_FIELDS, *ONCALL_FIELDS))
 ALL_DAY: tuple[Shift, ...] = (Shift(0, 24 * 60),)
 REMINDERS_EXAMPLE = 'e.g. "5m 15m 60m", or "off"'
 def parse_reminders(text: str) -> tuple[int, ...]:

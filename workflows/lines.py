@@ -123,6 +123,14 @@ class Urgency:
     safety_texts: tuple[tuple[str, str], ...] = ()  # (hazard, text): replaces the default wording
 
 
+@dataclass(frozen=True)
+class OptOutWords:
+    """The line's changes to the opt-out phrases (workflows/opt_out.py): added ones count as clear."""
+
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
 QuestionKind = Literal["text", "zip", "yes_no", "choice"]
 
 
@@ -172,6 +180,8 @@ class Line:
     quiet_hours: QuietHours | None = DEFAULT_QUIET_HOURS  # None: follow-ups at any hour
     name: str = ""  # a label for the line in Slack, e.g. "Acme North"
     average_job_value: float | None = None  # what a booked job is worth on average; None: not said
+    opt_out_words: OptOutWords = OptOutWords()
+    contact: str = ""  # phone (E.164) or email named in the HELP reply; "" when not given
 
     @property
     def label(self) -> str:

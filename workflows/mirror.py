@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from workflows.bursts import hold_if_flooding
+from workflows.consent import CallerRequest, act_on_request
 from workflows.conversation import Caller, Conversation, Entry
 from workflows.follow_through import caller_wrote, stop_waiting
 from workflows.lines import Line, is_open
@@ -29,6 +30,7 @@ from workflows.ports import (
     BurstStore,
     CallerFlags,
     Clock,
+    ConsentLog,
     ConversationLocks,
     ConversationStore,
     Deadlines,
@@ -40,13 +42,8 @@ from workflows.ports import (
 )
 from workflows.qualify import end_for_human, may_answer, on_caller_text
 from workflows.texting import (
-    HELP_LIMITED_NOTE,
-    HELP_REPLY_WINDOW_S,
-    KEYWORD_NOTES,
     SMS_MAX_CHARS,
-    Keyword,
-    help_text,
-    keyword_of,
+    compliance_of,
     learn_from_refusal,
     once,
     post_once,
@@ -96,6 +93,7 @@ async def caller_text_story(
     deadlines: Deadlines,
     clock: Clock,
     caller_tz: str | None,
+    consent: ConsentLog,
 ) -> Conversation:
     """A caller's text, in order: show it in their thread, count it, record the lead; unless it
     is a STOP, START or HELP keyword, page on urgent words and restart the reminder ladder;
@@ -105,13 +103,16 @@ async def caller_text_story(
     `caller_tz` is the caller's own timezone, when their number gives one (quiet hours).
     """
     conv, shown = await _mirror_text(
-        msg, store=store, chat=chat, locks=locks, flags=flags, sms=sms, bursts=bursts, steps=steps, now=clock.now()
+        msg, store=store, chat=chat, locks=locks, flags=flags, sms=sms, bursts=bursts, steps=steps, now=clock.now(),
+        consent=consent,
     )
     lead = lead_event("caller_sms", job_id, conv, msg.at, text=msg.body) if msg.caller.kind == "ok" else None
-    keyword = keyword_of(msg.body, msg.opt_out_type)
+    keyword = compliance_of(msg.body, msg.opt_out_type, msg.line)
     figures = caller_text_figures(conv, msg.at, keyword=keyword is not None)
     await record_outcome("caller text", job_id, figures, lead, steps=steps, outcomes=outcomes)
-    if keyword is None:  # STOP, START and HELP are about the texts, not a request: nobody waits
+    # STOP, START and HELP are about the texts, not a request: nobody waits. A possible opt-out
+    # does start the ladder: someone has to decide on it.
+    if keyword in (None, "maybe_opt_out"):
         await caller_wrote(conv, msg.line, msg.body, at=msg.at, store=store, locks=locks, chat=chat, sms=sms,
                            flags=flags, deadlines=deadlines, steps=steps.part("urgent"), now=clock.now())
     if msg.line.questions and may_answer(keyword, msg.body):
@@ -139,15 +140,16 @@ async def _mirror_text(
     bursts: BurstStore,
     steps: StepLog,
     now: datetime,
+    consent: ConsentLog,
 ) -> tuple[Conversation, str]:
     """Mirror a caller's text into their open thread, opening a "texted in" thread if needed.
 
     Past the burst rate the text is held and shown with the others of the burst; the
     outcome "hold_first" says this text armed the flush.
 
-    STOP/START/HELP are mirrored too (nothing a caller writes is lost) and acted on; they
-    are the only texts that may get an automatic reply, and only HELP does: the carrier
-    already confirms STOP and START.
+    STOP/START/HELP and opt-outs in the caller's own words are mirrored too (nothing a caller
+    writes is lost) and acted on (workflows/consent.py); they are the only texts that may get
+    an automatic reply: HELP, and an opt-out the carrier did not already confirm.
     """
     fresh = Conversation(
         line=msg.line.number,
@@ -159,7 +161,7 @@ async def _mirror_text(
         line_label=msg.line.label,
     )
     fresh.id = "t" + msg.message_id[-16:]  # stable across re-runs of this job
-    keyword = keyword_of(msg.body, msg.opt_out_type)
+    keyword = compliance_of(msg.body, msg.opt_out_type, msg.line)
     await _wait_for_turn(msg, store=store, now=now)
     async with locks.hold(msg.line.number, msg.caller.number):
         conv, _ = await store.open_or_get(fresh)
@@ -178,7 +180,8 @@ async def _mirror_text(
             await post_once(steps, "entry:caller", chat, conv, entry, now)
             await store.finish_turn(msg.line.number, msg.caller.number, msg.seq)
         if keyword is not None:
-            await _act_on_keyword(keyword, msg, conv, flags=flags, sms=sms, chat=chat, steps=steps)
+            req = CallerRequest(keyword, msg.message_id, msg.line, msg.caller, msg.body, msg.at, msg.opt_out_type)
+            await act_on_request(req, conv, flags=flags, sms=sms, chat=chat, steps=steps, consent=consent)
     return conv, outcome
 
 
@@ -198,32 +201,6 @@ async def _wait_for_turn(msg: InboundSms, *, store: ConversationStore, now: date
         return
     if not await store.wait_turn(msg.line.number, msg.caller.number, msg.seq - 1, TURN_WAIT_S):
         raise RetryLater(f"text {msg.seq} waits for text {msg.seq - 1}")
-
-
-async def _act_on_keyword(
-    keyword: Keyword,
-    msg: InboundSms,
-    conv: Conversation,
-    *,
-    flags: CallerFlags,
-    sms: SmsSender,
-    chat: ThreadChat,
-    steps: StepLog,
-) -> None:
-    line, caller = msg.line, msg.caller
-    text = KEYWORD_NOTES[keyword]
-    if keyword in ("opt_out", "opt_in"):
-        await flags.set_opted_out(line.number, caller.number, keyword == "opt_out")
-    elif msg.opt_out_type.upper() != "HELP" and caller.kind == "ok":
-        # With Advanced Opt-Out, Twilio has already sent the operator's help text.
-        if await flags.claim_help_reply(
-            line.number, caller.number, now=msg.at, window_s=HELP_REPLY_WINDOW_S, owner=msg.message_id
-        ):
-            await send_once(steps, "help", sms, to=caller.number, from_=line.number, body=help_text(line), now=msg.at)
-        else:
-            text = HELP_LIMITED_NOTE  # a HELP loop (or an auto-responder) gets one reply, not one each
-    note = Entry("system", text, at=msg.at, icon="information_source")
-    await post_once(steps, "entry:keyword", chat, conv, note, msg.at)
 
 
 @dataclass(frozen=True)
@@ -306,7 +283,10 @@ async def _send_reply(
     too_long = len(text) > SMS_MAX_CHARS and (
         f"it is {len(text):,} characters, over the {SMS_MAX_CHARS:,} one text can carry: "
         "shorten it, or send it as two replies")
-    blocked = too_long or static_guard_reason(conv) or await flags.suppression(conv.line, conv.caller.number)
+    # A person's own reply goes out while an opt-out is undecided: they have the card in front
+    # of them, and may be asking the caller what they meant.
+    blocked = too_long or static_guard_reason(conv) or await flags.suppression(
+        conv.line, conv.caller.number, automatic=False)
     if blocked:
         await once(steps, "told", lambda: chat.tell_user(
             conv.channel, reply.user, f"Not sent to the caller: {blocked}. {REFUSAL_HINT}"))

@@ -1,4 +1,5 @@
-"""The settings changed from Slack that are lists or people: urgent phrases, on call, dated hours.
+"""The settings changed from Slack that are lists or people: urgent and opt-out phrases, on call,
+dated hours.
 
 Stored, like every override, as text ("mold, gas smell", "U0123456789 +15125550181",
 "2026-12-24 08:00-12:00; 2026-12-25 closed"), parsed back here. The Slack edge turns
@@ -19,6 +20,7 @@ __all__ = [
     "EXCEPTIONS_FIELD",
     "EXTRA_FIELDS",
     "ONCALL_FIELDS",
+    "OPT_OUT_FIELDS",
     "URGENT_FIELDS",
     "apply_extra",
     "canonical_extra",
@@ -34,9 +36,10 @@ __all__ = [
 ]
 
 URGENT_FIELDS = ("urgent.add", "urgent.remove")
+OPT_OUT_FIELDS = ("opt_out.add", "opt_out.remove")
 ONCALL_FIELDS = ("oncall.people", "oncall.backup", "oncall.call", "oncall.escalate_after")
 EXCEPTIONS_FIELD = "hours.exceptions"
-EXTRA_FIELDS = (EXCEPTIONS_FIELD, *URGENT_FIELDS, *ONCALL_FIELDS)
+EXTRA_FIELDS = (EXCEPTIONS_FIELD, *URGENT_FIELDS, *OPT_OUT_FIELDS, *ONCALL_FIELDS)
 ALL_DAY: tuple[Shift, ...] = (Shift(0, 24 * 60),)
 MAX_PHRASE = 60
 _USER = re.compile(r"[UW][A-Z0-9]{2,}")
@@ -153,7 +156,7 @@ def with_exceptions(hours: WeeklyHours | None, exceptions: dict[date, tuple[Shif
 
 def canonical_extra(line: Line, field: str, text: str) -> str:
     """The form to store for one of EXTRA_FIELDS; ValueError says why not."""
-    if field in URGENT_FIELDS:
+    if field in URGENT_FIELDS or field in OPT_OUT_FIELDS:
         return format_phrases(parse_phrases(text))
     if field in ("oncall.people", "oncall.backup"):
         person = parse_person(text)
@@ -175,6 +178,10 @@ def apply_extra(line: Line, field: str, value: str) -> Line:
         return replace(line, urgency=replace(line.urgency, add=parse_phrases(value)))
     if field == "urgent.remove":
         return replace(line, urgency=replace(line.urgency, remove=parse_phrases(value)))
+    if field == "opt_out.add":
+        return replace(line, opt_out_words=replace(line.opt_out_words, add=parse_phrases(value)))
+    if field == "opt_out.remove":
+        return replace(line, opt_out_words=replace(line.opt_out_words, remove=parse_phrases(value)))
     if field == "oncall.people":
         person = parse_person(value)
         if person is None:
@@ -199,6 +206,8 @@ def show_extra(line: Line, field: str) -> str:
         return format_phrases(line.urgency.add) or "none"
     if field == "urgent.remove":
         return format_phrases(line.urgency.remove) or "none"
+    if field in OPT_OUT_FIELDS:
+        return format_phrases(getattr(line.opt_out_words, field.split(".")[1])) or "none"
     if field == EXCEPTIONS_FIELD:
         return format_exceptions(line.hours.exceptions if line.hours else {})
     oncall = line.oncall
@@ -217,6 +226,8 @@ def is_default_extra(line: Line, field: str) -> bool:
     """Whether the line (as the file gave it) holds the built-in value for one of EXTRA_FIELDS."""
     if field in URGENT_FIELDS:
         return not getattr(line.urgency, field.split(".")[1])
+    if field in OPT_OUT_FIELDS:
+        return not getattr(line.opt_out_words, field.split(".")[1])
     if field == EXCEPTIONS_FIELD:
         return line.hours is None or not line.hours.exceptions
     return line.oncall is None

@@ -79,6 +79,7 @@ async def raise_urgent(
     deadlines: Deadlines,
     steps: StepLog,
     now: datetime,
+    language: str = "en",
 ) -> UrgentOutcome:
     """Mark the thread urgent, send the safety text once per hazard, and start paging once.
 
@@ -115,7 +116,7 @@ async def raise_urgent(
         await post_once(steps, "urgent_note", chat, conv, note, now)
     safety_sent = False
     if hazard and conv.caller.kind == "ok" and not await flags.suppression(conv.line, conv.caller.number):
-        body = safety_sms(hazard, line.vertical, dict(line.urgency.safety_texts))
+        body = safety_sms(hazard, line.vertical, dict(line.urgency.safety_texts), language)
         texted = await send_once(steps, "safety", sms, to=conv.caller.number, from_=line.number, body=body, now=now)
         safety_sent = texted.ok
         shown = f"Sent the caller a safety text: \u201c{body}\u201d" if texted.ok else (

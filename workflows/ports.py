@@ -105,14 +105,27 @@ class ConversationLocks(Protocol):
 
 
 class CallerFlags(Protocol):
-    """Lasting facts about a number: opted out, blocked, landline."""
+    """Lasting facts about a number: opted out, blocked, landline, an opt-out to decide on."""
 
-    async def suppression(self, line: str, caller: str) -> str:
-        """Why no text may go to `caller` from `line`, or "" when texts are allowed."""
+    async def suppression(self, line: str, caller: str, *, automatic: bool = True) -> str:
+        """Why no text may go to `caller` from `line`, or "" when texts are allowed; an
+        undecided opt-out holds only automatic texts."""
+        ...
+
+    async def is_opted_out(self, line: str, caller: str) -> bool:
+        """Whether `caller` opted out of texts from `line`."""
         ...
 
     async def set_opted_out(self, line: str, caller: str, opted_out: bool) -> None:
-        """Record STOP (True) or START (False)."""
+        """Record STOP (True) or START (False); either settles an undecided opt-out."""
+        ...
+
+    async def hold_for_decision(self, line: str, caller: str, asked_at: datetime) -> None:
+        """Hold automatic texts to `caller` until someone decides whether their text was an opt-out."""
+        ...
+
+    async def take_decision(self, line: str, caller: str) -> datetime | None:
+        """Release the hold; when the undecided text came in, or None when it was decided already."""
         ...
 
     async def mark_landline(self, caller: str) -> None:
@@ -121,6 +134,28 @@ class CallerFlags(Protocol):
 
     async def claim_help_reply(self, line: str, caller: str, *, now: datetime, window_s: int, owner: str) -> bool:
         """True when `owner` may send the HELP reply (none sent from `line` within `window_s`)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ConsentEvent:
+    """One entry of the consent log: what a caller asked about their texts, or a decision on it."""
+
+    at: datetime
+    line: str  # the line's E.164 number
+    caller: str  # E.164
+    event: str  # opt_out, opt_in, help, opt_out_unclear, decided_opt_out, decided_not_opt_out
+    how: str  # keyword, phrase, twilio, carrier error 21610, slack
+    message: str = ""  # the caller's text, as written
+    by: str = ""  # who decided: "caller", "carrier", or the Slack user id
+    reply: str = ""  # the text sent back, if any
+
+
+class ConsentLog(Protocol):
+    """The consent log, kept for good: every opt-out, opt-in, HELP and decision."""
+
+    async def record(self, event: ConsentEvent) -> None:
+        """Append one event."""
         ...
 
 

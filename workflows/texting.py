@@ -16,6 +16,7 @@ from typing import Literal
 
 from workflows.conversation import Caller, Conversation, Entry, SmsResult
 from workflows.lines import Line
+from workflows.opt_out import opt_out_request
 from workflows.ports import CallerFlags, RetryLater, SmsSender, StepLog, ThreadChat
 
 # --- The templates -------------------------------------------------------------------------------
@@ -127,12 +128,13 @@ def sms_segments(text: str) -> tuple[int, str]:
 
 # --- Compliance: opt-out keywords and the guards on automatic texts ------------------------------
 
-Keyword = Literal["opt_out", "opt_in", "help"]
+# "maybe_opt_out": a text that may be an opt-out in the caller's own words; a person decides.
+Keyword = Literal["opt_out", "opt_in", "help", "maybe_opt_out"]
 
 # Carrier keywords (CTIA; the set Twilio's default handling covers, plus INFO for help).
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
-HELP_WORDS = frozenset({"HELP", "INFO"})
+HELP_WORDS = frozenset({"HELP", "INFO", "AYUDA"})  # AYUDA: Spanish for help
 # Twilio's Advanced Opt-Out names the keyword class it matched.
 OPT_OUT_TYPES: dict[str, Keyword] = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
 _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
@@ -166,19 +168,56 @@ def keyword_of(body: str, opt_out_type: str = "") -> Keyword | None:
     return None
 
 
-def help_text(line: Line) -> str:
-    """The reply to HELP/INFO: who this is and how to stop."""
+def compliance_of(body: str, opt_out_type: str, line: Line) -> Keyword | None:
+    """What a caller's text asks about their texts: a carrier keyword, else an opt-out in their
+    own words ("stop texting me": opt_out; "leave me alone": maybe_opt_out), else None."""
+    found = keyword_of(body, opt_out_type)
+    if found is not None:
+        return found
+    verdict = opt_out_request(body, line.opt_out_words.add, line.opt_out_words.remove)
+    return "opt_out" if verdict == "clear" else "maybe_opt_out" if verdict == "unclear" else None
+
+
+def carrier_answered(body: str, opt_out_type: str) -> bool:
+    """Whether Twilio's own opt-out handling already texted the caller back: it names what it
+    matched in `OptOutType`, and always answers the carrier keywords (STOP, START...) itself."""
+    return bool(opt_out_type.strip()) or keyword_of(body) in ("opt_out", "opt_in")
+
+
+def help_text(line: Line, language: str = "en") -> str:
+    """The reply to HELP/INFO (AYUDA: in Spanish): who this is, how to reach a person, how to stop."""
+    if language == "es":
+        contact = f"Comuníquese al {line.contact} o responda" if line.contact else "Responda"
+        return (f"{line.business}: {contact} a este número para hablar con nuestro equipo. "
+                "Pueden aplicarse tarifas de mensajes y datos. Responda STOP para no recibir más mensajes.")
+    contact = f"Contact us at {line.contact} or reply" if line.contact else "Reply"
     return (
-        f"{line.business}: reply to this number to reach our team. "
+        f"{line.business}: {contact} to this number to reach our team. "
         "Msg & data rates may apply. Reply STOP to opt out."
     )
 
+
+def opt_out_confirmation(line: Line, language: str = "en") -> str:
+    """The one text confirming an opt-out we recognised (the carrier confirms its keywords)."""
+    if language == "es":
+        return (f"{line.business}: ya no recibirá más mensajes de nosotros. "
+                "Responda START para volver a recibirlos.")
+    return f"{line.business}: you're opted out and will get no more texts from us. Reply START to opt back in."
+
+
+# An opt-out may be confirmed by one text within this long of the request (FCC's 2024 TCPA
+# consent revocation order): a decision taken later on the card sends none.
+CONFIRM_WITHIN = timedelta(minutes=5)
 
 KEYWORD_NOTES: dict[Keyword, str] = {
     "opt_out": "The caller opted out (replied STOP): no texts will be sent to this number.",
     "opt_in": "The caller opted back in: texts to this number are allowed again.",
     "help": "The caller asked for help; they were sent the help reply.",
+    "maybe_opt_out": "This looks like an opt-out request. Until someone decides, no automatic text goes to "
+                     "this number (replies typed here still do).",
 }
+PHRASE_OPT_OUT_NOTE = "The caller asked to opt out in their own words: no texts will be sent to this number."
+CONFIRMED_NOTE = " They were sent one text confirming it."
 HELP_LIMITED_NOTE = (
     "The caller asked for help again; no help reply this time "
     f"(at most one every {HELP_REPLY_WINDOW_S // 60} minutes)."

@@ -50,11 +50,21 @@ async def run_doctor(
 
 async def _check_all(settings: Settings, out: TextIO, mounted: IsMount) -> tuple[bool, list[WebhookChange]]:
     lines = len(settings.config.lines)
-    local = [Finding(True, "settings", f"valid, {lines} line(s) from {settings.config_path}"), _public_url(settings)]
+    local = [Finding(True, "settings", f"valid, {lines} line(s) from {settings.config_path}"), _public_url(settings),
+             *_help_contacts(settings)]
     redis, slack, (twilio, changes) = await asyncio.gather(
         check_redis(settings, mounted), check_slack(settings), check_twilio(settings)
     )
     return show([*local, redis, *slack, *twilio], out), changes
+
+
+def _help_contacts(settings: Settings) -> list[Finding]:
+    """A HELP reply should say how to reach a person (CTIA: a help response names a contact)."""
+    missing = [line.label + f" ({line.number})" for line in settings.config.lines if not line.contact]
+    if not missing:
+        return [Finding(True, "HELP contact", "every line's HELP reply names a phone or email")]
+    return [Finding(True, "HELP contact", f"no contact: for {', '.join(missing)}: the HELP reply names none",
+                    'add contact: "+15125550100" (or an email) to each line in the lines file', warn=True)]
 
 
 def _public_url(settings: Settings) -> Finding:

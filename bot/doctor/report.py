@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
-PASS, FAIL = "✓", "✗"
+PASS, FAIL, WARN = "✓", "✗", "!"
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,7 @@ class Finding:
     what: str
     detail: str
     fix: str = ""
+    warn: bool = False  # passed, but worth fixing: shown with its fix, the exit code stays 0
 
 
 def reason(exc: BaseException) -> str:
@@ -28,9 +29,9 @@ def show(findings: Iterable[Finding], out: TextIO) -> bool:
     """Print each finding (with its fix when it failed); True when all passed."""
     passed = True
     for f in findings:
-        print(f"{PASS if f.ok else FAIL} {f.what}: {f.detail}", file=out)
-        if not f.ok:
-            passed = False
-            if f.fix:
-                print(f"    fix: {f.fix}", file=out)
+        mark = FAIL if not f.ok else WARN if f.warn else PASS
+        print(f"{mark} {f.what}: {f.detail}", file=out)
+        passed = passed and f.ok
+        if (not f.ok or f.warn) and f.fix:
+            print(f"    fix: {f.fix}", file=out)
     return passed

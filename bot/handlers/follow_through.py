@@ -20,6 +20,7 @@ from bot.slack.commands.permissions import Permissions
 from bot.store.conversations import RedisSteps
 from workflows import card_actions, paging
 from workflows import follow_through as ft
+from workflows.consent import OPT_OUT_NO, OPT_OUT_YES, decide_opt_out
 from workflows.conversation import Conversation, Entry
 from workflows.conversation_state import RESOLVED_BY, remind_group
 from workflows.jobs import CardActionJob, PageJob, ReminderJob, SnoozeEndJob
@@ -156,6 +157,12 @@ async def card_action(svc: Services, job_id: str, job: CardActionJob) -> None:
         await svc.chat.tell_user(channel, user, "This card's line is no longer configured; nothing changed.")
         return
     deadlines = svc.jobs.deadlines
+    if action in (OPT_OUT_YES, OPT_OUT_NO):
+        # Anyone in the channel, resolved or not: the caller's wish outlives the conversation.
+        said = await decide_opt_out(conv, line, user, action == OPT_OUT_YES, flags=svc.flags, sms=svc.sms,
+                                    chat=svc.chat, consent=svc.consent, now=now)
+        await svc.chat.tell_user(channel, user, said)
+        return
     if conv.status == "resolved" and action not in ("tb_resolve", "tb_callback"):
         who = conv.extra.get(RESOLVED_BY, "")
         await svc.chat.tell_user(

@@ -66,7 +66,7 @@ async def caller_sms(svc: Services, job_id: str, job: CallerSmsJob) -> None:
         bursts=svc.bursts, burst_flush=BurstTimer(svc), steps=RedisSteps(svc.redis.client, job_id),
         outcomes=ServiceOutcomes(svc), deadlines=svc.jobs.deadlines, clock=svc.clock,
         # Only the questions read it (quiet hours in the caller's own zone); it costs a lookup.
-        caller_tz=timezone_of(msg.caller.number) if line.questions else None,
+        caller_tz=timezone_of(msg.caller.number) if line.questions else None, consent=svc.consent,
     )
 
 

@@ -34,6 +34,7 @@ from workflows.lines import (
     Greeting,
     Line,
     OnCall,
+    OptOutWords,
     Person,
     Question,
     Shift,
@@ -67,7 +68,8 @@ _TEXT_PATHS: tuple[YamlPath, ...] = (
             ("oncall", "starts"), ("urgent", "add"), ("urgent", "add", "*"), ("urgent", "remove"),
             ("urgent", "remove", "*"), ("urgent", "safety_texts", "*"), ("questions",),
             ("questions", "*", "label"), ("questions", "*", "ask"), ("questions", "*", "choices", "*"), ("crm_webhook",), ("digest",),
-            ("closed",), ("closed", "*"), ("special_hours", "*"),
+            ("closed",), ("closed", "*"), ("special_hours", "*"), ("opt_out", "add"), ("opt_out", "add", "*"),
+            ("opt_out", "remove"), ("opt_out", "remove", "*"), ("contact",),
         )
     ),
 )
@@ -302,6 +304,8 @@ def _to_line(model: LineModel, business: str, average_job_value: float | None = 
         quiet_hours=model.quiet_hours,
         name=model.name,
         average_job_value=model.average_job_value if model.average_job_value is not None else average_job_value,
+        opt_out_words=OptOutWords(add=tuple(model.opt_out.add), remove=tuple(model.opt_out.remove)),
+        contact=model.contact,
     )
 
 

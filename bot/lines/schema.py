@@ -37,6 +37,7 @@ from bot.lines.values import (
     UserId,
     Weekday,
     _choice,
+    _contact,
     _digest_at,
     _handover,
     _job_value,
@@ -136,6 +137,17 @@ class UrgencyModel(_Strict):
                 raise ValueError(f"the safety text for {hazard} is empty")
         return value
 
+class OptOutModel(_Strict):
+    """The line's own opt-out phrases (counted as clear requests) and built-in ones it drops."""
+
+    add: Annotated[list[Annotated[str, BeforeValidator(_text(str))]], BeforeValidator(_list)] = Field(
+        default_factory=list
+    )
+    remove: Annotated[list[Annotated[str, BeforeValidator(_text(str))]], BeforeValidator(_list)] = Field(
+        default_factory=list
+    )
+
+
 QUESTION_KINDS = ("text", "zip", "yes_no", "choice")
 
 
@@ -210,6 +222,9 @@ class LineModel(_Strict):
     special_hours: dict[DateText, Shifts] = Field(default_factory=dict)
     # What a booked job is worth on average: the digest turns booked callers into an amount.
     average_job_value: JobValue | None = None
+    opt_out: OptOutModel = OptOutModel()
+    # A phone or email the HELP reply names, so a caller can reach a person.
+    contact: Annotated[str, BeforeValidator(_text(_contact))] = ""
 
     @model_validator(mode="before")
     @classmethod

@@ -91,6 +91,25 @@ def _any_phone(value: str) -> str:
     return normal
 
 
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+
+
+def _contact(value: str) -> str:
+    """The HELP reply's contact: an email address, or a phone written any usual way, shown as
+    callers read it ("(512) 555-0100")."""
+    if "@" in value:
+        if not _EMAIL.fullmatch(value):
+            raise ValueError(f'"{value}" is not an email address (e.g. "office@acme.example")')
+        return value
+    normal = _normalise(value)
+    if normal is None:
+        raise ValueError(f'"{value}" is neither a phone number nor an email address '
+                         '(e.g. "+15125550100" or "office@acme.example")')
+    from bot.phones import display
+
+    return display(normal)
+
+
 def _pattern(pattern: re.Pattern[str], what: str, example: str, where: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         if not pattern.fullmatch(value):

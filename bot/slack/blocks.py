@@ -334,6 +334,12 @@ def entry(e: Entry, conv: Conversation, tz: str) -> tuple[str, list[Block]]:
             blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(links))]})
         return f"Caller: {escape(e.text)}"[:3000], blocks
     icon = f":{e.icon}: " if e.icon else ""
+    if e.buttons:
+        # A question for the team: the text as a section, the answers as buttons under it.
+        text = f"{icon}{escape(e.text)}"
+        answers = [_button(label, action, conv.id) for label, action in e.buttons]
+        return text[:3000], [*({"type": "section", "text": _mrkdwn(part)} for part in pieces(text)),
+                             {"type": "actions", "elements": answers}]
     if e.mentions:
         # Mentions notify only from a section's text: ids come from Slack or the lines file,
         # never from a caller, and the words after them are escaped as usual.

@@ -101,7 +101,7 @@ async def on_listener_error(error: Exception) -> BoltResponse:
 
 
 CARD_ACTIONS = frozenset({"tb_ack", "tb_claim", "tb_resolve", "tb_snooze_1h", "tb_snooze_open", "tb_snooze_pick",
-                          "tb_block", "tb_callback"})
+                          "tb_block", "tb_callback", "tb_optout_yes", "tb_optout_no"})
 
 
 def card_action_of(body: dict[str, Any], at: datetime) -> CardActionJob | None:

@@ -15,7 +15,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -359,6 +359,7 @@ class NewerCommands:
 # Why no text may go, in the order they are checked.
 OPTED_OUT = "the caller opted out (replied STOP)"
 OPTED_OUT_ELSEWHERE = "the caller opted out on another of this business's lines (replied STOP)"
+OPT_OUT_UNDECIDED = "the caller's last text may be an opt-out: waiting for someone to decide on the thread's card"
 BLOCKED = "the number is blocked"
 LANDLINE = "the number is a landline (cannot receive texts)"
 
@@ -391,33 +392,59 @@ class RedisCallerFlags:
         numbers = self._lines() if callable(self._lines) else self._lines
         return [ln for ln in numbers if ln != line]
 
-    async def suppression(self, line: str, caller: str) -> str:
-        """Why no text may go to `caller` from `line` ("" when texts are allowed)."""
+    async def suppression(self, line: str, caller: str, *, automatic: bool = True) -> str:
+        """Why no text may go to `caller` from `line` ("" when texts are allowed). An opt-out
+        nobody has decided on holds automatic texts only: a person's reply is their call."""
         async with self._r.pipeline(transaction=False) as pipe:
             pipe.sismember(keys.opted_out(line), caller)
             pipe.sismember(keys.blocked(line), caller)
             pipe.sismember(keys.LANDLINES, caller)
+            pipe.zscore(keys.opt_out_pending(line), caller)
             for other in self.other_lines(line):
                 pipe.sismember(keys.opted_out(other), caller)
-            opted_out, blocked, landline, *elsewhere = await pipe.execute()
+            opted_out, blocked, landline, pending, *elsewhere = await pipe.execute()
         if opted_out:
             return OPTED_OUT
         if any(elsewhere):
             return OPTED_OUT_ELSEWHERE
+        if automatic and pending is not None:
+            return OPT_OUT_UNDECIDED
         if blocked:
             return BLOCKED
         if landline:
             return LANDLINE
         return ""
 
-    async def set_opted_out(self, line: str, caller: str, opted_out: bool) -> None:
-        if opted_out:
-            await self._r.sadd(keys.opted_out(line), caller)
-            return
+    async def is_opted_out(self, line: str, caller: str) -> bool:
+        """Whether `caller` opted out of `line` (or, account-wide, of any line)."""
         async with self._r.pipeline(transaction=False) as pipe:
             for each in (line, *self.other_lines(line)):
-                pipe.srem(keys.opted_out(each), caller)
+                pipe.sismember(keys.opted_out(each), caller)
+            return any(await pipe.execute())
+
+    async def set_opted_out(self, line: str, caller: str, opted_out: bool) -> None:
+        """Record an opt-out (True) or an opt-in (False); either settles an undecided one."""
+        async with self._r.pipeline(transaction=False) as pipe:
+            pipe.zrem(keys.opt_out_pending(line), caller)
+            if opted_out:
+                pipe.sadd(keys.opted_out(line), caller)
+            else:
+                for each in (line, *self.other_lines(line)):
+                    pipe.srem(keys.opted_out(each), caller)
             await pipe.execute()
+
+    async def hold_for_decision(self, line: str, caller: str, asked_at: datetime) -> None:
+        """Hold automatic texts to `caller` until someone decides whether their text was an opt-out."""
+        await self._r.zadd(keys.opt_out_pending(line), {caller: asked_at.timestamp()}, nx=True)
+
+    async def take_decision(self, line: str, caller: str) -> datetime | None:
+        """Release the hold: when the undecided text came in, or None when nothing was waiting
+        (decided already). Read and removed together, so only one answer counts."""
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.zscore(keys.opt_out_pending(line), caller)
+            pipe.zrem(keys.opt_out_pending(line), caller)
+            asked, removed = await pipe.execute()
+        return datetime.fromtimestamp(float(asked), UTC) if removed and asked is not None else None
 
     async def claim_help_reply(self, line: str, caller: str, *, now: datetime, window_s: int, owner: str) -> bool:
         """True when `owner` may send the HELP reply: no other went to `caller` from `line` in the window.

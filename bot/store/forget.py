@@ -9,6 +9,7 @@ from typing import cast
 from redis.asyncio import Redis
 
 from bot.store import keys
+from bot.store.consent import RedisConsentLog
 from bot.store.daily import RedisDaily
 from bot.store.leads import RedisLeads
 from workflows.leads import lead_id
@@ -19,13 +20,20 @@ class Forgotten:
     conversations: int = 0
     keys_deleted: int = 0
     kept: list[str] = field(default_factory=list)
+    consent_events: int = 0  # kept: the consent log is the record for audits and complaints
+
+    def consent_note(self) -> str:
+        """What forget says about the consent log, which it keeps on purpose."""
+        return (f"the consent log keeps its {self.consent_events} event(s) for this number (opt-outs, opt-ins, "
+                "HELP and decisions: the record for audits and carrier complaints)")
 
 
 async def forget_caller(r: Redis, number: str, lines: list[str]) -> Forgotten:
     """Delete conversations, threads, cooldowns, delivery records and leads of `number`.
 
     The opt-out and block lists keep the number: forgetting a STOP would let the next
-    missed call text someone who asked not to be texted.
+    missed call text someone who asked not to be texted. So do an undecided opt-out and the
+    consent log (bot/store/consent.py).
     """
     result = Forgotten()
     conv_ids = await _conversations_of(r, number)
@@ -42,11 +50,14 @@ async def forget_caller(r: Redis, number: str, lines: list[str]) -> Forgotten:
             result.kept.append(f"opt-out on {line}")
         if await r.sismember(keys.blocked(line), number):
             result.kept.append(f"block on {line}")
+        if await r.zscore(keys.opt_out_pending(line), number) is not None:
+            result.kept.append(f"undecided opt-out on {line}")
     doomed |= await _pointers_to(r, "thread:*", conv_ids)
     doomed |= await _outbound_of(r, conv_ids)
     doomed.add(keys.line_type(number))
     await r.srem(keys.LANDLINES, number)
     result.conversations = len(conv_ids)
+    result.consent_events = len([e async for e in RedisConsentLog(r).events(caller=number)])
     result.keys_deleted += int(await r.delete(*doomed)) if doomed else 0
     return result
 

@@ -75,6 +75,18 @@ def opted_out(line: str) -> str:
     return f"{PREFIX}optout:{line}"
 
 
+def opt_out_pending(line: str) -> str:
+    """Numbers whose text may have been an opt-out, scored by when it came in, until someone in
+    the channel decides: checked with the opt-outs, so none gets an automatic text meanwhile."""
+    return f"{PREFIX}optout?:{line}"
+
+
+# Every consent event (opt-out, opt-in, HELP, decisions), oldest first: a stream kept on
+# purpose without a length cap or an expiry, whatever the retention, and kept by `forget`: it
+# is what answers an auditor or a carrier complaint.
+CONSENT_LOG = f"{PREFIX}consent"
+
+
 def blocked(line: str) -> str:
     """Set of numbers the team blocked on this line."""
     return f"{PREFIX}blocked:{line}"

@@ -14,6 +14,7 @@ from bot.store import keys
 from bot.store.conversations import (
     BLOCKED,
     LANDLINE,
+    OPT_OUT_UNDECIDED,
     OPTED_OUT,
     OPTED_OUT_ELSEWHERE,
     STEPS_TTL_S,
@@ -30,12 +31,14 @@ from workflows.ports import TextbackAsk
 # and the job is recorded: straight into the stream when no text is due, else in the due set
 # until the webhook logs the send's answer (`_ANSWERED`), or RECOVER_AFTER when it never does.
 # KEYS: 1 steps, 2 cooldown, 3 texted, 4 landlines, 5 blocked, 6 call claim, 7 job hash,
-#       8 due set, 9 stream, 10.. opted out on this line, then on the others that count.
+#       8 due set, 9 stream, 10 opt-outs undecided on this line (a sorted set), 11.. opted out on this line, then
+#       on the others that count.
 # ARGV: 1 owner, 2 caller, 3 cooldown s, 4 reason, 5 first body, 6 later body, 7 cooldown
 #       reason, 8 step name, 9 sending mark, 10 steps ttl, 11 job id, 12 claim ttl, 13 kind,
 #       14 args, 15 gen, 16 born ms, 17 recover at, 18..21 the flags' reasons, 22 who decided (this
 #       process's instance and incarnation: a restart of the same instance makes the job due at once),
-#       23 seconds the first-text mark is kept ('' for ever: the lines file's retention).
+#       23 seconds the first-text mark is kept ('' for ever: the lines file's retention), 24 the
+#       undecided opt-out's reason.
 _DECIDE = """
 local job = ARGV[11]
 if job ~= '' and not redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[12]) then return false end
@@ -47,10 +50,11 @@ local function mine(key, ttl)
 end
 local reason, body = ARGV[4], ''
 if reason == '' then
-  for i = 10, #KEYS do
-    if redis.call('SISMEMBER', KEYS[i], ARGV[2]) == 1 then reason = ARGV[i == 10 and 18 or 19]; break end
+  for i = 11, #KEYS do
+    if redis.call('SISMEMBER', KEYS[i], ARGV[2]) == 1 then reason = ARGV[i == 11 and 18 or 19]; break end
   end
 end
+if reason == '' and redis.call('ZSCORE', KEYS[10], ARGV[2]) then reason = ARGV[24] end
 if reason == '' and redis.call('SISMEMBER', KEYS[5], ARGV[2]) == 1 then reason = ARGV[20] end
 if reason == '' and redis.call('SISMEMBER', KEYS[4], ARGV[2]) == 1 then reason = ARGV[21] end
 if reason == '' then
@@ -107,11 +111,11 @@ class RedisTextbacks:
         opted_out = [keys.opted_out(line) for line in (ask.line, *self._flags.other_lines(ask.line))]
         names = [keys.job_steps(job_id), keys.cooldown(ask.line, ask.caller), keys.texted(ask.line, ask.caller),
                  keys.LANDLINES, keys.blocked(ask.line), keys.claim("missed", ask.owner), keys.due_job(job_id),
-                 keys.DUE, keys.JOBS, *opted_out]
+                 keys.DUE, keys.JOBS, keys.opt_out_pending(ask.line), *opted_out]
         args: list[str | int | float] = [
             ask.owner, ask.caller, ask.cooldown_s, ask.reason, ask.first_body, ask.later_body, ask.cooldown_reason,
             ask.step, ask.sending, STEPS_TTL_S, *job_args, OPTED_OUT, OPTED_OUT_ELSEWHERE, BLOCKED, LANDLINE,
-            self._owner, self._keep_s,
+            self._owner, self._keep_s, OPT_OUT_UNDECIDED,
         ]
         return cast(list[Any] | None, await self._decide(keys=names, args=args))
 

@@ -266,3 +266,16 @@ def test_a_mount_is_told_from_a_plain_directory(tmp_path: Path) -> None:
 
     assert is_mount(Path("/")) and is_mount(Path("/proc"))
     assert not is_mount(tmp_path) and not is_mount(tmp_path / "missing")
+
+
+async def test_a_line_without_a_help_contact_is_a_warning_not_a_failure(setup: Setup, tmp_path: Path) -> None:
+    code, out = await setup.doctor()
+    assert code == 0
+    [warning] = marks(out, "!")
+    assert warning.startswith("! HELP contact: no contact: for Acme Plumbing (+15125550100), Bolt Electric")
+    assert 'fix: add contact: "+15125550100"' in out
+    with_contact = CONFIG_YAML.replace("    vertical: plumbing\n", '    vertical: plumbing\n    contact: ops@acme.example\n')
+    with_contact = with_contact.replace("    business: Bolt Electric\n", "    business: Bolt Electric\n    contact: 512-555-0142\n")
+    (tmp_path / "textback.yml").write_text(with_contact)
+    code, out = await setup.doctor()
+    assert code == 0 and marks(out, "!") == [] and "✓ HELP contact: every line's HELP reply names" in out

@@ -28,12 +28,12 @@ async def forget(ctx: Ctx) -> Reply:
     return Reply(
         text=(
             f"Forgot {phones.display(number)}: {done.conversations} conversation(s), "
-            f"{done.keys_deleted} record(s) deleted.{kept} Slack threads are the workspace's own "
-            "history and stay in Slack."
+            f"{done.keys_deleted} record(s) deleted.{kept} Also kept: {done.consent_note()}. Slack threads are "
+            "the workspace's own history and stay in Slack."
         ),
         # The channel learns that it happened and who did it, not whose number it was.
         notice=(
             f":wastebasket: <@{ctx.user}> had textback forget the caller `{masked}` "
-            f"({done.conversations} conversation(s) deleted; opt-outs and blocks kept)."
+            f"({done.conversations} conversation(s) deleted; opt-outs, blocks and the consent log kept)."
         ),
     )

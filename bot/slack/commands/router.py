@@ -19,6 +19,7 @@ from bot.slack import shortcuts
 from bot.slack.blocks import escape
 from bot.slack.commands import (
     callers,
+    consent,
     follow_up,
     forget,
     hours,
@@ -62,10 +63,13 @@ SUBCOMMANDS: dict[str, Handler] = {
     "text": threads.text,
     "phone": threads.phone,
     "stats": stats.stats,
+    "consent": consent.consent,
+    "optout": consent.optout,
 }
 ALIASES = {
     "templates": "template", "hour": "hours", "reminder": "reminders", "?": "help", "settings": "status",
     "keyword": "keywords", "urgent": "keywords", "on-call": "oncall", "on_call": "oncall",
+    "opt-out": "optout", "opt_out": "optout", "optouts": "optout",
 }
 # These work in any channel; everything else needs the channel's line.
 ANYWHERE = frozenset({"help", "setup", "phone"})

@@ -31,6 +31,7 @@ HELP = f"""*`{COMMAND}`* acts on the line of the channel you run it in.
 • `{COMMAND} block`: the blocked numbers · `{COMMAND} hours holidays`: closures and special hours ahead
 • `{COMMAND} keywords`: the urgent phrases · `{COMMAND} oncall`: who is paged now, the backup, the rotation
 • `{COMMAND} stats` or `{COMMAND} stats 30d`: missed calls, texts, replies, open threads, time to first reply
+• `{COMMAND} consent (512) 555-0123`: a caller's opt-outs, opt-ins, HELPs and decisions · `{COMMAND} optout`: opt-out phrases
 *Callers* (anyone; replying in the caller's thread is the usual way):
 • `{COMMAND} reply (512) 555-0123 A tech can be there by 11:30.`: text the caller, shown in their thread
 • `{COMMAND} resolve (512) 555-0123`: resolve the caller's open conversation
@@ -46,6 +47,7 @@ HELP = f"""*`{COMMAND}`* acts on the line of the channel you run it in.
 • `{COMMAND} hours tz America/Chicago`
 • `{COMMAND} hours closed 2026-12-25` · `{COMMAND} hours open 2026-12-24 08:00-12:00` · `{COMMAND} hours closed remove 2026-12-25`
 • `{COMMAND} keywords add mold` · `{COMMAND} keywords remove swarm` (life-safety phrases always stay)
+• `{COMMAND} optout add quit bugging me` · `{COMMAND} optout remove no more messages`
 • `{COMMAND} oncall set @dana (512) 555-0199` · `{COMMAND} oncall backup @sam` · `{COMMAND} oncall call on` · `{COMMAND} oncall escalate 5m`
 • `{COMMAND} setup (512) 555-0100` (in a new channel: link it to one of your Twilio numbers; `setup remove` unlinks it)
 • `{COMMAND} template set business_hours Hi, this is {{business}}. Sorry we missed your call!`

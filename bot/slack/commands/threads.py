@@ -144,7 +144,7 @@ async def text(ctx: Ctx, *, confirmed: bool = False) -> Reply:
         raise UsageError(f"write the text to send after {phones.display(number)}", TEXT_EXAMPLE)
     svc, line, now = ctx.svc, ctx.linked(), ctx.svc.clock.now()
     caller = phones.caller_from(number, "", line.number)
-    why = static_guard(line, caller) or await svc.flags.suppression(line.number, number)
+    why = static_guard(line, caller) or await svc.flags.suppression(line.number, number, automatic=False)
     plain = await to_plain_text(body, resolve_user=svc.directory.user_name, resolve_channel=svc.directory.channel_name)
     if not why and len(plain.strip()) > SMS_MAX_CHARS:
         why = f"it is {len(plain.strip()):,} characters, over the {SMS_MAX_CHARS:,} one text can carry"
