@@ -37,6 +37,10 @@ async def handle_delivery_report(
     """Mark a delivered team reply, or explain a failed text in the thread."""
     found = await store.outbound(report.sid)
     if found is None:
+        if report.status in FAILED_STATUSES:
+            # Likely a text-back whose job still waits for Slack: its late card must not say
+            # "sent" (`early_report_shown`).
+            await store.keep_early_report(report.sid, report.status, report.error_code)
         return DeliveryOutcome("unknown")
     conv, message_id = found
     if report.status == "delivered" and message_id:
@@ -55,3 +59,15 @@ async def handle_delivery_report(
         await chat.post_entry(conv, Entry("system", f"Text-back not delivered: {failure.reason}.", icon="warning"))
         await chat.refresh_card(conv)
     return DeliveryOutcome("failed", conv.line)
+
+
+async def early_report_shown(
+    sid: str, *, store: ConversationStore, chat: ThreadChat, flags: CallerFlags
+) -> bool:
+    """Show a failed delivery report that came before its text was recorded; True if one did."""
+    kept = await store.early_report(sid)
+    if kept is None:
+        return False
+    status, code = kept
+    await handle_delivery_report(DeliveryReport(sid, status, code), store=store, chat=chat, flags=flags)
+    return True

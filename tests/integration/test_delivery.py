@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from standins.rig import ACCOUNT_SID, Rig
 from tests.conftest import CALLER, CHANNEL, LINE
-from tests.integration.saw import blocks_text, parents
+from tests.integration.saw import blocks_text, metric, parents
 from tests.integration.steps import open_thread
-from tests.integration.test_metrics import scrape, value
 
 
 def status_params(sid: str, status: str, **extra: str) -> dict[str, str]:
@@ -55,8 +54,7 @@ async def test_unregistered_number_is_explained_in_the_thread_and_counted(rig: R
     assert "Text-back not delivered: your number isn't registered for business texting" in said
     assert "run textback doctor" in said
     assert "text-back not delivered" in blocks_text(rig.slack.message(CHANNEL, parent["ts"]))
-    _, samples = await scrape(rig)
-    assert value(samples, "textback_sms_undelivered_total", line=LINE, code="30034") == 1
+    assert await metric(rig, "textback_sms_undelivered_total", line=LINE, code="30034") == 1
     assert await rig.services.flags.suppression(LINE, CALLER) == "", "the caller's number is not at fault"
 
 
@@ -69,8 +67,7 @@ async def test_unverified_toll_free_number_is_explained_on_a_team_reply(rig: Rig
     await rig.settle()
     said = blocks_text(rig.slack.thread(CHANNEL, thread)[-1])
     assert "toll-free number isn't verified for business texting: run textback doctor" in said
-    _, samples = await scrape(rig)
-    assert value(samples, "textback_sms_undelivered_total", line=LINE, code="30032") == 1
+    assert await metric(rig, "textback_sms_undelivered_total", line=LINE, code="30032") == 1
 
 
 async def test_status_for_an_unknown_message_changes_nothing(rig: Rig) -> None:
@@ -78,3 +75,22 @@ async def test_status_for_an_unknown_message_changes_nothing(rig: Rig) -> None:
     assert code == 204
     await rig.settle()
     assert rig.slack.requests == []
+
+
+async def test_a_card_posted_late_shows_an_undelivered_report_that_came_first(rig: Rig) -> None:
+    # Slack is down: the text-back goes out, and Twilio reports it undelivered before the
+    # call's thread can be posted. The late card must not say "sent".
+    rig.slack.go_down(status=503)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    [message] = rig.twilio.messages_to(CALLER)
+    await rig.twilio_post("/twilio/sms/status", status_params(message["sid"], "undelivered", ErrorCode="30034"))
+    await rig.settle()
+    assert rig.slack.messages == []
+    rig.slack.come_back()
+    await rig.retry_waiting()
+    [parent] = parents(rig)
+    card = blocks_text(rig.slack.message(CHANNEL, parent["ts"]))
+    assert "text-back not delivered: your number isn't registered" in card and "text-back sent" not in card
+    said = [blocks_text(m) for m in rig.slack.thread(CHANNEL, parent["ts"])]
+    assert sum("Text-back not delivered" in t for t in said) == 1
