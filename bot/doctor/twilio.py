@@ -8,6 +8,7 @@ IncomingPhoneNumbers API, sending only the fields that differ.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,7 +23,11 @@ from bot.doctor.report import Finding, reason
 from bot.settings import DEFAULT_TWILIO_API_URL, Settings
 from bot.twilio.gateway import make_client
 
+log = logging.getLogger(__name__)
+
 TIMEOUT_S = 10.0
+# `textback serve` checks the lines' registration in the background for at most this long.
+STARTUP_CHECK_S = 20.0
 CONSOLE = "console.twilio.com"
 # Form field of UpdateIncomingPhoneNumber -> the resource attribute it sets.
 WEBHOOK_FIELDS = {"VoiceUrl": "voice_url", "VoiceMethod": "voice_method", "SmsUrl": "sms_url", "SmsMethod": "sms_method"}
@@ -140,3 +145,25 @@ async def apply_changes(settings: Settings, changes: list[WebhookChange]) -> lis
             results.append(Finding(True, f"update {change.number}", ", ".join(WEBHOOK_FIELDS[f] for f in change.changes)))
     return results
 
+
+
+async def warn_unregistered(settings: Settings) -> int:
+    """At start-up, in the background: one warning per line whose number may not send business
+    texts yet (how many). Bounded; Twilio unreachable or slow only logs that it was not checked."""
+    warned = 0
+    try:
+        async with asyncio.timeout(STARTUP_CHECK_S), twilio_client(settings) as client:
+            for line in settings.config.lines:
+                found, _, sid = await _number(client, line.number, wanted_webhooks(settings.public_url))
+                finding = await check_registration(client, line.number, sid) if sid is not None else found
+                if finding.detail.startswith("cannot"):  # Twilio did not answer
+                    log.info("texting registration of %s not checked at start-up (%s); textback doctor "
+                             "checks it", line.number, finding.detail)
+                elif sid is not None and not finding.ok:
+                    log.warning("line %s may not text US phones: %s; fix: %s (textback doctor checks it)",
+                                line.number, finding.detail, finding.fix)
+                    warned += 1
+    except TimeoutError:
+        log.info("texting registration not checked at start-up (no answer within %.0f s); textback doctor "
+                 "checks it", STARTUP_CHECK_S)
+    return warned

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +15,8 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.doctor.checks import run_doctor
+from bot.doctor.twilio import warn_unregistered
+from bot.settings import load_settings
 from standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN, SIGNING_SECRET
 from standins.slack_api import SlackStandIn
 from standins.twilio_api import TwilioStandIn
@@ -366,6 +369,28 @@ async def test_the_messaging_resources_have_the_specs_shape(setup: Setup) -> Non
     resources += [("messaging.v1.service.us_app_to_person", c) for cs in messaging.campaigns.values() for c in cs]
     assert len(resources) == 7
     assert {name: rules.resource_problems(name, r) for name, r in resources if rules.resource_problems(name, r)} == {}
+
+
+async def test_serve_warns_once_per_unregistered_line_at_start(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    campaign_of(setup, LINE_B, "IN_PROGRESS")
+    settings = load_settings(setup.env)
+    with caplog.at_level(logging.INFO, logger="bot.doctor.twilio"):
+        assert await warn_unregistered(settings) == 1
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"line {LINE_B} may not text US phones" in warning and "(error 30034)" in warning
+
+
+async def test_serve_start_up_check_gives_up_quietly_when_twilio_is_unreachable(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings({**setup.env, "TWILIO_API_URL": "http://127.0.0.1:1"})
+    with caplog.at_level(logging.INFO, logger="bot.doctor.twilio"):
+        assert await warn_unregistered(settings) == 0
+    logged = [r for r in caplog.records if r.name == "bot.doctor.twilio"]
+    assert [r.levelno for r in logged] == [logging.INFO, logging.INFO]  # one per line, no warning
+    assert all("not checked at start-up" in r.getMessage() for r in logged)
 
 
 def test_a_mount_is_told_from_a_plain_directory(tmp_path: Path) -> None:
