@@ -10,8 +10,12 @@ import socket
 import sys
 import textwrap
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 from bot import logs
 
@@ -54,6 +58,7 @@ def serve() -> int:
     app = create_app(settings)
     app.on_startup.append(freeze_startup_objects)  # runs after the services have started
     app.on_startup.append(announce("listening on http://0.0.0.0:%d (role %s)" % (settings.port, settings.role)))
+    app.on_startup.append(check_registration_later(settings))
     app.on_shutdown.append(announce("shutting down: unfinished jobs stay recorded for the next start"))
     try:
         # A burst of calls opens many connections at once: a short accept queue (aiohttp's 128)
@@ -72,6 +77,17 @@ def announce(line: str) -> Callable[[web.Application], Awaitable[None]]:
         logging.getLogger("textback").info(line)
 
     return say
+
+
+def check_registration_later(settings: Settings) -> Callable[[web.Application], Awaitable[None]]:
+    """Warn about lines not registered for business texting, without holding up start-up."""
+    async def spawn(app: web.Application) -> None:
+        from bot.doctor.twilio import warn_unregistered
+        from bot.services import SERVICES
+
+        app[SERVICES].tasks.spawn(warn_unregistered(settings), name="registration check")
+
+    return spawn
 
 
 def listening_socket(port: int) -> socket.socket:

@@ -94,6 +94,12 @@ class Metrics:
             ["code"],
             registry=r,
         )
+        self.sms_undelivered = Counter(
+            "textback_sms_undelivered",
+            "Texts Twilio accepted whose delivery report said failed or undelivered, by error code",
+            ["line", "code"],
+            registry=r,
+        )
         self.reminders_sent = Counter(
             "textback_reminders_sent",
             "Reminders posted on unanswered threads",

@@ -358,7 +358,9 @@ def _summary(story: Story) -> int:
 
 async def _serve_for_doctor(rig: Rig, folder: Path, stop: asyncio.Event) -> None:
     """Keep everything up, set up as a healthy install would be, for `textback doctor`."""
-    rig.twilio.account.add_number(LINE, voice_url=f"{PUBLIC_URL}/twilio/voice", sms_url=f"{PUBLIC_URL}/twilio/sms")
+    number = rig.twilio.account.add_number(
+        LINE, voice_url=f"{PUBLIC_URL}/twilio/voice", sms_url=f"{PUBLIC_URL}/twilio/sms")
+    rig.twilio.messaging.register(number)  # in a Messaging Service with a verified A2P 10DLC campaign
     (folder / "textback.yml").write_text(DEMO_CONFIG, encoding="utf-8")
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,

@@ -17,6 +17,7 @@ from typing import Any
 ENV_VAR = "TEXTBACK_SPECS_DIR"
 TWILIO_API = "twilio/twilio_api_v2010.json"
 TWILIO_LOOKUPS = "twilio/twilio_lookups_v2.json"
+TWILIO_MESSAGING = "twilio/twilio_messaging_v1.json"
 SLACK_WEB = "slack/slack_web_openapi_v2.json"
 
 
@@ -90,6 +91,11 @@ def twilio_api() -> dict[str, Any] | None:
 def twilio_lookups() -> dict[str, Any] | None:
     """OpenAPI 3.0 description of lookups.twilio.com v2 (line type intelligence)."""
     return load_spec(TWILIO_LOOKUPS)
+
+
+def twilio_messaging() -> dict[str, Any] | None:
+    """OpenAPI 3.0 description of messaging.twilio.com v1 (services, A2P 10DLC, toll-free)."""
+    return load_spec(TWILIO_MESSAGING)
 
 
 def slack_web() -> dict[str, Any] | None:

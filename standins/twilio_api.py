@@ -1,5 +1,6 @@
 """A local Twilio REST API (2010-04-01): Messages and Calls, checked against the published spec;
-plus Lookup v2 (`/v2/PhoneNumbers/{n}`), which Twilio serves from lookups.twilio.com.
+plus Lookup v2 (`/v2/PhoneNumbers/{n}`), which Twilio serves from lookups.twilio.com, and
+Messaging v1 (`/v1/Services…`, `/v1/Tollfree/Verifications`) from messaging.twilio.com.
 
 Point the SDK at it with `client.api.base_url = stand.url` and `client.lookups.base_url = stand.url`
 (PROTOCOLS 4.3).
@@ -23,6 +24,7 @@ from aiohttp import web
 from standins import specs
 from standins.server import Recorded, Reply, StandInServer
 from standins.twilio_lookups import field_problems, lookup_resource
+from standins.twilio_messaging import TwilioMessaging
 from standins.twilio_numbers import TwilioAccount
 from standins.twilio_rules import (
     ARRAY_FIELDS,
@@ -65,6 +67,9 @@ class TwilioStandIn(StandInServer):
             self._credentials[api_key] = api_secret
         self.rules = TwilioRules(specs.twilio_api())
         self.lookup_rules = TwilioRules(specs.twilio_lookups())
+        self.messaging_rules = TwilioRules(specs.twilio_messaging())
+        # Messaging Services, A2P 10DLC campaigns, toll-free verifications (messaging.twilio.com).
+        self.messaging = TwilioMessaging(account_sid)
         # Lookup line types by E.164 number; any other valid number is a mobile.
         self.line_types: dict[str, str] = {}
         self.messages: list[dict[str, Any]] = []
@@ -117,6 +122,7 @@ class TwilioStandIn(StandInServer):
             *self.account.routes(account, self._handle),
             web.get(account + "/Recordings/{sid}.mp3", self._recording_media),
             web.get("/v2/PhoneNumbers/{number}", self._fetch_phone_number),
+            *self.messaging.routes(self._handle_messaging),
             web.route("*", "/{tail:.*}", self._not_emulated),
         ]
 
@@ -174,6 +180,20 @@ class TwilioStandIn(StandInServer):
         refusal = self._refusal(request, rec)
         if refusal is not None:
             return self.finish(rec, refusal)
+        return await self.answer(rec, lambda: effect(request, rec.params))
+
+    async def _handle_messaging(self, request: web.Request, operation: str, effect: Effect) -> web.StreamResponse:
+        """Messaging v1: no account in the path (the credentials name it), its own spec."""
+        arrived = time.perf_counter()
+        rec = Recorded(operation, await _read_params(request), arrived)
+        if not self._authenticated(request.headers.get("Authorization", "")):
+            return self.finish(rec, Reply(401, twilio_error(20003, "Authenticate", 401), error="authentication failed"))
+        problems = self.messaging_rules.check(operation, rec.params)
+        for problem in problems:
+            self.violate(operation, problem.message)
+        if problems:
+            first = problems[0]
+            return self.finish(rec, Reply(400, twilio_error(first.code, first.message, 400), error=first.message))
         return await self.answer(rec, lambda: effect(request, rec.params))
 
     # --- refusals: credentials, account, then the spec --------------------------------

@@ -168,7 +168,8 @@ def _params_schema(operation: dict[str, Any]) -> dict[str, Any]:
     if body:
         form: dict[str, Any] = body["content"]["application/x-www-form-urlencoded"]["schema"]
         return form
-    query = [p for p in operation.get("parameters", []) if p["in"] == "query"]
+    # Header parameters (a `$ref` to X-Twilio-Api-Version in Messaging v1) are not the query's.
+    query = [p for p in operation.get("parameters", []) if p.get("in") == "query"]
     return {
         "type": "object",
         "properties": {p["name"]: p["schema"] for p in query},

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Literal
 
 Origin = Literal["missed_call", "texted_in", "texted_out"]  # texted_out: the team texted first
-TextbackState = Literal["pending", "sent", "failed", "suppressed", "none"]
+# "sent": Twilio accepted it; "undelivered": accepted, then its delivery report said it never arrived.
+TextbackState = Literal["pending", "sent", "failed", "undelivered", "suppressed", "none"]
 Speaker = Literal["caller", "team", "system"]
 CallerKind = Literal["ok", "withheld", "short_code", "invalid"]
 
@@ -50,6 +51,10 @@ CARRIER_REASONS = {
     30007: "the carrier filtered the message as spam",
     30003: "the caller's phone is unreachable",
     30005: "the caller's number is unknown to the carrier",
+    # The sender, not the caller: US carriers block texts from unregistered business numbers
+    # (PROTOCOLS 2.3; docs/deploy.md step 4). Nothing reaches anyone until it is registered.
+    30034: "your number isn't registered for business texting (A2P 10DLC): run textback doctor",
+    30032: "your toll-free number isn't verified for business texting: run textback doctor",
 }
 
 

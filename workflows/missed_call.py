@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from workflows.conversation import Caller, Conversation, Entry, SmsResult, TextbackState
+from workflows.delivery import early_report_shown
 from workflows.durations import format_duration
 from workflows.follow_through import start_waiting
 from workflows.lines import OPT_OUT_FOOTER, Line, describe_next_open, hours_today, is_open
@@ -35,6 +36,7 @@ from workflows.texting import (
     answer_record,
     learn_from_refusal,
     lookup_guard,
+    once,
     post_once,
     render,
     send_once,
@@ -255,6 +257,11 @@ async def _text_back_and_thread(
                 result = await sending
                 await learn_from_refusal(flags, call.line.number, call.caller.number, result.error_code)
                 await _report_textback(conv, plan, result, card, store=store, chat=chat, steps=steps, now=now)
+                if result.ok and result.sid and late_note(conv):
+                    # Twilio may have reported it undelivered while the thread waited for Slack.
+                    sid = result.sid
+                    await once(steps, "early_report",
+                               lambda: early_report_shown(sid, store=store, chat=chat, flags=flags))
             conv = await start_waiting(conv, call.line, at=call.at, store=store, locks=locks, deadlines=deadlines,
                                        held=True)
     finally:

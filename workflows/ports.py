@@ -95,6 +95,14 @@ class ConversationStore(Protocol):
         """The conversation and team message id ("" for automatic texts) of an outbound SMS."""
         ...
 
+    async def keep_early_report(self, sid: str, status: str, error_code: int | None) -> None:
+        """Keep a failed delivery report of an SMS not recorded yet (its job waits for Slack)."""
+        ...
+
+    async def early_report(self, sid: str) -> tuple[str, int | None] | None:
+        """The status and error code kept by `keep_early_report`, if any."""
+        ...
+
 
 class ConversationLocks(Protocol):
     """Serialises work on one conversation so its thread keeps the order of events."""

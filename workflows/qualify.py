@@ -4,8 +4,9 @@ reply, only while no person has answered in the thread.
 Each answer is parsed by its question's kind (free text, ZIP code, yes/no, a choice); a
 bad answer is asked once more with a hint, and a second bad answer is kept as written,
 marked unclear, so the flow never traps a caller. A person replying ends the flow. An
-automatic question inside the caller's quiet hours waits for them to end, and is dropped
-if a person replied meanwhile.
+automatic question inside the caller's quiet hours, or outside their state's window for
+automatic texts (workflows/state_windows.py), waits for the stricter of the two to allow it,
+and is dropped if a person replied meanwhile.
 
 The state lives in `Conversation.extra["qualify"]`: "" (not started), "ask:<i>:<retry>"
 (waiting for the answer to question i), "done" or "ended". Answers are kept as
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from workflows.conversation import Conversation, Entry
 from workflows.conversation_state import FIRST_REPLY_AT, update_locked
@@ -34,7 +36,7 @@ from workflows.ports import (
     StepLog,
     ThreadChat,
 )
-from workflows.quiet_hours import is_quiet, quiet_ends
+from workflows.quiet_hours import follow_up_at
 from workflows.texting import Keyword, post_once, send_once
 
 __all__ = [
@@ -235,16 +237,22 @@ async def on_caller_text(
         await chat.refresh_card(conv)
     if not plan.send:
         return ("finished" if plan.state == "done" else "off"), plan
-    if is_quiet(now, line.quiet_hours, caller_tz=caller_tz, line_tz=line.timezone):
-        until = quiet_ends(now, line.quiet_hours, caller_tz=caller_tz, line_tz=line.timezone)
+    until, why = follow_up_at(now, line.quiet_hours, caller=conv.caller.number, caller_tz=caller_tz,
+                              line_tz=line.timezone)
+    if until > now:
         job = QualifyAskJob(conv=conv.id, text=plan.send, state=plan.state)
         await deadlines.schedule(f"qualify:{conv.id}", until, job, group=f"qualify:{conv.id}")
-        note = Entry("system", "Next question held until the caller's quiet hours end: \u201c" + plan.send + "\u201d",
-                     at=now, icon="crescent_moon")
+        held = f"Next question held until {_caller_time(until, caller_tz or line.timezone)} ({why}): "
+        note = Entry("system", held + "\u201c" + plan.send + "\u201d", at=now, icon="crescent_moon")
         await post_once(steps, "held", chat, conv, note, now)
         return "held", plan
     await _ask(conv, line, plan.send, sms=sms, chat=chat, steps=steps, now=now)
     return ("finished" if plan.state == "done" else "asked"), plan
+
+
+def _caller_time(at: datetime, tz: str) -> str:
+    """ "Wed 8:00 AM", in the caller's zone."""
+    return at.astimezone(ZoneInfo(tz)).strftime("%a %-I:%M %p")
 
 
 async def _ask(

@@ -4,7 +4,8 @@ The immediate text-back answers a call the caller just made, so it is never held
 automatic texts (reminder follow-ups, qualification questions) are: by default none between
 21:00 and 08:00 in the caller's local time when their number tells it, else in the line's.
 The edge finds the caller's zone (from the area code) and passes it in; nothing here reads
-the clock.
+the clock. A caller in a state with a narrower window (workflows/state_windows.py) gets the
+stricter of the two: `follow_up_at`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from workflows.lines import QuietHours
+from workflows.state_windows import StateWindow, state_window
 
-__all__ = ["OFF_WORDS", "format_quiet_hours", "is_quiet", "parse_quiet_hours", "quiet_ends", "zone_for"]
+__all__ = [
+    "OFF_WORDS", "follow_up_at", "format_quiet_hours", "is_quiet", "parse_quiet_hours", "quiet_ends", "zone_for",
+]
 
 # What turns quiet hours off in the lines file (YAML's `off` arrives as "False").
 OFF_WORDS = frozenset({"off", "none", "no", "false", "never"})
@@ -85,3 +89,38 @@ def quiet_ends(now: datetime, window: QuietHours | None, *, caller_tz: str | Non
     # In `now`'s zone; an end inside a DST gap (02:30 on spring-forward day) comes out as
     # the real instant an hour later, which is still after the window.
     return end.astimezone(now.tzinfo)
+
+
+def _state_opens(at: datetime, window: StateWindow, zone: ZoneInfo) -> datetime:
+    """`at` when the state's window is open then, else when it opens next."""
+    local = at.astimezone(zone)
+    minute = local.hour * 60 + local.minute
+    day = local.date()
+    if minute >= window.closes:
+        day += timedelta(days=1)
+    elif minute >= window.opens_on(day.weekday()):
+        return at
+    opens = window.opens_on(day.weekday())
+    return datetime.combine(day, time(opens // 60, opens % 60), tzinfo=zone).astimezone(at.tzinfo)
+
+
+def follow_up_at(
+    now: datetime, window: QuietHours | None, *, caller: str, caller_tz: str | None, line_tz: str
+) -> tuple[datetime, str]:
+    """When an automatic follow-up to `caller` may go (`now` when it may at once), and what
+    held it: the line's quiet hours or the caller's state window, whichever is stricter."""
+    state = state_window(caller)
+    zone = ZoneInfo(zone_for(caller_tz, line_tz))
+    at, why = now, ""
+    for _ in range(4):  # each step moves to a time the other rule may still refuse
+        moved = False
+        later = quiet_ends(at, window, caller_tz=caller_tz, line_tz=line_tz)
+        if later > at:
+            at, why, moved = later, "the caller's quiet hours", True
+        if state is not None:
+            later = _state_opens(at, state, zone)
+            if later > at:
+                at, why, moved = later, state.describe(), True
+        if not moved:
+            break
+    return at, why

@@ -1,4 +1,5 @@
-"""`textback doctor`, the Twilio part: credentials, and each line's number and its webhooks.
+"""`textback doctor`, the Twilio part: credentials, each line's number and its webhooks, and
+whether the number is registered for business texting (bot/doctor/registration.py).
 
 `--fix` points the numbers' voice and messaging webhooks at PUBLIC_URL through the
 IncomingPhoneNumbers API, sending only the fields that differ.
@@ -7,6 +8,7 @@ IncomingPhoneNumbers API, sending only the fields that differ.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,11 +18,16 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from bot.doctor.registration import check_registration
 from bot.doctor.report import Finding, reason
-from bot.settings import Settings
+from bot.settings import DEFAULT_TWILIO_API_URL, Settings
 from bot.twilio.gateway import make_client
 
+log = logging.getLogger(__name__)
+
 TIMEOUT_S = 10.0
+# `textback serve` checks the lines' registration in the background for at most this long.
+STARTUP_CHECK_S = 20.0
 CONSOLE = "console.twilio.com"
 # Form field of UpdateIncomingPhoneNumber -> the resource attribute it sets.
 WEBHOOK_FIELDS = {"VoiceUrl": "voice_url", "VoiceMethod": "voice_method", "SmsUrl": "sms_url", "SmsMethod": "sms_method"}
@@ -47,6 +54,8 @@ async def twilio_client(settings: Settings, *, use_api_key: bool = True) -> Asyn
         account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token,
         api_key=settings.twilio_api_key if use_api_key else None,
         api_secret=settings.twilio_api_secret if use_api_key else None, base_url=settings.twilio_api_url,
+        # TWILIO_API_URL (a stand-in, staging) serves Messaging v1 too; else messaging.twilio.com.
+        messaging_url=None if settings.twilio_api_url == DEFAULT_TWILIO_API_URL else settings.twilio_api_url,
     )
     try:
         yield client
@@ -65,9 +74,11 @@ async def check_twilio(settings: Settings) -> tuple[list[Finding], list[WebhookC
     changes: list[WebhookChange] = []
     async with twilio_client(settings) as client:
         for line in settings.config.lines:
-            finding, change = await _number(client, line.number, wanted_webhooks(settings.public_url))
+            finding, change, sid = await _number(client, line.number, wanted_webhooks(settings.public_url))
             findings.append(finding)
             changes += [change] if change else []
+            if sid is not None:
+                findings.append(await check_registration(client, line.number, sid))
     return findings, changes
 
 
@@ -90,28 +101,32 @@ async def _credentials(settings: Settings, *, use_api_key: bool) -> Finding:
     return Finding(True, what, f'valid, account {account.sid} "{account.friendly_name}" ({account.status})')
 
 
-async def _number(client: Client, number: str, wanted: dict[str, str]) -> tuple[Finding, WebhookChange | None]:
+async def _number(
+    client: Client, number: str, wanted: dict[str, str]
+) -> tuple[Finding, WebhookChange | None, str | None]:
+    """The number's finding, what --fix would change, and its sid (None when not in the account)."""
     what = f"Twilio number {number}"
     try:
         async with asyncio.timeout(TIMEOUT_S):
             found = await client.incoming_phone_numbers.list_async(phone_number=number, limit=1)
     except (TwilioException, aiohttp.ClientError, TimeoutError) as exc:
-        return Finding(False, what, f"cannot list the account's numbers: {reason(exc)}", "run textback doctor again"), None
+        return Finding(False, what, f"cannot list the account's numbers: {reason(exc)}", "run textback doctor again"), None, None
     if not found:
         return Finding(False, what, "is not a number of this Twilio account",
-                       f"buy or port it in {CONSOLE} -> Phone Numbers, or correct `number:` in the lines file"), None
+                       f"buy or port it in {CONSOLE} -> Phone Numbers, or correct `number:` in the lines file"), None, None
     pn = found[0]
+    sid = str(pn.sid)
     if pn.voice_application_sid or pn.trunk_sid:
         return Finding(False, what, "calls go to a TwiML App or SIP trunk, so its voice URL is ignored",
-                       f"in {CONSOLE} -> Phone Numbers -> {number}, set 'A call comes in' to Webhook"), None
+                       f"in {CONSOLE} -> Phone Numbers -> {number}, set 'A call comes in' to Webhook"), None, sid
     changes = {f: (getattr(pn, attr), wanted[f]) for f, attr in WEBHOOK_FIELDS.items() if getattr(pn, attr) != wanted[f]}
     if not changes:
-        return Finding(True, what, f"calls -> {wanted['VoiceUrl']}, texts -> {wanted['SmsUrl']}"), None
+        return Finding(True, what, f"calls -> {wanted['VoiceUrl']}, texts -> {wanted['SmsUrl']}"), None, sid
     wrong = "; ".join(f"{WEBHOOK_FIELDS[f]} is {now or '(empty)'}, should be {want}" for f, (now, want) in changes.items())
     fix = f"textback doctor --fix (or {CONSOLE} -> Phone Numbers -> {number})"
     if not wanted["VoiceUrl"].startswith("https://"):
         fix = "make PUBLIC_URL https first (see above), then run textback doctor --fix"
-    return Finding(False, what, wrong, fix), WebhookChange(number, str(pn.sid), changes)
+    return Finding(False, what, wrong, fix), WebhookChange(number, sid, changes), sid
 
 
 async def apply_changes(settings: Settings, changes: list[WebhookChange]) -> list[Finding]:
@@ -130,3 +145,25 @@ async def apply_changes(settings: Settings, changes: list[WebhookChange]) -> lis
             results.append(Finding(True, f"update {change.number}", ", ".join(WEBHOOK_FIELDS[f] for f in change.changes)))
     return results
 
+
+
+async def warn_unregistered(settings: Settings) -> int:
+    """At start-up, in the background: one warning per line whose number may not send business
+    texts yet (how many). Bounded; Twilio unreachable or slow only logs that it was not checked."""
+    warned = 0
+    try:
+        async with asyncio.timeout(STARTUP_CHECK_S), twilio_client(settings) as client:
+            for line in settings.config.lines:
+                found, _, sid = await _number(client, line.number, wanted_webhooks(settings.public_url))
+                finding = await check_registration(client, line.number, sid) if sid is not None else found
+                if finding.detail.startswith("cannot"):  # Twilio did not answer
+                    log.info("texting registration of %s not checked at start-up (%s); textback doctor "
+                             "checks it", line.number, finding.detail)
+                elif sid is not None and not finding.ok:
+                    log.warning("line %s may not text US phones: %s; fix: %s (textback doctor checks it)",
+                                line.number, finding.detail, finding.fix)
+                    warned += 1
+    except TimeoutError:
+        log.info("texting registration not checked at start-up (no answer within %.0f s); textback doctor "
+                 "checks it", STARTUP_CHECK_S)
+    return warned

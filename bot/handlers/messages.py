@@ -19,7 +19,7 @@ from bot.services import Services
 from bot.slack.blocks import to_plain_text
 from bot.store.conversations import RedisSteps
 from workflows.bursts import flush_held
-from workflows.delivery import DeliveryReport, handle_delivery_report
+from workflows.delivery import FAILED_STATUSES, UNREGISTERED_SENDER_CODES, DeliveryReport, handle_delivery_report
 from workflows.jobs import CallerSmsJob, DeliveryJob, MissedCallJob, TeamReplyJob
 from workflows.lines import Line
 from workflows.mirror import InboundSms, TeamReply, caller_text_story, team_reply_story
@@ -128,4 +128,12 @@ async def team_reply(svc: Services, job_id: str, job: TeamReplyJob) -> None:
 
 async def delivery(svc: Services, job_id: str, job: DeliveryJob) -> None:
     report = DeliveryReport(sid=job.sid, status=job.status, error_code=job.error_code)
-    await handle_delivery_report(report, store=svc.store, chat=svc.chat, flags=svc.flags)
+    outcome = await handle_delivery_report(report, store=svc.store, chat=svc.chat, flags=svc.flags)
+    if job.status in FAILED_STATUSES:
+        # Counted even for a text not (yet) known here: 30034/30032 mean the line's number is
+        # not registered, and every text it sends is blocked.
+        line = outcome.line or "unknown"
+        svc.metrics.sms_undelivered.labels(line=line, code=str(job.error_code or "none")).inc()
+        if job.error_code in UNREGISTERED_SENDER_CODES:
+            log.warning("line %s: a text was blocked with error %s: the number is not registered for "
+                        "business texting; run textback doctor", line, job.error_code)

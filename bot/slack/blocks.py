@@ -175,6 +175,7 @@ TEXTBACK_LABELS = {
     "pending": ":hourglass_flowing_sand: sending text-back",
     "sent": ":white_check_mark: text-back sent",
     "failed": ":warning: text-back failed",
+    "undelivered": ":warning: text-back not delivered",
     "suppressed": ":no_entry_sign: no text-back",
     "none": ":speech_balloon: no text-back needed",
 }
@@ -208,7 +209,7 @@ def card(conv: Conversation, tz: str) -> tuple[str, list[Block]]:
     when = local_time(conv.opened_at, tz)
     hours = "business hours" if conv.in_hours else "after hours"
     status = TEXTBACK_LABELS[conv.textback]
-    if conv.textback_detail and conv.textback in ("suppressed", "failed"):
+    if conv.textback_detail and conv.textback in ("suppressed", "failed", "undelivered"):
         status += f": {escape(conv.textback_detail)}"
     facts = [f"*{escape(conv.line_label)}*", when, hours]
     if conv.calls > 1:

@@ -211,6 +211,19 @@ class RedisConversationStore:
         conv = await self.get(data[b"conv"].decode())
         return (conv, data[b"message"].decode()) if conv is not None else None
 
+    async def keep_early_report(self, sid: str, status: str, error_code: int | None) -> None:
+        """Keep a failed delivery report of an SMS not recorded yet (its job waits for Slack)."""
+        value = json.dumps([status, error_code])
+        await self._r.set(keys.early_report(sid), value, ex=keys.EARLY_REPORT_TTL_S)
+
+    async def early_report(self, sid: str) -> tuple[str, int | None] | None:
+        """The status and error code kept by `keep_early_report`, if any."""
+        raw = await self._r.get(keys.early_report(sid))
+        if raw is None:
+            return None
+        status, code = json.loads(raw)
+        return str(status), int(code) if code is not None else None
+
     async def last_turn(self, line: str, caller: str) -> int:
         """The number of the caller's last text already handled (0 before the first)."""
         value = await self._r.get(keys.text_turn(line, caller))

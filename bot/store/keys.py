@@ -65,6 +65,15 @@ def outbound(sid: str) -> str:
     return f"{PREFIX}out:{sid}"
 
 
+def early_report(sid: str) -> str:
+    """A failed delivery report that came before its text was recorded (EARLY_REPORT_TTL_S)."""
+    return f"{PREFIX}dlr:{sid}"
+
+
+# Longer than a missed call's job may wait for Slack (a day), so the late card still hears it.
+EARLY_REPORT_TTL_S = 2 * 24 * 3600
+
+
 def conversation_lock(line: str, caller: str) -> str:
     """Cross-instance lock that keeps one conversation's events in order."""
     return f"{PREFIX}lock:conv:{line}:{caller}"

@@ -103,10 +103,12 @@ def make_client(
     api_secret: str | None,
     base_url: str,
     lookups_url: str | None = None,
+    messaging_url: str | None = None,
 ) -> Client:
     """A Twilio client on a shared aiohttp session, pointed at `base_url` (must run in the loop).
 
-    Lookup lives on its own host (lookups.twilio.com); `lookups_url` points it elsewhere.
+    Lookup and Messaging v1 live on their own hosts (lookups.twilio.com, messaging.twilio.com);
+    `lookups_url` and `messaging_url` point them elsewhere.
     """
     username, password = (api_key, api_secret) if api_key and api_secret else (account_sid, auth_token)
     # A non-empty environment keeps TWILIO_REGION/TWILIO_EDGE from rewriting the host.
@@ -120,6 +122,8 @@ def make_client(
     client.api.base_url = base_url.rstrip("/")
     if lookups_url:
         client.lookups.base_url = lookups_url.rstrip("/")
+    if messaging_url:
+        client.messaging.base_url = messaging_url.rstrip("/")
     return client
 
 

@@ -1,10 +1,14 @@
 """What the stand-ins saw, read one way by every test: the cards and threads Slack got, the
-words of a message or a reply, the direct messages, and the texts and calls Twilio got."""
+words of a message or a reply, the direct messages, and the texts and calls Twilio got; and
+one sample of the app's /metrics."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL
@@ -137,3 +141,18 @@ def texts_to(rig: Rig, number: str = CALLER) -> list[str]:
 def calls_to(rig: Rig, number: str) -> list[dict]:
     """Every call placed to `number`."""
     return [c for c in rig.twilio.calls if c["to"] == number]
+
+
+# --- the app itself: /metrics --------------------------------------------------------------
+
+
+async def metric(rig: Rig, name: str, **labels: str) -> float:
+    """One sample of `GET /metrics` by name and labels (0 when it is not there)."""
+    async with aiohttp.ClientSession() as http, http.get(rig.url + "/metrics") as resp:
+        assert resp.status == 200
+        text = await resp.text()
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and s.labels == labels:
+                return float(s.value)
+    return 0.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from standins.rig import ACCOUNT_SID, Rig
 from tests.conftest import CALLER, CHANNEL, LINE
-from tests.integration.saw import blocks_text, parents
+from tests.integration.saw import blocks_text, metric, parents
 from tests.integration.steps import open_thread
 
 
@@ -37,7 +37,37 @@ async def test_undelivered_text_back_is_explained_on_the_card(rig: Rig) -> None:
     [parent] = parents(rig)
     thread = rig.slack.thread(CHANNEL, parent["ts"])
     assert "Text-back not delivered" in blocks_text(thread[-1]) and "landline" in blocks_text(thread[-1])
-    assert "text-back failed" in blocks_text(rig.slack.message(CHANNEL, parent["ts"]))
+    card = blocks_text(rig.slack.message(CHANNEL, parent["ts"]))
+    assert "text-back not delivered: the caller's number cannot receive texts" in card
+    assert "text-back sent" not in card and "text-back failed" not in card
+
+
+async def test_unregistered_number_is_explained_in_the_thread_and_counted(rig: Rig) -> None:
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    sid = rig.twilio.messages_to(CALLER)[0]["sid"]
+    await rig.twilio_post("/twilio/sms/status", status_params(sid, "sent"))
+    await rig.twilio_post("/twilio/sms/status", status_params(sid, "undelivered", ErrorCode="30034"))
+    await rig.settle()
+    [parent] = parents(rig)
+    said = blocks_text(rig.slack.thread(CHANNEL, parent["ts"])[-1])
+    assert "Text-back not delivered: your number isn't registered for business texting" in said
+    assert "run textback doctor" in said
+    assert "text-back not delivered" in blocks_text(rig.slack.message(CHANNEL, parent["ts"]))
+    assert await metric(rig, "textback_sms_undelivered_total", line=LINE, code="30034") == 1
+    assert await rig.services.flags.suppression(LINE, CALLER) == "", "the caller's number is not at fault"
+
+
+async def test_unverified_toll_free_number_is_explained_on_a_team_reply(rig: Rig) -> None:
+    thread = await open_thread(rig)
+    ts, _ = await rig.team_replies(CHANNEL, thread, "see you at 3")
+    await rig.slack.wait_for(lambda r: r.method == "reactions.add" and r.params.get("timestamp") == ts)
+    sid = next(m["sid"] for m in rig.twilio.messages if m["body"] == "see you at 3")
+    await rig.twilio_post("/twilio/sms/status", status_params(sid, "failed", ErrorCode="30032"))
+    await rig.settle()
+    said = blocks_text(rig.slack.thread(CHANNEL, thread)[-1])
+    assert "toll-free number isn't verified for business texting: run textback doctor" in said
+    assert await metric(rig, "textback_sms_undelivered_total", line=LINE, code="30032") == 1
 
 
 async def test_status_for_an_unknown_message_changes_nothing(rig: Rig) -> None:
@@ -45,3 +75,22 @@ async def test_status_for_an_unknown_message_changes_nothing(rig: Rig) -> None:
     assert code == 204
     await rig.settle()
     assert rig.slack.requests == []
+
+
+async def test_a_card_posted_late_shows_an_undelivered_report_that_came_first(rig: Rig) -> None:
+    # Slack is down: the text-back goes out, and Twilio reports it undelivered before the
+    # call's thread can be posted. The late card must not say "sent".
+    rig.slack.go_down(status=503)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    [message] = rig.twilio.messages_to(CALLER)
+    await rig.twilio_post("/twilio/sms/status", status_params(message["sid"], "undelivered", ErrorCode="30034"))
+    await rig.settle()
+    assert rig.slack.messages == []
+    rig.slack.come_back()
+    await rig.retry_waiting()
+    [parent] = parents(rig)
+    card = blocks_text(rig.slack.message(CHANNEL, parent["ts"]))
+    assert "text-back not delivered: your number isn't registered" in card and "text-back sent" not in card
+    said = [blocks_text(m) for m in rig.slack.thread(CHANNEL, parent["ts"])]
+    assert sum("Text-back not delivered" in t for t in said) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -142,13 +143,35 @@ async def test_quiet_hours_hold_the_question_until_morning(q_rig: Rig, clock: Fa
     await say(q_rig, "hello, are you open tomorrow?")
     assert texts_to(q_rig) == []
     thread = [str(m["blocks"]) for m in q_rig.slack.messages if m.get("thread_ts")]
-    assert any("held until the caller" in t for t in thread)
-    clock.set(datetime(2026, 11, 11, 7, 59, tzinfo=TZ))
+    # The line's quiet hours end at 8; Texas allows automatic texts from 9.
+    assert any("held until Wed 9:00 AM (Texas allows automatic texts" in t for t in thread)
+    clock.set(datetime(2026, 11, 11, 8, 59, tzinfo=TZ))
     await q_rig.fire_due()
     assert texts_to(q_rig) == []
-    clock.set(datetime(2026, 11, 11, 8, 0, tzinfo=TZ))
+    clock.set(datetime(2026, 11, 11, 9, 0, tzinfo=TZ))
     await q_rig.fire_due()
     assert texts_to(q_rig) == [PRESETS["plumbing"][0].ask]
+
+
+async def test_a_florida_callers_question_at_8_30_pm_waits_for_8_am(q_rig: Rig, clock: FakeClock) -> None:
+    # 20:30 in Miami is inside the line's hours for texts (quiet from 21:00) but after
+    # Florida's 8 PM. The text-back answers the call and goes at once; the question waits.
+    miami, east = "+13055550123", ZoneInfo("America/New_York")
+    clock.set(datetime(2026, 11, 10, 20, 30, tzinfo=east))
+    await q_rig.missed_call(miami, LINE)
+    await q_rig.settle()
+    assert len(q_rig.twilio.messages_to(miami)) == 1, "the text-back is never held"
+    await q_rig.caller_texts(miami, LINE, "hi, the water heater is leaking")
+    await q_rig.settle()
+    assert len(q_rig.twilio.messages_to(miami)) == 1
+    said = [str(m["blocks"]) for m in q_rig.slack.messages if m.get("thread_ts")]
+    assert any("held until Wed 8:00 AM (Florida allows automatic texts 8 AM-8 PM)" in t for t in said)
+    clock.set(datetime(2026, 11, 11, 7, 59, tzinfo=east))
+    await q_rig.fire_due()
+    assert len(q_rig.twilio.messages_to(miami)) == 1
+    clock.set(datetime(2026, 11, 11, 8, 0, tzinfo=east))
+    await q_rig.fire_due()
+    assert [m["body"] for m in q_rig.twilio.messages_to(miami)][1:] == [PRESETS["plumbing"][0].ask]
 
 
 async def test_a_held_question_is_dropped_when_a_person_replies_first(q_rig: Rig, clock: FakeClock) -> None:
@@ -158,7 +181,7 @@ async def test_a_held_question_is_dropped_when_a_person_replies_first(q_rig: Rig
     clock.set(datetime(2026, 11, 11, 7, 30, tzinfo=TZ))
     await q_rig.team_replies(CHANNEL, card["ts"], "Morning! What's going on?")
     await q_rig.settle()
-    clock.set(datetime(2026, 11, 11, 8, 5, tzinfo=TZ))
+    clock.set(datetime(2026, 11, 11, 9, 5, tzinfo=TZ))  # after Texas's 9 AM
     await q_rig.fire_due()
     assert texts_to(q_rig) == ["Morning! What's going on?"]
 

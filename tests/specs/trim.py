@@ -23,6 +23,8 @@ HERE = Path(__file__).resolve().parent
 TWILIO_API_OPERATIONS = ("CreateMessage", "ListMessage", "FetchMessage", "CreateCall", "FetchAccount",
                          "ListIncomingPhoneNumber", "UpdateIncomingPhoneNumber")
 TWILIO_LOOKUPS_OPERATIONS = ("FetchPhoneNumber",)
+# Messaging v1, read by `textback doctor` (standins/twilio_messaging.py answers them).
+TWILIO_MESSAGING_OPERATIONS = ("ListService", "ListPhoneNumber", "ListUsAppToPerson", "ListTollfreeVerification")
 # Web API methods the code calls or the Slack stand-in emulates (tests/unit/slack_calls.py
 # finds the calls; test_trimmed_specs.py checks this list covers them).
 SLACK_METHODS = ("auth.test", "chat.getPermalink", "chat.postEphemeral", "chat.postMessage", "chat.update",
@@ -34,6 +36,7 @@ WHOLE = ("slack/manifest.schema.1.0.0.json",)
 TRIMMED = {
     "twilio/twilio_api_v2010.json": ("openapi", TWILIO_API_OPERATIONS),
     "twilio/twilio_lookups_v2.json": ("openapi", TWILIO_LOOKUPS_OPERATIONS),
+    "twilio/twilio_messaging_v1.json": ("openapi", TWILIO_MESSAGING_OPERATIONS),
     "slack/slack_web_openapi_v2.json": ("swagger", SLACK_METHODS),
 }
 
