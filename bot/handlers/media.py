@@ -22,6 +22,8 @@ class ThreadMedia:
     svc: Services
 
     async def copy_to_thread(self, conv: Conversation, item: MediaItem, *, filename: str) -> Moved:
+        if not conv.thread_id:  # Slack refused the thread: a file must not land in the channel
+            return Moved(ok=False, reason="the conversation has no thread to put it in")
         settings = self.svc.settings
         auth = aiohttp.BasicAuth(settings.twilio_account_sid, settings.twilio_auth_token)
         got = await twilio_media.download(self.svc.http, item.url, item.content_type,
