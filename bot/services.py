@@ -25,6 +25,7 @@ from bot.store.daily import RedisDaily
 from bot.store.leads import RedisLeads
 from bot.store.line_settings import RedisLineSettings
 from bot.store.line_types import RedisLineTypes
+from bot.store.media import RedisMediaShelf
 from bot.store.textbacks import RedisTextbacks
 from bot.twilio.gateway import MessagesApi, MeteredSms, TwilioSms, make_client
 from bot.twilio.lookup import TwilioLineTypes
@@ -68,6 +69,10 @@ class Services:
     metrics: Metrics
     # This process: its instance's name, the same across restarts, and this start's own part.
     me: Incarnation
+    # The app's shared HTTP session (Slack's client uses it too), for files to and fro.
+    http: aiohttp.ClientSession
+    # Pictures served to Twilio for outgoing MMS.
+    media: RedisMediaShelf
     # How long a burst of caller texts is collected before it is posted as one line.
     burst_flush_s: float = 5.0
     # Carrier line types (Twilio Lookup, cached), for lines with `lookup: true`.
@@ -155,6 +160,8 @@ async def open_services(
             ),
             metrics=metrics,
             me=me,
+            http=session,
+            media=RedisMediaShelf(redis.client),
             line_types=TwilioLineTypes(twilio, RedisLineTypes(redis.client)),
             numbers=TwilioNumbers(twilio),
         )

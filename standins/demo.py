@@ -75,7 +75,15 @@ class Story:
         for msg in self.phone(number):
             if msg["sid"] not in self._shown:
                 self._shown.add(msg["sid"])
-                print(f"             caller's phone {display(number)}  <- \"{msg['body']}\"")
+                count = int(msg["num_media"])
+                pictures = f" + {count} picture{'s' if count > 1 else ''}" if count else ""
+                print(f"             caller's phone {display(number)}  <- \"{msg['body']}\"{pictures}")
+
+    def show_files(self) -> None:
+        for f in self.rig.slack.files:
+            if f["id"] not in self._shown:
+                self._shown.add(f["id"])
+                print(f"             Slack #{CHANNEL_NAME}    └ 🖼  {f['title']}: {f['name']} ({len(f['content']):,} bytes)")
 
     def show_thread(self) -> None:
         for msg in self.rig.slack.messages:
@@ -110,7 +118,7 @@ def slack_view(msg: dict[str, Any]) -> str:
         if block.get("type") == "actions":
             labels = [(e.get("text") or e.get("placeholder") or {}).get("text", "") for e in block["elements"]]
             parts.append("buttons: " + ", ".join(label for label in labels if label))
-    return readable(" | ".join(parts) or str(msg.get("text", "")))
+    return readable(" | ".join(parts) or str(msg.get("text", ""))).replace("\n", " ")
 
 
 def readable(mrkdwn: str) -> str:
@@ -172,6 +180,33 @@ async def scene_team_reply(s: Story, thread: str) -> None:
     await s.rig.team_replies(CHANNEL, thread, note)
     await s.rig.settle()
     s.expect(len(s.phone(CALLER)) == before, "the note stayed in Slack (no SMS)")
+
+
+# Small stand-ins for photos: a JPEG's and a PNG's first bytes, then filler.
+LABEL_PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"water heater label " * 200
+PART_PHOTO = b"\x89PNG\r\n\x1a\n" + b"anode rod, 44 in " * 150
+
+
+async def scene_photos(s: Story, thread: str) -> None:
+    print(f"\n{s.at(10, 20)}  the caller texts a photo of the water heater's label (MMS)")
+    url = s.rig.twilio.media_url(LABEL_PHOTO, "image/jpeg")
+    await s.rig.caller_texts(CALLER, LINE, "Here's the label", media=(url,), media_types=("image/jpeg",))
+    await s.rig.settle()
+    s.show_thread()
+    s.show_files()
+    uploaded = [f for f in s.rig.slack.files if f.get("thread_ts") == thread]
+    s.expect([f["content"] for f in uploaded] == [LABEL_PHOTO],
+             "the caller's photo uploaded into the thread as a file (shown inline, no Twilio password)")
+    reply = "That's a 50-gallon unit; this is the part we'll bring"
+    print(f"{s.at(10, 22)}  Dana replies in the thread with a photo of the part: \"{reply}\" + part.png")
+    await s.rig.team_replies(CHANNEL, thread, reply, user=ONCALL, files=((PART_PHOTO, "part.png", "image/png"),))
+    await s.rig.twilio.wait_for(lambda r: r.method == "FetchOutboundMedia")
+    await s.rig.settle()
+    s.show_texts(CALLER)
+    sent = [m for m in s.phone(CALLER) if m["body"] == reply]
+    fetched = [f["content"] for f in s.rig.twilio.fetched]
+    s.expect(len(sent) == 1 and sent[0]["num_media"] == "1" and fetched == [PART_PHOTO],
+             "the tech's photo sent as one MMS; Twilio fetched exactly its bytes from textback")
 
 
 async def scene_repeat_call(s: Story, thread: str) -> None:
@@ -330,6 +365,7 @@ async def run_demo(*, verbose: bool = False, keep_running: asyncio.Event | None 
             thread = await scene_missed_call(story)
             await scene_caller_reply(story, thread)
             await scene_team_reply(story, thread)
+            await scene_photos(story, thread)
             await scene_repeat_call(story, thread)
             await scene_reminder(story)
             await scene_declined(story)

@@ -90,6 +90,8 @@ class Rig:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}"
+        # Twilio reaches PUBLIC_URL (the media of outgoing MMS) at this server, as through a proxy.
+        self.twilio.public_routes[self.settings.public_url] = self.url
         self._http = aiohttp.ClientSession()
         # Retries in tests come quickly; production waits longer between attempts.
         self.services.jobs.retry_idle_ms = 100
@@ -196,9 +198,10 @@ class Rig:
         return sid, sent_at, status, body
 
     async def caller_texts(
-        self, caller: str, line: str, body: str, *, media: tuple[str, ...] = (), sid: str | None = None
+        self, caller: str, line: str, body: str, *, media: tuple[str, ...] = (), sid: str | None = None,
+        media_types: tuple[str, ...] = (),
     ) -> tuple[str, int]:
-        """An inbound SMS/MMS webhook."""
+        """An inbound SMS/MMS webhook (each attachment announced as `media_types`, else JPEG)."""
         message_sid = sid or new_sid("MM" if media else "SM")
         params = {
             "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "MessageSid": message_sid,
@@ -207,7 +210,7 @@ class Rig:
         }
         for i, url in enumerate(media):
             params[f"MediaUrl{i}"] = url
-            params[f"MediaContentType{i}"] = "image/jpeg"
+            params[f"MediaContentType{i}"] = media_types[i] if i < len(media_types) else "image/jpeg"
         status, _ = await self.twilio_post("/twilio/sms", params)
         return message_sid, status
 
@@ -239,13 +242,19 @@ class Rig:
         return await self.slack_post(json.dumps(envelope).encode(), "application/json", **kw)
 
     async def team_replies(
-        self, channel: str, thread_ts: str, text: str, *, user: str = "U0TEAM0001", **kw: Any
+        self, channel: str, thread_ts: str, text: str, *, user: str = "U0TEAM0001",
+        files: tuple[tuple[bytes, str, str], ...] = (), **kw: Any
     ) -> tuple[str, int]:
-        """A person's reply in a thread, as Slack delivers it; returns its ts."""
+        """A person's reply in a thread, as Slack delivers it, with `files` (content, name,
+        mimetype) posted with it; returns its ts."""
         ts = self.slack.next_ts()
-        event = {"type": "message", "channel": channel, "channel_type": "channel", "user": user,
-                 "text": text, "ts": ts, "thread_ts": thread_ts, "parent_user_id": self.slack.bot_user_id,
-                 "client_msg_id": secrets.token_hex(8), "team": TEAM_ID}
+        event: dict[str, Any] = {
+            "type": "message", "channel": channel, "channel_type": "channel", "user": user, "text": text, "ts": ts,
+            "thread_ts": thread_ts, "parent_user_id": self.slack.bot_user_id, "client_msg_id": secrets.token_hex(8),
+            "team": TEAM_ID}
+        if files:
+            shared = [self.slack.share_file(content, name, kind, user=user) for content, name, kind in files]
+            event.update(subtype="file_share", files=shared, upload=False, display_as_bot=False)
         status, _ = await self.slack_event(event, **kw)
         return ts, status
 

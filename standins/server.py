@@ -78,7 +78,7 @@ class StandInServer:
         self.requests: list[Recorded] = []
         self.violations: list[str] = []
         self.url = ""
-        self._failures: dict[str, deque[Failure]] = defaultdict(deque)
+        self._failures: dict[str, deque[Failure | None]] = defaultdict(deque)  # None: let one through
         self._delays: dict[str, float] = {}
         self._held: dict[str, Held] = {}
         self._chaos: dict[str, tuple[float, list[Failure], random.Random]] = {}
@@ -131,14 +131,16 @@ class StandInServer:
         delay: float = 0.0,
         headers: Mapping[str, str] | None = None,
         after_accept: bool = False,
+        skip: int = 0,
     ) -> None:
-        """Answer the next `count` valid requests for `method` with an error.
+        """Answer the next `count` valid requests for `method` with an error, after letting
+        `skip` of them through.
 
         `after_accept=True` performs the effect first (the message is stored) and still answers
         the error: the ambiguous failure a client cannot tell from a refusal.
         """
         failure = self._failure(status, body, delay, headers, after_accept)
-        self._failures[method].extend([failure] * count)
+        self._failures[method].extend([None] * skip + [failure] * count)
 
     def forget_failures(self, method: str) -> None:
         """Drop the failures `fail_next` queued for `method` that no request has met yet."""
@@ -176,7 +178,7 @@ class StandInServer:
             return self._outage
         queue = self._failures.get(method)
         if queue:
-            return queue.popleft()
+            return queue.popleft()  # None lets this one through (`skip`)
         if method in self._chaos:
             rate, failures, rng = self._chaos[method]
             if rng.random() < rate:

@@ -25,6 +25,8 @@ from standins.slack_workspace import Args, SlackWorkspace, fail
 JSON_ARGS = frozenset({"blocks", "attachments", "view", "files", "metadata"})
 # The `method` recorded for step 2 of an external upload (raw bytes to `upload_url`).
 UPLOAD = "upload"
+# The `method` recorded for a GET of a posted file's `url_private`.
+PRIVATE_FILE = "files-pri"
 # What the bot token is granted unless a test says otherwise: a correct install.
 GRANTED_SCOPES = BOT_SCOPES
 
@@ -73,6 +75,7 @@ class SlackStandIn(StandInServer, SlackWorkspace):
             web.post("/api/{method}", self._api),
             web.get("/api/{method}", self._api),
             web.post("/upload/{file_id}", self._upload),
+            web.get("/files-pri/{team_file}/{name}", self._private_file),
             web.get(PATH, self.socket.handle),
         ]
 
@@ -99,6 +102,20 @@ class SlackStandIn(StandInServer, SlackWorkspace):
         rec = Recorded(UPLOAD, {"file_id": file_id, "length": str(len(content))}, arrived)
         # Upload URLs are pre-authorised: no token is sent or needed.
         return await self.answer(rec, lambda: self.store_upload(file_id, content))
+
+    async def _private_file(self, request: web.Request) -> web.StreamResponse:
+        """A posted file at its `url_private`: to the bot token only. Anyone else is sent to the
+        sign-in page, as Slack does (a client that follows it gets HTML, not the file)."""
+        rec = Recorded(PRIVATE_FILE, {"file": request.match_info["team_file"]}, time.perf_counter())
+        _, _, file_id = request.match_info["team_file"].partition("-")
+        found = self.shared.get(file_id)
+        if _bearer(request) != self.bot_token:
+            signin = f"https://{self.domain}.slack.com/?redir=" + request.path
+            return self.finish(rec, Reply(302, "", error="not the bot token", headers={"Location": signin}))
+        if found is None or request.match_info["name"] != found["file"]["name"]:
+            return self.finish(rec, Reply(404, "Not Found", error="no such file"))
+        content, headers = found["content"], {"Content-Type": found["file"]["mimetype"]}
+        return await self.answer(rec, lambda: Reply(200, content, headers=headers))
 
     def _refusal(self, request: web.Request, rec: Recorded, unreadable: str | None) -> Reply | None:
         token = _bearer(request) or rec.params.get(CREDENTIALS)

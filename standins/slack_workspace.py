@@ -47,6 +47,7 @@ class SlackWorkspace:
         self.channels: dict[str, dict[str, Any]] = {}
         self._dms: dict[str, str] = {}
         self._uploads: dict[str, dict[str, Any]] = {}
+        self.shared: dict[str, dict[str, Any]] = {}  # files people posted: id -> file and content
         self._last_ts = 0
         self.add_user(bot_user_id, "textback", bot=True)
 
@@ -219,17 +220,37 @@ class SlackWorkspace:
         return ok(upload_url=f"{self.upload_base}/upload/{file_id}", file_id=file_id)
 
     def store_upload(self, file_id: str, content: bytes) -> Reply:
-        """Step 2 of an external upload: the raw bytes POSTed to `upload_url`."""
+        """Step 2 of an external upload: the raw bytes POSTed to `upload_url`, as long as
+        `files.getUploadURLExternal` said (Slack refuses a different length)."""
         upload = self._uploads.get(file_id)
         if upload is None:
             return Reply(404, "Not Found", error="no such upload")
+        if len(content) != upload["length"]:
+            return Reply(400, "length mismatch", error=f"{len(content)} bytes sent, {upload['length']} announced")
         upload["content"] = content
         return Reply(200, f"OK - {len(content)}")
+
+    def share_file(self, content: bytes, name: str, mimetype: str, *, user: str = "U0TEAM0001") -> dict[str, Any]:
+        """A file a person posts, as Slack describes it in the message event's `files`; its bytes
+        are served at `url_private` to the bot token only."""
+        file_id = "F" + secrets.token_hex(5).upper()
+        url = f"{self.upload_base}/files-pri/{self.team_id}-{file_id}/{name}"
+        described = {
+            "id": file_id, "created": int(time.time()), "timestamp": int(time.time()), "name": name, "title": name,
+            "mimetype": mimetype, "filetype": name.rsplit(".", 1)[-1].lower(), "user": user, "user_team": self.team_id,
+            "size": len(content), "mode": "hosted", "is_external": False, "is_public": True, "file_access": "visible",
+            "url_private": url, "url_private_download": url,
+            "permalink": f"https://{self.domain}.slack.com/files/{user}/{file_id}/{name}",
+        }
+        self.shared[file_id] = {"file": described, "content": content}
+        return described
 
     def _complete_upload(self, args: Args) -> Reply:
         items = args.get("files")
         if not isinstance(items, list):
             return fail("invalid_arguments")
+        if args.get("thread_ts") and not args.get("channel_id"):
+            return fail("invalid_arguments", response_metadata={"messages": ["thread_ts needs channel_id"]})
         shared = []
         for item in items:
             upload = self._uploads.get(str(item.get("id")))

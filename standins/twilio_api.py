@@ -8,6 +8,7 @@ Point the SDK at it with `client.api.base_url = stand.url` and `client.lookups.b
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import secrets
@@ -19,6 +20,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 from aiohttp import web
 
 from standins import specs
@@ -75,6 +77,13 @@ class TwilioStandIn(StandInServer):
         self.messages: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
         self.recordings: dict[str, bytes] = {}  # RecordingSid -> media
+        self.media: dict[str, tuple[str, bytes]] = {}  # MediaSid -> (content type, bytes) of inbound MMS
+        # Outbound MMS: what Twilio fetched at each MediaUrl (url, HTTP status, type, bytes).
+        self.fetched: list[dict[str, Any]] = []
+        # Where a public URL's host really is (the server under test answers for PUBLIC_URL).
+        self.public_routes: dict[str, str] = {}
+        self._fetches: set[asyncio.Task[None]] = set()
+        self._http: aiohttp.ClientSession | None = None
         self._recipient_errors: dict[str, tuple[int, Problem]] = {}
         self.account = TwilioAccount(account_sid, API_VERSION)  # Account, IncomingPhoneNumbers
 
@@ -121,6 +130,7 @@ class TwilioStandIn(StandInServer):
             web.post(account + "/Calls.json", self._create_call),
             *self.account.routes(account, self._handle),
             web.get(account + "/Recordings/{sid}.mp3", self._recording_media),
+            web.get(account + "/Messages/{message}/Media/{sid}", self._media),
             web.get("/v2/PhoneNumbers/{number}", self._fetch_phone_number),
             *self.messaging.routes(self._handle_messaging),
             web.route("*", "/{tail:.*}", self._not_emulated),
@@ -152,6 +162,55 @@ class TwilioStandIn(StandInServer):
             first = problems[0]
             return self.finish(rec, Reply(400, twilio_error(first.code, first.message, 400), error=first.message))
         return await self.answer(rec, lambda: Reply(200, lookup_resource(number, query, self.line_types)))
+
+    def media_url(self, content: bytes, content_type: str = "image/jpeg") -> str:
+        """Where an inbound MMS attachment lives, as the webhook's MediaUrl{N} gives it."""
+        sid = _sid("ME")
+        self.media[sid] = (content_type, content)
+        return f"{self.url}{self._base}/Messages/{_sid('MM')}/Media/{sid}"
+
+    async def _media(self, request: web.Request) -> web.StreamResponse:
+        """An MMS attachment (api.twilio.com/.../Messages/MM…/Media/ME…), behind HTTP Basic auth."""
+        rec = Recorded("FetchMedia", {"Sid": request.match_info["sid"]}, time.perf_counter())
+        if not self._authenticated(request.headers.get("Authorization", "")):
+            return self.finish(rec, Reply(401, twilio_error(20003, "Authenticate", 401), error="bad credentials"))
+        found = self.media.get(request.match_info["sid"])
+        if found is None:
+            return self.finish(rec, _not_found(request.path, "no such media"))
+        kind, content = found
+        return await self.answer(rec, lambda: Reply(200, content, headers={"Content-Type": kind}))
+
+    def _fetch_media_later(self, urls: list[str]) -> None:
+        """Twilio fetches each MediaUrl of an accepted message once, after answering."""
+        for url in urls:
+            task = asyncio.get_running_loop().create_task(self._fetch_media(url))
+            self._fetches.add(task)
+            task.add_done_callback(self._fetches.discard)
+
+    async def _fetch_media(self, url: str) -> None:
+        target = url
+        for public, local in self.public_routes.items():
+            if url.startswith(public.rstrip("/") + "/"):
+                target = local.rstrip("/") + url[len(public.rstrip("/")):]
+        got: dict[str, Any] = {"url": url, "status": 0, "content_type": "", "content": b""}
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        try:
+            async with self._http.get(target, timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                got.update(status=resp.status, content_type=resp.headers.get("Content-Type", ""),
+                           content=await resp.read())
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            got["error"] = repr(exc)
+        self.fetched.append(got)
+        self._record(Recorded("FetchOutboundMedia", {"Url": url}, time.perf_counter(), status=got["status"]))
+
+    async def stop(self) -> None:
+        for task in list(self._fetches):
+            task.cancel()
+        await asyncio.gather(*self._fetches, return_exceptions=True)
+        if self._http is not None:
+            await self._http.close()
+        await super().stop()
 
     def recording_url(self, sid: str | None = None) -> str:
         """Where a recording's media lives, as Twilio's callbacks give it (no extension)."""
@@ -232,6 +291,7 @@ class TwilioStandIn(StandInServer):
             return Reply(status, body, error=f"recipient error {problem.code}")
         message = self._new_message(params)
         self.messages.append(message)
+        self._fetch_media_later(_items(params.get("MediaUrl")))
         return Reply(201, _resource(message))
 
     def _new_message(self, params: Params) -> dict[str, Any]:

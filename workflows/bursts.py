@@ -56,19 +56,20 @@ async def flush_held(
     return len(texts)
 
 
-def held_text(body: str, media: tuple[str, ...]) -> str:
-    """One held text, media links included, so nothing is lost in the summary."""
-    return " ".join([body, *media]).strip() or "(empty message)"
+def held_text(body: str, attachments: int) -> str:
+    """One held text, its attachments counted (they are copied into the thread on their own)."""
+    more = f"(+{attachments} attachment{'s' if attachments > 1 else ''})" if attachments else ""
+    return " ".join(filter(None, [body, more])).strip() or "(empty message)"
 
 
 async def hold_if_flooding(
-    conv: Conversation, body: str, media: tuple[str, ...], *, bursts: BurstStore, now: datetime
+    conv: Conversation, body: str, attachments: int, *, bursts: BurstStore, now: datetime
 ) -> str:
     """ "post" within the rate; past it "hold_first" (this text armed the flush) or "hold"."""
     count = await bursts.count_inbound(conv.line, conv.caller.number, minute_of(now))
     if count <= INBOUND_PER_MINUTE:
         return "post"
-    await bursts.hold(conv.id, held_text(body, media))
+    await bursts.hold(conv.id, held_text(body, attachments))
     # Armed through the store, not by "first held": if the instance that armed a flush
     # died, its claim expires and the next held text arms a new one.
     return "hold_first" if await bursts.arm_flush(conv.id) else "hold"

@@ -25,6 +25,35 @@ class Caller:
 
 
 @dataclass(frozen=True)
+class MediaItem:
+    """One attachment of a caller's MMS, as Twilio announced it."""
+
+    url: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class SharedFile:
+    """A file a team member posted with a thread reply, as Slack described it."""
+
+    id: str
+    name: str
+    mimetype: str
+    size: int
+    url: str  # Slack's `url_private`: readable with the bot token only ("" when Slack gave none)
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What came of moving one file across (a download, then an upload or a shelf)."""
+
+    ok: bool
+    reason: str = ""  # why not, in words for the thread
+    transient: bool = False  # worth trying again with the job (5xx, timeout)
+    url: str = ""  # a picture put where the carrier can fetch it: its address
+
+
+@dataclass(frozen=True)
 class SmsResult:
     """What the carrier said about one outbound SMS."""
 
@@ -86,10 +115,11 @@ class Entry:
 
     speaker: Speaker
     text: str  # plain text as the speaker wrote it; the chat edge escapes it
-    media: tuple[str, ...] = ()
+    media: tuple[str, ...] = ()  # links shown under the text
     at: datetime | None = None
     icon: str = ""  # a short emoji hint for system lines
     # Slack user ids to notify ("here" for everyone in the channel); system lines only.
     mentions: tuple[str, ...] = ()
     # (label, action id) buttons under a system line, pressed for this conversation.
     buttons: tuple[tuple[str, str], ...] = ()
+    attachments: int = 0  # files that follow in the thread (a caller's photos)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Union
 
+from workflows.conversation import SharedFile
+
 WIRE = "wire"  # field metadata: the JSON key when it differs from the field name
 
 
@@ -88,6 +90,7 @@ class CallerSmsJob:
     media: tuple[str, ...] = ()
     opt_out_type: str = ""
     seq: int = 0  # the job's number in this caller's sequence, given by the queue
+    media_types: tuple[str, ...] = ()  # MediaContentType{N}, one per `media` URL
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class TeamReplyJob:
     user: str
     text: str
     at: datetime
+    files: tuple[SharedFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -245,7 +249,7 @@ def encode(job: Any) -> tuple[str, dict[str, Any]]:
         if isinstance(value, datetime):
             value = value.isoformat()
         elif isinstance(value, tuple):
-            value = list(value)
+            value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v for v in value]
         wire[f.metadata.get(WIRE, f.name)] = value
     return type(job).KIND, wire
 
@@ -264,6 +268,17 @@ def decode(kind: str, wire: Mapping[str, Any], kinds: Mapping[str, type[Any]] = 
             continue
         values[f.name] = _read(_hints(cls)[f.name], wire[key], f"{kind}.{key}")
     return cls(**values)
+
+
+def decode_record(cls: Any, wire: Any, where: str) -> Any:
+    """One record inside a job (a file of a reply), its fields read like a job's."""
+    if not isinstance(wire, Mapping):
+        raise JobDecodeError(f"{where}: {wire!r} is not an object")
+    hints = _hints(cls)
+    try:
+        return cls(**{f.name: _read(hints[f.name], wire[f.name], f"{where}.{f.name}") for f in dataclasses.fields(cls)})
+    except KeyError as exc:
+        raise JobDecodeError(f"{where}: no {exc}") from exc
 
 
 _HINTS: dict[type[Any], dict[str, Any]] = {}
@@ -295,6 +310,9 @@ def _read(hint: Any, value: Any, where: str) -> Any:
         if hint is str:
             return str(value)
         if typing.get_origin(hint) is tuple:
+            item = args[0] if args else str
+            if dataclasses.is_dataclass(item):  # a tuple of records (a reply's files)
+                return tuple(decode_record(item, v, where) for v in value)
             return tuple(str(v) for v in value)
     except (TypeError, ValueError) as exc:
         raise JobDecodeError(f"{where}: {value!r} is not a {hint}") from exc

@@ -14,9 +14,10 @@ from typing import Literal
 
 from workflows.bursts import hold_if_flooding
 from workflows.consent import CallerRequest, act_on_request
-from workflows.conversation import Caller, Conversation, Entry
+from workflows.conversation import Caller, Conversation, Entry, MediaItem, SharedFile
 from workflows.follow_through import caller_wrote, stop_waiting
 from workflows.lines import Line, is_open
+from workflows.media import copy_caller_media, mms_refusal, plan_mms, publish_pictures
 from workflows.missed_call import ensure_thread
 from workflows.outcomes import (
     caller_text_figures,
@@ -29,6 +30,7 @@ from workflows.ports import (
     BurstFlush,
     BurstStore,
     CallerFlags,
+    CallerMedia,
     Clock,
     ConsentLog,
     ConversationLocks,
@@ -38,6 +40,7 @@ from workflows.ports import (
     RetryLater,
     SmsSender,
     StepLog,
+    TeamMedia,
     ThreadChat,
 )
 from workflows.qualify import end_for_human, may_answer, on_caller_text
@@ -71,7 +74,7 @@ class InboundSms:
     line: Line
     caller: Caller
     body: str
-    media: tuple[str, ...]
+    media: tuple[MediaItem, ...]
     at: datetime
     opt_out_type: str = ""  # Twilio's Advanced Opt-Out verdict, when it ran
     seq: int = 0  # arrival number among this caller's texts (0: unordered)
@@ -94,6 +97,7 @@ async def caller_text_story(
     clock: Clock,
     caller_tz: str | None,
     consent: ConsentLog,
+    files: CallerMedia,
 ) -> Conversation:
     """A caller's text, in order: show it in their thread, count it, record the lead; unless it
     is a STOP, START or HELP keyword, page on urgent words and restart the reminder ladder;
@@ -104,7 +108,7 @@ async def caller_text_story(
     """
     conv, shown = await _mirror_text(
         msg, store=store, chat=chat, locks=locks, flags=flags, sms=sms, bursts=bursts, steps=steps, now=clock.now(),
-        consent=consent,
+        consent=consent, files=files,
     )
     lead = lead_event("caller_sms", job_id, conv, msg.at, text=msg.body) if msg.caller.kind == "ok" else None
     keyword = compliance_of(msg.body, msg.opt_out_type, msg.line)
@@ -139,10 +143,12 @@ async def _mirror_text(
     sms: SmsSender,
     bursts: BurstStore,
     steps: StepLog,
+    files: CallerMedia,
     now: datetime,
     consent: ConsentLog,
 ) -> tuple[Conversation, str]:
-    """Mirror a caller's text into their open thread, opening a "texted in" thread if needed.
+    """Mirror a caller's text into their open thread, opening a "texted in" thread if needed;
+    its attachments follow it as files, before the caller's next text.
 
     Past the burst rate the text is held and shown with the others of the burst; the
     outcome "hold_first" says this text armed the flush.
@@ -170,14 +176,17 @@ async def _mirror_text(
             conv.texts_in += 1
             conv.last_event_at = msg.at
             await store.save(conv)
-            outcome = await hold_if_flooding(conv, msg.body, msg.media, bursts=bursts, now=msg.at)
+            outcome = await hold_if_flooding(conv, msg.body, len(msg.media), bursts=bursts, now=msg.at)
             await steps.put("burst", outcome)
         if outcome != "post":
             await store.finish_turn(msg.line.number, msg.caller.number, msg.seq)
         await ensure_thread(conv, store=store, chat=chat, now=now)
         if outcome == "post":
-            entry = Entry("caller", msg.body, media=msg.media, at=msg.at)
+            entry = Entry("caller", msg.body, at=msg.at, attachments=len(msg.media))
             await post_once(steps, "entry:caller", chat, conv, entry, now)
+        await copy_caller_media(conv, msg.media, message_id=msg.message_id, arrived=msg.at, files=files, chat=chat,
+                                steps=steps, now=now)
+        if outcome == "post":
             await store.finish_turn(msg.line.number, msg.caller.number, msg.seq)
         if keyword is not None:
             req = CallerRequest(keyword, msg.message_id, msg.line, msg.caller, msg.body, msg.at, msg.opt_out_type)
@@ -212,6 +221,7 @@ class TeamReply:
     message_id: str
     user: str
     raw_text: str
+    files: tuple[SharedFile, ...] = ()  # pictures (or other files) posted with it
 
 
 ReplyOutcome = Literal["not_ours", "note", "empty", "sent", "refused"]
@@ -238,11 +248,13 @@ async def team_reply_story(
     outcomes: Outcomes,
     deadlines: Deadlines,
     now: datetime,
+    media: TeamMedia,
 ) -> ReplyOutcome:
-    """A person's reply in a caller's thread, in order: text it to the caller; once it went out,
-    time a first reply, record the lead, end the questions and the reminder ladder, refresh the card."""
+    """A person's reply in a caller's thread, in order: text it to the caller (its pictures as
+    one MMS); once it went out, time a first reply, record the lead, end the questions and the
+    reminder ladder, refresh the card."""
     outcome = await _send_reply(reply, store=store, sms=sms, chat=chat, to_plain=to_plain, flags=flags,
-                                steps=steps, now=now)
+                                steps=steps, now=now, media=media)
     if outcome != "sent":
         return outcome
     conv = await store.by_thread(reply.channel, reply.thread_id)  # as the reply saved it
@@ -267,8 +279,9 @@ async def _send_reply(
     flags: CallerFlags,
     steps: StepLog,
     now: datetime,
+    media: TeamMedia,
 ) -> ReplyOutcome:
-    """Send a human's thread reply to the caller as SMS, exactly once."""
+    """Send a human's thread reply to the caller as SMS (MMS with its pictures), exactly once."""
     found = await store.by_thread(reply.channel, reply.thread_id)
     if found is None:
         return "not_ours"
@@ -276,7 +289,7 @@ async def _send_reply(
     if is_internal_note(reply.raw_text):
         return "note"
     text = (await to_plain(reply.raw_text)).strip()
-    if not text:
+    if not text and not reply.files:
         return "empty"
     # Refused whole rather than cut or split: separate texts can arrive out of order, and the
     # writer knows best where to break. (Twilio refuses over SMS_MAX_CHARS: error 21617.)
@@ -292,7 +305,12 @@ async def _send_reply(
             conv.channel, reply.user, f"Not sent to the caller: {blocked}. {REFUSAL_HINT}"))
         await chat.react(conv.channel, reply.message_id, "no_entry_sign")
         return "refused"
-    result = await send_once(steps, "reply", sms, to=conv.caller.number, from_=conv.line, body=text, now=now)
+    urls = await _pictures_of(reply, conv, media=media, chat=chat, steps=steps, now=now)
+    if not text and not urls:
+        await chat.react(conv.channel, reply.message_id, "no_entry_sign")
+        return "refused"
+    result = await send_once(steps, "reply", sms, to=conv.caller.number, from_=conv.line, body=text, now=now,
+                             media=urls)
     await learn_from_refusal(flags, conv.line, conv.caller.number, result.error_code)
     if result.sid:
         # Recorded first: Twilio's delivery report may arrive before Slack answers.
@@ -309,3 +327,19 @@ async def _send_reply(
     conv.last_event_at = now
     await store.save(conv)
     return "sent"
+
+
+async def _pictures_of(
+    reply: TeamReply, conv: Conversation, *, media: TeamMedia, chat: ThreadChat, steps: StepLog, now: datetime,
+) -> tuple[str, ...]:
+    """The URLs of the reply's pictures for the MMS; every file left out is named in one warning
+    in the thread (the text, if any, still goes)."""
+    if not reply.files:
+        return ()
+    plan = plan_mms(reply.files, mms_refusal(conv.line, conv.caller.number))
+    urls, failed = await publish_pictures(plan.pictures, media=media, steps=steps, now=now)
+    warnings = [*plan.warnings, *failed]
+    if warnings:
+        text = "Not texted to the caller: " + "; ".join(warnings) + "."
+        await post_once(steps, "media:warning", chat, conv, Entry("system", text, at=now, icon="warning"), now)
+    return urls

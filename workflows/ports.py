@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from workflows.conversation import Conversation, Entry, SmsResult
+from workflows.conversation import Conversation, Entry, MediaItem, Moved, SharedFile, SmsResult
 from workflows.jobs import TimedJob
 from workflows.leads import LeadEvent
 
@@ -19,12 +19,32 @@ from workflows.leads import LeadEvent
 class SmsSender(Protocol):
     """Sends one SMS through the carrier."""
 
-    async def send_sms(self, *, to: str, from_: str, body: str) -> SmsResult:
-        """Send `body` to `to` from the line number `from_`; never raises for carrier errors."""
+    async def send_sms(self, *, to: str, from_: str, body: str, media: Sequence[str] = ()) -> SmsResult:
+        """Send `body` (and the pictures at `media`, as one MMS) to `to` from the line number
+        `from_`; never raises for carrier errors."""
         ...
 
-    async def find_sent(self, *, to: str, from_: str, body: str, since: datetime) -> SmsResult | None:
-        """A message with this body already sent to `to` since `since`, if the carrier has one."""
+    async def find_sent(
+        self, *, to: str, from_: str, body: str, since: datetime, media: int = 0
+    ) -> SmsResult | None:
+        """A message with this body (and `media` pictures) already sent to `to` since `since`,
+        if the carrier has one."""
+        ...
+
+
+class CallerMedia(Protocol):
+    """Copies a caller's MMS attachments from the carrier into their thread."""
+
+    async def copy_to_thread(self, conv: Conversation, item: MediaItem, *, filename: str) -> Moved:
+        """Download `item` and upload it into the conversation's thread as a file."""
+        ...
+
+
+class TeamMedia(Protocol):
+    """Puts a picture a team member posted where the carrier can fetch it, for a while."""
+
+    async def publish(self, file: SharedFile, *, now: datetime) -> Moved:
+        """Fetch `file` from the chat and serve it at a short-lived, unguessable URL (`Moved.url`)."""
         ...
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -290,9 +290,10 @@ def answer_record(result: SmsResult, now: datetime, *, held: bool = False) -> st
 
 
 async def send_once(
-    steps: StepLog, name: str, sms: SmsSender, *, to: str, from_: str, body: str, now: datetime
+    steps: StepLog, name: str, sms: SmsSender, *, to: str, from_: str, body: str, now: datetime,
+    media: Sequence[str] = (),
 ) -> SmsResult:
-    """Send an SMS exactly once across re-runs of the job; raise RetryLater when unsure."""
+    """Send an SMS (an MMS with `media`) exactly once across re-runs of the job; raise RetryLater when unsure."""
     raw = await steps.get(name)
     record: dict[str, object] = json.loads(raw) if raw else {}
     if record.get("state") in ("sent", "refused"):
@@ -303,12 +304,12 @@ async def send_once(
         raise RetryLater(f"sms {name}: the first try failed; trying again after the back-off")
     if record.get("state") == "sending":
         since = datetime.fromisoformat(str(record["at"]))
-        found = await sms.find_sent(to=to, from_=from_, body=body, since=since)
+        found = await sms.find_sent(to=to, from_=from_, body=body, since=since, media=len(media))
         if found is not None:
             await steps.put(name, answer_record(found, now))
             return found
     await steps.put(name, sending_mark(now))
-    result = await sms.send_sms(to=to, from_=from_, body=body)
+    result = await sms.send_sms(to=to, from_=from_, body=body, media=media)
     if not result.transient or not result.ambiguous:  # ambiguous: the "sending" mark stays
         await steps.put(name, answer_record(result, now))
     if result.transient:

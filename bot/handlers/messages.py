@@ -13,12 +13,14 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.handlers.media import ShelfMedia, ThreadMedia
 from bot.handlers.outcomes import ServiceOutcomes
 from bot.phones import caller_from, timezone_of
 from bot.services import Services
 from bot.slack.blocks import to_plain_text
 from bot.store.conversations import RedisSteps
 from workflows.bursts import flush_held
+from workflows.conversation import MediaItem
 from workflows.delivery import FAILED_STATUSES, UNREGISTERED_SENDER_CODES, DeliveryReport, handle_delivery_report
 from workflows.jobs import CallerSmsJob, DeliveryJob, MissedCallJob, TeamReplyJob
 from workflows.lines import Line
@@ -57,7 +59,7 @@ async def caller_sms(svc: Services, job_id: str, job: CallerSmsJob) -> None:
         return
     msg = InboundSms(
         message_id=job.sid, line=line, caller=caller_from(job.caller, "", line.number), body=job.body,
-        media=job.media, at=job.at, opt_out_type=job.opt_out_type, seq=job.seq,
+        media=media_items(job), at=job.at, opt_out_type=job.opt_out_type, seq=job.seq,
     )
     if await _from_staff(svc, job_id, msg):
         return
@@ -67,6 +69,7 @@ async def caller_sms(svc: Services, job_id: str, job: CallerSmsJob) -> None:
         outcomes=ServiceOutcomes(svc), deadlines=svc.jobs.deadlines, clock=svc.clock,
         # Only the questions read it (quiet hours in the caller's own zone); it costs a lookup.
         caller_tz=timezone_of(msg.caller.number) if line.questions else None, consent=svc.consent,
+        files=ThreadMedia(svc),
     )
 
 
@@ -91,6 +94,13 @@ async def _from_staff(svc: Services, job_id: str, msg: InboundSms) -> bool:
 STAFF_PAGE_WINDOW = timedelta(days=2)
 
 
+def media_items(job: CallerSmsJob) -> tuple[MediaItem, ...]:
+    """The text's attachments with their announced types (a job recorded before types were
+    kept has none: its attachments are then shown as links)."""
+    types = job.media_types + ("",) * (len(job.media) - len(job.media_types))
+    return tuple(MediaItem(url, kind) for url, kind in zip(job.media, types, strict=False))
+
+
 @dataclass(frozen=True)
 class BurstTimer:
     """The `BurstFlush` port: a timer on this instance. If the instance dies first, the flush
@@ -111,7 +121,8 @@ async def flush_burst_later(svc: Services, conv_id: str) -> None:
 
 
 async def team_reply(svc: Services, job_id: str, job: TeamReplyJob) -> None:
-    reply = TeamReply(channel=job.channel, thread_id=job.thread, message_id=job.ts, user=job.user, raw_text=job.text)
+    reply = TeamReply(channel=job.channel, thread_id=job.thread, message_id=job.ts, user=job.user, raw_text=job.text,
+                      files=job.files)
 
     async def to_plain(text: str) -> str:
         return await to_plain_text(
@@ -121,7 +132,7 @@ async def team_reply(svc: Services, job_id: str, job: TeamReplyJob) -> None:
     outcome = await team_reply_story(
         reply, job_id=job_id, store=svc.store, sms=svc.sms, chat=svc.chat, to_plain=to_plain, flags=svc.flags,
         locks=svc.locks, steps=RedisSteps(svc.redis.client, job_id), outcomes=ServiceOutcomes(svc),
-        deadlines=svc.jobs.deadlines, now=job.at,
+        deadlines=svc.jobs.deadlines, now=job.at, media=ShelfMedia(svc),
     )
     log.info("team reply %s: %s", reply.message_id, outcome)
 

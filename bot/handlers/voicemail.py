@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -22,6 +21,7 @@ from bot.phones import caller_from, mask
 from bot.services import Services
 from bot.slack.gateway import is_transient
 from bot.store.conversations import RedisSteps
+from bot.twilio.media import on_twilio_api
 from workflows.conversation import Conversation, Entry
 from workflows.follow_through import caller_wrote
 from workflows.jobs import VoicemailJob, VoicemailTranscriptJob
@@ -64,22 +64,9 @@ def recording_media_url(url: str, *, api_url: str) -> str | None:
     allowed for one case: the configured API is itself http on a loopback address (the local
     stand-ins of the tests and the demo), where nothing crosses a network.
     """
-    parts, api = urlsplit(url), urlsplit(api_url)
-    if parts.netloc not in {"api.twilio.com", api.netloc} or "/Recordings/" not in parts.path:
-        return None
-    local = parts.scheme == api.scheme == "http" and parts.netloc == api.netloc and _loopback(api.hostname)
-    if parts.scheme != "https" and not local:
+    if not on_twilio_api(url, api_url=api_url) or "/Recordings/" not in urlsplit(url).path:
         return None
     return url if url.endswith(".mp3") else url + ".mp3"
-
-
-def _loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host or "").is_loopback
-    except ValueError:
-        return False
 
 
 async def fetch_recording(svc: Services, url: str) -> bytes | None:

@@ -326,14 +326,18 @@ def entry(e: Entry, conv: Conversation, tz: str) -> tuple[str, list[Block]]:
     if e.speaker == "caller":
         who = f":bust_in_silhouette: *Caller* {escape(conv.caller.display)}"
         body = escape(e.text) if e.text else "_(no text)_"
+        if e.attachments:
+            count = f"{e.attachments} attachment{'s' if e.attachments > 1 else ''}"
+            body = f"{escape(e.text)}\n_({count} below)_" if e.text else f"_({count} below)_"
         blocks: list[Block] = [
             {"type": "context", "elements": [_mrkdwn(f"{who} · {when}")]},
             *({"type": "section", "text": _mrkdwn(part)} for part in pieces(body)),
+            *_links(e),
         ]
-        links = [f"<{link_target(url)}|attachment {i}>" for i, url in enumerate(e.media, 1)]
-        if links:
-            blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(links))]})
         return f"Caller: {escape(e.text)}"[:3000], blocks
+    if e.media:
+        text = f":{e.icon}: {escape(e.text)}" if e.icon else escape(e.text)
+        return escape(e.text)[:3000], [{"type": "context", "elements": [_mrkdwn(text[:BLOCK_TEXT_MAX])]}, *_links(e)]
     icon = f":{e.icon}: " if e.icon else ""
     if e.buttons:
         # A question for the team: the text as a section, the answers as buttons under it.
@@ -351,6 +355,15 @@ def entry(e: Entry, conv: Conversation, tz: str) -> tuple[str, list[Block]]:
     if len(text) <= BLOCK_TEXT_MAX:
         return escape(e.text)[:3000], [{"type": "context", "elements": [_mrkdwn(text)]}]
     return escape(e.text)[:3000], [{"type": "section", "text": _mrkdwn(part)} for part in pieces(text)]
+
+
+def _links(e: Entry) -> list[Block]:
+    """The entry's media as links labelled by us ("attachment 1"), whatever their URL says."""
+    if not e.media:
+        return []
+    labels = ["link"] if e.speaker == "system" and len(e.media) == 1 else [f"attachment {i}" for i in range(1, len(e.media) + 1)]
+    links = [f"<{link_target(url)}|{label}>" for url, label in zip(e.media, labels, strict=True)]
+    return [{"type": "context", "elements": [_mrkdwn(" · ".join(links))]}]
 
 
 # Slack refuses a section's (or a context element's) text over 3,000 characters.

@@ -18,6 +18,7 @@ from bot.slack import home
 from bot.slack.commands import router
 from bot.slack.events import text_at
 from bot.store import keys
+from workflows.conversation import SharedFile
 from workflows.jobs import CardActionJob, TeamReplyJob
 from workflows.mirror import TeamReply
 
@@ -41,7 +42,27 @@ def team_reply_of(event: dict[str, Any]) -> TeamReply | None:
         message_id=ts,
         user=user,
         raw_text=text_at(event, "text"),
+        files=files_of(event),
     )
+
+
+def files_of(event: dict[str, Any]) -> tuple[SharedFile, ...]:
+    """The files posted with a message, as far as Slack describes them (a file Slack hides, for
+    example past a plan's limit, comes without `url_private` and is refused with a reason)."""
+    files = event.get("files")
+    if not isinstance(files, list):
+        return ()
+    found = []
+    for f in files[:20]:
+        if not isinstance(f, dict) or not text_at(f, "id"):
+            continue
+        size = f.get("size")
+        found.append(SharedFile(
+            id=text_at(f, "id"), name=text_at(f, "name") or text_at(f, "title") or "a file",
+            mimetype=text_at(f, "mimetype"), size=size if isinstance(size, int) and size >= 0 else 0,
+            url=text_at(f, "url_private"),
+        ))
+    return tuple(found)
 
 
 def register(bolt: AsyncApp, svc: Services) -> None:
@@ -54,7 +75,7 @@ def register(bolt: AsyncApp, svc: Services) -> None:
         # Claimed by the Slack message, not the event id: a retry carries the same event
         # id, but the same message can also arrive twice under different ids.
         job = TeamReplyJob(channel=reply.channel, thread=reply.thread_id, ts=reply.message_id,
-                           user=reply.user, text=reply.raw_text, at=svc.clock.now())
+                           user=reply.user, text=reply.raw_text, at=svc.clock.now(), files=reply.files)
         claim = keys.claim("reply", f"{reply.channel}:{reply.message_id}")
         await svc.jobs.enqueue(job, claim=claim)
 

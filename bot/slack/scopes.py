@@ -15,6 +15,7 @@ BOT_SCOPES: tuple[str, ...] = (
     "commands",
     "reactions:write",
     "files:write",
+    "files:read",
     "users:read",
     "im:write",
 )

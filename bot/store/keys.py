@@ -254,3 +254,13 @@ def daily(line: str, day: str) -> str:
 def reply_times(line: str, day: str) -> str:
     """List: seconds to the first team reply of conversations answered that day."""
     return f"{PREFIX}replytimes:{line}:{day}"
+
+
+# A picture served to Twilio for an outgoing MMS lives this much past its validity (which the
+# app's clock judges), then Redis drops it: the TTL only collects garbage.
+SERVED_MEDIA_GRACE_S = 10 * 60
+
+
+def served_media(token: str) -> str:
+    """A picture served at /media/<token>: its type, the end of its validity, and its bytes."""
+    return f"{PREFIX}media:{token}"

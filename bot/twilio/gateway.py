@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -140,8 +141,10 @@ class TwilioSms:
         self._status_callback = status_callback
         self._http, self._messages = http, messages
 
-    async def send_sms(self, *, to: str, from_: str, body: str) -> SmsResult:
-        form = {"To": to, "From": from_, "Body": body, "StatusCallback": self._status_callback}
+    async def send_sms(self, *, to: str, from_: str, body: str, media: Sequence[str] = ()) -> SmsResult:
+        # A picture alone goes with no Body (Twilio takes Body or MediaUrl); MediaUrl repeats.
+        form = [("To", to), ("From", from_), *([("Body", body)] if body or not media else []),
+                *(("MediaUrl", url) for url in media), ("StatusCallback", self._status_callback)]
         try:
             async with asyncio.timeout(SEND_TIMEOUT_S), self._http.post(
                 self._messages.url, data=form, headers=self._messages.headers
@@ -159,8 +162,11 @@ class TwilioSms:
             log.warning("sms to %s refused: %s %s", mask(to), result.error_code, resp.status)
         return result
 
-    async def find_sent(self, *, to: str, from_: str, body: str, since: datetime) -> SmsResult | None:
-        """Ask Twilio whether this exact text already went to `to` (reconciling an unsure send)."""
+    async def find_sent(
+        self, *, to: str, from_: str, body: str, since: datetime, media: int = 0
+    ) -> SmsResult | None:
+        """Ask Twilio whether this exact text (with `media` pictures) already went to `to`
+        (reconciling an unsure send)."""
         try:
             async with asyncio.timeout(SEND_TIMEOUT_S):
                 recent = await self._client.messages.list_async(
@@ -170,7 +176,8 @@ class TwilioSms:
             raise RetryLater(f"cannot check earlier sends: {exc!r}") from exc
         for msg in recent:
             created = msg.date_created
-            if msg.body == body and (created is None or created >= since - CLOCK_SLACK):
+            pictures = int(msg.num_media or 0) if str(msg.num_media or "0").isdigit() else 0
+            if msg.body == body and pictures == media and (created is None or created >= since - CLOCK_SLACK):
                 return SmsResult(ok=True, sid=msg.sid)
         return None
 
@@ -194,8 +201,8 @@ class MeteredSms(TwilioSms):
         super().__init__(client, status_callback, http=http, messages=messages)
         self.metrics = metrics
 
-    async def send_sms(self, *, to: str, from_: str, body: str) -> SmsResult:
-        result = await super().send_sms(to=to, from_=from_, body=body)
+    async def send_sms(self, *, to: str, from_: str, body: str, media: Sequence[str] = ()) -> SmsResult:
+        result = await super().send_sms(to=to, from_=from_, body=body, media=media)
         if result.ok:
             self.metrics.sms_outbound.labels(line=from_).inc()
         else:

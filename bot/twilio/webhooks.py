@@ -382,10 +382,12 @@ async def callback(request: web.Request, svc: Services, params: MultiDictProxy[s
     return xml(hang_up())
 
 
-def media_of(params: MultiDictProxy[str]) -> tuple[str, ...]:
+def media_of(params: MultiDictProxy[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The MMS attachments: their URLs and, one for each, the content type Twilio announced."""
     count = min(ascii_int(params.get("NumMedia", "")) or 0, 10)
-    urls = (params.get(f"MediaUrl{i}", "") for i in range(count))
-    return tuple(u for u in urls if u)
+    found = [(params.get(f"MediaUrl{i}", ""), params.get(f"MediaContentType{i}", "")) for i in range(count)]
+    found = [(url, kind) for url, kind in found if url]
+    return tuple(url for url, _ in found), tuple(kind for _, kind in found)
 
 
 async def sms(request: web.Request, svc: Services, params: MultiDictProxy[str]) -> web.Response:
@@ -394,8 +396,9 @@ async def sms(request: web.Request, svc: Services, params: MultiDictProxy[str]) 
     sid = params.get("MessageSid", "")
     if line is None or not sid:
         return xml(empty())
+    urls, types = media_of(params)
     job = CallerSmsJob(sid=sid, line=line.number, caller=params.get("From", ""), body=params.get("Body", ""),
-                       media=media_of(params), opt_out_type=params.get("OptOutType", ""), at=svc.clock.now())
+                       media=urls, media_types=types, opt_out_type=params.get("OptOutType", ""), at=svc.clock.now())
     # The same caller key the job will use (withheld and invalid IDs stay as sent).
     caller = phones.caller_from(params.get("From", ""), "", line.number).number
     retention = svc.settings.config.retention_days

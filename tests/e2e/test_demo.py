@@ -18,6 +18,8 @@ async def test_demo_story_passes(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "demo complete: every expectation met" in out and "[FAIL]" not in out
     assert "No reply yet" in out and "Paged by direct message, text and call" in out
+    assert "[ok ] the caller's photo uploaded into the thread" in out
+    assert "[ok ] the tech's photo sent as one MMS" in out
 
 
 async def test_the_demo_reads_as_a_person_would_see_it(capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,23 +31,15 @@ async def test_text_from_a_new_number_opens_a_texted_in_thread(rig: Rig) -> None
     assert rig.twilio.messages == []
 
 
-async def test_mms_media_shown_as_links(rig: Rig) -> None:
-    thread = await open_thread(rig)
-    url = "https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM1/Media/ME1"
-    await rig.caller_texts(CALLER, LINE, "see photo", media=(url,))
-    await rig.settle()
-    assert f"<{url}|attachment 1>" in blocks_text(rig.slack.thread(CHANNEL, thread)[-1])
-
-
 async def test_a_media_url_cannot_give_its_link_another_label(rig: Rig) -> None:
     thread = await open_thread(rig)
     url = "https://evil.example/x|Click to verify your bank|"
     await rig.caller_texts(CALLER, LINE, "see photo", media=(url, "https://evil.example/<!channel>"))
     await rig.settle()
-    text = blocks_text(rig.slack.thread(CHANNEL, thread)[-1])
-    assert "<https://evil.example/x%7CClick%20to%20verify%20your%20bank%7C|attachment 1>" in text
-    assert "<https://evil.example/%3C!channel%3E|attachment 2>" in text
-    assert "|Click" not in text and "<!channel>" not in text
+    first, second = (blocks_text(m) for m in rig.slack.thread(CHANNEL, thread)[-2:])
+    assert "<https://evil.example/x%7CClick%20to%20verify%20your%20bank%7C|link>" in first
+    assert "<https://evil.example/%3C!channel%3E|link>" in second
+    assert "|Click" not in first + second and "<!channel>" not in first + second
 
 
 async def test_a_burst_of_caller_texts_keeps_its_order(rig: Rig) -> None:
