@@ -236,7 +236,7 @@ def card(conv: Conversation, tz: str) -> tuple[str, list[Block]]:
     blocks.append({"type": "context", "elements": [_mrkdwn(progress(conv, tz))]})
     if conv.status != "resolved":
         blocks.append({"type": "actions", "block_id": "tb_card", "elements": buttons(conv)})
-    fallback = f"{verb} from {escape(conv.caller.display)} on {escape(conv.line_label)}"
+    fallback = f"{verb} {escape(conv.caller.display)} on {escape(conv.line_label)}"
     if urgent:
         fallback = f"URGENT: {fallback}"
     return fallback, blocks

@@ -34,7 +34,7 @@ def test_urgent_claimed_card() -> None:
     assert "*Acme Plumbing* · Tue Nov 10, 10:15 AM · business hours · 2 calls" in text
     assert ":rotating_light: Urgent: the caller wrote \u201cburst pipe\u201d" in text
     assert ":rotating_light: paging the on-call person · :hand: claimed by <@U0DANA0001>" in text
-    assert "[buttons] :raising_hand: I'm on it, Resolve, Snooze 1h, Snooze to opening, Snooze until… (menu), Block number" in text
+    assert "[buttons] :raising_hand: I'm on it, Resolve, Snooze 1h, Snooze to opening, Snooze until… (menu), :telephone_receiver: Call back, Block number" in text
 
 
 async def test_status_and_template_preview(rig: Rig) -> None:
