@@ -150,7 +150,7 @@ def forget(args: argparse.Namespace) -> int:
     """Delete a caller's stored conversations (their opt-out is kept)."""
     from bot.phones import normalize
     from bot.settings import ConfigError, SettingsError, load_settings, read_environment
-    from bot.store.connection import StoreUnavailable, open_existing_store, where
+    from bot.store.connection import open_for_command
     from bot.store.forget import forget_caller
 
     number = normalize(args.number)
@@ -164,12 +164,9 @@ def forget(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> int:
-        try:
-            redis = await open_existing_store(settings.redis_url, settings.data_dir)
-        except StoreUnavailable as exc:
-            print(f"textback: {exc}", file=sys.stderr)
+        redis = await open_for_command(settings.redis_url, settings.data_dir, say_where=sys.stdout)
+        if redis is None:
             return 2
-        print(f"using {where(redis)}")
         try:
             lines = [line.number for line in settings.config.lines]
             done = await forget_caller(redis.client, number, lines)

@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.app import SystemClock
 from bot.phones import normalize
 from bot.settings import ConfigError, SettingsError, load_settings
-from bot.store.connection import StoreUnavailable, open_existing_store, where
+from bot.store.connection import open_for_command
 from bot.store.consent import RedisConsentLog, to_csv
 from workflows.leads import period_start
 
@@ -30,13 +30,10 @@ async def export_consent(
         if value is None:
             print(f"textback: --{name} {numbers[name]!r} is not a phone number", file=sys.stderr)
             return 2
-    try:
-        redis = await open_existing_store(settings.redis_url, settings.data_dir)
-    except StoreUnavailable as exc:
-        print(f"textback: {exc}", file=sys.stderr)
+    # Named on standard error: standard output may be the CSV itself.
+    redis = await open_for_command(settings.redis_url, settings.data_dir, say_where=sys.stderr)
+    if redis is None:
         return 2
-    # On standard error: standard output may be the CSV itself.
-    print(f"using {where(redis)}", file=sys.stderr)
     try:
         log = RedisConsentLog(redis.client)
         found = [e async for e in log.events(caller=wanted.get("caller") or "", line=wanted.get("line") or "",

@@ -17,7 +17,7 @@ from redis.exceptions import ResponseError
 from bot.phones import display
 from bot.settings import ConfigError, SettingsError, load_settings
 from bot.store import keys
-from bot.store.connection import StoreUnavailable, open_existing_store, where
+from bot.store.connection import open_for_command, where
 from bot.store.daily import RedisDaily
 from bot.work.engine import GROUP
 from bot.work.incarnation import CONNECTION_PREFIX
@@ -34,10 +34,8 @@ async def run_status(env: Mapping[str, str], *, now: datetime | None = None) -> 
     except (ConfigError, SettingsError) as exc:
         print(f"textback: cannot read the configuration:\n{exc}", file=sys.stderr)
         return 2
-    try:
-        redis = await open_existing_store(settings.redis_url, settings.data_dir)
-    except StoreUnavailable as exc:
-        print(f"textback: {exc}", file=sys.stderr)
+    redis = await open_for_command(settings.redis_url, settings.data_dir)
+    if redis is None:
         return 2
     try:
         r = redis.client

@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.app import SystemClock
 from bot.phones import normalize
 from bot.settings import ConfigError, SettingsError, load_settings
-from bot.store.connection import StoreUnavailable, open_existing_store, where
+from bot.store.connection import open_for_command
 from bot.store.leads import RedisLeads
 from bot.store.line_settings import RedisLineSettings
 from workflows.leads import Lead, csv_text, period_start
@@ -29,13 +29,10 @@ async def export_leads(
     except ValueError as exc:
         print(f"textback: {exc}", file=sys.stderr)
         return 2
-    try:
-        redis = await open_existing_store(settings.redis_url, settings.data_dir)
-    except StoreUnavailable as exc:
-        print(f"textback: {exc}", file=sys.stderr)
+    # Named on standard error: standard output may be the CSV itself.
+    redis = await open_for_command(settings.redis_url, settings.data_dir, say_where=sys.stderr)
+    if redis is None:
         return 2
-    # On standard error: standard output may be the CSV itself.
-    print(f"using {where(redis)}", file=sys.stderr)
     try:
         # The lines file's lines, and those linked from Slack with /textback setup.
         linked = await RedisLineSettings(redis.client).links()

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from redis.asyncio import Connection, ConnectionPool, Redis, SSLConnection, UnixDomainSocketConnection
 from redis.asyncio.connection import AbstractConnection
@@ -358,6 +359,19 @@ async def open_existing_store(url: str | None, data_dir: Path) -> RedisHandle:
             "set REDIS_URL to the server's Redis, or run this where the server keeps its data "
             "(its working directory or TEXTBACK_DATA_DIR)")
     return await open_redis(url, data_dir)
+
+
+async def open_for_command(url: str | None, data_dir: Path, *, say_where: TextIO | None = None) -> RedisHandle | None:
+    """`open_existing_store` for a CLI command: None after printing why not (the command then
+    exits 2); with `say_where`, the store it talks to is named there first."""
+    try:
+        handle = await open_existing_store(url, data_dir)
+    except StoreUnavailable as exc:
+        print(f"textback: {exc}", file=sys.stderr)
+        return None
+    if say_where is not None:
+        print(f"using {where(handle)}", file=say_where)
+    return handle
 
 
 def where(handle: RedisHandle) -> str:
