@@ -132,7 +132,8 @@ async def open_services(
                   role=settings.role, timing=timing or Timing())
     # Each answer from Slack lets the jobs waiting for it (after an outage) run at once.
     chat = SlackThreads(slack, settings.config, lines.known, answered=lambda: jobs.slack_answered())
-    flags = RedisCallerFlags(redis.client, opt_out_scope=settings.config.opt_out_scope, lines=lines.known_numbers)
+    flags = RedisCallerFlags(redis.client, opt_out_scope=settings.config.opt_out_scope, lines=lines.known_numbers,
+                             keep_days=settings.config.retention_days)
     try:
         services = Services(
             settings=settings,

@@ -36,6 +36,7 @@ DEFAULT_GREETING_TEXTED = (
 )
 DEFAULT_GREETING_NOT_TEXTED = "Thanks for calling {business}. Sorry we missed your call. We'll get back to you as soon as we can."
 OPT_OUT_FOOTER = " Reply STOP to opt out."
+OPT_OUT_FOOTER_ES = " Responde STOP para no recibir más mensajes."
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,9 @@ DEFAULT_QUIET_HOURS = QuietHours(start=21 * 60, end=8 * 60)
 class Templates:
     business_hours: str = DEFAULT_BUSINESS_HOURS_TEMPLATE
     after_hours: str = DEFAULT_AFTER_HOURS_TEMPLATE
+    # Used instead when the caller's last text to the line was in Spanish ("": none).
+    business_hours_es: str = ""
+    after_hours_es: str = ""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from workflows.bursts import hold_if_flooding
 from workflows.consent import CallerRequest, act_on_request
 from workflows.conversation import Caller, Conversation, Entry, MediaItem, SharedFile
 from workflows.follow_through import caller_wrote, stop_waiting
+from workflows.language import language_of
 from workflows.lines import Line, is_open
 from workflows.media import copy_caller_media, mms_refusal, plan_mms, publish_pictures
 from workflows.missed_call import ensure_thread
@@ -112,6 +113,10 @@ async def caller_text_story(
     )
     lead = lead_event("caller_sms", job_id, conv, msg.at, text=msg.body) if msg.caller.kind == "ok" else None
     keyword = compliance_of(msg.body, msg.opt_out_type, msg.line)
+    templates = msg.line.templates
+    if (templates.business_hours_es or templates.after_hours_es) and keyword is None and msg.caller.kind == "ok":
+        # The line texts Spanish speakers in Spanish: its next text-back reads this.
+        await flags.remember_language(msg.line.number, msg.caller.number, language_of(msg.body) == "es")
     figures = caller_text_figures(conv, msg.at, keyword=keyword is not None)
     await record_outcome("caller text", job_id, figures, lead, steps=steps, outcomes=outcomes)
     # STOP, START and HELP are about the texts, not a request: nobody waits. A possible opt-out

@@ -14,7 +14,7 @@ from workflows.conversation import Caller, Conversation, Entry, SmsResult, Textb
 from workflows.delivery import early_report_shown
 from workflows.durations import format_duration
 from workflows.follow_through import start_waiting
-from workflows.lines import OPT_OUT_FOOTER, Line, describe_next_open, hours_today, is_open
+from workflows.lines import OPT_OUT_FOOTER, OPT_OUT_FOOTER_ES, Line, describe_next_open, hours_today, is_open
 from workflows.outcomes import caller_key, lead_event, record_outcome
 from workflows.ports import (
     CallerFlags,
@@ -105,10 +105,17 @@ class TextbackPlan:
     reason: str = ""  # why no text, when send is False
 
 
-def textback_body(line: Line, *, now: datetime, first_text: bool) -> str:
-    """The business-hours or after-hours text, with placeholders filled."""
+def textback_body(line: Line, *, now: datetime, first_text: bool, spanish: bool = False) -> str:
+    """The business-hours or after-hours text, with placeholders filled ("" when `spanish` and
+    the line has no Spanish one)."""
     open_now = is_open(line.hours, line.timezone, now)
-    template = line.templates.business_hours if open_now else line.templates.after_hours
+    t = line.templates
+    if spanish:
+        template = t.business_hours_es if open_now else t.after_hours_es
+        if not template:
+            return ""
+    else:
+        template = t.business_hours if open_now else t.after_hours
     body = render(
         template,
         business=line.business,
@@ -117,7 +124,7 @@ def textback_body(line: Line, *, now: datetime, first_text: bool) -> str:
         next_open=describe_next_open(line.hours, line.timezone, now),
     )
     if first_text and line.opt_out_footer and "STOP" not in body.upper():
-        body += OPT_OUT_FOOTER
+        body += OPT_OUT_FOOTER_ES if spanish else OPT_OUT_FOOTER
     return body
 
 
@@ -138,6 +145,8 @@ async def textback_ask(
         first_body=textback_body(line, now=now, first_text=True),
         later_body=textback_body(line, now=now, first_text=False),
         step=TEXTBACK_STEP, sending=sending_mark(now),
+        first_body_es=textback_body(line, now=now, first_text=True, spanish=True),
+        later_body_es=textback_body(line, now=now, first_text=False, spanish=True),
     )
 
 

@@ -156,6 +156,10 @@ class CallerFlags(Protocol):
         """Release the hold; when the undecided text came in, or None when it was decided already."""
         ...
 
+    async def remember_language(self, line: str, caller: str, spanish: bool) -> None:
+        """Note whether the caller's last text to `line` was Spanish (for its Spanish text-backs)."""
+        ...
+
     async def mark_landline(self, caller: str) -> None:
         """Remember a number that cannot receive texts."""
         ...
@@ -242,6 +246,9 @@ class TextbackAsk:
     later_body: str
     step: str  # the step log's name for the send
     sending: str  # the step's "sending" mark, written when the text is due
+    # The same in Spanish, for a caller whose last text was Spanish ("": the line has none).
+    first_body_es: str = ""
+    later_body_es: str = ""
 
 
 class TextbackRecord(Protocol):

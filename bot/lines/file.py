@@ -209,7 +209,7 @@ def _check_line(doc: _Document, i: int, raw: dict[str, Any], model: LineModel) -
         )
     if model.number in model.forward_to:
         doc.add((*here, "forward_to"), f'"{model.number}" is the line\'s own number: ringing it would loop')
-    for name in ("business_hours", "after_hours"):
+    for name in ("business_hours", "after_hours", "business_hours_es", "after_hours_es"):
         text = getattr(model.templates, name)
         if text and "{booking_url}" in text and not model.booking_url:
             doc.add((*here, "templates", name), "uses {booking_url} but the line has no booking_url: add one")
@@ -267,6 +267,8 @@ def _to_line(model: LineModel, business: str, average_job_value: float | None = 
         business_hours=model.templates.business_hours or DEFAULT_BUSINESS_HOURS_TEMPLATE,
         after_hours=model.templates.after_hours
         or (DEFAULT_AFTER_HOURS_TEMPLATE if booking else DEFAULT_AFTER_HOURS_TEMPLATE_NO_BOOKING),
+        business_hours_es=model.templates.business_hours_es or "",
+        after_hours_es=model.templates.after_hours_es or "",
     )
     return Line(
         number=model.number,

@@ -67,6 +67,8 @@ class _Strict(BaseModel):
 class TemplatesModel(_Strict):
     business_hours: Template | None = None
     after_hours: Template | None = None
+    business_hours_es: Template | None = None
+    after_hours_es: Template | None = None
 
 
 class GreetingModel(_Strict):

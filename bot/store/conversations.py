@@ -391,9 +391,11 @@ class RedisCallerFlags:
         *,
         opt_out_scope: str = "line",
         lines: tuple[str, ...] | Callable[[], Iterable[str]] = (),
+        keep_days: int | None = None,
     ) -> None:
         self._r = redis
         self._account_wide = opt_out_scope == "account"
+        self._keep_s = keep_days * 86400 if keep_days else None  # the lines file's retention
         # The business's line numbers, or a function giving the current ones (lines linked
         # from Slack come and go while the app runs).
         self._lines = lines
@@ -492,6 +494,12 @@ class RedisCallerFlags:
 
     async def mark_landline(self, caller: str) -> None:
         await self._r.sadd(keys.LANDLINES, caller)
+
+    async def remember_language(self, line: str, caller: str, spanish: bool) -> None:
+        if spanish:
+            await self._r.set(keys.spanish(line, caller), "1", ex=self._keep_s)
+        else:
+            await self._r.delete(keys.spanish(line, caller))
 
 
 # --- A job's step log ------------------------------------------------------------------------

@@ -41,7 +41,8 @@ async def forget_caller(r: Redis, number: str, lines: list[str]) -> Forgotten:
     doomed |= {keys.held(c) for c in conv_ids} | {keys.held(c) + ":armed" for c in conv_ids}
     for line in lines:
         doomed |= {keys.open_conversation(line, number), keys.cooldown(line, number), keys.texted(line, number),
-                   keys.text_sequence(line, number), keys.text_turn(line, number), keys.help_replied(line, number)}
+                   keys.text_sequence(line, number), keys.text_turn(line, number), keys.help_replied(line, number),
+                   keys.spanish(line, number)}
         doomed |= {k.decode() async for k in r.scan_iter(match=keys.inbound_rate(line, number, 0)[:-1] + "*")}
         result.keys_deleted += await RedisLeads(r).forget(line, number)
         # The day's figures keep the caller's events, no longer under their lead id.

@@ -50,6 +50,11 @@ def screen_accepted(parent_call_sid: str) -> str:
 SCREEN_TTL_S = 24 * 3600
 
 
+def spanish(line: str, caller: str) -> str:
+    """Present while the caller's last text to the line was in Spanish."""
+    return f"{PREFIX}es:{line}:{caller}"
+
+
 def cooldown(line: str, caller: str) -> str:
     """Present while a caller must not get a second automatic text."""
     return f"{PREFIX}cooldown:{line}:{caller}"

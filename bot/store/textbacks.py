@@ -31,14 +31,16 @@ from workflows.ports import TextbackAsk
 # and the job is recorded: straight into the stream when no text is due, else in the due set
 # until the webhook logs the send's answer (`_ANSWERED`), or RECOVER_AFTER when it never does.
 # KEYS: 1 steps, 2 cooldown, 3 texted, 4 landlines, 5 blocked, 6 call claim, 7 job hash,
-#       8 due set, 9 stream, 10 opt-outs undecided on this line (a sorted set), 11.. opted out on this line, then
-#       on the others that count.
+#       8 due set, 9 stream, 10 opt-outs undecided on this line (a sorted set), 11 the caller writes
+#       Spanish (read only when the line has Spanish texts), 12.. opted out on this line, then on
+#       the others that count.
 # ARGV: 1 owner, 2 caller, 3 cooldown s, 4 reason, 5 first body, 6 later body, 7 cooldown
 #       reason, 8 step name, 9 sending mark, 10 steps ttl, 11 job id, 12 claim ttl, 13 kind,
 #       14 args, 15 gen, 16 born ms, 17 recover at, 18..21 the flags' reasons, 22 who decided (this
 #       process's instance and incarnation: a restart of the same instance makes the job due at once),
 #       23 seconds the first-text mark is kept ('' for ever: the lines file's retention), 24 the
-#       undecided opt-out's reason.
+#       undecided opt-out's reason, 25 and 26 the first and later bodies in Spanish ('' when the
+#       line has none).
 _DECIDE = """
 local job = ARGV[11]
 if job ~= '' and not redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[12]) then return false end
@@ -50,8 +52,8 @@ local function mine(key, ttl)
 end
 local reason, body = ARGV[4], ''
 if reason == '' then
-  for i = 11, #KEYS do
-    if redis.call('SISMEMBER', KEYS[i], ARGV[2]) == 1 then reason = ARGV[i == 11 and 18 or 19]; break end
+  for i = 12, #KEYS do
+    if redis.call('SISMEMBER', KEYS[i], ARGV[2]) == 1 then reason = ARGV[i == 12 and 18 or 19]; break end
   end
 end
 if reason == '' and redis.call('ZSCORE', KEYS[10], ARGV[2]) then reason = ARGV[24] end
@@ -60,6 +62,9 @@ if reason == '' and redis.call('SISMEMBER', KEYS[4], ARGV[2]) == 1 then reason =
 if reason == '' then
   if not mine(KEYS[2], ARGV[3]) then reason = ARGV[7]
   elseif mine(KEYS[3], ARGV[23] ~= '' and ARGV[23] or nil) then body = ARGV[5] else body = ARGV[6] end
+  if ARGV[25] ~= '' and redis.call('EXISTS', KEYS[11]) == 1 then
+    if body == ARGV[5] then body = ARGV[25] else body = ARGV[26] end
+  end
 end
 local send = reason == ''
 if job ~= '' then
@@ -111,11 +116,11 @@ class RedisTextbacks:
         opted_out = [keys.opted_out(line) for line in (ask.line, *self._flags.other_lines(ask.line))]
         names = [keys.job_steps(job_id), keys.cooldown(ask.line, ask.caller), keys.texted(ask.line, ask.caller),
                  keys.LANDLINES, keys.blocked(ask.line), keys.claim("missed", ask.owner), keys.due_job(job_id),
-                 keys.DUE, keys.JOBS, keys.opt_out_pending(ask.line), *opted_out]
+                 keys.DUE, keys.JOBS, keys.opt_out_pending(ask.line), keys.spanish(ask.line, ask.caller), *opted_out]
         args: list[str | int | float] = [
             ask.owner, ask.caller, ask.cooldown_s, ask.reason, ask.first_body, ask.later_body, ask.cooldown_reason,
             ask.step, ask.sending, STEPS_TTL_S, *job_args, OPTED_OUT, OPTED_OUT_ELSEWHERE, BLOCKED, LANDLINE,
-            self._owner, self._keep_s, OPT_OUT_UNDECIDED,
+            self._owner, self._keep_s, OPT_OUT_UNDECIDED, ask.first_body_es, ask.later_body_es,
         ]
         return cast(list[Any] | None, await self._decide(keys=names, args=args))
 

@@ -153,7 +153,7 @@ def test_custom_templates_and_forwarded_detection() -> None:
         ({"colour": "red"}, f"textback.yml:6: lines[0].colour: unknown key ({KNOWN_KEYS})"),
         ({"templates": '{after_hour: "Closed"}'},
          ('textback.yml:6: lines[0].templates.after_hour: unknown key (did you mean "after_hours"? '
-         "known keys: business_hours, after_hours)")),
+         "known keys: business_hours, after_hours, business_hours_es, after_hours_es)")),
         ({"templates": '{business_hours: "Hi {bussiness}"}'},
          ("textback.yml:6: lines[0].templates.business_hours: unknown placeholder {bussiness} (did you mean "
          "{business}? known: {business}, {booking_url}, {hours_today}, {next_open})")),
