@@ -156,6 +156,11 @@ class CallerFlags(Protocol):
         """Release the hold; when the undecided text came in, or None when it was decided already."""
         ...
 
+    async def learned_opt_out(self, line: str, caller: str, error_code: int) -> None:
+        """The carrier refused a text because the number opted out (21610): opted out on `line`,
+        and written to the consent log (by "carrier")."""
+        ...
+
     async def remember_language(self, line: str, caller: str, spanish: bool) -> None:
         """Note whether the caller's last text to `line` was Spanish (for its Spanish text-backs)."""
         ...

@@ -247,7 +247,7 @@ def static_guard(line: Line, caller: Caller) -> str:
 async def learn_from_refusal(flags: CallerFlags, line: str, caller: str, error_code: int | None) -> None:
     """A refusal that says something lasting about the number is remembered."""
     if error_code in OPTED_OUT_CODES:
-        await flags.set_opted_out(line, caller, True)
+        await flags.learned_opt_out(line, caller, error_code)
     elif error_code in LANDLINE_CODES:
         await flags.mark_landline(caller)
 

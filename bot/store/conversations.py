@@ -23,7 +23,9 @@ from redis.exceptions import LockError, LockNotOwnedError, RedisError, ResponseE
 from redis.typing import EncodableT, FieldT
 
 from bot.store import keys
+from bot.store.consent import RedisConsentLog
 from workflows.conversation import Caller, Conversation
+from workflows.ports import ConsentEvent
 
 log = logging.getLogger(__name__)
 
@@ -494,6 +496,13 @@ class RedisCallerFlags:
 
     async def mark_landline(self, caller: str) -> None:
         await self._r.sadd(keys.LANDLINES, caller)
+
+    async def learned_opt_out(self, line: str, caller: str, error_code: int) -> None:
+        await self.set_opted_out(line, caller, True)
+        # The log's time is when it was learned (wall time): it answers an auditor, not a timer.
+        await RedisConsentLog(self._r).record(ConsentEvent(
+            at=datetime.now(UTC), line=line, caller=caller, event="opt_out", how=f"carrier error {error_code}",
+            by="carrier"))
 
     async def remember_language(self, line: str, caller: str, spanish: bool) -> None:
         if spanish:

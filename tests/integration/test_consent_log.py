@@ -17,7 +17,7 @@ from standins.rig import Rig
 from tests.conftest import CALLER, CONFIG_YAML, LINE, LINE_B, line_a_with
 from tests.integration.conftest import rig_for
 from tests.integration.saw import said
-from tests.integration.steps import ADMIN, MEMBER, slash
+from tests.integration.steps import ADMIN, MEMBER, open_thread, slash
 
 
 @pytest.fixture
@@ -97,3 +97,13 @@ async def test_admins_edit_the_lines_opt_out_phrases(rig: Rig) -> None:
     assert await rig.services.flags.is_opted_out(LINE, CALLER)
     assert not await rig.services.flags.is_opted_out(LINE, "+15125550177")
     assert "Added for this line:* quit bugging me" in said(await slash(rig, "opt-out", user=MEMBER))
+
+
+async def test_an_opt_out_the_carrier_reports_is_logged(rig: Rig, clock: FakeClock) -> None:
+    thread = await open_thread(rig)
+    rig.twilio.set_recipient_error(CALLER, 21610, message="Attempt to send to unsubscribed recipient")
+    await rig.team_replies(rig.settings.config.line_for_number(LINE).channel, thread, "are you there?")  # type: ignore[union-attr]
+    await rig.settle()
+    [event] = [e async for e in rig.services.consent.events(caller=CALLER)]
+    assert (event.line, event.event, event.how, event.by) == (LINE, "opt_out", "carrier error 21610", "carrier")
+    assert await rig.services.flags.is_opted_out(LINE, CALLER)
