@@ -1,13 +1,13 @@
 """`textback status`: what the store says right now, read from Redis alone (no Slack, no
 Twilio): the job queue, scheduled and retrying work, the servers connected, recent errors,
-the store's size, and each line's figures today."""
+the store's size, and each line's figures today and what it earned this week."""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -19,8 +19,10 @@ from bot.settings import ConfigError, SettingsError, load_settings
 from bot.store import keys
 from bot.store.connection import open_for_command, where
 from bot.store.daily import RedisDaily
+from bot.store.leads import RedisLeads
 from bot.work.engine import GROUP
 from bot.work.incarnation import CONNECTION_PREFIX
+from workflows.recovery import earned_sentence, recovery
 
 # The newest failures jobs recorded (bot/work/engine.py keeps the last ERRORS_KEPT).
 SHOWN_ERRORS = 5
@@ -56,6 +58,12 @@ async def run_status(env: Mapping[str, str], *, now: datetime | None = None) -> 
             label = f"{display(line.number)}" + (f" ({line.name})" if line.name else "")
             print(f"  {label}: {fig.missed} missed, {fig.texted} texted back, {fig.not_texted} not texted, "
                   f"{fig.texts_in} caller texts, {fig.replied} answered by the team")
+            # What it earned this week so far (README, "What it earned"): the digest's sentence.
+            monday = day - timedelta(days=day.weekday())
+            week = await daily.days(line.number, monday, day)
+            leads = await RedisLeads(r).of_line(line.number, datetime.combine(monday, time(0), ZoneInfo(line.timezone)))
+            booked = {lead.id for lead in leads if lead.status == "booked"}
+            print(f"    this week: {earned_sentence(recovery(week, booked), line.average_job_value)}")
     finally:
         await redis.close()
     return 0

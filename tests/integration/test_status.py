@@ -10,6 +10,7 @@ import pytest
 from bot.status import run_status
 from standins.rig import Rig
 from tests.conftest import CALLER, CONFIG_YAML, LINE
+from tests.integration.steps import slash
 
 
 async def test_status_shows_jobs_scheduled_work_servers_and_todays_figures(
@@ -17,8 +18,11 @@ async def test_status_shows_jobs_scheduled_work_servers_and_todays_figures(
 ) -> None:
     await rig.missed_call(CALLER, LINE)
     await rig.settle()
+    await slash(rig, "lead (512) 555-0123 booked")
+    await rig.settle()
     config = tmp_path / "status.yml"
     config.write_text(CONFIG_YAML)
+    capsys.readouterr()
     assert await run_status({"REDIS_URL": redis_url, "TEXTBACK_CONFIG": str(config)},
                             now=rig.services.clock.now()) == 0
     out = capsys.readouterr().out
@@ -27,6 +31,7 @@ async def test_status_shows_jobs_scheduled_work_servers_and_todays_figures(
     assert "scheduled: 3 (2 digest, 1 reminder); 0 waiting to retry after a failure; next due in 5 min" in out
     assert f"servers connected: {rig.settings.instance}" in out
     assert "(512) 555-0100" in out and "1 missed, 1 texted back" in out
+    assert "    this week: 1 missed caller, 1 texted back, 0 replied, 1 booked\n" in out
     assert "recent job errors: none recorded" in out
 
 
