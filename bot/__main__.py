@@ -148,9 +148,9 @@ def demo(args: argparse.Namespace) -> int:
 
 def forget(args: argparse.Namespace) -> int:
     """Delete a caller's stored conversations (their opt-out is kept)."""
+    from bot.cli_io import open_for_command
     from bot.phones import normalize
     from bot.settings import ConfigError, SettingsError, load_settings, read_environment
-    from bot.store.connection import open_for_command
     from bot.store.forget import forget_caller
 
     number = normalize(args.number)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 
 from bot.app import SystemClock
+from bot.cli_io import open_for_command, write_export
 from bot.phones import normalize
 from bot.settings import ConfigError, SettingsError, load_settings
-from bot.store.connection import open_for_command
 from bot.store.consent import RedisConsentLog, to_csv
 from workflows.leads import period_start
 
@@ -41,9 +40,5 @@ async def export_consent(
     finally:
         await redis.close()
     text = to_csv(found)
-    if output:
-        Path(output).write_text(text, encoding="utf-8", newline="")
-        print(f"wrote {len(found)} consent event(s) to {output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    write_export(text, output, len(found), "consent event(s)")
     return 0

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from bot.cli_io import open_for_command, where
 from bot.phones import display
 from bot.settings import ConfigError, SettingsError, load_settings
 from bot.store import keys
-from bot.store.connection import open_for_command, where
 from bot.store.daily import RedisDaily
 from bot.store.leads import RedisLeads
 from bot.work.engine import GROUP

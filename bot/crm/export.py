@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 
 from bot.app import SystemClock
+from bot.cli_io import open_for_command, write_export
 from bot.phones import normalize
 from bot.settings import ConfigError, SettingsError, load_settings
-from bot.store.connection import open_for_command
 from bot.store.leads import RedisLeads
 from bot.store.line_settings import RedisLineSettings
 from workflows.leads import Lead, csv_text, period_start
@@ -51,9 +50,5 @@ async def export_leads(
     finally:
         await redis.close()
     text = csv_text(found)
-    if output:
-        Path(output).write_text(text, encoding="utf-8", newline="")
-        print(f"wrote {len(found)} lead(s) to {output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    write_export(text, output, len(found), "lead(s)")
     return 0

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from redis.asyncio import Connection, ConnectionPool, Redis, SSLConnection, UnixDomainSocketConnection
 from redis.asyncio.connection import AbstractConnection
@@ -347,38 +346,6 @@ def describe(url: str) -> str:
     parts = urlsplit(url)
     host = parts.netloc.rsplit("@", 1)[-1]
     return parts._replace(netloc=f"***@{host}" if "@" in parts.netloc else host).geturl()
-
-
-async def open_existing_store(url: str | None, data_dir: Path) -> RedisHandle:
-    """For a command that acts on stored data (forget, leads export): the configured Redis, or
-    the embedded store only where one already keeps data. With REDIS_URL unset and no store in
-    `data_dir`, starting one would act on an empty store the user cannot have meant."""
-    if not url and not (data_dir / "valkey").is_dir():
-        raise StoreUnavailable(
-            f"REDIS_URL is unset and {data_dir} holds no embedded store, so there is nothing to act on: "
-            "set REDIS_URL to the server's Redis, or run this where the server keeps its data "
-            "(its working directory or TEXTBACK_DATA_DIR)")
-    return await open_redis(url, data_dir)
-
-
-async def open_for_command(url: str | None, data_dir: Path, *, say_where: TextIO | None = None) -> RedisHandle | None:
-    """`open_existing_store` for a CLI command: None after printing why not (the command then
-    exits 2); with `say_where`, the store it talks to is named there first."""
-    try:
-        handle = await open_existing_store(url, data_dir)
-    except StoreUnavailable as exc:
-        print(f"textback: {exc}", file=sys.stderr)
-        return None
-    if say_where is not None:
-        print(f"using {where(handle)}", file=say_where)
-    return handle
-
-
-def where(handle: RedisHandle) -> str:
-    """Which store a command talks to, for its output."""
-    if handle.server is not None:
-        return f"the embedded Valkey in {handle.server.data_dir}"
-    return f"Redis at {describe(handle.url)}"
 
 
 async def open_redis(url: str | None, data_dir: Path, *, name: str | None = None) -> RedisHandle:

@@ -48,6 +48,20 @@ async def _open_conversation(ctx: Ctx, number: str) -> Conversation | None:
     return await ctx.svc.store.open_for(ctx.linked().number, number)
 
 
+async def _post_and_send(ctx: Ctx, conv: Conversation, verb: str, text: str) -> bool:
+    """Show the text in the thread as the user's `/textback <verb>`, then send it as a team reply
+    typed there would be (the same job, guards and reactions); False when Slack took no post."""
+    now = ctx.svc.clock.now()
+    shown = Entry("team", f"via {COMMAND} {verb}: {await ctx.plain(text)}", at=now, icon="speech_balloon",
+                  mentions=(ctx.user,))
+    ts = await ctx.svc.chat.post_entry(conv, shown)
+    if ts is None or not conv.thread_id:
+        return False
+    job = TeamReplyJob(channel=conv.channel, thread=conv.thread_id, ts=ts, user=ctx.user, text=text, at=now)
+    await ctx.svc.jobs.enqueue(job, claim=keys.claim("reply", f"{conv.channel}:{ts}"))
+    return True
+
+
 def _none_open(number: str) -> Reply:
     return Reply(text=f"No open conversation with {phones.display(number)} on this line: nothing to act on. "
                       "A new call or text from them opens one.")
@@ -75,14 +89,8 @@ async def reply(ctx: Ctx) -> Reply:
         return _none_open(number)
     if not conv.thread_id:
         return Reply(text=f"The conversation with {phones.display(number)} has no Slack thread yet; try again shortly.")
-    svc, now = ctx.svc, ctx.svc.clock.now()
-    shown = Entry("team", f"via {COMMAND} reply: {await ctx.plain(text)}", at=now, icon="speech_balloon",
-                  mentions=(ctx.user,))
-    ts = await svc.chat.post_entry(conv, shown)
-    if ts is None:
+    if not await _post_and_send(ctx, conv, "reply", text):
         return Reply(text="Could not post in the caller's thread, so nothing was sent. Try again in a minute.")
-    job = TeamReplyJob(channel=conv.channel, thread=conv.thread_id, ts=ts, user=ctx.user, text=text, at=now)
-    await svc.jobs.enqueue(job, claim=keys.claim("reply", f"{conv.channel}:{ts}"))
     return Reply(text=f"Sending to {phones.display(number)}; it is in their thread, which shows :outbox_tray: "
                       "once the text is accepted. Next time you can simply reply in the thread.")
 
@@ -170,12 +178,7 @@ async def text(ctx: Ctx, *, confirmed: bool = False) -> Reply:
     if not conv.thread_id:
         return Reply(text=f"Could not open a Slack thread for {phones.display(number)}, so nothing was sent. "
                           "Try again in a minute.")
-    shown = Entry("team", f"via {COMMAND} text: {await ctx.plain(body)}", at=now, icon="speech_balloon",
-                  mentions=(ctx.user,))
-    ts = await svc.chat.post_entry(conv, shown)
-    if ts is None:
+    if not await _post_and_send(ctx, conv, "text", body):
         return Reply(text="Could not post in the customer's thread, so nothing was sent. Try again in a minute.")
-    job = TeamReplyJob(channel=conv.channel, thread=conv.thread_id, ts=ts, user=ctx.user, text=body, at=now)
-    await svc.jobs.enqueue(job, claim=keys.claim("reply", f"{conv.channel}:{ts}"))
     return Reply(text=f"Sending to {phones.display(number)}: it is in their thread, which shows :outbox_tray: once "
                       "Twilio accepts it. Their replies come back there.")
