@@ -22,7 +22,7 @@ from bot.metrics import CONTENT_TYPE
 from bot.services import SERVICES, Services, open_services
 from bot.settings import Settings
 from bot.slack import events, listeners, socket_mode
-from bot.twilio import media, webhooks
+from bot.twilio import calls, media, webhooks
 from bot.work.engine import Entry
 from bot.work.incarnation import take_back
 from bot.work.timer import Timing
@@ -77,7 +77,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, timing: Timing
     if settings.slack_app_token:
         # Slack events over a websocket (local development); Twilio still needs HTTP.
         app.cleanup_ctx.append(socket_mode.connection(settings.slack_app_token, BOLT))
-    app.add_routes(webhooks.routes())
+    app.add_routes([*webhooks.routes(), *calls.routes()])
     app.add_routes(media.routes())
     app.add_routes([web.post("/slack/events", slack_events), web.get("/healthz", healthz)])
     app.add_routes([web.get("/metrics", metrics_route)])

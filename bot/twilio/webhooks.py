@@ -23,7 +23,6 @@ from bot import phones
 from bot.services import SERVICES, Services
 from bot.store import keys
 from workflows.jobs import (
-    CallbackOutcomeJob,
     CallerSmsJob,
     DeliveryJob,
     MissedCallJob,
@@ -41,7 +40,6 @@ from workflows.missed_call import (
     send_from_webhook,
     skip_ringing,
 )
-from workflows.paging import spoken
 
 log = logging.getLogger(__name__)
 
@@ -170,19 +168,6 @@ def ring(numbers: Sequence[str], *, timeout: int, action: str, screen_url: str =
     return str(resp)
 
 
-SCREEN_DIGIT_WAIT_S = 6  # how long a staff phone has to press 1 after the whisper
-
-
-def screen_whisper(business: str, caller: str, result_url: str) -> str:
-    """What the staff phone hears on answering: who is calling; 1 takes the call, anything
-    else (or nothing: a voicemail cannot press keys) hangs that leg up."""
-    resp = VoiceResponse()
-    gather = resp.gather(num_digits=1, timeout=SCREEN_DIGIT_WAIT_S, action=result_url, method="POST")
-    gather.say(f"Call for {business} from {caller}. Press 1 to take it.")
-    resp.hangup()
-    return str(resp)
-
-
 # After the greeting, on lines that take messages: "Or…" follows "we just sent you a text".
 VOICEMAIL_PROMPT = {True: "Or leave a message after the tone.", False: "Please leave a message after the tone."}
 VOICEMAIL_MAX_S = 120  # Twilio transcribes recordings up to 2 minutes
@@ -252,27 +237,6 @@ async def voice(request: web.Request, svc: Services, params: MultiDictProxy[str]
         query = urlencode({"parent": params.get("CallSid", ""), "line": line.number, "from": params.get("From", "")})
         screen_url = f"{svc.settings.public_url}/twilio/voice/screen?{query}"
     return xml(ring(line.forward_to, timeout=line.ring_timeout, action=action, screen_url=screen_url))
-
-
-async def screen(request: web.Request, svc: Services, params: MultiDictProxy[str]) -> web.Response:
-    """A staff phone answered a screened call: tell them who calls, and wait for their 1."""
-    parent, line_number, caller = (request.query.get(k, "") for k in ("parent", "line", "from"))
-    line = await svc.lines.line_for_number(line_number)
-    if line is None or not parent:
-        return xml(hang_up())
-    who = spoken(phones.display(caller), caller) if phones.normalize(caller) else "a withheld number"
-    result = f"{svc.settings.public_url}/twilio/voice/screen/result?{urlencode({'parent': parent})}"
-    return xml(screen_whisper(line.business, who, result))
-
-
-async def screen_result(request: web.Request, svc: Services, params: MultiDictProxy[str]) -> web.Response:
-    """The staff phone's key: 1 records that a person took the call, and the legs are bridged
-    (an empty response); anything else hangs that leg up."""
-    parent = request.query.get("parent", "")
-    if not parent or params.get("Digits", "").strip() != "1":
-        return xml(hang_up())
-    await svc.redis.client.set(keys.screen_accepted(parent), "1", ex=keys.SCREEN_TTL_S)
-    return xml(empty())
 
 
 async def dial_status(
@@ -370,18 +334,6 @@ async def recording(
     return xml(hang_up())
 
 
-async def callback(request: web.Request, svc: Services, params: MultiDictProxy[str]) -> web.Response:
-    """A call back's bridge ended (the Dial action of the staff member's call): record its
-    outcome once per call for the caller's thread, and hang up."""
-    conv, by = request.query.get("conv", ""), request.query.get("by", "")
-    sid = params.get("CallSid", "")
-    if conv and by and sid:
-        job = CallbackOutcomeJob(conv=conv, user=by, status=params.get("DialCallStatus", ""),
-                                 seconds=ascii_int(params.get("DialCallDuration", "")) or 0)
-        await svc.jobs.enqueue(job, claim=keys.claim("callback", sid))
-    return xml(hang_up())
-
-
 def media_of(params: MultiDictProxy[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The MMS attachments: their URLs and, one for each, the content type Twilio announced."""
     count = min(ascii_int(params.get("NumMedia", "")) or 0, 10)
@@ -425,9 +377,6 @@ def routes() -> list[web.RouteDef]:
     return [
         web.post("/twilio/voice", first(signed(voice))),
         web.post("/twilio/voice/dial-status", first(signed(dial_status))),
-        web.post("/twilio/voice/screen", signed(screen)),
-        web.post("/twilio/voice/screen/result", signed(screen_result)),
-        web.post("/twilio/voice/callback", signed(callback)),
         web.post("/twilio/voice/recording", signed(recording)),
         web.post("/twilio/sms", signed(sms)),
         web.post("/twilio/sms/status", signed(sms_status)),
