@@ -258,14 +258,14 @@ async def team_reply_story(
     """A person's reply in a caller's thread, in order: text it to the caller (its pictures as
     one MMS); once it went out, time a first reply, record the lead, end the questions and the
     reminder ladder, refresh the card."""
-    outcome = await _send_reply(reply, store=store, sms=sms, chat=chat, to_plain=to_plain, flags=flags,
+    outcome, sent = await _send_reply(reply, store=store, sms=sms, chat=chat, to_plain=to_plain, flags=flags,
                                 steps=steps, now=now, media=media)
     if outcome != "sent":
         return outcome
     conv = await store.by_thread(reply.channel, reply.thread_id)  # as the reply saved it
     if conv is None:
         return outcome
-    lead = lead_event("team_reply", job_id, conv, now, by=reply.user, text=(await to_plain(reply.raw_text)).strip())
+    lead = lead_event("team_reply", job_id, conv, now, by=reply.user, text=sent)
     await record_outcome("team reply", job_id, team_reply_figures(conv, now), lead, steps=steps, outcomes=outcomes)
     # A person answered the caller: the questions and the reminders stop.
     await end_for_human(conv, store=store, locks=locks, deadlines=deadlines)
@@ -285,17 +285,18 @@ async def _send_reply(
     steps: StepLog,
     now: datetime,
     media: TeamMedia,
-) -> ReplyOutcome:
-    """Send a human's thread reply to the caller as SMS (MMS with its pictures), exactly once."""
+) -> tuple[ReplyOutcome, str]:
+    """Send a human's thread reply to the caller as SMS (MMS with its pictures), exactly once;
+    the outcome, and the text as sent."""
     found = await store.by_thread(reply.channel, reply.thread_id)
     if found is None:
-        return "not_ours"
+        return "not_ours", ""
     conv = found
     if is_internal_note(reply.raw_text):
-        return "note"
+        return "note", ""
     text = (await to_plain(reply.raw_text)).strip()
     if not text and not reply.files:
-        return "empty"
+        return "empty", ""
     # Refused whole rather than cut or split: separate texts can arrive out of order, and the
     # writer knows best where to break. (Twilio refuses over SMS_MAX_CHARS: error 21617.)
     too_long = len(text) > SMS_MAX_CHARS and (
@@ -309,11 +310,11 @@ async def _send_reply(
         await once(steps, "told", lambda: chat.tell_user(
             conv.channel, reply.user, f"Not sent to the caller: {blocked}. {REFUSAL_HINT}"))
         await chat.react(conv.channel, reply.message_id, "no_entry_sign")
-        return "refused"
+        return "refused", text
     urls = await _pictures_of(reply, conv, media=media, chat=chat, steps=steps, now=now)
     if not text and not urls:
         await chat.react(conv.channel, reply.message_id, "no_entry_sign")
-        return "refused"
+        return "refused", text
     result = await send_once(steps, "reply", sms, to=conv.caller.number, from_=conv.line, body=text, now=now,
                              media=urls)
     await learn_from_refusal(flags, conv.line, conv.caller.number, result.error_code)
@@ -322,7 +323,7 @@ async def _send_reply(
         await store.record_outbound(result.sid, conv, reply.message_id)
     await once(steps, "marked", lambda: chat.mark_reply(conv, reply.message_id, result))
     if not result.ok:
-        return "refused"
+        return "refused", text
     # Read again just before writing: a button pressed while the SMS was sending (a claim,
     # "I'm on it") must not be overwritten by this copy from before it.
     conv = await store.get(conv.id) or conv
@@ -331,7 +332,7 @@ async def _send_reply(
         conv.extra["first_reply_by"] = reply.user
     conv.last_event_at = now
     await store.save(conv)
-    return "sent"
+    return "sent", text
 
 
 async def _pictures_of(
