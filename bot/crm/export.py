@@ -11,7 +11,8 @@ from bot.phones import normalize
 from bot.settings import ConfigError, SettingsError, load_settings
 from bot.store.leads import RedisLeads
 from bot.store.line_settings import RedisLineSettings
-from workflows.leads import Lead, csv_text, period_start
+from workflows.leads import Lead, period_start
+from workflows.leads_csv import csv_text
 
 
 async def export_leads(

@@ -16,15 +16,13 @@ from tests.conftest import CALLER, CHANNEL, LINE, OPEN_TIME
 from tests.integration.saw import said
 from tests.integration.steps import MEMBER, event, slash
 from workflows.leads import (
-    CSV_COLUMNS,
     Lead,
     apply_event,
     check_move,
-    csv_row,
-    csv_text,
     lead_id,
     period_start,
 )
+from workflows.leads_csv import CSV_COLUMNS, csv_row, csv_text
 
 OTHER = "+15125550177"
 

@@ -9,10 +9,10 @@ from workflows.leads import (
     TRANSCRIPT_KEPT,
     LeadEvent,
     apply_event,
-    csv_row,
     lead_document,
     without_old_words,
 )
+from workflows.leads_csv import csv_row
 
 T0 = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 LINE, CALLER = "+15125550100", "+15125550123"

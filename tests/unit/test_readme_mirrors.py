@@ -10,7 +10,7 @@ import yaml
 from prometheus_client import Counter
 
 from bot.metrics import Metrics
-from workflows.leads import CSV_COLUMNS
+from workflows.leads_csv import CSV_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -20,11 +20,10 @@ from workflows.leads import (
     Lead,
     LeadEvent,
     check_move,
-    csv_text,
-    export_filename,
     period_start,
     thread_link,
 )
+from workflows.leads_csv import csv_text, export_filename
 from workflows.lines import Line
 
 log = logging.getLogger(__name__)
