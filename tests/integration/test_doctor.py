@@ -3,73 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from redis.asyncio import Redis
-
-from bot.doctor.checks import run_doctor
-from bot.doctor.twilio import warn_unregistered
-from bot.settings import load_settings
-from standins.rig import ACCOUNT_SID, AUTH_TOKEN, BOT_TOKEN, SIGNING_SECRET
-from standins.slack_api import SlackStandIn
-from standins.twilio_api import TwilioStandIn
 from tests.conftest import CHANNEL, CHANNEL_B, CONFIG_YAML, LINE, LINE_B
+from tests.integration.doctor_kit import SMS, VOICE, Setup, marks, setup
 
-PUBLIC_URL = "https://textback-acme.example.test"
-VOICE, SMS = f"{PUBLIC_URL}/twilio/voice", f"{PUBLIC_URL}/twilio/sms"
-
-
-def _no_volume(path: Path) -> bool:
-    return False
-
-
-@dataclass
-class Setup:
-    env: dict[str, str]
-    slack: SlackStandIn
-    twilio: TwilioStandIn
-
-    async def doctor(self, *, fix: bool = False, yes: bool = False, ask: Callable[[str], str] | None = None,
-                     mounted: Callable[[Path], bool] = _no_volume, **env: str) -> tuple[int, str]:
-        out = io.StringIO()
-        code = await run_doctor({**self.env, **env}, fix=fix, yes=yes, out=out, ask=ask or _refuse, mounted=mounted)
-        return code, out.getvalue()
-
-
-def _refuse(prompt: str) -> str:
-    raise AssertionError(f"asked {prompt!r} unexpectedly")
-
-
-@pytest.fixture
-async def setup(redis: Redis, redis_url: str, tmp_path: Path) -> AsyncIterator[Setup]:
-    """A healthy install: both numbers in the account pointing at PUBLIC_URL, each in a Messaging
-    Service with a verified A2P 10DLC campaign, the bot in both channels."""
-    (tmp_path / "textback.yml").write_text(CONFIG_YAML)
-    async with TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN) as twilio, SlackStandIn(BOT_TOKEN) as slack:
-        for number in (LINE, LINE_B):
-            twilio.messaging.register(twilio.account.add_number(number, voice_url=VOICE, sms_url=SMS))
-        slack.add_channel(CHANNEL, "acme-calls")
-        slack.add_channel(CHANNEL_B, "bolt-calls")
-        env = {
-            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PUBLIC_URL": PUBLIC_URL,
-            "REDIS_URL": redis_url, "TEXTBACK_CONFIG": str(tmp_path / "textback.yml"),
-            "SLACK_API_URL": slack.api_url, "TWILIO_API_URL": twilio.url,
-        }
-        yield Setup(env, slack, twilio)
-        assert not twilio.violations, twilio.violations
-        assert not slack.violations, slack.violations
-
-
-def marks(output: str, symbol: str) -> list[str]:
-    return [line for line in output.splitlines() if line.startswith(symbol)]
+__all__ = ["setup"]  # the fixture, shared with test_doctor_registration.py
 
 
 async def test_a_healthy_setup_passes_every_check(setup: Setup) -> None:
@@ -264,133 +206,6 @@ async def test_the_stand_in_account_and_numbers_have_the_specs_shape(setup: Setu
     assert rules.resource_problems("api.v2010.account", setup.twilio.account.resource()) == []
     for number in setup.twilio.account.numbers:
         assert rules.resource_problems("api.v2010.account.incoming_phone_number", number) == []
-
-
-# --- registered for business texting: A2P 10DLC campaigns and toll-free verifications ---------
-
-TOLL_FREE = "+18885550100"
-
-
-def registration(out: str, number: str) -> str:
-    """The registration finding of `number`, with its fix line when it failed."""
-    lines = out.splitlines()
-    at = next(i for i, line in enumerate(lines) if f"Texting registration {number}:" in line)
-    return "\n".join(lines[at : at + 2])
-
-
-def campaign_of(setup: Setup, number: str, status: str | None) -> None:
-    """Put `number` in a new Messaging Service "acme", with a campaign in `status` (None: none);
-    the other line's number stays registered."""
-    setup.twilio.messaging.clear()  # forget the fixture's services
-    for pn in setup.twilio.account.numbers:
-        if pn["phone_number"] != number:
-            setup.twilio.messaging.register(pn)
-    service = setup.twilio.messaging.add_service("acme")
-    [pn] = [n for n in setup.twilio.account.numbers if n["phone_number"] == number]
-    setup.twilio.messaging.add_to_service(service, pn)
-    if status is not None:
-        setup.twilio.messaging.add_campaign(service, status)
-
-
-async def test_a_verified_campaign_passes(setup: Setup) -> None:
-    campaign_of(setup, LINE_B, "VERIFIED")
-    code, out = await setup.doctor()
-    assert code == 0, out
-    assert registration(out, LINE_B).startswith(f'✓ Texting registration {LINE_B}: Messaging Service "acme" (MG')
-    assert "A2P 10DLC campaign C" in registration(out, LINE_B) and "verified" in registration(out, LINE_B)
-
-
-async def test_a_campaign_in_review_says_texts_are_blocked_until_it_is_verified(setup: Setup) -> None:
-    campaign_of(setup, LINE_B, "IN_PROGRESS")
-    code, out = await setup.doctor()
-    assert code == 1
-    found = registration(out, LINE_B)
-    assert found.startswith(f"✗ Texting registration {LINE_B}: ")
-    assert "is being reviewed (IN_PROGRESS)" in found and "block this number's texts (error 30034)" in found
-    assert "fix: nothing to change: reviews take from a few days to a few weeks" in found
-    assert registration(out, LINE).startswith("✓")
-
-
-async def test_a_rejected_or_missing_campaign_says_how_to_register(setup: Setup) -> None:
-    campaign_of(setup, LINE_B, "FAILED")
-    code, out = await setup.doctor()
-    assert code == 1 and "is FAILED" in registration(out, LINE_B) and "resubmit" in registration(out, LINE_B)
-    campaign_of(setup, LINE_B, None)
-    code, out = await setup.doctor()
-    assert code == 1 and 'Messaging Service "acme"' in registration(out, LINE_B)
-    assert "has no A2P 10DLC campaign" in registration(out, LINE_B)
-
-
-async def test_a_number_in_no_messaging_service_is_not_registered(setup: Setup) -> None:
-    setup.twilio.messaging.clear()  # no services at all
-    code, out = await setup.doctor()
-    assert code == 1
-    found = registration(out, LINE)
-    assert "in no Messaging Service, so in no A2P 10DLC campaign" in found and "(error 30034)" in found
-    assert "docs/deploy.md, step 4" in found
-
-
-async def toll_free_line(setup: Setup) -> dict:
-    """Line B becomes a toll-free number of the account (not in any Messaging Service)."""
-    Path(setup.env["TEXTBACK_CONFIG"]).write_text(CONFIG_YAML.replace(LINE_B, TOLL_FREE))
-    return setup.twilio.account.add_number(TOLL_FREE, voice_url=VOICE, sms_url=SMS, type="tollfree")
-
-
-@pytest.mark.parametrize(
-    ("status", "mark", "words"),
-    [
-        ("TWILIO_APPROVED", "✓", "toll-free verification approved"),
-        ("IN_REVIEW", "✗", "toll-free verification is being reviewed (IN_REVIEW); until it is approved its texts "
-                            "are blocked (error 30032)"),
-        ("PENDING_REVIEW", "✗", "toll-free verification is being reviewed (PENDING_REVIEW)"),
-        (None, "✗", "toll-free number without a verification: its texts are blocked (error 30032)"),
-    ],
-)
-async def test_a_toll_free_number_is_judged_by_its_verification(
-    setup: Setup, status: str | None, mark: str, words: str
-) -> None:
-    number = await toll_free_line(setup)
-    if status is not None:
-        setup.twilio.messaging.verify_toll_free(number, status)
-    code, out = await setup.doctor()
-    assert code == (0 if mark == "✓" else 1), out
-    assert registration(out, TOLL_FREE).startswith(f"{mark} Texting registration {TOLL_FREE}: {words}")
-    [asked] = [r for r in setup.twilio.requests if r.method == "ListTollfreeVerification"]
-    assert asked.params["TollfreePhoneNumberSid"] == number["sid"]
-
-
-async def test_the_messaging_resources_have_the_specs_shape(setup: Setup) -> None:
-    number = await toll_free_line(setup)
-    messaging, rules = setup.twilio.messaging, setup.twilio.messaging_rules
-    assert rules.spec_checked
-    resources = [("messaging.v1.tollfree_verification", messaging.verify_toll_free(number))]
-    resources += [("messaging.v1.service", s) for s in messaging.services]
-    resources += [("messaging.v1.service.phone_number", n) for ns in messaging.service_numbers.values() for n in ns]
-    resources += [("messaging.v1.service.us_app_to_person", c) for cs in messaging.campaigns.values() for c in cs]
-    assert len(resources) == 7
-    assert {name: rules.resource_problems(name, r) for name, r in resources if rules.resource_problems(name, r)} == {}
-
-
-async def test_serve_warns_once_per_unregistered_line_at_start(
-    setup: Setup, caplog: pytest.LogCaptureFixture
-) -> None:
-    campaign_of(setup, LINE_B, "IN_PROGRESS")
-    settings = load_settings(setup.env)
-    with caplog.at_level(logging.INFO, logger="bot.doctor.twilio"):
-        assert await warn_unregistered(settings) == 1
-    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert f"line {LINE_B} may not text US phones" in warning and "(error 30034)" in warning
-
-
-async def test_serve_start_up_check_gives_up_quietly_when_twilio_is_unreachable(
-    setup: Setup, caplog: pytest.LogCaptureFixture
-) -> None:
-    settings = load_settings({**setup.env, "TWILIO_API_URL": "http://127.0.0.1:1"})
-    with caplog.at_level(logging.INFO, logger="bot.doctor.twilio"):
-        assert await warn_unregistered(settings) == 0
-    logged = [r for r in caplog.records if r.name == "bot.doctor.twilio"]
-    assert [r.levelno for r in logged] == [logging.INFO, logging.INFO]  # one per line, no warning
-    assert all("not checked at start-up" in r.getMessage() for r in logged)
 
 
 def test_a_mount_is_told_from_a_plain_directory(tmp_path: Path) -> None:
