@@ -47,6 +47,9 @@ class Said:
 
 # What the lead keeps of a conversation: enough for a CRM, never unbounded.
 TRANSCRIPT_KEPT = 200
+# The ids of the events a lead last took, so a re-run of one (its job retried) is told apart:
+# a re-run comes within minutes, long before fifty more calls and texts from one caller.
+APPLIED_KEPT = 50
 
 @dataclass
 class Lead:
@@ -77,6 +80,12 @@ class Lead:
     # What was said (caller texts, team replies, call backs, voicemail transcripts), oldest first.
     transcript: list[Said] = field(default_factory=list)
     version: int = 0  # bumped on every change: the order of CRM deliveries
+    # The ids of the last APPLIED_KEPT events applied, oldest first. None: the record was
+    # written by an older version, which kept them apart (a key per event).
+    applied: list[str] | None = None
+    # Set when this version first wrote a record an older version wrote: an event up to this
+    # time may have been applied by that version, so its key is looked for too.
+    keyed_until: datetime | None = None
 
     @property
     def id(self) -> str:
@@ -125,17 +134,37 @@ def check_move(current: str, target: str) -> str:
     return ""
 
 
+def was_applied(lead: Lead, event_id: str) -> bool:
+    """Whether the lead names `event_id` among the events it last took."""
+    return event_id in (lead.applied or ())
+
+
+def maybe_keyed(lead: Lead, event: LeadEvent) -> bool:
+    """Whether an older version, which kept a key per event applied, may have applied `event`:
+    the lead is as it wrote it, or the event is from before this version first wrote it."""
+    return lead.applied is None or (lead.keyed_until is not None and event.at <= lead.keyed_until)
+
+
 def apply_event(lead: Lead | None, event: LeadEvent) -> tuple[Lead, list[str]]:
-    """The lead after `event`, and the names of the fields that changed (empty: nothing did)."""
+    """The lead after `event`, and the names of the fields that changed (empty: nothing did).
+
+    The lead also keeps the event's id, even when nothing else changed, so applying it again
+    is a no-op; an event it already names is not applied again.
+    """
+    if lead is not None and was_applied(lead, event.event_id):
+        return lead, []
     before = _snapshot(lead) if lead is not None else None
     current = lead if lead is not None else _new_lead(event)
     after = _applied(replace(current, history=list(current.history), answers=dict(current.answers),
                              transcript=list(current.transcript)), event)
+    after.applied = [*(current.applied or ()), event.event_id][-APPLIED_KEPT:]
+    if lead is not None and lead.applied is None:
+        after.keyed_until = max(event.at, lead.updated_at)
     changed = sorted(
         k for k, v in _snapshot(after).items() if before is None or before.get(k) != v
     )
     if not changed and lead is not None:
-        return lead, []
+        return replace(lead, applied=after.applied, keyed_until=after.keyed_until), []
     after.updated_at = event.at
     after.version = (lead.version if lead is not None else 0) + 1
     return after, changed
@@ -222,12 +251,13 @@ def lead_fields(lead: Lead) -> dict[str, Any]:
     data["history"] = [dict(vars(change)) for change in lead.history]
     data["answers"] = dict(lead.answers)
     data["transcript"] = [dict(vars(said)) for said in lead.transcript]
+    data["applied"] = list(lead.applied) if lead.applied is not None else None
     return data
 
 
 def _snapshot(lead: Lead) -> dict[str, Any]:
     data = lead_fields(lead)
-    for volatile in ("updated_at", "version", "last_event_at"):
+    for volatile in ("updated_at", "version", "last_event_at", "applied", "keyed_until"):
         data.pop(volatile)
     return data
 

@@ -232,7 +232,8 @@ def leads_of(line: str) -> str:
 
 
 def lead_event(event_id: str) -> str:
-    """Present once an event (a job, a status command) has been applied to its lead."""
+    """Written by older versions once an event (a job, a status command) was applied to its
+    lead; read for the events they may have applied (leads now name the events they took)."""
     return f"{PREFIX}leadev:{event_id}"
 
 

@@ -103,7 +103,9 @@ def test_status_moves() -> None:
     assert "not a lead status" in check_move("new", "won")
     lead, _ = apply_event(None, event("missed_call", OPEN_TIME))
     same, changes = apply_event(lead, event("status", OPEN_TIME, status="won"))
-    assert changes == [] and same is lead
+    # Nothing changed but the events the lead took: no new version, so no CRM delivery.
+    assert changes == [] and same.version == lead.version and same.status == lead.status
+    assert same.applied == [*(lead.applied or []), "status:" + OPEN_TIME.isoformat()]
 
 
 def test_csv_rows_guard_free_text_against_spreadsheet_formulas() -> None:
