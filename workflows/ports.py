@@ -283,7 +283,13 @@ class StepLog(Protocol):
         ...
 
     async def put(self, name: str, value: str) -> None:
-        """Record step `name` as done with `value`."""
+        """Record step `name` as done with `value`: durable when this returns, ahead of any
+        effect it guards (with the marks `later` kept back)."""
+        ...
+
+    def later(self, name: str, value: str) -> None:
+        """Record step `name` with `value` in the log's next `put` (read back at once): for a
+        mark whose loss is harmless, a re-run finding the effect again by itself."""
         ...
 
     def key(self, name: str) -> str:

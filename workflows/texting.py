@@ -324,7 +324,11 @@ POST_LOOKBACK = timedelta(minutes=10)
 async def post_once(
     steps: StepLog, name: str, chat: ThreadChat, conv: Conversation, entry: Entry, now: datetime
 ) -> None:
-    """Post a thread line exactly once across re-runs: an unsure earlier post is looked up first."""
+    """Post a thread line exactly once across re-runs: an unsure earlier post is looked up first.
+
+    "posting:" is durable before the post; "done" goes with the job's next step written (a
+    re-run that finds "posting:" still looks the post up, so losing "done" repeats nothing).
+    """
     state = await steps.get(name)
     if state == "done":
         return
@@ -332,15 +336,19 @@ async def post_once(
     if state is not None and state.startswith("posting:"):
         since = datetime.fromisoformat(state.removeprefix("posting:")) - POST_LOOKBACK
         if await chat.find_post(conv, key, since) is not None:
-            await steps.put(name, "done")
+            steps.later(name, "done")
             return
     await steps.put(name, "posting:" + now.isoformat())
     await chat.post_entry(conv, entry, key=key)
-    await steps.put(name, "done")
+    steps.later(name, "done")
 
 
 async def once(steps: StepLog, name: str, effect: Callable[[], Awaitable[object]]) -> bool:
-    """Run a chat effect unless the job already did it; True when it ran now."""
+    """Run a chat effect unless the job already did it; True when it ran now.
+
+    Its mark is written at once: nothing before it says the effect may have happened, so a
+    re-run that missed it would run the effect again.
+    """
     if await steps.get(name) is not None:
         return False
     await effect()

@@ -521,8 +521,11 @@ class RedisSteps:
     """The step log of one job: which effects already happened, and their results.
 
     Read whole once (one round trip instead of one per step), with this runner's own writes
-    laid over it: only the job's one runner (its run lock) writes the log. Each write still
-    reaches Redis before `put` returns, ahead of the effect it guards.
+    laid over it: only the job's one runner (its run lock) writes the log. Each `put` still
+    reaches Redis before it returns, ahead of the effect it guards, and carries the marks
+    `later` kept back in the same HSET: a thread post's "done", written with the job's next
+    step (its outcome, mostly). A run that ends before one loses it, which is harmless: the
+    step still reads "posting:", and a re-run looks for the post before posting (post_once).
     """
 
     def __init__(self, redis: Redis, job_id: str) -> None:
@@ -531,6 +534,7 @@ class RedisSteps:
         self._key = keys.job_steps(job_id)
         self._read: dict[str, str] | None = None
         self._written: dict[str, str] = {}
+        self._later: dict[FieldT, EncodableT] = {}  # marks for the next put
         self._expiring = False
 
     def key(self, name: str) -> str:
@@ -551,15 +555,21 @@ class RedisSteps:
         return self._written.get(name, self._read.get(name))
 
     async def put(self, name: str, value: str) -> None:
+        fields = {**self._later, name: value}
         if self._expiring:  # the key already has its time to live; HSET keeps it
-            await self._r.hset(self._key, name, value)
+            await self._r.hset(self._key, mapping=fields)
         else:
             async with self._r.pipeline(transaction=False) as pipe:
-                pipe.hset(self._key, name, value)
+                pipe.hset(self._key, mapping=fields)
                 pipe.expire(self._key, STEPS_TTL_S)
                 await pipe.execute()
             self._expiring = True
+        self._later.clear()
         self._written[name] = value
+
+    def later(self, name: str, value: str) -> None:
+        self._written[name] = value
+        self._later[name] = value
 
 
 # --- Conversation <-> JSON, as stored in Redis -----------------------------------------------

@@ -47,6 +47,9 @@ class Steps:
     async def put(self, name: str, value: str) -> None:
         self.done[name] = value
 
+    def later(self, name: str, value: str) -> None:
+        self.done[name] = value
+
     def key(self, name: str) -> str:
         return f"{self.job_id}:{name}"
 
