@@ -111,6 +111,8 @@ def start_server(workdir: Path, *, redis_url: str | None, slack_api: str, twilio
     """`python -m bot serve`, exactly as production runs it."""
     port = free_port()
     env = server_env(workdir, port=port, redis_url=redis_url, slack_api=slack_api, twilio_api=twilio_api)
+    # `bot` from this checkout, not whichever one the virtualenv has installed.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(CHECKOUT), os.environ.get("PYTHONPATH", "")) if p)
     return spawn("server", [sys.executable, "-m", "bot", "serve"], env, workdir, port)
 
 
