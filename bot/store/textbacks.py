@@ -11,7 +11,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 
 from bot.store import keys
-from bot.store.batch import ScriptBatch
+from bot.store.connection import ScriptBatch
 from bot.store.conversations import (
     BLOCKED,
     LANDLINE,

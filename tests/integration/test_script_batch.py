@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
-from bot.store.batch import ScriptBatch
+from bot.store.connection import ScriptBatch
 
 INCR = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 FAIL = "return redis.error_reply('refused ' .. ARGV[1])"
