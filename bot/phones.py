@@ -46,17 +46,27 @@ _HIDDEN = "*" * 7
 _CACHED = 4096
 
 
-@lru_cache(maxsize=_CACHED)
 def _parse(raw: str, region: str | None = "US") -> phonenumbers.PhoneNumber | None:
+    # A number written with its country code reads the same from any region: one entry for
+    # it, however it is asked for (a caller's `From` is classified, then normalised for US).
+    return _parse_in(raw, None if raw.startswith("+") else region)
+
+
+@lru_cache(maxsize=_CACHED)
+def _parse_in(raw: str, region: str | None) -> phonenumbers.PhoneNumber | None:
     try:
         return phonenumbers.parse(raw, region)
     except NumberParseException:
         return None
 
 
-@lru_cache(maxsize=_CACHED)
 def _valid(raw: str, region: str | None = "US") -> phonenumbers.PhoneNumber | None:
-    parsed = _parse(raw, region)
+    return _valid_in(raw, None if raw.startswith("+") else region)
+
+
+@lru_cache(maxsize=_CACHED)
+def _valid_in(raw: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    parsed = _parse_in(raw, region)
     return parsed if parsed is not None and phonenumbers.is_valid_number(parsed) else None
 
 
@@ -128,13 +138,19 @@ def classify_caller(from_value: str) -> CallerKind:
     return "ok"
 
 
-def caller_from(raw_from: str, name: str, line_number: str) -> Caller:
-    """The caller as Twilio reported them: classified, formatted, and placed at home or abroad."""
+def caller_from(raw_from: str, name: str, line_number: str, *, shown: bool = True) -> Caller:
+    """The caller as Twilio reported them: classified, formatted, and placed at home or abroad.
+
+    `shown=False`: for code that never shows the caller to anyone (a webhook deciding the
+    text-back), `display` is the number as it is, without the cost of formatting it.
+    """
     raw = raw_from.strip()
     kind = classify_caller(raw)
     number = (normalize(raw) or raw) if kind == "ok" else raw
     if kind == "withheld":
         display_as = "withheld number"
+    elif not shown:
+        display_as = number
     else:
         display_as = display(number) if kind == "ok" else (raw or "unknown caller")
     abroad = kind == "ok" and country_code(number) != country_code(line_number)

@@ -11,6 +11,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 
 from bot.store import keys
+from bot.store.connection import ScriptBatch
 from bot.store.conversations import (
     BLOCKED,
     LANDLINE,
@@ -109,6 +110,7 @@ class RedisTextbacks:
         self._flags = flags
         self._owner = owner
         self._decide, self._answered = (redis.register_script(lua) for lua in (_DECIDE, _ANSWERED))
+        self._batch = ScriptBatch(redis)
         # What the release needs to write the job's stream entry, kept from its decide.
         self._pending: dict[str, list[str]] = {}
 
@@ -122,7 +124,7 @@ class RedisTextbacks:
             ask.step, ask.sending, STEPS_TTL_S, *job_args, OPTED_OUT, OPTED_OUT_ELSEWHERE, BLOCKED, LANDLINE,
             self._owner, self._keep_s, OPT_OUT_UNDECIDED, ask.first_body_es, ask.later_body_es,
         ]
-        return cast(list[Any] | None, await self._decide(keys=names, args=args))
+        return cast(list[Any] | None, await self._batch(self._decide, keys=names, args=args))
 
     @staticmethod
     def _decided(raw: list[Any]) -> tuple[bool, str, str]:
@@ -143,8 +145,8 @@ class RedisTextbacks:
 
     async def answered(self, job_id: str, step: str, record: str) -> None:
         entry = self._pending.pop(job_id)
-        await self._answered(keys=[keys.job_steps(job_id), keys.DUE, keys.JOBS, keys.due_job(job_id)],
-                             args=[step, record, job_id, *entry])
+        await self._batch(self._answered, keys=[keys.job_steps(job_id), keys.DUE, keys.JOBS, keys.due_job(job_id)],
+                          args=[step, record, job_id, *entry])
 
     def forget(self, job_id: str) -> None:
         """Drop what `decide` kept for a send that ended without `answered` (it raised): the job

@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -173,6 +174,9 @@ VOICEMAIL_PROMPT = {True: "Or leave a message after the tone.", False: "Please l
 VOICEMAIL_MAX_S = 120  # Twilio transcribes recordings up to 2 minutes
 
 
+# TwiML is built with the twilio library's XML tree, a tenth of a millisecond a time; a line's
+# answers repeat, so each is built once (those with a caller's voicemail URL in them do not).
+@lru_cache(maxsize=256)
 def missed(greeting: str, *, texted: bool = True, voicemail_url: str = "", transcribe: bool = False) -> str:
     """The caller hears the line's greeting (which says a text is on its way only when
     `texted`), and may leave a message.
@@ -196,12 +200,14 @@ def missed(greeting: str, *, texted: bool = True, voicemail_url: str = "", trans
     return str(resp)
 
 
+@cache
 def hang_up() -> str:
     resp = VoiceResponse()
     resp.hangup()
     return str(resp)
 
 
+@cache
 def not_configured() -> str:
     resp = VoiceResponse()
     resp.say(NOT_CONFIGURED)
@@ -209,6 +215,7 @@ def not_configured() -> str:
     return str(resp)
 
 
+@cache
 def empty() -> str:
     """An empty response: for SMS it sends nothing back (we send through REST)."""
     return str(VoiceResponse())
@@ -283,8 +290,9 @@ async def start_missed_call(svc: Services, line: Line, params: MultiDictProxy[st
     started, now = time.perf_counter(), svc.clock.now()
     job = MissedCallJob(call_sid=call_sid, line=line.number, caller=params.get("From", ""),
                         caller_name=params.get("CallerName", ""), at=now, screened=screened)
-    call = MissedCall(call_id=call_sid, line=line, caller=phones.caller_from(job.caller, job.caller_name, line.number),
-                      at=now)
+    # The job shows the caller in Slack; deciding the text needs only the number and its kind.
+    caller = phones.caller_from(job.caller, job.caller_name, line.number, shown=False)
+    call = MissedCall(call_id=call_sid, line=line, caller=caller, at=now)
     job_id = keys.missed_call_job(call_sid)
     plan = await decide_in_webhook(call, job, job_id=job_id, record=svc.textbacks, flags=svc.flags,
                                   lookup=svc.line_types, now=now)

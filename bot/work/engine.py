@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import json
 import logging
+import math
 import random
 import secrets
 import time
@@ -544,6 +546,11 @@ class FastLane:
     A job waits only for the entries already in hand when it started waiting: in a burst that
     puts every webhook and text-back first, and under a steady stream of calls nothing waits
     for calls that came after it (the lane would never be empty).
+
+    Entries are numbered as they enter, so "the entries in hand when I started" is "every
+    entry up to number n": a job sleeps until the oldest entry left is newer than its n, and
+    each leave wakes only the jobs that are free now (in a burst of 50, each job is woken
+    once, not at every one of the 50 leaves).
     """
 
     def __init__(
@@ -551,25 +558,42 @@ class FastLane:
     ) -> None:
         self.patience_s = patience_s
         self._ttl = entry_ttl_s
-        self._entries: dict[str, float] = {}  # entry -> when it expires (monotonic)
-        self._left = asyncio.Condition()
-        self._waiting = 0  # jobs waiting: only they need telling that an entry left
+        # entry -> (its number, when it expires), oldest first: numbers and expiry times only grow
+        self._entries: dict[str, tuple[int, float]] = {}
+        self._entered = 0
+        # Sleeping jobs: (the last entry each waits for, a tie-breaker, its wake-up), a heap.
+        self._sleepers: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._slept = 0
+        self._waiting = 0  # jobs waiting
 
     def enter(self, key: str) -> None:
-        self._entries[key] = time.monotonic() + self._ttl
+        self._entries.pop(key, None)  # entered again: it moves to the end
+        self._entered += 1
+        self._entries[key] = (self._entered, time.monotonic() + self._ttl)
 
     def leave(self, key: str) -> None:
-        if self._entries.pop(key, None) is not None and self._waiting:
-            asyncio.get_running_loop().create_task(self._tell())
-
-    async def _tell(self) -> None:
-        async with self._left:
-            self._left.notify_all()
+        if self._entries.pop(key, None) is not None and self._sleepers:
+            self._wake()
 
     def _purge(self) -> None:
         now = time.monotonic()
-        for call_id in [c for c, expires in self._entries.items() if expires <= now]:
-            del self._entries[call_id]
+        while self._entries:
+            key, (_, expires) = next(iter(self._entries.items()))
+            if expires > now:
+                return
+            del self._entries[key]
+
+    def _oldest(self) -> float:
+        """The number of the oldest entry still in hand (infinity: none)."""
+        self._purge()
+        return next(iter(self._entries.values()))[0] if self._entries else math.inf
+
+    def _wake(self) -> None:
+        oldest = self._oldest()
+        while self._sleepers and self._sleepers[0][0] < oldest:
+            _, _, woken = heapq.heappop(self._sleepers)
+            if not woken.done():  # else it gave up waiting already
+                woken.set_result(None)
 
     def busy(self) -> bool:
         self._purge()
@@ -582,29 +606,23 @@ class FastLane:
 
     async def wait_clear(self) -> None:
         """Until the entries in hand now have left (or expired), or `patience_s` passed."""
-        self._purge()
-        ahead = set(self._entries)
-        if not ahead:
+        last = self._entered
+        if self._oldest() > last:
             return
         deadline = time.monotonic() + self.patience_s
         self._waiting += 1
         try:
-            await self._wait(ahead, deadline)
-        finally:
-            self._waiting -= 1
-
-    async def _wait(self, ahead: set[str], deadline: float) -> None:
-        async with self._left:
-            while True:
-                self._purge()
-                if not ahead & self._entries.keys():
-                    return
+            while self._oldest() <= last:
                 now = time.monotonic()
                 if now >= deadline:
                     return
-                expiry = min(self._entries[c] for c in ahead if c in self._entries)
-                try:
-                    async with asyncio.timeout(min(deadline, expiry) - now + 0.001):
-                        await self._left.wait()
-                except TimeoutError:
-                    pass  # look again: an entry expired, or patience ran out
+                first_expiry = next(iter(self._entries.values()))[1]
+                woken = asyncio.get_running_loop().create_future()
+                self._slept += 1
+                heapq.heappush(self._sleepers, (last, self._slept, woken))
+                # A timeout cancels `woken`, which the next wake skips.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(deadline, first_expiry) - now + 0.001):
+                        await woken
+        finally:
+            self._waiting -= 1

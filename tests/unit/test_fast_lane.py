@@ -14,6 +14,12 @@ async def waiting_jobs(lane: FastLane, count: int) -> None:
             await asyncio.sleep(0)
 
 
+async def turns(count: int = 5) -> None:
+    """Let the event loop run everything ready, `count` times over (a woken job runs)."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
 async def test_a_job_waits_until_the_text_back_left() -> None:
     lane = FastLane(patience_s=60.0, entry_ttl_s=60.0)
     lane.enter("CA1")
@@ -64,3 +70,45 @@ async def test_no_job_waits_when_the_lane_is_empty() -> None:
     lane.leave("CA1")
     await asyncio.wait_for(lane.wait_clear(), 5)
     assert lane.waiting == 0 and not lane.busy()
+
+
+async def test_each_leave_frees_only_the_jobs_it_was_the_last_entry_for() -> None:
+    lane = FastLane(patience_s=60.0, entry_ttl_s=60.0)
+    lane.enter("CA1")
+    first = asyncio.create_task(lane.wait_clear())  # waits for CA1
+    await waiting_jobs(lane, 1)
+    lane.enter("CA2")
+    second = asyncio.create_task(lane.wait_clear())  # waits for CA1 and CA2
+    await waiting_jobs(lane, 2)
+    lane.leave("CA2")
+    lane.leave("CA1")
+    await asyncio.wait_for(first, 5)
+    await asyncio.wait_for(second, 5)
+    assert lane.waiting == 0 and not lane._sleepers, "a woken job stayed in the sleepers"
+
+
+async def test_a_job_waits_on_for_an_older_entry_after_a_newer_one_left() -> None:
+    lane = FastLane(patience_s=60.0, entry_ttl_s=60.0)
+    lane.enter("CA1")
+    lane.enter("CA2")
+    waiting = asyncio.create_task(lane.wait_clear())
+    await waiting_jobs(lane, 1)
+    lane.leave("CA2")
+    await turns()
+    assert not waiting.done() and lane.waiting == 1
+    lane.leave("CA1")
+    await asyncio.wait_for(waiting, 5)
+
+
+async def test_an_entry_entered_again_counts_as_new() -> None:
+    lane = FastLane(patience_s=60.0, entry_ttl_s=60.0)
+    lane.enter("CA1")
+    lane.enter("CA2")
+    lane.enter("CA1")  # CA1 again: it is now the newest
+    waiting = asyncio.create_task(lane.wait_clear())
+    await waiting_jobs(lane, 1)
+    lane.leave("CA2")
+    await turns()
+    assert not waiting.done(), "CA1 is still in hand"
+    lane.leave("CA1")
+    await asyncio.wait_for(waiting, 5)
