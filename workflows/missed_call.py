@@ -144,7 +144,6 @@ async def textback_ask(
         cooldown_reason=f"{COOLDOWN_REASON} within the {format_duration(line.cooldown)} cooldown",
         first_body=textback_body(line, now=now, first_text=True),
         later_body=textback_body(line, now=now, first_text=False),
-        step=TEXTBACK_STEP, sending=sending_mark(now),
         first_body_es=textback_body(line, now=now, first_text=True, spanish=True),
         later_body_es=textback_body(line, now=now, first_text=False, spanish=True),
     )
@@ -169,7 +168,7 @@ async def send_from_webhook(
     call: MissedCall, plan: TextbackPlan, *, job_id: str, sms: SmsSender, record: TextbackRecord, now: datetime
 ) -> SmsResult:
     """Send the text-back, log its answer, and let the job run. A crash before the answer is
-    logged leaves the "sending" mark: the job runs after RECOVER_AFTER and asks Twilio."""
+    logged leaves the plan without it: the job runs after RECOVER_AFTER and asks Twilio."""
     result = await sms.send_sms(to=call.caller.number, from_=call.line.number, body=plan.body)
     await record.answered(job_id, TEXTBACK_STEP, answer_record(result, now, held=True))
     return result
@@ -182,11 +181,17 @@ async def _plan_once(
     """The plan is decided once per job: usually in the webhook, which logged it. A job an
     older version recorded decides here; a re-run must not find its own cooldown and skip."""
     raw = await steps.get("plan")
-    if raw is not None:
-        return TextbackPlan(**json.loads(raw))
-    send, body, reason = await record.plan(await textback_ask(call, now, flags, lookup))
-    plan = TextbackPlan(send=send, body=body, reason=reason)
-    await steps.put("plan", json.dumps(asdict(plan)))
+    if raw is None:
+        send, body, reason = await record.plan(await textback_ask(call, now, flags, lookup))
+        plan = TextbackPlan(send=send, body=body, reason=reason)
+        await steps.put("plan", json.dumps(asdict(plan)))
+        return plan
+    plan = TextbackPlan(**json.loads(raw))
+    if plan.send and await steps.get(TEXTBACK_STEP) is None:
+        # The webhook logs no "sending" mark: its plan to send, with no answer logged, says the
+        # request may have left (the process died, or the send outlasted RECOVER_AFTER). Marked
+        # as of the call, so the send looks in Twilio's Messages list before it texts.
+        await steps.put(TEXTBACK_STEP, sending_mark(call.at))
     return plan
 
 

@@ -1,0 +1,106 @@
+"""A missed call's own Redis writes, each in as few commands as stay safe: the decide step
+claims the call with its plan (no claim key of its own). Counted with INFO commandstats, as
+`python -m bench.commands` counts them (commands inside a script one by one)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+
+from bot.store import keys
+from bot.store.conversations import BLOCKED, STEPS_TTL_S, RedisCallerFlags
+from bot.store.textbacks import RedisTextbacks
+from tests.conftest import CALLER, LINE
+from workflows.jobs import MissedCallJob
+from workflows.ports import TextbackAsk
+from workflows.texting import sending_mark
+
+T = TypeVar("T")
+AT = datetime(2026, 11, 10, 16, 0, tzinfo=UTC)
+FIRST = "Sorry we missed your call. Reply STOP to opt out."
+LATER = "Sorry we missed your call."
+OTHER = "+15125550199"
+
+
+async def commands(redis: Redis) -> Counter[str]:
+    """The commands the server ran so far, by name (INFO, the counting itself, left out)."""
+    stats = await redis.info("commandstats")
+    return Counter({k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info"})
+
+
+async def counted(redis: Redis, work: Awaitable[T]) -> tuple[T, Counter[str]]:
+    """What `work` returned, and the commands it ran."""
+    before = await commands(redis)
+    result = await work
+    return result, await commands(redis) - before
+
+
+async def snapshot(redis: Redis) -> dict[bytes, Any]:
+    """Every key and its value, to tell that a step changed nothing."""
+    return {key: await redis.dump(key) for key in sorted(await redis.keys("*"))}
+
+
+# --- the decide step: the plan is the call's claim ------------------------------------------------
+
+
+def decide(textbacks: RedisTextbacks, sid: str, caller: str = CALLER) -> Awaitable[tuple[bool, str, str] | None]:
+    ask = TextbackAsk(owner=sid, line=LINE, caller=caller, cooldown_s=4 * 3600, reason="",
+                      cooldown_reason="already texted", first_body=FIRST, later_body=LATER)
+    job = MissedCallJob(call_sid=sid, line=LINE, caller=caller, at=AT)
+    return textbacks.decide(ask, job_id=keys.missed_call_job(sid), job=job, now=AT,
+                            recover_at=AT + timedelta(seconds=30))
+
+
+async def test_the_decide_step_claims_the_call_with_its_plan(redis: Redis) -> None:
+    textbacks = RedisTextbacks(redis, RedisCallerFlags(redis), owner="web-1/a")
+    await decide(textbacks, "CA0", caller=OTHER)  # the script loaded, as by a server's first call
+    decided, ran = await counted(redis, decide(textbacks, "CA1"))
+    assert decided == (True, FIRST, "")
+    # The checks (opt-outs, undecided opt-out, block, landline), the cooldown and first-text
+    # claims, the plan (the call's claim), the job's record, and the step log's time to live.
+    assert ran == Counter({"evalsha": 1, "sismember": 3, "zscore": 1, "set": 2, "hsetnx": 1, "hset": 1, "zadd": 1,
+                           "expire": 1})
+    steps = keys.job_steps(keys.missed_call_job("CA1"))
+    assert await redis.hkeys(steps) == [b"plan"], "no \"sending\" mark: the plan to send says as much"
+    assert 0 < await redis.ttl(steps) <= STEPS_TTL_S
+    assert await redis.keys(keys.claim("missed", "*")) == []
+    before = await snapshot(redis)
+    assert await decide(textbacks, "CA1") is None, "Twilio repeated the webhook"
+    assert await snapshot(redis) == before
+
+
+async def test_a_repeat_gives_back_the_claims_a_guard_lifted_since_let_it_take(redis: Redis) -> None:
+    """The call was not texted (blocked); the number is unblocked, then Twilio repeats the
+    webhook: the repeat passes the checks and takes the cooldown and first-text claims before
+    it finds the plan, and gives them back. The caller's next call is their first text."""
+    flags = RedisCallerFlags(redis)
+    textbacks = RedisTextbacks(redis, flags)
+    await flags.set_blocked(LINE, CALLER, True)
+    assert await decide(textbacks, "CA1") == (False, "", BLOCKED)
+    await flags.set_blocked(LINE, CALLER, False)
+    before = await snapshot(redis)
+    assert await decide(textbacks, "CA1") is None
+    assert await snapshot(redis) == before, "no cooldown, no first-text mark: nobody was texted"
+    assert await decide(textbacks, "CA2") == (True, FIRST, "")
+
+
+async def test_a_call_the_previous_version_decided_is_not_decided_again(redis: Redis) -> None:
+    """Twilio repeats a webhook across an upgrade: the previous version's step wrote a claim key
+    of its own, and with it the step log (the plan and the "sending" mark), which is found."""
+    sid, job_id = "CA1", keys.missed_call_job("CA1")
+    await redis.set(keys.claim("missed", sid), "1", ex=keys.CLAIM_TTL_S)
+    await redis.set(keys.cooldown(LINE, CALLER), sid, ex=4 * 3600)
+    await redis.set(keys.texted(LINE, CALLER), sid)
+    plan = json.dumps({"send": True, "body": FIRST, "reason": ""})
+    await redis.hset(keys.job_steps(job_id), mapping={"plan": plan, "textback": sending_mark(AT)})
+    await redis.expire(keys.job_steps(job_id), STEPS_TTL_S)
+    await redis.hset(keys.due_job(job_id), mapping={"kind": "missed_call", "args": "{}", "by": "web-1/old"})
+    await redis.zadd(keys.DUE, {job_id: (AT + timedelta(seconds=30)).timestamp()})
+    before = await snapshot(redis)
+    assert await decide(RedisTextbacks(redis, RedisCallerFlags(redis)), sid) is None
+    assert await snapshot(redis) == before
