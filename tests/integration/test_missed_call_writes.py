@@ -1,5 +1,6 @@
 """A missed call's own Redis writes, each in as few commands as stay safe: the decide step
-claims the call with its plan (no claim key of its own). Counted with INFO commandstats, as
+claims the call with its plan (no claim key of its own), and a new conversation is two writes
+(a crash between them opens no second thread). Counted with INFO commandstats, as
 `python -m bench.commands` counts them (commands inside a script one by one)."""
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from bot.store import keys
-from bot.store.conversations import BLOCKED, STEPS_TTL_S, RedisCallerFlags
+from bot.store.conversations import BLOCKED, STEPS_TTL_S, NewerCommands, RedisCallerFlags, RedisConversationStore
 from bot.store.textbacks import RedisTextbacks
-from tests.conftest import CALLER, LINE
+from tests.conftest import CALLER, CHANNEL, LINE
+from workflows.conversation import Caller, Conversation
 from workflows.jobs import MissedCallJob
 from workflows.ports import TextbackAsk
 from workflows.texting import sending_mark
@@ -104,3 +108,71 @@ async def test_a_call_the_previous_version_decided_is_not_decided_again(redis: R
     before = await snapshot(redis)
     assert await decide(RedisTextbacks(redis, RedisCallerFlags(redis)), sid) is None
     assert await snapshot(redis) == before
+
+
+# --- a new conversation: the pointer taken, then the record -----------------------------------------
+
+
+def conversation(conv_id: str, caller: str = CALLER) -> Conversation:
+    return Conversation(line=LINE, caller=Caller(caller, "(512) 555-0123"), channel=CHANNEL, opened_at=AT,
+                        origin="missed_call", in_hours=True, id=conv_id)
+
+
+def without_set_nx_get(redis: Redis) -> NewerCommands:
+    """As a server before Redis 7.0 has them: no SET with NX and GET together."""
+    newer = NewerCommands(redis)
+    newer.set_nx_get = False
+    return newer
+
+
+async def test_a_new_conversation_is_two_writes_and_an_open_one_two_reads(redis: Redis) -> None:
+    store = RedisConversationStore(redis)
+    (conv, created), ran = await counted(redis, store.open_or_get(conversation("c1")))
+    assert created and conv.id == "c1"
+    assert ran == Counter({"set": 2}), "the pointer taken (SET NX GET), then the record"
+    (found, created), ran = await counted(redis, store.open_or_get(conversation("c2")))
+    assert not created and found.id == "c1"
+    assert ran == Counter({"set": 1, "get": 1}), "the pointer read as it is not taken, then its record"
+    assert await redis.exists(keys.conversation("c2")) == 0
+
+
+@pytest.mark.parametrize("set_nx_get", [True, False])
+async def test_a_pointer_left_without_its_record_is_no_open_conversation_until_replaced(
+    redis: Redis, set_nx_get: bool
+) -> None:
+    """A crash between the pointer and the record: readers find no open conversation, and the
+    next open (the job's re-run, with the same id, or another story's) creates it."""
+    newer = NewerCommands(redis) if set_nx_get else without_set_nx_get(redis)
+    store = RedisConversationStore(redis, newer=newer, keep_days=30)
+    pointer = keys.open_conversation(LINE, CALLER)
+    for left, opening in (("c1", "c1"), ("c1", "c2")):
+        await redis.flushdb()
+        await redis.set(pointer, left)
+        assert await store.open_for(LINE, CALLER) is None
+        conv, created = await store.open_or_get(conversation(opening))
+        assert created and conv.id == opening
+        found = await store.open_for(LINE, CALLER)
+        assert found is not None and found.id == opening
+        assert 0 < await redis.ttl(pointer) <= 30 * 86400
+        assert 0 < await redis.ttl(keys.conversation(opening)) <= 30 * 86400
+
+
+async def test_a_server_without_set_nx_get_opens_in_one_script(redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis 6.2 answers SET with NX and GET together with a syntax error: told once, the store
+    opens conversations with the script from then on."""
+    newer = NewerCommands(redis)
+    store = RedisConversationStore(redis, newer=newer)
+    plain_set = redis.set
+
+    async def older_set(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("nx") and kwargs.get("get"):
+            raise ResponseError("ERR syntax error")
+        return await plain_set(*args, **kwargs)
+
+    monkeypatch.setattr(redis, "set", older_set)
+    conv, created = await store.open_or_get(conversation("c1"))
+    assert created and newer.set_nx_get is False
+    found, created = await store.open_or_get(conversation("c2"))
+    assert not created and found.id == "c1"
+    (_, created), ran = await counted(redis, store.open_or_get(conversation("c3", caller=OTHER)))
+    assert created and ran["evalsha"] == 1 and ran["set"] == 2
