@@ -11,9 +11,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from workflows.conversation import Caller, Conversation, Entry, SmsResult, TextbackState
+from workflows.conversation_state import WAITING
 from workflows.delivery import early_report_shown
 from workflows.durations import format_duration
-from workflows.follow_through import start_waiting
+from workflows.follow_through import mark_waiting, start_waiting
 from workflows.lines import OPT_OUT_FOOTER, OPT_OUT_FOOTER_ES, Line, describe_next_open, hours_today, is_open
 from workflows.outcomes import caller_key, lead_event, record_outcome
 from workflows.ports import (
@@ -322,10 +323,11 @@ async def _open_for_call(
         textback=textback,
         textback_detail=detail,
         id=call.conversation_id,
-        # Counted, and its thread's opening attempt recorded, as it is created.
+        # Counted, its thread's opening attempt recorded and the caller waiting (as `mark_waiting`
+        # marks it), as it is created: starting the ladder then has nothing to save.
         calls=1,
         last_event_at=now,
-        extra={OPENING_SINCE: now.isoformat()},
+        extra={OPENING_SINCE: now.isoformat(), WAITING: call.at.isoformat()},
     )
     conv, created = await store.open_or_get(fresh)
     # Judged by id, not by "created just now": a re-run finds the conversation it opened.
@@ -335,6 +337,7 @@ async def _open_for_call(
         conv.last_event_at = now
         if call.caller.name and not conv.caller.name:
             conv.caller = call.caller
+        mark_waiting(conv, call.at)  # saved with the count: its card no longer shows a snooze the call ended
         await store.save(conv)
         await steps.put("counted", "1")
     had_thread = bool(conv.thread_id)

@@ -1,7 +1,8 @@
 """A missed call's own Redis writes, each in as few commands as stay safe: the decide step
-claims the call with its plan (no claim key of its own), and a new conversation is two writes
-(a crash between them opens no second thread). Counted with INFO commandstats, as
-`python -m bench.commands` counts them (commands inside a script one by one)."""
+claims the call with its plan (no claim key of its own), a new conversation is two writes (a
+crash between them opens no second thread), and it is created waiting, so starting the
+reminder ladder saves nothing. Counted with INFO commandstats, as `python -m bench.commands`
+counts them (commands inside a script one by one)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ from redis.exceptions import ResponseError
 from bot.store import keys
 from bot.store.conversations import BLOCKED, STEPS_TTL_S, NewerCommands, RedisCallerFlags, RedisConversationStore
 from bot.store.textbacks import RedisTextbacks
+from standins.clock import FakeClock
+from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 from workflows.conversation import Caller, Conversation
+from workflows.conversation_state import WAITING
 from workflows.jobs import MissedCallJob
 from workflows.ports import TextbackAsk
 from workflows.texting import sending_mark
@@ -176,3 +180,45 @@ async def test_a_server_without_set_nx_get_opens_in_one_script(redis: Redis, mon
     assert not created and found.id == "c1"
     (_, created), ran = await counted(redis, store.open_or_get(conversation("c3", caller=OTHER)))
     assert created and ran["evalsha"] == 1 and ran["set"] == 2
+
+
+# --- the whole story: the conversation saved as few times as it changes -----------------------------
+
+
+def counting_saves(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> list[Conversation]:
+    """Each conversation the store saves, from now on (copied, as it was saved)."""
+    store = rig.services.store
+    saved: list[Conversation] = []
+    save = store.save
+
+    async def recorded(conv: Conversation) -> None:
+        saved.append(Conversation(**{**vars(conv), "extra": dict(conv.extra)}))
+        await save(conv)
+
+    monkeypatch.setattr(store, "save", recorded)
+    return saved
+
+
+async def test_a_new_callers_conversation_is_created_waiting_and_saved_once_with_its_thread(
+    rig: Rig, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saved = counting_saves(rig, monkeypatch)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    [with_thread] = saved  # the thread's save; starting the ladder changed nothing
+    assert with_thread.thread_id and with_thread.extra[WAITING] == clock.now().isoformat()
+    conv = await rig.services.store.open_for(LINE, CALLER)
+    assert conv is not None and conv.extra[WAITING] == clock.now().isoformat()
+
+
+async def test_a_repeat_call_is_counted_and_waits_in_one_save(
+    rig: Rig, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    clock.advance(minutes=25)
+    saved = counting_saves(rig, monkeypatch)
+    await rig.missed_call(CALLER, LINE)  # inside the cooldown: no second text
+    await rig.settle()
+    [counted_call] = saved
+    assert counted_call.calls == 2 and counted_call.extra[WAITING] == clock.now().isoformat()
