@@ -49,7 +49,7 @@ from workflows.ports import (
 from workflows.reminders import Step, ladder, pending, step_kind
 from workflows.texting import once, post_once
 
-__all__ = ["caller_wrote", "fire_ladder", "fire_reminder", "start_waiting", "stop_waiting", "wake"]
+__all__ = ["caller_wrote", "fire_ladder", "fire_reminder", "mark_waiting", "start_waiting", "stop_waiting", "wake"]
 
 
 
@@ -63,13 +63,18 @@ def _rung(conv_id: str, step: Step, since: str) -> Deadline:
     return Deadline(remind_group(conv_id), step.due, ReminderJob(conv=conv_id, index=step.index, since=since))
 
 
-def _mark_waiting(c: Conversation, at: datetime) -> bool:
+def mark_waiting(c: Conversation, at: datetime) -> bool:
+    """The caller waits since `at`, and a snooze ends; True when that changed `c` (never for a
+    resolved one). A story that saves the conversation anyway marks it first (a new one is
+    created waiting), and `start_waiting` then has nothing to save."""
     if c.status == "resolved":
         return False
-    c.extra[WAITING] = at.isoformat()
+    since = at.isoformat()
+    changed = c.extra.get(WAITING) != since or SNOOZED_UNTIL in c.extra or SNOOZED_BY in c.extra
+    c.extra[WAITING] = since
     c.extra.pop(SNOOZED_UNTIL, None)
     c.extra.pop(SNOOZED_BY, None)
-    return True
+    return changed
 
 
 async def start_waiting(
@@ -85,7 +90,8 @@ async def start_waiting(
     """A caller's message: the ladder (re)starts from `at`, and a snooze ends.
 
     With `held`, the caller holds the conversation's lock and `conv` was read under it: it is
-    changed and saved as it is, without taking the lock and reading it again.
+    changed as it is, without taking the lock and reading it again. Either way it is saved only
+    when `mark_waiting` changed it; the ladder's next rung is scheduled anyway (a re-run).
     """
     if held:
         return await _start_held(conv, line, at=at, store=store, deadlines=deadlines)
@@ -97,10 +103,10 @@ async def start_waiting(
 async def _start_held(
     conv: Conversation, line: Line, *, at: datetime, store: ConversationStore, deadlines: Deadlines
 ) -> Conversation:
-    waiting = _mark_waiting(conv, at)
-    await store.save(conv)
+    if mark_waiting(conv, at):
+        await store.save(conv)
     steps = ladder(line.reminders, hours=line.hours, tz=line.timezone, waiting_since=at, urgent=URGENT in conv.extra)
-    if waiting and steps:
+    if conv.status != "resolved" and steps:
         # Under the lock, so two restarts cannot leave the older one's rung pending. Whatever
         # was pending before (this ladder's rung, the rungs an older version scheduled one job
         # each, a snooze's end) finds the conversation waiting since `at` and does nothing.

@@ -11,9 +11,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from workflows.conversation import Caller, Conversation, Entry, SmsResult, TextbackState
+from workflows.conversation_state import WAITING
 from workflows.delivery import early_report_shown
 from workflows.durations import format_duration
-from workflows.follow_through import start_waiting
+from workflows.follow_through import mark_waiting, start_waiting
 from workflows.lines import OPT_OUT_FOOTER, OPT_OUT_FOOTER_ES, Line, describe_next_open, hours_today, is_open
 from workflows.outcomes import caller_key, lead_event, record_outcome
 from workflows.ports import (
@@ -144,7 +145,6 @@ async def textback_ask(
         cooldown_reason=f"{COOLDOWN_REASON} within the {format_duration(line.cooldown)} cooldown",
         first_body=textback_body(line, now=now, first_text=True),
         later_body=textback_body(line, now=now, first_text=False),
-        step=TEXTBACK_STEP, sending=sending_mark(now),
         first_body_es=textback_body(line, now=now, first_text=True, spanish=True),
         later_body_es=textback_body(line, now=now, first_text=False, spanish=True),
     )
@@ -169,7 +169,7 @@ async def send_from_webhook(
     call: MissedCall, plan: TextbackPlan, *, job_id: str, sms: SmsSender, record: TextbackRecord, now: datetime
 ) -> SmsResult:
     """Send the text-back, log its answer, and let the job run. A crash before the answer is
-    logged leaves the "sending" mark: the job runs after RECOVER_AFTER and asks Twilio."""
+    logged leaves the plan without it: the job runs after RECOVER_AFTER and asks Twilio."""
     result = await sms.send_sms(to=call.caller.number, from_=call.line.number, body=plan.body)
     await record.answered(job_id, TEXTBACK_STEP, answer_record(result, now, held=True))
     return result
@@ -182,11 +182,17 @@ async def _plan_once(
     """The plan is decided once per job: usually in the webhook, which logged it. A job an
     older version recorded decides here; a re-run must not find its own cooldown and skip."""
     raw = await steps.get("plan")
-    if raw is not None:
-        return TextbackPlan(**json.loads(raw))
-    send, body, reason = await record.plan(await textback_ask(call, now, flags, lookup))
-    plan = TextbackPlan(send=send, body=body, reason=reason)
-    await steps.put("plan", json.dumps(asdict(plan)))
+    if raw is None:
+        send, body, reason = await record.plan(await textback_ask(call, now, flags, lookup))
+        plan = TextbackPlan(send=send, body=body, reason=reason)
+        await steps.put("plan", json.dumps(asdict(plan)))
+        return plan
+    plan = TextbackPlan(**json.loads(raw))
+    if plan.send and await steps.get(TEXTBACK_STEP) is None:
+        # The webhook logs no "sending" mark: its plan to send, with no answer logged, says the
+        # request may have left (the process died, or the send outlasted RECOVER_AFTER). Marked
+        # as of the call, so the send looks in Twilio's Messages list before it texts.
+        await steps.put(TEXTBACK_STEP, sending_mark(call.at))
     return plan
 
 
@@ -317,10 +323,11 @@ async def _open_for_call(
         textback=textback,
         textback_detail=detail,
         id=call.conversation_id,
-        # Counted, and its thread's opening attempt recorded, as it is created.
+        # Counted, its thread's opening attempt recorded and the caller waiting (as `mark_waiting`
+        # marks it), as it is created: starting the ladder then has nothing to save.
         calls=1,
         last_event_at=now,
-        extra={OPENING_SINCE: now.isoformat()},
+        extra={OPENING_SINCE: now.isoformat(), WAITING: call.at.isoformat()},
     )
     conv, created = await store.open_or_get(fresh)
     # Judged by id, not by "created just now": a re-run finds the conversation it opened.
@@ -330,6 +337,7 @@ async def _open_for_call(
         conv.last_event_at = now
         if call.caller.name and not conv.caller.name:
             conv.caller = call.caller
+        mark_waiting(conv, call.at)  # saved with the count: its card no longer shows a snooze the call ended
         await store.save(conv)
         await steps.put("counted", "1")
     had_thread = bool(conv.thread_id)

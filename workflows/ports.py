@@ -249,8 +249,6 @@ class TextbackAsk:
     cooldown_reason: str  # what the plan says when the cooldown window is taken
     first_body: str  # the text when it is the caller's first from this line (opt-out footer)
     later_body: str
-    step: str  # the step log's name for the send
-    sending: str  # the step's "sending" mark, written when the text is due
     # The same in Spanish, for a caller whose last text was Spanish ("": the line has none).
     first_body_es: str = ""
     later_body_es: str = ""
@@ -258,7 +256,8 @@ class TextbackAsk:
 
 class TextbackRecord(Protocol):
     """A missed call's text-back decided in the webhook: the checks, the cooldown claim, the
-    step log and the job's record in one step; then the send's answer, which lets the job run."""
+    plan in the step log (the call's claim) and the job's record in one step; then the send's
+    answer, which lets the job run."""
 
     async def decide(self, ask: TextbackAsk, *, job_id: str, job: object, now: datetime,
                      recover_at: datetime) -> tuple[bool, str, str] | None:

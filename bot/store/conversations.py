@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import LockError, LockNotOwnedError, RedisError, ResponseError
@@ -29,7 +29,8 @@ from workflows.ports import ConsentEvent
 
 log = logging.getLogger(__name__)
 
-# ARGV[4]: seconds the pointer and record are kept ('' for ever: the lines file's retention).
+# `open_or_get` on a server without SET's NX and GET together (Redis 6.2): the pointer and the
+# record in one script. ARGV[4]: seconds they are kept ('' for ever: the lines file's retention).
 _OPEN_OR_GET = """
 local id = redis.call('GET', KEYS[1])
 if id then
@@ -90,20 +91,52 @@ class RedisConversationStore:
         self._by_index = redis.register_script(_BY_INDEX)
 
     async def open_or_get(self, conv: Conversation) -> tuple[Conversation, bool]:
-        """Return the open conversation, or store `conv` as a new one, in one atomic step.
+        """Return the open conversation, or store `conv` as a new one; True when new.
 
-        The pointer and the record are written together; a pointer whose record is gone
-        (never expected, but it must not open a second thread) is replaced.
+        Callers hold the conversation's lock. The pointer is taken, or the one there read, in
+        one command (SET NX GET), then the record is written: a crash in between leaves a
+        pointer without a record, which readers take for no open conversation (`_BY_INDEX`)
+        and the next open replaces, as it replaces one whose record is gone for any reason (it
+        must not open a second thread).
         """
         conv.id = conv.id or secrets.token_hex(8)
         pointer = keys.open_conversation(conv.line, conv.caller.number)
         if self._ttl:
             conv.extra[KEPT_DAY] = str(_today())
-        is_new, raw = await self._open(
-            keys=[pointer, keys.conversation(conv.id)],
-            args=[conv.id, dumps(conv), keys.conversation(""), self._ttl or ""],
-        )
-        return (conv, True) if int(is_new) else (self._remember_index(loads(raw)), False)
+        held = await self._take_pointer(pointer, conv.id)
+        if held is False:  # the server lacks SET NX GET: the pointer and record in one script
+            is_new, raw = await self._open(
+                keys=[pointer, keys.conversation(conv.id)],
+                args=[conv.id, dumps(conv), keys.conversation(""), self._ttl or ""],
+            )
+            return (conv, True) if int(is_new) else (self._remember_index(loads(raw)), False)
+        record = keys.conversation(conv.id)
+        if held is None:
+            await self._r.set(record, dumps(conv), ex=self._ttl)
+            return conv, True
+        raw = await self._r.get(keys.conversation(held.decode()))
+        if raw is not None:
+            return self._remember_index(loads(raw)), False
+        async with self._r.pipeline(transaction=False) as pipe:  # a pointer without its record
+            pipe.set(record, dumps(conv), ex=self._ttl)
+            pipe.set(pointer, conv.id, ex=self._ttl)
+            await pipe.execute()
+        return conv, True
+
+    async def _take_pointer(self, pointer: str, conv_id: str) -> bytes | None | Literal[False]:
+        """The id the open pointer held (None: it was free, and now holds `conv_id`); False on a
+        server without SET's NX and GET together (before Redis 7.0), told once."""
+        if self._newer.set_nx_get is False:
+            return False
+        try:
+            held = cast(bytes | None, await self._r.set(pointer, conv_id, nx=True, get=True, ex=self._ttl))
+        except ResponseError as exc:
+            if "syntax error" not in str(exc).lower():
+                raise
+            self._newer.set_nx_get = False
+            return False
+        self._newer.set_nx_get = True
+        return held
 
     async def _by_pointer(self, pointer: str) -> Conversation | None:
         raw = await self._by_index(keys=[pointer], args=[keys.conversation("")])
@@ -348,13 +381,15 @@ class ConversationLocks:
 
 
 class NewerCommands:
-    """Commands newer servers have (Valkey 9: DELIFEQ, HSETEX) that save a script or a MULTI:
-    used until the server says it does not know one, then never again on this connection."""
+    """Commands newer servers have (Valkey 9: DELIFEQ, HSETEX; Redis 7.0: SET with NX and GET
+    together) that save a script or a MULTI: used until the server says it does not know one,
+    then never again on this connection."""
 
     def __init__(self, redis: Redis) -> None:
         self._r = redis
         self.delifeq: bool | None = None  # None until known
         self.hsetex: bool | None = None
+        self.set_nx_get: bool | None = None  # told by `RedisConversationStore.open_or_get`
 
     async def run(self, name: str, *command: EncodableT) -> Any:
         """The command's reply, or None (and it is not tried again) when the server lacks it."""

@@ -27,60 +27,65 @@ from workflows.ports import TextbackAsk
 # --- A missed call's text-back, decided in one step -----------------------------------------
 
 # The checks of `RedisCallerFlags.suppression`, the cooldown claim and the first-text mark, the
-# plan and the "sending" mark in the job's step log, and the job's record: one round trip
-# before the SMS. With a job id (ARGV[11]) the call is claimed first (Twilio retries a webhook),
-# and the job is recorded: straight into the stream when no text is due, else in the due set
-# until the webhook logs the send's answer (`_ANSWERED`), or RECOVER_AFTER when it never does.
-# KEYS: 1 steps, 2 cooldown, 3 texted, 4 landlines, 5 blocked, 6 call claim, 7 job hash,
-#       8 due set, 9 stream, 10 opt-outs undecided on this line (a sorted set), 11 the caller writes
-#       Spanish (read only when the line has Spanish texts), 12.. opted out on this line, then on
-#       the others that count.
+# plan in the job's step log, and the job's record: one round trip before the SMS. With a job
+# id (ARGV[9]) the plan's field is the call's claim (Twilio retries a webhook): only this step
+# creates the step log, which lives as long as a claim did. A repeat finds the plan there,
+# gives back whatever this run took (the cooldown or first-text mark, when the first run was
+# stopped by a guard since lifted) and changes nothing. The job is recorded straight into the
+# stream when no text is due, else in the due set until the webhook logs the send's answer
+# (`_ANSWERED`), or RECOVER_AFTER when it never does. A plan to send with no answer logged
+# means "sending" since the call: the job asks Twilio before it sends (workflows/missed_call.py).
+# KEYS: 1 steps, 2 cooldown, 3 texted, 4 landlines, 5 blocked, 6 job hash, 7 due set, 8 stream,
+#       9 opt-outs undecided on this line (a sorted set), 10 the caller writes Spanish (read only
+#       when the line has Spanish texts), 11.. opted out on this line, then on the others that count.
 # ARGV: 1 owner, 2 caller, 3 cooldown s, 4 reason, 5 first body, 6 later body, 7 cooldown
-#       reason, 8 step name, 9 sending mark, 10 steps ttl, 11 job id, 12 claim ttl, 13 kind,
-#       14 args, 15 gen, 16 born ms, 17 recover at, 18..21 the flags' reasons, 22 who decided (this
-#       process's instance and incarnation: a restart of the same instance makes the job due at once),
-#       23 seconds the first-text mark is kept ('' for ever: the lines file's retention), 24 the
-#       undecided opt-out's reason, 25 and 26 the first and later bodies in Spanish ('' when the
-#       line has none).
+#       reason, 8 steps ttl, 9 job id, 10 kind, 11 args, 12 gen, 13 born ms, 14 recover at,
+#       15..18 the flags' reasons, 19 who decided (this process's instance and incarnation: a
+#       restart of the same instance makes the job due at once), 20 seconds the first-text mark
+#       is kept ('' for ever: the lines file's retention), 21 the undecided opt-out's reason,
+#       22 and 23 the first and later bodies in Spanish ('' when the line has none).
 _DECIDE = """
-local job = ARGV[11]
-if job ~= '' and not redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[12]) then return false end
+local job = ARGV[9]
+local taken = {}
 local function mine(key, ttl)
-  local taken
-  if ttl then taken = redis.call('SET', key, ARGV[1], 'NX', 'EX', ttl)
-  else taken = redis.call('SET', key, ARGV[1], 'NX') end
-  return taken or redis.call('GET', key) == ARGV[1]
+  local set
+  if ttl then set = redis.call('SET', key, ARGV[1], 'NX', 'EX', ttl)
+  else set = redis.call('SET', key, ARGV[1], 'NX') end
+  if set then taken[#taken + 1] = key; return true end
+  return redis.call('GET', key) == ARGV[1]
 end
 local reason, body = ARGV[4], ''
 if reason == '' then
-  for i = 12, #KEYS do
-    if redis.call('SISMEMBER', KEYS[i], ARGV[2]) == 1 then reason = ARGV[i == 12 and 18 or 19]; break end
+  for i = 11, #KEYS do
+    if redis.call('SISMEMBER', KEYS[i], ARGV[2]) == 1 then reason = ARGV[i == 11 and 15 or 16]; break end
   end
 end
-if reason == '' and redis.call('ZSCORE', KEYS[10], ARGV[2]) then reason = ARGV[24] end
-if reason == '' and redis.call('SISMEMBER', KEYS[5], ARGV[2]) == 1 then reason = ARGV[20] end
-if reason == '' and redis.call('SISMEMBER', KEYS[4], ARGV[2]) == 1 then reason = ARGV[21] end
+if reason == '' and redis.call('ZSCORE', KEYS[9], ARGV[2]) then reason = ARGV[21] end
+if reason == '' and redis.call('SISMEMBER', KEYS[5], ARGV[2]) == 1 then reason = ARGV[17] end
+if reason == '' and redis.call('SISMEMBER', KEYS[4], ARGV[2]) == 1 then reason = ARGV[18] end
 if reason == '' then
   if not mine(KEYS[2], ARGV[3]) then reason = ARGV[7]
-  elseif mine(KEYS[3], ARGV[23] ~= '' and ARGV[23] or nil) then body = ARGV[5] else body = ARGV[6] end
-  if ARGV[25] ~= '' and redis.call('EXISTS', KEYS[11]) == 1 then
-    if body == ARGV[5] then body = ARGV[25] else body = ARGV[26] end
+  elseif mine(KEYS[3], ARGV[20] ~= '' and ARGV[20] or nil) then body = ARGV[5] else body = ARGV[6] end
+  if ARGV[22] ~= '' and redis.call('EXISTS', KEYS[10]) == 1 then
+    if body == ARGV[5] then body = ARGV[22] else body = ARGV[23] end
   end
 end
 local send = reason == ''
 if job ~= '' then
   local plan = cjson.encode({send = send, body = body, reason = reason})
-  if send then
-    redis.call('HSET', KEYS[1], 'plan', plan, ARGV[8], ARGV[9])
-    redis.call('HSET', KEYS[7], 'kind', ARGV[13], 'args', ARGV[14], 'gen', ARGV[15], 'attempts', '0',
-               'born', ARGV[16], 'seq', '0', 'group', '', 'by', ARGV[22])
-    redis.call('ZADD', KEYS[8], ARGV[17], job)
-  else
-    redis.call('HSET', KEYS[1], 'plan', plan)
-    redis.call('XADD', KEYS[9], '*', 'kind', ARGV[13], 'args', ARGV[14], 'seq', '0', 'id', job, 'gen', '',
-               'attempts', '0', 'born', ARGV[16])
+  if redis.call('HSETNX', KEYS[1], 'plan', plan) == 0 then
+    if #taken > 0 then redis.call('DEL', unpack(taken)) end
+    return false
   end
-  redis.call('EXPIRE', KEYS[1], ARGV[10])
+  if send then
+    redis.call('HSET', KEYS[6], 'kind', ARGV[10], 'args', ARGV[11], 'gen', ARGV[12], 'attempts', '0',
+               'born', ARGV[13], 'seq', '0', 'group', '', 'by', ARGV[19])
+    redis.call('ZADD', KEYS[7], ARGV[14], job)
+  else
+    redis.call('XADD', KEYS[8], '*', 'kind', ARGV[10], 'args', ARGV[11], 'seq', '0', 'id', job, 'gen', '',
+               'attempts', '0', 'born', ARGV[13])
+  end
+  redis.call('EXPIRE', KEYS[1], ARGV[8])
 end
 return {send and 1 or 0, body, reason}
 """
@@ -117,11 +122,11 @@ class RedisTextbacks:
     async def _run(self, ask: TextbackAsk, job_id: str, job_args: list[str | int | float]) -> list[Any] | None:
         opted_out = [keys.opted_out(line) for line in (ask.line, *self._flags.other_lines(ask.line))]
         names = [keys.job_steps(job_id), keys.cooldown(ask.line, ask.caller), keys.texted(ask.line, ask.caller),
-                 keys.LANDLINES, keys.blocked(ask.line), keys.claim("missed", ask.owner), keys.due_job(job_id),
-                 keys.DUE, keys.JOBS, keys.opt_out_pending(ask.line), keys.spanish(ask.line, ask.caller), *opted_out]
+                 keys.LANDLINES, keys.blocked(ask.line), keys.due_job(job_id), keys.DUE, keys.JOBS,
+                 keys.opt_out_pending(ask.line), keys.spanish(ask.line, ask.caller), *opted_out]
         args: list[str | int | float] = [
             ask.owner, ask.caller, ask.cooldown_s, ask.reason, ask.first_body, ask.later_body, ask.cooldown_reason,
-            ask.step, ask.sending, STEPS_TTL_S, *job_args, OPTED_OUT, OPTED_OUT_ELSEWHERE, BLOCKED, LANDLINE,
+            STEPS_TTL_S, *job_args, OPTED_OUT, OPTED_OUT_ELSEWHERE, BLOCKED, LANDLINE,
             self._owner, self._keep_s, OPT_OUT_UNDECIDED, ask.first_body_es, ask.later_body_es,
         ]
         return cast(list[Any] | None, await self._batch(self._decide, keys=names, args=args))
@@ -135,7 +140,7 @@ class RedisTextbacks:
                      recover_at: datetime) -> tuple[bool, str, str] | None:
         kind, wire = encode(job)
         entry = [kind, json.dumps(wire, separators=(",", ":")), secrets.token_hex(8), str(int(now.timestamp() * 1000))]
-        raw = await self._run(ask, job_id, [job_id, keys.CLAIM_TTL_S, *entry, recover_at.timestamp()])
+        raw = await self._run(ask, job_id, [job_id, *entry, recover_at.timestamp()])
         if raw is None:
             return None
         decided = self._decided(raw)
@@ -154,8 +159,8 @@ class RedisTextbacks:
         self._pending.pop(job_id, None)
 
     async def plan(self, ask: TextbackAsk) -> tuple[bool, str, str]:
-        raw = await self._run(ask, "", ["", 0, "", "", "", 0, 0])
-        assert raw is not None  # without a job id there is no call claim to lose
+        raw = await self._run(ask, "", ["", "", "", "", 0, 0])
+        assert raw is not None  # without a job id there is no claim to lose
         return self._decided(raw)
 
 

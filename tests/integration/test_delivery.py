@@ -94,3 +94,7 @@ async def test_a_card_posted_late_shows_an_undelivered_report_that_came_first(ri
     assert "text-back not delivered: your number isn't registered" in card and "text-back sent" not in card
     said = [blocks_text(m) for m in rig.slack.thread(CHANNEL, parent["ts"])]
     assert sum("Text-back not delivered" in t for t in said) == 1
+    # The record says so too, and later refreshes of the card read it: the call's story, done
+    # after the report was shown, saves no stale "sent" over it.
+    conv = await rig.services.store.open_for(LINE, CALLER)
+    assert conv is not None and conv.textback == "undelivered"

@@ -18,7 +18,8 @@ from standins.rig import Rig
 from tests.conftest import CALLER, CHANNEL, LINE
 from tests.integration.saw import blocks_text, parents, texts_to
 from workflows.jobs import MissedCallJob
-from workflows.missed_call import RECOVER_AFTER
+from workflows.missed_call import RECOVER_AFTER, TEXTBACK_STEP
+from workflows.texting import sending_mark
 
 
 async def test_slack_down_then_up_gives_one_text_and_one_thread(rig: Rig) -> None:
@@ -110,19 +111,18 @@ async def test_a_job_rerun_after_a_crash_mid_way_repeats_no_effect(rig: Rig) -> 
     [steps_key] = await rig.services.redis.client.keys("tb:steps:*")
     job_id = steps_key.decode().removeprefix("tb:steps:")
     posts_before = len(rig.slack.messages)
-    await run_missed_call(rig.services, job_id, await original_args(rig))
+    await run_missed_call(rig.services, job_id, await original_args(rig, job_id))
     await rig.settle()
     assert len(rig.twilio.messages_to(CALLER)) == 1
     assert len(rig.slack.messages) == posts_before
 
 
-async def original_args(rig: Rig) -> MissedCallJob:
-    """The job the webhook recorded, rebuilt from the claim and the conversation."""
+async def original_args(rig: Rig, job_id: str) -> MissedCallJob:
+    """The job the webhook recorded, rebuilt from its id and the conversation."""
     r = rig.services.redis.client
     [conv_key] = await r.keys("tb:conv:*")
     conv = json.loads(await r.get(conv_key))
-    [claim] = [k.decode() for k in await r.keys("tb:seen:missed:*")]
-    return MissedCallJob(call_sid=claim.removeprefix("tb:seen:missed:"), line=LINE, caller=CALLER,
+    return MissedCallJob(call_sid=job_id.removeprefix(keys.MISSED_CALL_JOB_PREFIX), line=LINE, caller=CALLER,
                          at=datetime.fromisoformat(conv["opened_at"]))
 
 
@@ -208,6 +208,29 @@ async def test_a_crash_between_the_text_back_request_and_its_record_still_texts_
     assert any(r.method == "ListMessage" for r in rig.twilio.requests)
     [parent] = parents(rig)
     assert "text-back sent" in blocks_text(parent)
+
+
+async def test_a_call_the_previous_version_decided_recovers_through_its_sending_mark(
+    rig: Rig, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This version logs the plan alone (a plan to send with no answer means "sending"); the
+    previous one logged a "sending" mark beside it. Either way, a crash after the request
+    leaves a job that asks Twilio's Messages list before it texts."""
+    async def died(job_id: str, step: str, record: str) -> None:
+        raise Crash
+    monkeypatch.setattr(rig.services.textbacks, "answered", died)
+    called = clock.now()
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    r = rig.services.redis.client
+    [steps] = await r.keys("tb:steps:*")
+    assert await r.hkeys(steps) == [b"plan"]
+    await r.hset(steps, TEXTBACK_STEP, sending_mark(called))  # as the previous version logged it
+    clock.advance(seconds=RECOVER_AFTER.total_seconds())
+    assert await rig.fire_due() == 1
+    assert len(rig.twilio.messages_to(CALLER)) == 1, "found in the Messages list, not sent again"
+    assert any(r.method == "ListMessage" for r in rig.twilio.requests)
+    assert "text-back sent" in blocks_text(parents(rig)[0])
 
 
 async def test_a_crash_after_the_decision_and_before_the_request_texts_once(

@@ -141,6 +141,21 @@ async def test_snooze_holds_reminders_until_it_ends(ft_rig: Rig, clock: FakeCloc
     assert len(containing(ft_rig, "No reply yet")) == 1
 
 
+async def test_a_repeat_call_ends_a_snooze_and_its_card_says_so(ft_rig: Rig, clock: FakeClock) -> None:
+    """The call restarts the ladder, and the card refreshed with its count no longer shows the
+    snooze (the conversation is marked waiting with the count, before the card is refreshed)."""
+    await missed_call_at(ft_rig, clock, TUESDAY_10)
+    card = parent(ft_rig)
+    clock.set(TUESDAY_10 + timedelta(minutes=1))
+    await ft_rig.press("tb_snooze_1h", button_value(card, "tb_snooze_1h"), channel=CHANNEL, message_ts=card["ts"])
+    await ft_rig.settle()
+    assert "snoozed until" in texts_of(parent(ft_rig))
+    await missed_call_at(ft_rig, clock, TUESDAY_10 + timedelta(minutes=20))  # inside the cooldown: no second text
+    assert "2 calls" in texts_of(parent(ft_rig)) and "snoozed until" not in texts_of(parent(ft_rig))
+    await at(ft_rig, clock, TUESDAY_10 + timedelta(minutes=25))
+    assert len(containing(ft_rig, "No reply yet")) == 1
+
+
 async def test_claim_makes_the_mention_go_to_the_claimer(ft_rig: Rig, clock: FakeClock) -> None:
     await missed_call_at(ft_rig, clock, TUESDAY_10)
     card = parent(ft_rig)
