@@ -522,16 +522,18 @@ class RedisSteps:
 
     Read whole once (one round trip instead of one per step), with this runner's own writes
     laid over it: only the job's one runner (its run lock) writes the log. Each write still
-    reaches Redis before `put` returns, ahead of the effect it guards.
+    reaches Redis before `put` returns, ahead of the effect it guards. `read`: the log as it
+    stands in Redis, when the caller knows it (a job's first run, from its stream entry), so
+    it is not read at all.
     """
 
-    def __init__(self, redis: Redis, job_id: str) -> None:
+    def __init__(self, redis: Redis, job_id: str, *, read: dict[str, str] | None = None) -> None:
         self._r = redis
         self._job_id = job_id
         self._key = keys.job_steps(job_id)
-        self._read: dict[str, str] | None = None
+        self._read: dict[str, str] | None = read
         self._written: dict[str, str] = {}
-        self._expiring = False
+        self._expiring = bool(read)  # whoever wrote it gave it its time to live
 
     def key(self, name: str) -> str:
         return f"{self._job_id}:{name}"

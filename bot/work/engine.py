@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import random
@@ -175,6 +176,9 @@ class Entry:
     gen: str  # "" for a job recorded by a webhook that never failed
     attempts: int
     born_ms: int  # when it was recorded, or first due (app clock)
+    # The job's step log as its recorder left it, as JSON ("" when not carried): what its first
+    # run finds there, since nothing else writes it before (`steps_at_delivery`).
+    steps: str = ""
 
     @classmethod
     def read(cls, entry_id: str, fields: dict[bytes, bytes]) -> Entry:
@@ -184,7 +188,22 @@ class Entry:
         # An entry recorded before ids and ages were (an older version) is its own id and age.
         born = text(b"born") or entry_id.split("-")[0]
         return cls(entry_id, text(b"kind"), fields.get(b"args", b"{}"), int(text(b"seq", "0") or 0),
-                   text(b"id") or entry_id, text(b"gen"), int(text(b"attempts", "0") or 0), int(born))
+                   text(b"id") or entry_id, text(b"gen"), int(text(b"attempts", "0") or 0), int(born),
+                   text(b"steps"))
+
+
+# A first delivery's step log, as its entry carried it: (job id, log). Set in the run's own
+# task (and so seen by what it starts), never for an entry taken over or retried.
+_delivered_steps: contextvars.ContextVar[tuple[str, dict[str, str]] | None] = contextvars.ContextVar(
+    "delivered_steps", default=None)
+
+
+def steps_at_delivery(job_id: str) -> dict[str, str] | None:
+    """The step log of the job running here, as its stream entry carried it, when this is the
+    entry's first delivery: no run can have written more (a retry is a new entry without one,
+    and an entry taken over is no first delivery). None otherwise: read the log from Redis."""
+    known = _delivered_steps.get()
+    return dict(known[1]) if known is not None and known[0] == job_id else None
 
 
 @dataclass
@@ -198,6 +217,17 @@ class _Run:
     unlocked_until: float = 0.0
     lost: bool = False  # another worker took the entry over: this run does not settle it
     stopped: bool = False  # its heartbeat cancelled it for that, and the cancel is not undone yet
+
+
+def _step_log(raw: str) -> dict[str, str] | None:
+    """A step log carried as JSON; None (read it from Redis) unless it is one, whole."""
+    try:
+        log = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(log, dict) or not all(isinstance(v, str) for v in log.values()):
+        return None
+    return log
 
 
 def _delivered(entry_id: str, sent: float, received: float, wall: float) -> float:
@@ -331,6 +361,9 @@ class Engine:
         run = _Run(entry)
         if delivered is not None:  # a first delivery: nobody else can have it for a while
             run.unlocked_until = delivered + self.retry_idle_ms * UNLOCKED_SHARE / 1000
+            known = _step_log(entry.steps) if entry.steps else None
+            if known is not None:
+                _delivered_steps.set((entry.job_id, known))
         if time.monotonic() >= run.unlocked_until:
             # Taken over (or delivered long ago): the run lock first. Held: another runner has it.
             try:

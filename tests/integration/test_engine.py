@@ -16,7 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.store import keys
-from bot.work.engine import GROUP, Engine
+from bot.work.engine import GROUP, Engine, steps_at_delivery
 from bot.work.timer import Timing
 from standins.clock import FakeClock
 from tests.integration.engine_kit import (
@@ -400,3 +400,40 @@ async def test_a_first_run_starved_past_its_take_over_stops_and_leaves_the_job_t
     await other.join()
     assert other.ran == [entry_id]
     assert await redis_empty(a) and not await redis.exists(keys.job_running(entry_id))
+
+
+@pytest.mark.parametrize("again", ["retried", "taken-over"])
+async def test_only_a_first_delivery_finds_the_step_log_its_entry_carried(
+    connect: Callable[[], Redis], clock: FakeClock, engines: list[Engine], again: str
+) -> None:
+    """An entry may carry its job's step log as its recorder left it: its first run finds it
+    there (nothing else can have written the log yet). A retry or a take-over may follow a run
+    that wrote more steps: it reads the log from Redis."""
+    seen: list[dict[str, str] | None] = []
+    entered = asyncio.Event()
+
+    async def handler(job_id: str, job: Tick) -> None:
+        seen.append(steps_at_delivery(job_id))
+        entered.set()
+        if len(seen) == 1 and again == "retried":
+            raise RetryLater("slack 503")
+        if len(seen) == 1:
+            await asyncio.Event().wait()  # the process dies here: the job is never settled
+
+    a = running(engines, connect(), clock, handler, retry_idle_ms=100)
+    await a.ensure_group()
+    await a._r.xadd(keys.JOBS, {"kind": "remind", "args": "{}", "id": "j", "gen": "", "steps": '{"plan":"p"}'})
+    await asyncio.wait_for(entered.wait(), 5)
+    if again == "taken-over":
+        for task in list(a._in_flight):
+            task.cancel()
+        await a.stop()
+        a = running(engines, connect(), clock, handler, retry_idle_ms=100)
+    else:
+        clock.advance(seconds=2)  # past the first back-off (1 s, give or take 20 %)
+    async with asyncio.timeout(5):
+        while len(seen) < 2:
+            await a.wait_idle()
+    await a.wait_idle()
+    assert seen == [{"plan": "p"}, None]
+    assert await redis_empty(a)
