@@ -19,6 +19,7 @@ from bot.phones import caller_from, timezone_of
 from bot.services import Services
 from bot.slack.blocks import to_plain_text
 from bot.store.conversations import RedisSteps
+from bot.work.engine import steps_at_delivery
 from workflows.bursts import flush_held
 from workflows.conversation import MediaItem
 from workflows.delivery import FAILED_STATUSES, UNREGISTERED_SENDER_CODES, DeliveryReport, handle_delivery_report
@@ -48,7 +49,8 @@ async def missed_call(svc: Services, job_id: str, job: MissedCallJob) -> None:
     )
     await missed_call_story(
         call, job_id=job_id, store=svc.store, chat=svc.chat, locks=svc.locks, flags=svc.flags,
-        record=svc.textbacks, lookup=svc.line_types, steps=RedisSteps(svc.redis.client, job_id),
+        record=svc.textbacks, lookup=svc.line_types,
+        steps=RedisSteps(svc.redis.client, job_id, read=steps_at_delivery(job_id)),
         outcomes=ServiceOutcomes(svc), deadlines=svc.jobs.deadlines, now=call.at, sms=svc.sms,
     )
 

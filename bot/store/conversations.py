@@ -561,16 +561,18 @@ class RedisSteps:
     `later` kept back in the same HSET: a thread post's "done", written with the job's next
     step (its outcome, mostly). A run that ends before one loses it, which is harmless: the
     step still reads "posting:", and a re-run looks for the post before posting (post_once).
+    `read`: the log as it stands in Redis, when the caller knows it (a job's first run, from
+    its stream entry), so it is not read at all.
     """
 
-    def __init__(self, redis: Redis, job_id: str) -> None:
+    def __init__(self, redis: Redis, job_id: str, *, read: dict[str, str] | None = None) -> None:
         self._r = redis
         self._job_id = job_id
         self._key = keys.job_steps(job_id)
-        self._read: dict[str, str] | None = None
+        self._read: dict[str, str] | None = read
         self._written: dict[str, str] = {}
         self._later: dict[FieldT, EncodableT] = {}  # marks for the next put
-        self._expiring = False
+        self._expiring = bool(read)  # whoever wrote it gave it its time to live
 
     def key(self, name: str) -> str:
         return f"{self._job_id}:{name}"

@@ -92,14 +92,17 @@ return {send and 1 or 0, body, reason}
 
 # The webhook's send was answered: log it, and move the job from the due set into the stream
 # (unless the timer already did: then it runs once, as recorded). Its hash goes with it: nothing
-# cancels a missed call's job, and a retry records the hash anew.
-# KEYS: 1 steps, 2 due set, 3 stream, 4 job hash. ARGV: 1 step, 2 record, 3 job id, 4 kind, 5 args, 6 gen, 7 born.
+# cancels a missed call's job, and a retry records the hash anew. The entry carries the step log
+# as it then stands, ARGV[8] (the plan `_DECIDE` wrote and this record: the job has not run, or
+# its entry would not be in the due set), so the job's first run need not read it.
+# KEYS: 1 steps, 2 due set, 3 stream, 4 job hash.
+# ARGV: 1 step, 2 record, 3 job id, 4 kind, 5 args, 6 gen, 7 born, 8 the step log (JSON).
 _ANSWERED = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if redis.call('ZREM', KEYS[2], ARGV[3]) == 1 then
   redis.call('DEL', KEYS[4])
   redis.call('XADD', KEYS[3], '*', 'kind', ARGV[4], 'args', ARGV[5], 'seq', '0', 'id', ARGV[3], 'gen', '',
-             'attempts', '0', 'born', ARGV[7])
+             'attempts', '0', 'born', ARGV[7], 'steps', ARGV[8])
 end
 return 1
 """
@@ -116,8 +119,9 @@ class RedisTextbacks:
         self._owner = owner
         self._decide, self._answered = (redis.register_script(lua) for lua in (_DECIDE, _ANSWERED))
         self._batch = ScriptBatch(redis)
-        # What the release needs to write the job's stream entry, kept from its decide.
-        self._pending: dict[str, list[str]] = {}
+        # What the release needs to write the job's stream entry, kept from its decide: the
+        # entry's fields, and the plan as `_DECIDE` logged it.
+        self._pending: dict[str, tuple[list[str], str]] = {}
 
     async def _run(self, ask: TextbackAsk, job_id: str, job_args: list[str | int | float]) -> list[Any] | None:
         opted_out = [keys.opted_out(line) for line in (ask.line, *self._flags.other_lines(ask.line))]
@@ -144,14 +148,18 @@ class RedisTextbacks:
         if raw is None:
             return None
         decided = self._decided(raw)
-        if decided[0]:
-            self._pending[job_id] = entry
+        send, body, reason = decided
+        if send:
+            # The plan's fields, as `_DECIDE` encodes them (its JSON reads the same).
+            plan = json.dumps({"send": send, "body": body, "reason": reason}, separators=(",", ":"))
+            self._pending[job_id] = (entry, plan)
         return decided
 
     async def answered(self, job_id: str, step: str, record: str) -> None:
-        entry = self._pending.pop(job_id)
+        entry, plan = self._pending.pop(job_id)
+        log = json.dumps({"plan": plan, step: record}, separators=(",", ":"))
         await self._batch(self._answered, keys=[keys.job_steps(job_id), keys.DUE, keys.JOBS, keys.due_job(job_id)],
-                          args=[step, record, job_id, *entry])
+                          args=[step, record, job_id, *entry, log])
 
     def forget(self, job_id: str) -> None:
         """Drop what `decide` kept for a send that ended without `answered` (it raised): the job

@@ -14,6 +14,12 @@ stays pending until its handler is done.
   Slack that succeeds after such failures makes them all due at once (`slack_answered`).
 - **Reclaim.** Only a job whose worker died stays pending: once idle `retry_idle_ms` (a running
   job's heartbeat keeps it fresh) another worker takes it at its next look.
+- **One runner per entry,** even when a starved event loop let another worker take it over:
+  its run lock, `tb:running:<entry>`, taken with NX. A reclaimed entry takes it before it
+  runs. A first delivery cannot be taken over before it has been idle `retry_idle_ms`, so it
+  takes the lock only at its first heartbeat, or before it settles when it got that far
+  without one: a short job (milliseconds, the usual case) costs no lock commands. A runner
+  that finds the lock taken stops (its handler cancelled) and does not settle the entry.
 - **Exactly once.** Handlers make every effect idempotent through the job's step log
   (`RedisSteps`, keyed by the job id), so a re-run skips what was already done.
 - **The app clock throughout:** due times, back-offs and ages; tests move a fake clock.
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import heapq
 import json
 import logging
@@ -62,6 +69,11 @@ GROUP = "workers"
 RECLAIM_IDLE_MS = 10_000
 # The run lock of a job outlives a missed heartbeat or two, but not a dead process for long.
 RUN_LOCK_MS = 30_000
+# A first delivery runs without its run lock while no other worker can have taken it over:
+# for this share of `retry_idle_ms` after the entry was delivered (the rest is a margin for the
+# settle's round trip and the clocks of the server and this process). Heartbeats come every
+# third of `retry_idle_ms`, so the first one takes the lock within the window.
+UNLOCKED_SHARE = 0.5
 # Jobs run concurrently: a slow Slack call must not hold up the next job. They mostly wait
 # on the network, so a whole burst fits in at once.
 MAX_IN_FLIGHT = 256
@@ -96,8 +108,10 @@ return false
 
 # A run ends: the entry leaves the stream; a job with an id also loses its hash, unless it was
 # cancelled or scheduled anew meanwhile (another generation), which then stays as it is.
+# With ARGV[6] '1' the run held its run lock (KEYS[2]), which goes too.
 _DONE = """
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[1], ARGV[2]); redis.call('DEL', KEYS[2])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[1], ARGV[2])
+if ARGV[6] == '1' then redis.call('DEL', KEYS[2]) end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'gen') == ARGV[4] then
   local group = redis.call('HGET', KEYS[3], 'group')
   if group and group ~= '' then redis.call('SREM', ARGV[5] .. group, ARGV[3]) end
@@ -111,8 +125,10 @@ return 1
 # A job first recorded by a webhook gets its hash now; one cancelled or scheduled anew while
 # it ran is not retried (-1). With ARGV[12] '1' it failed because Slack was unavailable: it is
 # noted (with its generation) among the jobs waiting for Slack, KEYS[6], else taken off it.
+# With ARGV[13] '1' the run held its run lock (KEYS[2]), which goes too.
 _RETRY = """
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[1], ARGV[2]); redis.call('DEL', KEYS[2])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[1], ARGV[2])
+if ARGV[13] == '1' then redis.call('DEL', KEYS[2]) end
 local gen = ARGV[4]
 if gen ~= '' then
   if redis.call('HGET', KEYS[3], 'gen') ~= gen then return -1 end
@@ -162,6 +178,9 @@ class Entry:
     gen: str  # "" for a job recorded by a webhook that never failed
     attempts: int
     born_ms: int  # when it was recorded, or first due (app clock)
+    # The job's step log as its recorder left it, as JSON ("" when not carried): what its first
+    # run finds there, since nothing else writes it before (`steps_at_delivery`).
+    steps: str = ""
 
     @classmethod
     def read(cls, entry_id: str, fields: dict[bytes, bytes]) -> Entry:
@@ -171,7 +190,57 @@ class Entry:
         # An entry recorded before ids and ages were (an older version) is its own id and age.
         born = text(b"born") or entry_id.split("-")[0]
         return cls(entry_id, text(b"kind"), fields.get(b"args", b"{}"), int(text(b"seq", "0") or 0),
-                   text(b"id") or entry_id, text(b"gen"), int(text(b"attempts", "0") or 0), int(born))
+                   text(b"id") or entry_id, text(b"gen"), int(text(b"attempts", "0") or 0), int(born),
+                   text(b"steps"))
+
+
+# A first delivery's step log, as its entry carried it: (job id, log). Set in the run's own
+# task (and so seen by what it starts), never for an entry taken over or retried.
+_delivered_steps: contextvars.ContextVar[tuple[str, dict[str, str]] | None] = contextvars.ContextVar(
+    "delivered_steps", default=None)
+
+
+def steps_at_delivery(job_id: str) -> dict[str, str] | None:
+    """The step log of the job running here, as its stream entry carried it, when this is the
+    entry's first delivery: no run can have written more (a retry is a new entry without one,
+    and an entry taken over is no first delivery). None otherwise: read the log from Redis."""
+    known = _delivered_steps.get()
+    return dict(known[1]) if known is not None and known[0] == job_id else None
+
+
+@dataclass
+class _Run:
+    """One run of an entry, as far as its run lock goes."""
+
+    entry: Entry
+    locked: bool = False  # this run holds the entry's run lock
+    # Monotonic: until then no other worker can have taken the entry over, so the run needs no
+    # lock; 0 for an entry taken over, which takes it before it runs.
+    unlocked_until: float = 0.0
+    lost: bool = False  # another worker took the entry over: this run does not settle it
+    stopped: bool = False  # its heartbeat cancelled it for that, and the cancel is not undone yet
+
+
+def _step_log(raw: str) -> dict[str, str] | None:
+    """A step log carried as JSON; None (read it from Redis) unless it is one, whole."""
+    try:
+        log = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(log, dict) or not all(isinstance(v, str) for v in log.values()):
+        return None
+    return log
+
+
+def _delivered(entry_id: str, sent: float, received: float, wall: float) -> float:
+    """The earliest the read sent at `sent` and answered at `received` can have delivered the
+    entry (monotonic times; `wall`: the wall clock at `received`). The server counts an entry's
+    idle time from its delivery, which came after the read was sent and after the entry was
+    added (its id's milliseconds, on the server's clock, taken as this one's). For a read that
+    waited for the entry the latter is the closer bound; and unlike `received`, it holds when
+    this process was too slow to take the answer (a starved event loop)."""
+    added_s = int(entry_id.split("-")[0]) / 1000
+    return max(sent, received - max(0.0, wall - added_s))
 
 
 class Engine:
@@ -264,16 +333,22 @@ class Engine:
     async def _read_once(self, block_ms: int) -> None:
         await self._slots.acquire()
         self._slots.release()
+        sent = time.monotonic()
         # Bytes, not str: the client never decodes replies.
         replies = cast(Replies | None, await self._reader.xreadgroup(
             GROUP, self._consumer, {keys.JOBS: ">"}, count=READ_BATCH, block=block_ms
         ))
-        for _, entries in replies or []:
+        if not replies:
+            return
+        now, wall = time.monotonic(), time.time()
+        for _, entries in replies:
             for entry_id, fields in entries:
-                self._start(Entry.read(entry_id.decode(), fields))
+                entry = Entry.read(entry_id.decode(), fields)
+                self._start(entry, delivered=_delivered(entry.entry_id, sent, now, wall))
 
-    def _start(self, entry: Entry) -> None:
-        task = asyncio.create_task(self._run_one(entry), name=f"job:{entry.job_id}")
+    def _start(self, entry: Entry, *, delivered: float | None = None) -> None:
+        """Run `entry`; `delivered` (monotonic) for a first delivery, None for one taken over."""
+        task = asyncio.create_task(self._run_one(entry, delivered), name=f"job:{entry.job_id}")
         self._in_flight.add(task)
         task.add_done_callback(self._ended)
 
@@ -283,92 +358,144 @@ class Engine:
         if not task.cancelled() and task.exception() is not None:
             log.error("%s: unexpected failure", task.get_name(), exc_info=task.exception())
 
-    async def _run_one(self, entry: Entry) -> None:
+    async def _run_one(self, entry: Entry, delivered: float | None = None) -> None:
         current_job.set((entry.kind, entry.job_id))  # this task's own context: its log lines name it
-        # One runner per entry, even when a starved event loop let another worker reclaim it.
-        running = keys.job_running(entry.entry_id)
-        try:
-            if not await self._r.set(running, self._consumer, nx=True, px=RUN_LOCK_MS):
+        run = _Run(entry)
+        if delivered is not None:  # a first delivery: nobody else can have it for a while
+            run.unlocked_until = delivered + self.retry_idle_ms * UNLOCKED_SHARE / 1000
+            known = _step_log(entry.steps) if entry.steps else None
+            if known is not None:
+                _delivered_steps.set((entry.job_id, known))
+        if time.monotonic() >= run.unlocked_until:
+            # Taken over (or delivered long ago): the run lock first. Held: another runner has it.
+            try:
+                run.locked = await self._lock(entry)
+            except (RedisError, OSError) as exc:
+                log.warning("job %s (%s) not started: redis unavailable (%r); it stays pending and runs later",
+                            entry.job_id, entry.kind, exc)
                 return
-        except (RedisError, OSError) as exc:
-            log.warning("job %s (%s) not started: redis unavailable (%r); it stays pending and runs later",
-                        entry.job_id, entry.kind, exc)
-            return
+            if not run.locked:
+                return
+        runner = asyncio.current_task()
+        assert runner is not None
         done = asyncio.Event()
-        heartbeat = asyncio.create_task(self._keep_claimed(entry.entry_id, done))
+        heartbeat = asyncio.create_task(self._keep_claimed(run, done, runner))
         settled = False
         try:
-            settled = await self._run_claimed(entry)
+            async with self._slots:
+                try:
+                    failure, slack = await self._call(entry)
+                finally:
+                    # The flag, not a cancel: a beat under way ends, so whether it took the run
+                    # lock is known (a cancel landing inside a Redis call leaves that unknown).
+                    done.set()
+                    await asyncio.wait({heartbeat})
+                settled = await self._settle(run, failure, slack)
+        except asyncio.CancelledError:
+            if not run.stopped or runner.uncancel() > 0:  # not (only) its heartbeat's cancel
+                raise
+            run.stopped = False
         finally:
-            # The flag, not only the cancel: a cancel landing inside a Redis call can come out
-            # as a TimeoutError, and a heartbeat that survived it would hold the job forever.
-            done.set()
-            heartbeat.cancel()
-            if not settled:  # a settled job's lock went with its entry
+            if run.locked and not settled:  # a settled job's lock went with its entry
                 with contextlib.suppress(RedisError, OSError):
-                    await self._r.delete(running)
+                    await self._r.delete(keys.job_running(entry.entry_id))
+        if run.stopped:  # the heartbeat's cancel was swallowed on its way (a Redis call ate it)
+            runner.uncancel()
+        if run.lost:
+            log.warning("job %s (%s) was taken over by another worker while this one was too slow to keep it; "
+                        "stopped here and left to that worker", entry.job_id, entry.kind)
 
-    async def _keep_claimed(self, entry_id: str, done: asyncio.Event) -> None:
-        """While a job runs, keep resetting its idle time so no other worker takes it over."""
+    async def _lock(self, entry: Entry) -> bool:
+        """Take the entry's run lock; False when another runner holds it."""
+        return bool(await self._r.set(keys.job_running(entry.entry_id), self._consumer, nx=True, px=RUN_LOCK_MS))
+
+    async def _keep_claimed(self, run: _Run, done: asyncio.Event, runner: asyncio.Task[Any]) -> None:
+        """While a job runs, keep resetting its idle time so no other worker takes it over. A
+        first delivery takes its run lock at the first beat; held by another worker, the entry
+        was taken over: the run is stopped (cancelled) and does not settle it."""
+        entry_id = run.entry.entry_id
         failing = False
-        while not done.is_set():
-            await asyncio.sleep(self.retry_idle_ms / 3000)
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.retry_idle_ms / 3000):
+                    await done.wait()
             if done.is_set():
                 return
             try:
-                await self._r.xclaim(keys.JOBS, GROUP, self._consumer, 0, [entry_id], justid=True)
-                await self._r.pexpire(keys.job_running(entry_id), RUN_LOCK_MS)
+                if not run.locked:
+                    if not await self._lock(run.entry):
+                        run.lost = True
+                        if not done.is_set():  # still in its handler: stop it
+                            run.stopped = True
+                            runner.cancel()
+                        return
+                    run.locked = True
+                    await self._r.xclaim(keys.JOBS, GROUP, self._consumer, 0, [entry_id], justid=True)
+                else:
+                    await self._r.xclaim(keys.JOBS, GROUP, self._consumer, 0, [entry_id], justid=True)
+                    await self._r.pexpire(keys.job_running(entry_id), RUN_LOCK_MS)
                 failing = False
             except (RedisError, OSError) as exc:
                 if not failing:  # once per outage, not every beat
                     log.warning("job %s: heartbeat failed: %r", entry_id, exc)
                 failing = True
 
-    async def _run_claimed(self, entry: Entry) -> bool:
-        """Run the job, then settle it: done, or waiting for its retry. True once settled."""
-        async with self._slots:
-            handler = self._handlers.get(entry.kind)
-            failure: str | None = None
-            slack = False
-            try:
-                if handler is None:
-                    # Retried, not dropped: mid-deploy another instance may know the kind.
-                    raise LookupError(f"no handler for kind {entry.kind!r}")
-                # The stream entry numbers a caller's texts; the job reads it as a field.
-                wire = {**json.loads(entry.args), "seq": entry.seq}
-                job = decode(entry.kind, wire, self._kinds)
-                await self.lane.wait_clear()
-                await handler(entry.job_id, job)
-            except JobDecodeError as exc:  # it would fail the same way every time
-                log.error("job %s: %s; dropped", entry.job_id, exc)
-            except RetryLater as exc:
-                failure, slack = str(exc), isinstance(exc, SlackUnavailable)
-            except RedisError as exc:  # an outage: expected, and logged with the retry, in one line
-                failure = repr(exc)
-            except Exception as exc:
-                log.exception("job %s (%s) failed", entry.job_id, entry.kind)
-                failure = repr(exc)
-            try:
-                if failure is None:
-                    await self._finish(entry)
-                else:
-                    await self._retry_later(entry, failure, waiting_for_slack=slack)
-            except (RedisError, OSError) as exc:
-                # Left pending: reclaimed once idle, and the step log keeps effects single.
-                log.warning("job %s (%s) %s; could not settle it: %r; it stays pending and runs again later",
-                            entry.job_id, entry.kind, "done" if failure is None else f"failed ({failure})", exc)
-                return False
-            return True
+    async def _call(self, entry: Entry) -> tuple[str | None, bool]:
+        """Run the job's handler: what failed (None: done), and whether Slack was unavailable."""
+        handler = self._handlers.get(entry.kind)
+        try:
+            if handler is None:
+                # Retried, not dropped: mid-deploy another instance may know the kind.
+                raise LookupError(f"no handler for kind {entry.kind!r}")
+            # The stream entry numbers a caller's texts; the job reads it as a field.
+            wire = {**json.loads(entry.args), "seq": entry.seq}
+            job = decode(entry.kind, wire, self._kinds)
+            await self.lane.wait_clear()
+            await handler(entry.job_id, job)
+        except JobDecodeError as exc:  # it would fail the same way every time
+            log.error("job %s: %s; dropped", entry.job_id, exc)
+        except RetryLater as exc:
+            return str(exc), isinstance(exc, SlackUnavailable)
+        except RedisError as exc:  # an outage: expected, and logged with the retry, in one line
+            return repr(exc), False
+        except Exception as exc:
+            log.exception("job %s (%s) failed", entry.job_id, entry.kind)
+            return repr(exc), False
+        return None, False
 
-    async def _finish(self, entry: Entry) -> None:
-        """The entry leaves the stream; a job with an id loses its hash (unless cancelled or
-        scheduled anew while it ran)."""
+    async def _settle(self, run: _Run, failure: str | None, slack: bool) -> bool:
+        """Done, or waiting for its retry; True once settled. Not when taken over."""
+        entry = run.entry
+        if run.lost:
+            return False
+        try:
+            if not run.locked and time.monotonic() >= run.unlocked_until:
+                # No heartbeat took the lock (a starved loop, or Redis failing them), and another
+                # worker may have taken the entry over since: only with the lock is it this run's.
+                run.locked = await self._lock(entry)
+                if not run.locked:
+                    run.lost = True
+                    return False
+            if failure is None:
+                await self._finish(entry, locked=run.locked)
+            else:
+                await self._retry_later(entry, failure, waiting_for_slack=slack, locked=run.locked)
+        except (RedisError, OSError) as exc:
+            # Left pending: reclaimed once idle, and the step log keeps effects single.
+            log.warning("job %s (%s) %s; could not settle it: %r; it stays pending and runs again later",
+                        entry.job_id, entry.kind, "done" if failure is None else f"failed ({failure})", exc)
+            return False
+        return True
+
+    async def _finish(self, entry: Entry, *, locked: bool) -> None:
+        """The entry leaves the stream, and its run lock if `locked`; a job with an id loses its
+        hash (unless cancelled or scheduled anew while it ran)."""
         await self._done(
             keys=[keys.JOBS, keys.job_running(entry.entry_id), keys.due_job(entry.job_id), keys.SLACK_WAITING],
-            args=[GROUP, entry.entry_id, entry.job_id, entry.gen, keys.DUE_GROUP_PREFIX],
+            args=[GROUP, entry.entry_id, entry.job_id, entry.gen, keys.DUE_GROUP_PREFIX, "1" if locked else ""],
         )
 
-    async def _retry_later(self, entry: Entry, failure: str, *, waiting_for_slack: bool = False) -> None:
+    async def _retry_later(self, entry: Entry, failure: str, *, waiting_for_slack: bool, locked: bool) -> None:
         """Wait in the due set until the back-off ends; give up once the kind's policy says so."""
         policy = retry_policy(self._kinds.get(entry.kind))
         now = self._clock.now().timestamp()
@@ -376,7 +503,7 @@ class Engine:
         if policy.gives_up(age_s, waiting_for_slack=waiting_for_slack):
             log.error("job %s (%s) given up: still failing after %.0f minutes (%d attempts): %s",
                       entry.job_id, entry.kind, age_s / 60, entry.attempts + 1, failure)
-            await self._finish(entry)
+            await self._finish(entry, locked=locked)
             await self._note_error(entry, f"given up after {entry.attempts + 1} attempts: {failure}", now)
             return
         attempts = entry.attempts + 1
@@ -387,7 +514,8 @@ class Engine:
             keys=[keys.JOBS, keys.job_running(entry.entry_id), keys.due_job(entry.job_id), keys.DUE, keys.DUE_WAKE,
                   keys.SLACK_WAITING],
             args=[GROUP, entry.entry_id, entry.job_id, entry.gen, repr(at), attempts,
-                  entry.kind, entry.args, entry.seq, entry.born_ms, new_gen(), "1" if waiting_for_slack else ""],
+                  entry.kind, entry.args, entry.seq, entry.born_ms, new_gen(), "1" if waiting_for_slack else "",
+                  "1" if locked else ""],
         )
         if int(kept) < 0:
             log.info("job %s (%s) failed, and was cancelled or scheduled anew meanwhile", entry.job_id, entry.kind)

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from redis.asyncio import Redis
 
 from bot.store import keys
-from bot.work.engine import Engine
+from bot.work.engine import GROUP, Engine, steps_at_delivery
+from bot.work.timer import Timing
 from standins.clock import FakeClock
 from tests.integration.engine_kit import (
+    FAST,
     MICROSECOND,
     Fired,
     NobodyKnows,
@@ -266,3 +269,176 @@ async def test_a_job_scheduled_anew_or_cancelled_while_it_runs_keeps_its_new_sta
     await engine.wait_idle()
     assert await engine.deadlines.due_at("j") == later  # not the failed run's retry
     assert await engine.deadlines.due_at("k") is None and not await redis.exists(keys.due_job("k"))
+
+
+async def test_a_short_job_delivered_first_takes_no_run_lock(
+    redis: Redis, clock: FakeClock, engines: list[Engine]
+) -> None:
+    """A job read from the stream and done before its first heartbeat needs no run lock: no
+    other worker can take it over that soon. The lock's SET and its DEL were two of the Redis
+    commands each missed call cost."""
+    fired = Fired()
+    engine = Engine(redis, clock, timing=FAST, retry_idle_ms=60_000)
+    engine.register(Tick, fired)
+    assert await engine.enqueue(Tick(), claim="tb:seen:test:1")
+    await redis.config_resetstat()  # what the job's run costs from here, not its recording
+    engine.start()
+    engines.append(engine)
+    await fired.wait_for(1)
+    await engine.wait_idle()
+    stats = await redis.info("commandstats")
+    calls = {name.removeprefix("cmdstat_"): int(s["calls"]) for name, s in stats.items()}
+    assert {c: calls[c] for c in ("set", "del", "pexpire", "xclaim") if c in calls} == {}
+    assert calls["xack"] == calls["xdel"] == 1
+    assert await redis_empty(engine)
+
+
+class OtherWorker:
+    """Another process's engine, on a thread and event loop of its own: it takes over a job
+    that went idle while this test's event loop was blocked (starved), runs it, and finishes
+    it when told."""
+
+    def __init__(self, redis_url: str, clock: FakeClock, retry_idle_ms: int) -> None:
+        self.took = threading.Event()  # it runs the job (its run lock taken)
+        self.release = threading.Event()
+        self.ran: list[str] = []
+        self.errors: list[BaseException] = []
+        self._url, self._clock, self._idle_ms = redis_url, clock, retry_idle_ms
+        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), name="other-worker")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    async def join(self) -> None:
+        self.release.set()
+        await asyncio.to_thread(self._thread.join, 10)
+        assert not self._thread.is_alive()
+
+    async def _main(self) -> None:
+        r = Redis.from_url(self._url)
+        try:
+            other = Engine(r, self._clock, consumer="other", retry_idle_ms=self._idle_ms)
+
+            async def handler(job_id: str, job: Tick) -> None:
+                self.took.set()
+                assert await asyncio.to_thread(self.release.wait, 10)
+                self.ran.append(job_id)
+
+            other.register(Tick, handler)
+            async with asyncio.timeout(10):
+                while not await other.reclaim():  # until the job has been idle long enough
+                    await asyncio.sleep(self._idle_ms / 5000)
+                await asyncio.wait(set(other._in_flight))
+        except BaseException as exc:
+            self.errors.append(exc)
+        finally:
+            await r.aclose()
+
+
+@pytest.mark.parametrize("starved", ["before-it-started", "while-it-ran", "before-it-settled"])
+async def test_a_first_run_starved_past_its_take_over_stops_and_leaves_the_job_to_the_other_worker(
+    connect: Callable[[], Redis], redis: Redis, redis_url: str, clock: FakeClock, engines: list[Engine],
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, starved: str,
+) -> None:
+    """The first runner's event loop is blocked until another worker took the job over (its
+    run lock held): the first runner does not start it, stops it (its handler cancelled) at its
+    next heartbeat, or does not settle it; the other worker runs it and settles it, once."""
+    idle_ms = 100
+    other = OtherWorker(redis_url, clock, idle_ms)
+    seen: list[str] = []
+    a_redis, a_reader = connect(), connect()
+    # A's Redis is slow too: a run lock it asks for before the take-over is answered after it.
+    taking_lock = a_redis.set
+
+    async def slow_set(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.to_thread(other.took.wait, 10)
+        return await taking_lock(*args, **kwargs)
+
+    monkeypatch.setattr(a_redis, "set", slow_set)
+    if starved == "before-it-started":  # blocked as the read's answer came in
+        reading = a_reader.xreadgroup
+
+        async def starved_read(*args: Any, **kwargs: Any) -> Any:
+            replies = await reading(*args, **kwargs)
+            if replies:
+                other.took.wait(10)
+            return replies
+
+        monkeypatch.setattr(a_reader, "xreadgroup", starved_read)
+
+    async def first(job_id: str, job: Tick) -> None:
+        seen.append("started")
+        other.took.wait(10)  # blocks the event loop, heartbeats too
+        if starved == "while-it-ran":
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                seen.append("stopped")
+                raise
+        seen.append("done")
+
+    a = Engine(a_redis, clock, consumer="first", reader=a_reader, retry_idle_ms=idle_ms,
+               timing=Timing(tick_s=0.05, reclaim_every_s=3600))  # A itself takes nothing over
+    a.register(Tick, first)
+    await a.ensure_group()  # before the other worker looks for jobs to take over
+    a.start()
+    engines.append(a)
+    other.start()
+    try:
+        assert await a.enqueue(Tick(), claim="tb:seen:test:1")
+        with caplog.at_level(logging.WARNING, logger="bot.work.engine"):
+            async with asyncio.timeout(10):
+                while not other.took.is_set() or a._in_flight:  # A's run has ended
+                    await asyncio.sleep(0.01)
+        assert seen == {"before-it-started": [], "while-it-ran": ["started", "stopped"],
+                        "before-it-settled": ["started", "done"]}[starved]
+        pending = await redis.xpending_range(keys.JOBS, GROUP, min="-", max="+", count=10)
+        assert [p["consumer"] for p in pending] == [b"other"], "not settled by the first runner"
+        [entry_id] = [p["message_id"].decode() for p in pending]
+        assert await redis.get(keys.job_running(entry_id)) == b"other"
+        taken_over = [r for r in caplog.records if "taken over" in r.getMessage()]
+        assert len(taken_over) == (0 if starved == "before-it-started" else 1)
+    finally:
+        await other.join()  # the other worker settles it now
+    assert other.errors == [] and other.ran == [entry_id]
+    assert await redis_empty(a) and not await redis.exists(keys.job_running(entry_id))
+
+
+@pytest.mark.parametrize("again", ["retried", "taken-over"])
+async def test_only_a_first_delivery_finds_the_step_log_its_entry_carried(
+    connect: Callable[[], Redis], clock: FakeClock, engines: list[Engine], again: str
+) -> None:
+    """An entry may carry its job's step log as its recorder left it: its first run finds it
+    there (nothing else can have written the log yet). A retry or a take-over may follow a run
+    that wrote more steps: it reads the log from Redis."""
+    seen: list[dict[str, str] | None] = []
+    entered = asyncio.Event()
+
+    async def handler(job_id: str, job: Tick) -> None:
+        seen.append(steps_at_delivery(job_id))
+        entered.set()
+        if len(seen) == 1 and again == "retried":
+            raise RetryLater("slack 503")
+        if len(seen) == 1:
+            await asyncio.Event().wait()  # the process dies here: the job is never settled
+
+    a = running(engines, connect(), clock, handler, retry_idle_ms=100)
+    await a.ensure_group()
+    await a._r.xadd(keys.JOBS, {"kind": "remind", "args": "{}", "id": "j", "gen": "", "steps": '{"plan":"p"}'})
+    await asyncio.wait_for(entered.wait(), 5)
+    if again == "taken-over":
+        for task in list(a._in_flight):
+            task.cancel()
+        await a.stop()
+        a = running(engines, connect(), clock, handler, retry_idle_ms=100)
+    else:
+        async with asyncio.timeout(5):
+            while (due := await a.deadlines.due_at("j")) is None:  # until it waits for its retry
+                await a.wait_idle()
+        clock.set(due + MICROSECOND)
+    async with asyncio.timeout(5):
+        while len(seen) < 2:
+            await a.wait_idle()
+    await a.wait_idle()
+    assert seen == [{"plan": "p"}, None]
+    assert await redis_empty(a)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -225,3 +226,34 @@ async def test_a_job_that_sends_itself_shows_a_slow_text_back_pending_then_updat
     assert "text-back sent" in blocks_text(parent)
 
 
+
+
+async def test_the_calls_job_carries_its_step_log_and_its_first_run_does_not_read_it(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webhook wrote the job's step log (the plan, the text-back's answer) in the steps that
+    recorded the job: its stream entry carries the log as it stands, and the first run takes it
+    from there instead of reading it (one Redis command fewer per missed call)."""
+    r = rig.services.redis.client
+    await rig.services.jobs.ensure_group()
+    await rig.services.jobs.stop()  # the job waits in the stream
+    sid, _, _, _ = await rig.missed_call(CALLER, LINE)
+    await rig.services.tasks.drain()  # the text-back, whose answer lets the job go
+    [(_, fields)] = await r.xrange(keys.JOBS)
+    job_id = keys.missed_call_job(sid)
+    log = {k.decode(): v.decode() for k, v in (await r.hgetall(keys.job_steps(job_id))).items()}
+    carried = json.loads(fields[b"steps"])
+    assert json.loads(carried.pop("plan")) == json.loads(log.pop("plan"))  # one JSON, written twice
+    assert carried == log and list(log) == [missed_call.TEXTBACK_STEP], "every step the log holds, as it is"
+    read: list[str] = []
+    reading = r.hgetall
+
+    async def hgetall(name: str) -> object:
+        read.append(name)
+        return await reading(name)
+
+    monkeypatch.setattr(r, "hgetall", hgetall)
+    rig.services.jobs.start()
+    await rig.settle()
+    assert keys.job_steps(job_id) not in read
+    assert len(rig.twilio.messages_to(CALLER)) == 1 and len(parents(rig)) == 1
