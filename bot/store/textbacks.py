@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -90,22 +91,26 @@ end
 return {send and 1 or 0, body, reason}
 """
 
-# The webhook's send was answered: log it, and move the job from the due set into the stream
-# (unless the timer already did: then it runs once, as recorded). Its hash goes with it: nothing
-# cancels a missed call's job, and a retry records the hash anew. The entry carries the step log
-# as it then stands, ARGV[8] (the plan `_DECIDE` wrote and this record: the job has not run, or
-# its entry would not be in the due set), so the job's first run need not read it.
-# KEYS: 1 steps, 2 due set, 3 stream, 4 job hash.
-# ARGV: 1 step, 2 record, 3 job id, 4 kind, 5 args, 6 gen, 7 born, 8 the step log (JSON).
+# The webhook's send was answered: log it, and say whether the job is still in the due set
+# under its id (its score), where `_DECIDE` put it: then the webhook's process runs it at once
+# (`Engine.run_held`), its due time the lease. Nil: the timer took it already (the send outlasted
+# RECOVER_AFTER), and it runs from the stream, once, as recorded.
+# KEYS: 1 steps, 2 due set. ARGV: 1 step, 2 record, 3 job id.
 _ANSWERED = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-if redis.call('ZREM', KEYS[2], ARGV[3]) == 1 then
-  redis.call('DEL', KEYS[4])
-  redis.call('XADD', KEYS[3], '*', 'kind', ARGV[4], 'args', ARGV[5], 'seq', '0', 'id', ARGV[3], 'gen', '',
-             'attempts', '0', 'born', ARGV[7], 'steps', ARGV[8])
-end
-return 1
+return redis.call('ZSCORE', KEYS[2], ARGV[3])
 """
+
+
+@dataclass(frozen=True)
+class HeldJob:
+    """A missed call's job as its webhook recorded it, still held in the due set."""
+
+    kind: str
+    args: str
+    gen: str
+    born_ms: int
+    steps: dict[str, str]
 
 
 class RedisTextbacks:
@@ -122,6 +127,7 @@ class RedisTextbacks:
         # What the release needs to write the job's stream entry, kept from its decide: the
         # entry's fields, and the plan as `_DECIDE` logged it.
         self._pending: dict[str, tuple[list[str], str]] = {}
+        self._held: dict[str, HeldJob] = {}
 
     async def _run(self, ask: TextbackAsk, job_id: str, job_args: list[str | int | float]) -> list[Any] | None:
         opted_out = [keys.opted_out(line) for line in (ask.line, *self._flags.other_lines(ask.line))]
@@ -157,9 +163,16 @@ class RedisTextbacks:
 
     async def answered(self, job_id: str, step: str, record: str) -> None:
         entry, plan = self._pending.pop(job_id)
-        log = json.dumps({"plan": plan, step: record}, separators=(",", ":"))
-        await self._batch(self._answered, keys=[keys.job_steps(job_id), keys.DUE, keys.JOBS, keys.due_job(job_id)],
-                          args=[step, record, job_id, *entry, log])
+        due = await self._batch(self._answered, keys=[keys.job_steps(job_id), keys.DUE], args=[step, record, job_id])
+        if due is not None:
+            kind, args, gen, born = entry
+            # The step log as it now stands: the plan `_DECIDE` wrote and this record.
+            self._held[job_id] = HeldJob(kind, args, gen, int(born), {"plan": plan, step: record})
+
+    def take_held(self, job_id: str) -> HeldJob | None:
+        """The job `answered` found still waiting in the due set, for this process to run now
+        (None: the timer took it, or the answer was not logged)."""
+        return self._held.pop(job_id, None)
 
     def forget(self, job_id: str) -> None:
         """Drop what `decide` kept for a send that ended without `answered` (it raised): the job

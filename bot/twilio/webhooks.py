@@ -308,7 +308,10 @@ async def _text_back(svc: Services, call: MissedCall, plan: TextbackPlan, job_id
         result = await send_from_webhook(call, plan, job_id=job_id, sms=svc.sms, record=svc.textbacks, now=call.at)
     finally:
         svc.jobs.lane.leave(job_id)
+        held = svc.textbacks.take_held(job_id)
         svc.textbacks.forget(job_id)
+    if held is not None:  # the call's job (thread, card, lead) runs here, now, not via the stream
+        svc.jobs.run_held(job_id, held.kind, held.args, gen=held.gen, born_ms=held.born_ms, steps=held.steps)
     if result.ok:  # for /metrics: from the missed call's webhook to the SMS accepted
         svc.metrics.textback_latency.observe(time.perf_counter() - started)
 

@@ -74,6 +74,9 @@ RUN_LOCK_MS = 30_000
 # settle's round trip and the clocks of the server and this process). Heartbeats come every
 # third of `retry_idle_ms`, so the first one takes the lock within the window.
 UNLOCKED_SHARE = 0.5
+# A job run where it was recorded (`run_held`) keeps its place in the due set this far ahead
+# of now while it runs: should this process die, the job comes due there and runs elsewhere.
+HELD_LEASE_S = 30.0
 # Jobs run concurrently: a slow Slack call must not hold up the next job. They mostly wait
 # on the network, so a whole burst fits in at once.
 MAX_IN_FLIGHT = 256
@@ -121,13 +124,15 @@ end
 return 1
 """
 
-# A run failed: the entry leaves the stream and the job waits in the due set until ARGV[5].
+# A run failed: the entry leaves the stream and the job waits in the due set until ARGV[5]. A
+# held run (no entry, ARGV[2] '') only moves the job's due time, if the job is still there.
 # A job first recorded by a webhook gets its hash now; one cancelled or scheduled anew while
 # it ran is not retried (-1). With ARGV[12] '1' it failed because Slack was unavailable: it is
 # noted (with its generation) among the jobs waiting for Slack, KEYS[6], else taken off it.
 # With ARGV[13] '1' the run held its run lock (KEYS[2]), which goes too.
 _RETRY = """
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[1], ARGV[2])
+if ARGV[2] ~= '' then redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[1], ARGV[2])
+elseif not redis.call('ZSCORE', KEYS[4], ARGV[3]) then return -1 end
 if ARGV[13] == '1' then redis.call('DEL', KEYS[2]) end
 local gen = ARGV[4]
 if gen ~= '' then
@@ -181,6 +186,12 @@ class Entry:
     # The job's step log as its recorder left it, as JSON ("" when not carried): what its first
     # run finds there, since nothing else writes it before (`steps_at_delivery`).
     steps: str = ""
+
+    @property
+    def held(self) -> bool:
+        """A job run where it was recorded, straight from the due set (`Engine.run_held`): it
+        has no stream entry, and its place in the due set is its lease."""
+        return not self.entry_id
 
     @classmethod
     def read(cls, entry_id: str, fields: dict[bytes, bytes]) -> Entry:
@@ -346,6 +357,20 @@ class Engine:
                 entry = Entry.read(entry_id.decode(), fields)
                 self._start(entry, delivered=_delivered(entry.entry_id, sent, now, wall))
 
+    def run_held(self, job_id: str, kind: str, args: str, *, gen: str, born_ms: int, steps: dict[str, str]) -> None:
+        """Run now, here, a job this process recorded in the due set and still holds there: a
+        missed call's job once its webhook's text-back was answered. No stream entry, no read
+        and no run lock: its due time is its lease, pushed on while it runs, and `steps` its
+        step log as written (the run does not read it). If the process dies, the job comes due
+        and runs on any instance, as recorded. A failure waits in the due set like any retry."""
+        if self._stopping.is_set():  # stopping: left held, it runs at its recovery time
+            return
+        entry = Entry("", kind, args.encode(), 0, job_id, gen, 0, born_ms,
+                      json.dumps(steps, separators=(",", ":")))
+        task = asyncio.create_task(self._run_one(entry), name=f"job:{job_id}")
+        self._in_flight.add(task)
+        task.add_done_callback(self._ended)
+
     def _start(self, entry: Entry, *, delivered: float | None = None) -> None:
         """Run `entry`; `delivered` (monotonic) for a first delivery, None for one taken over."""
         task = asyncio.create_task(self._run_one(entry, delivered), name=f"job:{entry.job_id}")
@@ -361,8 +386,11 @@ class Engine:
     async def _run_one(self, entry: Entry, delivered: float | None = None) -> None:
         current_job.set((entry.kind, entry.job_id))  # this task's own context: its log lines name it
         run = _Run(entry)
-        if delivered is not None:  # a first delivery: nobody else can have it for a while
+        if entry.held:  # only this process has it: the due set holds it for this run
+            run.unlocked_until = math.inf
+        elif delivered is not None:  # a first delivery: nobody else can have it for a while
             run.unlocked_until = delivered + self.retry_idle_ms * UNLOCKED_SHARE / 1000
+        if entry.held or delivered is not None:
             known = _step_log(entry.steps) if entry.steps else None
             if known is not None:
                 _delivered_steps.set((entry.job_id, known))
@@ -422,7 +450,21 @@ class Engine:
             if done.is_set():
                 return
             try:
-                if not run.locked:
+                if run.entry.held:
+                    # The lease pushed on; when the job is no longer there it came due (this
+                    # process was too slow to push it) and another worker may run it.
+                    lease = self._clock.now().timestamp() + HELD_LEASE_S
+                    async with self._r.pipeline(transaction=False) as pipe:
+                        pipe.zadd(keys.DUE, {run.entry.job_id: lease}, xx=True, gt=True)
+                        pipe.zscore(keys.DUE, run.entry.job_id)
+                        _, still = await pipe.execute()
+                    if still is None:
+                        run.lost = True
+                        if not done.is_set():
+                            run.stopped = True
+                            runner.cancel()
+                        return
+                elif not run.locked:
                     if not await self._lock(run.entry):
                         run.lost = True
                         if not done.is_set():  # still in its handler: stop it
@@ -489,7 +531,13 @@ class Engine:
 
     async def _finish(self, entry: Entry, *, locked: bool) -> None:
         """The entry leaves the stream, and its run lock if `locked`; a job with an id loses its
-        hash (unless cancelled or scheduled anew while it ran)."""
+        hash (unless cancelled or scheduled anew while it ran). A held job leaves the due set."""
+        if entry.held:
+            async with self._r.pipeline(transaction=False) as pipe:
+                pipe.zrem(keys.DUE, entry.job_id)
+                pipe.delete(keys.due_job(entry.job_id))
+                await pipe.execute()
+            return
         await self._done(
             keys=[keys.JOBS, keys.job_running(entry.entry_id), keys.due_job(entry.job_id), keys.SLACK_WAITING],
             args=[GROUP, entry.entry_id, entry.job_id, entry.gen, keys.DUE_GROUP_PREFIX, "1" if locked else ""],

@@ -88,10 +88,13 @@ async def test_a_job_left_by_a_dead_worker_is_finished_by_another_instance(rig: 
     # at start, and a stop right after the rig started could come first).
     await rig.services.jobs.ensure_group()
     await rig.services.jobs.stop()  # this instance stops taking jobs, as if it were gone
-    _, _, status, _ = await rig.missed_call(CALLER, LINE)
+    sid, _, status, _ = await rig.missed_call(CALLER, LINE)
     assert status == 200
-    await rig.services.tasks.drain()  # the webhook's text-back, which lets the job go
-    # A worker that read the job and died before finishing it: pending, never acknowledged.
+    await rig.services.tasks.drain()  # the webhook's text-back; its job stays held (jobs are stopped)
+    # Its recovery time came, and a worker read the job and died before finishing it: pending,
+    # never acknowledged.
+    await r.zadd(keys.DUE, {keys.missed_call_job(sid): rig.services.clock.now().timestamp()})
+    await rig.services.jobs.timer.move_due()
     taken = await r.xreadgroup(GROUP, "dead-worker", {keys.JOBS: ">"}, count=10)
     assert len(taken[0][1]) == 1
     assert len(rig.twilio.messages_to(CALLER)) == 1 and parents(rig) == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -228,23 +227,13 @@ async def test_a_job_that_sends_itself_shows_a_slow_text_back_pending_then_updat
 
 
 
-async def test_the_calls_job_carries_its_step_log_and_its_first_run_does_not_read_it(
+async def test_the_calls_job_runs_where_its_text_back_was_sent_without_the_stream(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The webhook wrote the job's step log (the plan, the text-back's answer) in the steps that
-    recorded the job: its stream entry carries the log as it stands, and the first run takes it
-    from there instead of reading it (one Redis command fewer per missed call)."""
+    """Once the text-back's answer is logged, the webhook's process runs the call's job at once
+    (thread, card, lead): no stream entry, no read of the step log it knows (the plan and the
+    answer it wrote), and the job leaves the due set, where it was held, when it is done."""
     r = rig.services.redis.client
-    await rig.services.jobs.ensure_group()
-    await rig.services.jobs.stop()  # the job waits in the stream
-    sid, _, _, _ = await rig.missed_call(CALLER, LINE)
-    await rig.services.tasks.drain()  # the text-back, whose answer lets the job go
-    [(_, fields)] = await r.xrange(keys.JOBS)
-    job_id = keys.missed_call_job(sid)
-    log = {k.decode(): v.decode() for k, v in (await r.hgetall(keys.job_steps(job_id))).items()}
-    carried = json.loads(fields[b"steps"])
-    assert json.loads(carried.pop("plan")) == json.loads(log.pop("plan"))  # one JSON, written twice
-    assert carried == log and list(log) == [missed_call.TEXTBACK_STEP], "every step the log holds, as it is"
     read: list[str] = []
     reading = r.hgetall
 
@@ -253,7 +242,29 @@ async def test_the_calls_job_carries_its_step_log_and_its_first_run_does_not_rea
         return await reading(name)
 
     monkeypatch.setattr(r, "hgetall", hgetall)
-    rig.services.jobs.start()
+    await r.config_resetstat()
+    sid, _, _, _ = await rig.missed_call(CALLER, LINE)
     await rig.settle()
+    job_id = keys.missed_call_job(sid)
+    assert len(rig.twilio.messages_to(CALLER)) == 1 and len(parents(rig)) == 1
     assert keys.job_steps(job_id) not in read
+    stats = await r.info("commandstats")
+    assert "cmdstat_xadd" not in stats and "cmdstat_xack" not in stats, "the job went through the stream"
+    assert await r.zscore(keys.DUE, job_id) is None and not await r.exists(keys.due_job(job_id))
+
+
+async def test_a_call_answered_while_jobs_stop_is_left_to_its_recovery(rig: Rig, clock: FakeClock) -> None:
+    """A server stopping runs no new job: the call's job stays held in the due set and runs
+    at its recovery time, from there (here: once jobs run again and its time came)."""
+    await rig.services.jobs.stop()
+    sid, _, _, _ = await rig.missed_call(CALLER, LINE)
+    await rig.services.tasks.drain()
+    job_id = keys.missed_call_job(sid)
+    r = rig.services.redis.client
+    assert await r.zscore(keys.DUE, job_id) is not None and parents(rig) == []
+    rig.services.jobs.start()
+    assert await rig.fire_due() == 0, "not before its recovery time"
+    clock.advance(seconds=missed_call.RECOVER_AFTER.total_seconds())
+    assert await rig.fire_due() == 1
+    await rig.settle()
     assert len(rig.twilio.messages_to(CALLER)) == 1 and len(parents(rig)) == 1

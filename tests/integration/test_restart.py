@@ -61,8 +61,11 @@ async def answer_and_die(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> Left:
     r, svc = rig.services.redis.client, rig.services
     await svc.jobs.ensure_group()
     await svc.jobs.stop()  # its workers take nothing more: what they held stays as the crash left it
-    await rig.missed_call(RUNNING, LINE)
-    await svc.tasks.drain()  # the text went; the job is in the stream
+    sid, _, _, _ = await rig.missed_call(RUNNING, LINE)
+    await svc.tasks.drain()  # the text went; its job stays held in the due set (jobs are stopped)
+    # As if a worker had taken it from there: into the stream, and read.
+    await r.zadd(keys.DUE, {keys.missed_call_job(sid): svc.clock.now().timestamp()})
+    await svc.jobs.timer.move_due()
     [(_, [(entry_id, _)])] = await r.xreadgroup(GROUP, svc.jobs.consumer, {keys.JOBS: ">"}, count=10)
     run_lock, conversation_lock, token = (keys.job_running(entry_id.decode()),
                                           keys.conversation_lock(LINE, RUNNING), svc.locks.new_token())
