@@ -58,8 +58,8 @@ lines:
     reminders: []
 """
 LINES = 2
-# A missed call ends in one text-back and two Slack posts: the card and "Texted the caller".
-POSTS_PER_CALL = 2
+# A missed call ends in one text-back and one Slack post: the card, which shows the text.
+POSTS_PER_CALL = 1
 WAIT_S = 60.0
 # Commands the bench itself sends after a reset (the reset counts itself once).
 RESET = "config|resetstat"

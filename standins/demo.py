@@ -147,6 +147,9 @@ async def scene_missed_call(s: Story) -> str:
     s.expect(len(s.phone(CALLER)) == 1, "exactly one text-back, business-hours wording")
     parents = [m for m in s.rig.slack.messages if not m.get("thread_ts")]
     s.expect(len(parents) == 1, "one Slack thread opened")
+    texted = s.phone(CALLER)[0]["body"] if s.phone(CALLER) else "?"
+    s.expect(len(s.rig.slack.messages) == len(parents) == 1 and f"text-back sent: \u201c{texted}\u201d" in slack_view(parents[0]),
+             "its card says what was texted (no thread line repeats it)")
     return str(parents[0]["ts"]) if parents else ""
 
 

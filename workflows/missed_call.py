@@ -271,7 +271,7 @@ async def _text_back_and_thread(
             if sending is not None:
                 result = await sending
                 await learn_from_refusal(flags, call.line.number, call.caller.number, result.error_code)
-                await _report_textback(conv, plan, result, card, store=store, chat=chat, steps=steps, now=now)
+                await _report_textback(conv, plan, result, card, store=store, chat=chat)
                 if result.ok and result.sid and late_note(conv):
                     # Twilio may have reported it undelivered while the thread waited for Slack.
                     sid = result.sid
@@ -366,20 +366,16 @@ async def _report_textback(
     *,
     store: ConversationStore,
     chat: ThreadChat,
-    steps: StepLog,
-    now: datetime,
 ) -> None:
+    """Show the text-back's result on the card: the text sent, or why it failed. No thread line
+    says it again (jobs of the previous version logged one as "entry:textback"; a re-run of such
+    a job posts none, and the card it refreshes says as much). A card posted with the result
+    already on it is left alone."""
     conv.textback, conv.textback_detail = _textback_shown(plan, result)
-    if result.ok:
-        entry = Entry("system", f"Texted the caller: {plan.body}", at=now, icon="outbox_tray")
-        if result.sid:
-            await store.record_outbound(result.sid, conv, None)
-    else:
-        entry = Entry("system", f"Text-back not sent: {result.reason}.", at=now, icon="warning")
-    if card != (conv.textback, conv.textback_detail):  # else the record already says so
+    if result.ok and result.sid:
+        await store.record_outbound(result.sid, conv, None)  # its delivery report finds the thread
+    if card != (conv.textback, conv.textback_detail):  # else the record and the card already say so
         await store.save(conv)
-    await post_once(steps, "entry:textback", chat, conv, entry, now)
-    if card != (conv.textback, conv.textback_detail):
         await chat.refresh_card(conv)
 
 

@@ -201,6 +201,29 @@ def caller_title(conv: Conversation) -> str:
     return title
 
 
+def textback_status(conv: Conversation) -> str:
+    """The card's text-back line: the text sent, in quotes, or why none was sent (escaped: a
+    line's templates are the operator's, but may hold `<`, `&` or a pasted `<!channel>`)."""
+    status = TEXTBACK_LABELS[conv.textback]
+    detail = conv.textback_detail
+    if not detail:
+        return status
+    if conv.textback == "sent":
+        return _fitted(f"{status}: \u201c", escape(detail), "\u201d")
+    if conv.textback in ("suppressed", "failed", "undelivered"):
+        return _fitted(f"{status}: ", escape(detail), "")
+    return status
+
+
+def _fitted(before: str, text: str, after: str) -> str:
+    """`before + text + after` within one block's limit: a longer (escaped) `text` is cut at a
+    space, never inside an entity, and ends in an ellipsis."""
+    room = BLOCK_TEXT_MAX - len(before) - len(after)
+    if len(text) > room:
+        text = pieces(text, room - 1)[0].rstrip() + "\u2026"
+    return before + text + after
+
+
 def card(conv: Conversation, tz: str) -> tuple[str, list[Block]]:
     """The parent message: fallback text and blocks."""
     verb, icon = {"missed_call": ("Missed call from", ":telephone_receiver:"),
@@ -208,9 +231,7 @@ def card(conv: Conversation, tz: str) -> tuple[str, list[Block]]:
     title = f"{icon} *{verb} {caller_title(conv)}*"
     when = local_time(conv.opened_at, tz)
     hours = "business hours" if conv.in_hours else "after hours"
-    status = TEXTBACK_LABELS[conv.textback]
-    if conv.textback_detail and conv.textback in ("suppressed", "failed", "undelivered"):
-        status += f": {escape(conv.textback_detail)}"
+    status = textback_status(conv)
     facts = [f"*{escape(conv.line_label)}*", when, hours]
     if conv.calls > 1:
         facts.append(f"{conv.calls} calls")

@@ -28,8 +28,8 @@ async def test_slack_down_then_up_gives_one_text_and_one_thread(rig: Rig) -> Non
     await rig.retry_waiting()  # the failed job's back-off passes on the fake clock
     assert len(rig.twilio.messages_to(CALLER)) == 1, "the retried job must not text again"
     [parent] = parents(rig)
-    thread = rig.slack.thread(CHANNEL, parent["ts"])
-    assert sum("Texted the caller" in blocks_text(m) for m in thread) == 1
+    assert rig.slack.thread(CHANNEL, parent["ts"]) == [parent]
+    assert "text-back sent: \u201cHi, this is Acme Plumbing" in blocks_text(parent)
 
 
 async def test_slack_rate_limit_is_retried(rig: Rig) -> None:
@@ -120,6 +120,26 @@ async def test_a_job_rerun_after_a_crash_mid_way_repeats_no_effect(rig: Rig) -> 
     assert len(rig.slack.messages) == posts_before
 
 
+async def test_a_job_the_previous_version_left_mid_post_of_its_text_back_line_posts_none(rig: Rig) -> None:
+    """The previous version posted "Texted the caller" as a thread line, its step logged
+    "posting:" first. Its job re-run after the upgrade neither posts the line nor looks for it:
+    the card, refreshed, shows the text sent."""
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    r = rig.services.redis.client
+    [steps_key] = await r.keys("tb:steps:*")
+    job_id = steps_key.decode().removeprefix("tb:steps:")
+    await r.hset(steps_key, "entry:textback", "posting:" + rig.services.clock.now().isoformat())
+    posts_before = len(rig.slack.messages)
+    await run_missed_call(rig.services, job_id, await original_args(rig, job_id))
+    await rig.settle()
+    assert len(rig.twilio.messages_to(CALLER)) == 1 and len(rig.slack.messages) == posts_before
+    assert not any(q.method == "conversations.history" for q in rig.slack.requests), "no line looked for"
+    [parent] = parents(rig)
+    assert rig.slack.thread(CHANNEL, parent["ts"]) == [parent]
+    assert "text-back sent: \u201cHi, this is Acme Plumbing" in blocks_text(parent)
+
+
 async def original_args(rig: Rig, job_id: str) -> MissedCallJob:
     """The job the webhook recorded, rebuilt from its id and the conversation."""
     r = rig.services.redis.client
@@ -153,12 +173,12 @@ async def test_texts_keep_their_order_when_an_earlier_one_is_retried(rig: Rig) -
 
 async def test_a_slack_post_that_landed_despite_an_error_is_not_repeated(rig: Rig) -> None:
     """The parent and the thread lines are tagged, so an unsure post is found, not re-posted."""
-    rig.slack.fail_next("chat.postMessage", count=2, status=500, after_accept=True)
+    rig.slack.fail_next("chat.postMessage", count=1, status=500, after_accept=True)  # the card
     await rig.missed_call(CALLER, LINE)
     await rig.retry_waiting()
     [parent] = parents(rig)
-    thread = rig.slack.thread(CHANNEL, parent["ts"])
-    assert sum("Texted the caller" in blocks_text(m) for m in thread) == 1
+    assert rig.slack.thread(CHANNEL, parent["ts"]) == [parent]
+    assert "text-back sent: \u201cHi, this is Acme Plumbing" in blocks_text(parent)
     assert any(r.method == "conversations.history" for r in rig.slack.requests)
     await rig.caller_texts(CALLER, LINE, "hello")
     rig.slack.fail_next("chat.postMessage", count=1, status=503, after_accept=True)

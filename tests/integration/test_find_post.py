@@ -37,7 +37,8 @@ async def test_a_card_past_the_first_page_of_history_is_found_not_posted_again(r
     await run_missed_call(rig.services, job_id, job)
 
     assert [m["ts"] for m in parents(rig) if key_of(m) == key_of(card)] == [card["ts"]], "a second thread"
-    assert any("Texted the caller" in blocks_text(m) for m in rig.slack.thread(CHANNEL, card["ts"]))
+    shown = rig.slack.message(CHANNEL, card["ts"])
+    assert shown is not None and "text-back sent: \u201cHi, this is Acme Plumbing" in blocks_text(shown)
     looked = [r for r in rig.slack.requests if r.method == "conversations.history"]
     assert [bool(r.params.get("cursor")) for r in looked] == [False, True]
     assert len(rig.twilio.messages_to(CALLER)) == 1

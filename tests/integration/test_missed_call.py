@@ -11,6 +11,7 @@ from standins.clock import FakeClock
 from standins.rig import Rig, new_sid
 from tests.conftest import CALLER, CHANNEL, CHANNEL_B, CLOSED_TIME, LINE, LINE_B, STAFF
 from tests.integration.saw import blocks_text, parents
+from tests.integration.steps import slash
 from workflows import missed_call
 from workflows.jobs import MissedCallJob
 
@@ -40,10 +41,9 @@ async def test_missed_call_in_hours_texts_first_then_opens_a_thread(rig: Rig) ->
     [parent] = parents(rig)
     card = blocks_text(parent)
     assert "Missed call from (512) 555-0123" in card
-    assert "business hours" in card and "text-back sent" in card
+    assert "business hours" in card and f"text-back sent: \u201c{sms['body']}\u201d" in card
     assert "Tue Nov 10, 10:15 AM" in card
-    thread = rig.slack.thread(CHANNEL, parent["ts"])
-    assert any("Texted the caller: Hi, this is Acme Plumbing" in blocks_text(m) for m in thread[1:])
+    assert rig.slack.thread(CHANNEL, parent["ts"]) == [parent], "the card says what was texted; no line repeats it"
     # The SMS request reached Twilio before the first Slack post.
     sms_req = next(r for r in rig.twilio.requests if r.method == "CreateMessage")
     first_post = next(r for r in rig.slack.requests if r.method == "chat.postMessage")
@@ -113,7 +113,7 @@ async def test_retried_dial_status_webhook_is_not_doubled(rig: Rig) -> None:
     assert all(status == 200 for status, _ in answers)
     await rig.settle()
     assert len(rig.twilio.messages) == 1
-    assert len(rig.slack.messages_in(CHANNEL)) == 2  # parent + "Texted the caller"
+    assert len(rig.slack.messages_in(CHANNEL)) == 1  # the card, which shows the text
 
 
 async def test_text_back_still_sent_when_slack_answers_500(rig: Rig) -> None:
@@ -137,7 +137,8 @@ async def test_slack_recovering_later_gets_the_thread_opened(rig: Rig) -> None:
     [parent] = parents(rig)
     # The text's job opened the thread; the call's job, waiting for Slack, then ran at once.
     thread = [blocks_text(m) for m in rig.slack.thread(CHANNEL, parent["ts"])]
-    assert sum("hello?" in t for t in thread) == 1 and sum("Texted the caller" in t for t in thread) == 1
+    assert len(thread) == 2 and sum("hello?" in t for t in thread) == 1
+    assert "text-back sent: \u201cHi, this is Acme Plumbing" in blocks_text(rig.slack.message(CHANNEL, parent["ts"]))
 
 
 async def test_withheld_caller_gets_a_thread_but_no_text(rig: Rig) -> None:
@@ -155,7 +156,30 @@ async def test_carrier_refusal_is_shown_on_the_card(rig: Rig) -> None:
     await rig.settle()
     [parent] = parents(rig)
     card = blocks_text(rig.slack.message(CHANNEL, parent["ts"]))
-    assert "text-back failed" in card and "landline" in card
+    assert "text-back failed: the caller's number cannot receive texts (landline)" in card
+    assert rig.slack.thread(CHANNEL, parent["ts"]) == [parent], "the card gives the reason; no line repeats it"
+
+
+async def test_the_card_quotes_the_text_sent_escaped_in_the_one_post_of_a_missed_call(rig: Rig) -> None:
+    """The operator's template may hold `&`, `<` or Slack's own markup: the card shows it as
+    texted, never as a mention or a link, and the call's only Slack post is the card."""
+    await slash(rig, "template set business_hours Hi &amp; thanks from {business} &lt;!channel&gt; "
+                     "&lt;b&gt; 2*3*4 - what can we help with?")
+    await rig.settle()  # the change's announcement in the channel
+    posts_before = sum(r.method == "chat.postMessage" for r in rig.slack.requests)
+    await rig.missed_call(CALLER, LINE)
+    await rig.settle()
+    [sms] = rig.twilio.messages_to(CALLER)
+    assert sms["body"].startswith("Hi & thanks from Acme Plumbing <!channel> <b> 2*3*4 - what")
+    posts = [r for r in rig.slack.requests if r.method == "chat.postMessage"][posts_before:]
+    assert len(posts) == 1 and "thread_ts" not in posts[0].params, "the card, and no thread line"
+    [parent] = [m for m in parents(rig) if m.get("metadata") == posts[0].params.get("metadata")]
+    [status] = [e for b in parent["blocks"] if b["type"] == "context" for e in b["elements"]
+                if "text-back sent" in e["text"]]
+    assert status == {"type": "mrkdwn", "verbatim": True, "text": (
+        ":white_check_mark: text-back sent: \u201cHi &amp; thanks from Acme Plumbing &lt;!channel&gt; "
+        "&lt;b&gt; 2*3*4 - what can we help with? Reply STOP to opt out.\u201d")}
+    assert [r for r in rig.slack.requests if r.method == "chat.update"] == []
 
 
 async def test_first_text_only_carries_opt_out_wording(rig: Rig, clock: FakeClock) -> None:
