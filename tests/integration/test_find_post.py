@@ -45,13 +45,14 @@ async def test_a_card_past_the_first_page_of_history_is_found_not_posted_again(r
 
 
 async def recorded_missed_call(rig: Rig) -> tuple[str, MissedCallJob]:
-    """The missed-call job the webhook recorded, as the queue would hand it to its handler (once
-    the webhook's text-back was answered, which lets it into the stream)."""
+    """The missed-call job the webhook recorded, as its handler gets it (jobs are stopped: once
+    the webhook's text-back was answered, the job stays held in the due set, recorded)."""
     await rig.services.tasks.drain()
-    entries = await rig.services.redis.client.xrange(keys.JOBS)
-    [(entry_id, fields)] = [(e, f) for e, f in entries if f[b"kind"].decode() == MissedCallJob.KIND]
+    r = rig.services.redis.client
+    [job_id] = [j.decode() for j in await r.zrange(keys.DUE, 0, -1) if j.startswith(keys.MISSED_CALL_JOB_PREFIX.encode())]
+    fields = await r.hgetall(keys.due_job(job_id))
     wire = {**json.loads(fields[b"args"]), "seq": int(fields.get(b"seq", b"0"))}
-    return fields.get(b"id", entry_id).decode(), decode(MissedCallJob.KIND, wire)
+    return job_id, decode(MissedCallJob.KIND, wire)
 
 
 def key_of(message: dict[str, Any]) -> str:

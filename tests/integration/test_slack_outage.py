@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from bot.work import engine
 from standins.clock import FakeClock
 from standins.rig import ACCOUNT_SID, Rig, new_sid
 from tests.conftest import LINE, line_a_with
@@ -106,10 +107,14 @@ async def test_a_two_hour_slack_outage_loses_no_missed_call_text_or_voicemail(
     assert LATE not in blocks_text(on_time)
 
 
-async def test_jobs_waiting_for_slack_run_as_soon_as_a_slack_call_succeeds(rig: Rig, clock: FakeClock) -> None:
+async def test_jobs_waiting_for_slack_run_as_soon_as_a_slack_call_succeeds(
+    rig: Rig, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two missed calls wait minutes for their next try after a Slack outage; the first call to
     Slack that succeeds (a new caller's thread) lets them run at once, without time passing."""
     rig.services.jobs.retry_idle_ms = 10_000  # production's back-off: waits grow to minutes
+    # No jitter: with it, seven short draws in a row could leave the next try under 30 s away.
+    monkeypatch.setattr(engine.random, "uniform", lambda low, high: 1.0)
     rig.slack.go_down(status=503)
     for caller in CALLERS[:2]:
         await rig.missed_call(caller, LINE)
