@@ -1,6 +1,7 @@
 """The engine: every durable job runs here, as soon as possible or at its due time.
 
-One Redis stream with one consumer group is the only runner. Webhooks record their job in it
+One Redis stream with one consumer group runs every job but one kind of run: a missed call's
+job, run where its text-back was sent (below). Webhooks record their job in it
 before answering (`enqueue`); jobs with a due time wait in the due set (bot/work/deadlines.py)
 and the timer (bot/work/timer.py) moves them into the stream when due. Each instance is a consumer, and a job
 stays pending until its handler is done.
@@ -23,8 +24,11 @@ stays pending until its handler is done.
 - **Exactly once.** Handlers make every effect idempotent through the job's step log
   (`RedisSteps`, keyed by the job id), so a re-run skips what was already done.
 - **The app clock throughout:** due times, back-offs and ages; tests move a fake clock.
-- **Text-backs first:** a missed call's text is sent by its webhook, before its job exists
-  in the stream (bot/twilio/webhooks.py); the job does the Slack work after. On one instance,
+- **Text-backs first:** a missed call's text is sent by its webhook (bot/twilio/webhooks.py),
+  which recorded the call's job in the due set, due at its recovery time. Once the send's
+  answer is logged, the same process runs the job at once (`run_held`): no stream entry, its
+  step log as the webhook wrote it, its due time its lease (pushed on while it runs). If the
+  process dies first, the job comes due and runs from the stream, anywhere. On one instance,
   jobs wait (a second at most) while voice webhooks and text-backs are in hand (the fast
   lane, below).
 - **Quiet when idle:** a read blocks 30 s, the timer sleeps until the next due time, the
