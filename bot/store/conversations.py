@@ -75,6 +75,23 @@ def _today() -> int:
     return int(time.time() // 86400)
 
 
+async def outbound_fields(r: Redis, key: str) -> tuple[str, str] | None:
+    """An outbound SMS's mapping: (conversation id, team message id). Older versions wrote a
+    hash (`conv`, `message`), read until it expires."""
+    try:
+        raw = cast(bytes | None, await r.get(key))
+    except ResponseError as exc:
+        if "WRONGTYPE" not in str(exc):
+            raise
+        # Replies are bytes: the client is built without decode_responses.
+        data = cast(dict[bytes, bytes], await r.hgetall(key))
+        return (data[b"conv"].decode(), data.get(b"message", b"").decode()) if b"conv" in data else None
+    if raw is None:
+        return None
+    conv_id, message_id = json.loads(raw)
+    return str(conv_id), str(message_id)
+
+
 class RedisConversationStore:
     """Conversations, thread index, cooldowns and idempotency claims in Redis."""
 
@@ -223,28 +240,19 @@ class RedisConversationStore:
         return await self._by_pointer(keys.thread(channel, thread_id))
 
     async def record_outbound(self, sid: str, conv: Conversation, message_id: str | None) -> None:
-        """Map an outbound SMS to its conversation and the team message that caused it."""
-        key = keys.outbound(sid)
-        if self._newer.hsetex is not False:
-            # One command on Valkey 9: the fields expire, and the hash with them.
-            done = await self._newer.run("hsetex", "HSETEX", key, "EX", keys.OUTBOUND_TTL_S,
-                                         "FIELDS", 2, "conv", conv.id, "message", message_id or "")
-            if done is not None:
-                return
-        mapping: dict[FieldT, EncodableT] = {"conv": conv.id, "message": message_id or ""}
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=mapping)
-            pipe.expire(key, keys.OUTBOUND_TTL_S)
-            await pipe.execute()
+        """Map an outbound SMS to its conversation and the team message that caused it: one
+        SET with its time to live, on any server (a hash needed HSETEX, or MULTI, HSET, EXPIRE
+        and EXEC where the server lacks it)."""
+        value = json.dumps([conv.id, message_id or ""], separators=(",", ":"))
+        await self._r.set(keys.outbound(sid), value, ex=keys.OUTBOUND_TTL_S)
 
     async def outbound(self, sid: str) -> tuple[Conversation, str] | None:
         """The conversation and team message id of an outbound SMS, if known."""
-        # Replies are bytes: the client is built without decode_responses.
-        data = cast(dict[bytes, bytes], await self._r.hgetall(keys.outbound(sid)))
-        if not data:
+        found = await outbound_fields(self._r, keys.outbound(sid))
+        if found is None:
             return None
-        conv = await self.get(data[b"conv"].decode())
-        return (conv, data[b"message"].decode()) if conv is not None else None
+        conv = await self.get(found[0])
+        return (conv, found[1]) if conv is not None else None
 
     async def keep_early_report(self, sid: str, status: str, error_code: int | None) -> None:
         """Keep a failed delivery report of an SMS not recorded yet (its job waits for Slack)."""
@@ -381,14 +389,13 @@ class ConversationLocks:
 
 
 class NewerCommands:
-    """Commands newer servers have (Valkey 9: DELIFEQ, HSETEX; Redis 7.0: SET with NX and GET
+    """Commands newer servers have (Valkey 9: DELIFEQ; Redis 7.0: SET with NX and GET
     together) that save a script or a MULTI: used until the server says it does not know one,
     then never again on this connection."""
 
     def __init__(self, redis: Redis) -> None:
         self._r = redis
         self.delifeq: bool | None = None  # None until known
-        self.hsetex: bool | None = None
         self.set_nx_get: bool | None = None  # told by `RedisConversationStore.open_or_get`
 
     async def run(self, name: str, *command: EncodableT) -> Any:

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from bot.store import keys
 from bot.store.consent import RedisConsentLog
+from bot.store.conversations import outbound_fields
 from bot.store.daily import RedisDaily
 from bot.store.leads import RedisLeads
 from workflows.leads import lead_id
@@ -85,7 +86,7 @@ async def _pointers_to(r: Redis, pattern: str, conv_ids: set[str]) -> set[str]:
 async def _outbound_of(r: Redis, conv_ids: set[str]) -> set[str]:
     found: set[str] = set()
     async for key in r.scan_iter(match=keys.outbound("*"), count=500):
-        conv = cast(bytes | None, await r.hget(key, "conv"))
-        if conv is not None and conv.decode() in conv_ids:
+        mapped = await outbound_fields(r, key.decode())
+        if mapped is not None and mapped[0] in conv_ids:
             found.add(key.decode())
     return found
