@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -55,6 +56,13 @@ def redis_url() -> Iterator[str]:
     if url:
         yield url
         return
+    with embedded_valkey() as url:
+        yield url
+
+
+@contextmanager
+def embedded_valkey() -> Iterator[str]:
+    """A Valkey server of its own while the block runs: its URL."""
     server = ValkeyServer()
     server.start()
     try:

