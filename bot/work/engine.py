@@ -209,16 +209,19 @@ class Entry:
                    text(b"steps"))
 
 
-# A first delivery's step log, as its entry carried it: (job id, log). Set in the run's own
-# task (and so seen by what it starts), never for an entry taken over or retried.
+# The step log a run was handed with its job: (job id, log). A held run (`run_held`) gets the
+# one its webhook wrote; a stream entry may carry one too (a `steps` field, from a recorder
+# that knows it), used on its first delivery only. Set in the run's own task (and so seen by
+# what it starts), never for an entry taken over or retried.
 _delivered_steps: contextvars.ContextVar[tuple[str, dict[str, str]] | None] = contextvars.ContextVar(
     "delivered_steps", default=None)
 
 
 def steps_at_delivery(job_id: str) -> dict[str, str] | None:
-    """The step log of the job running here, as its stream entry carried it, when this is the
-    entry's first delivery: no run can have written more (a retry is a new entry without one,
-    and an entry taken over is no first delivery). None otherwise: read the log from Redis."""
+    """The step log of the job running here as it was handed over: by its webhook for a held
+    run, or by its stream entry on a first delivery. No run can have written more (a retry is
+    a new entry without one, and an entry taken over is no first delivery). None otherwise:
+    read the log from Redis."""
     known = _delivered_steps.get()
     return dict(known[1]) if known is not None and known[0] == job_id else None
 
