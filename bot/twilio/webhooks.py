@@ -174,20 +174,15 @@ VOICEMAIL_PROMPT = {True: "Or leave a message after the tone.", False: "Please l
 VOICEMAIL_MAX_S = 120  # Twilio transcribes recordings up to 2 minutes
 
 
-# TwiML is built with the twilio library's XML tree, a tenth of a millisecond a time; a line's
-# answers repeat, so each is built once (those with a caller's voicemail URL in them do not).
-@lru_cache(maxsize=256)
 def missed(greeting: str, *, texted: bool = True, voicemail_url: str = "", transcribe: bool = False) -> str:
     """The caller hears the line's greeting (which says a text is on its way only when
     `texted`), and may leave a message.
 
     `voicemail_url` is the recording route with its query; `kind=` tells its three callbacks apart.
     """
-    resp = VoiceResponse()
     if not voicemail_url:
-        resp.say(greeting)
-        resp.hangup()
-        return str(resp)
+        return _greeting_only(greeting)
+    resp = VoiceResponse()
     resp.say(f"{greeting} {VOICEMAIL_PROMPT[texted]}")
     extra = {"transcribe": True, "transcribe_callback": f"{voicemail_url}&kind=transcript"} if transcribe else {}
     resp.record(
@@ -196,6 +191,17 @@ def missed(greeting: str, *, texted: bool = True, voicemail_url: str = "", trans
         recording_status_callback_event="completed absent", **extra,
     )
     # An empty recording does not request `action`: Twilio runs the next verb.
+    resp.hangup()
+    return str(resp)
+
+
+# TwiML is built with the twilio library's XML tree, a tenth of a millisecond a time. A line's
+# greeting repeats, so that answer is built once; one with a voicemail URL names the caller,
+# and is neither repeated nor kept.
+@lru_cache(maxsize=256)
+def _greeting_only(greeting: str) -> str:
+    resp = VoiceResponse()
+    resp.say(greeting)
     resp.hangup()
     return str(resp)
 
