@@ -486,7 +486,7 @@ class Engine:
                 failing = False
             except (RedisError, OSError) as exc:
                 if not failing:  # once per outage, not every beat
-                    log.warning("job %s: heartbeat failed: %r", entry_id, exc)
+                    log.warning("job %s: heartbeat failed: %r", entry_id or run.entry.job_id, exc)
                 failing = True
 
     async def _call(self, entry: Entry) -> tuple[str | None, bool]:
