@@ -787,6 +787,11 @@ class FastLane:
         """Jobs waiting for the lane now."""
         return self._waiting
 
+    @property
+    def asleep(self) -> int:
+        """Waiting jobs not woken yet (a woken one runs at the loop's next turn)."""
+        return sum(not woken.done() for *_, woken in self._sleepers)
+
     async def wait_clear(self) -> None:
         """Until the entries in hand now have left (or expired), or `patience_s` passed."""
         last = self._entered

@@ -317,18 +317,25 @@ class OtherWorker:
     async def _main(self) -> None:
         r = Redis.from_url(self._url)
         try:
-            other = Engine(r, self._clock, consumer="other", retry_idle_ms=self._idle_ms)
+            # Its own reclaim looks often: it takes the job once the job has been idle long enough.
+            other = Engine(r, self._clock, consumer="other", retry_idle_ms=self._idle_ms,
+                           timing=Timing(reclaim_every_s=self._idle_ms / 5000))
+            ran = asyncio.Event()
 
             async def handler(job_id: str, job: Tick) -> None:
                 self.took.set()
                 assert await asyncio.to_thread(self.release.wait, 10)
                 self.ran.append(job_id)
+                ran.set()
 
             other.register(Tick, handler)
-            async with asyncio.timeout(10):
-                while not await other.reclaim():  # until the job has been idle long enough
-                    await asyncio.sleep(self._idle_ms / 5000)
-                await asyncio.wait(set(other._in_flight))
+            # Only its reclaim runs (as `start` would run it): it must not read the job first.
+            other._tasks = [asyncio.create_task(other._reclaim_forever(), name="reclaim")]
+            try:
+                async with asyncio.timeout(10):
+                    await ran.wait()
+            finally:
+                await other.stop()  # lets its run settle the job
         except BaseException as exc:
             self.errors.append(exc)
         finally:
@@ -380,6 +387,16 @@ async def test_a_first_run_starved_past_its_take_over_stops_and_leaves_the_job_t
     a = Engine(a_redis, clock, consumer="first", reader=a_reader, retry_idle_ms=idle_ms,
                timing=Timing(tick_s=0.05, reclaim_every_s=3600))  # A itself takes nothing over
     a.register(Tick, first)
+    a_ended = asyncio.Event()  # A's run of the entry is over, however it ended
+    running = a._run_one
+
+    async def run_one(*args: Any, **kwargs: Any) -> None:
+        try:
+            await running(*args, **kwargs)
+        finally:
+            a_ended.set()
+
+    monkeypatch.setattr(a, "_run_one", run_one)
     await a.ensure_group()  # before the other worker looks for jobs to take over
     a.start()
     engines.append(a)
@@ -387,9 +404,9 @@ async def test_a_first_run_starved_past_its_take_over_stops_and_leaves_the_job_t
     try:
         assert await a.enqueue(Tick(), claim="tb:seen:test:1")
         with caplog.at_level(logging.WARNING, logger="bot.work.engine"):
+            assert await asyncio.to_thread(other.took.wait, 10)
             async with asyncio.timeout(10):
-                while not other.took.is_set() or a._in_flight:  # A's run has ended
-                    await asyncio.sleep(0.01)
+                await a_ended.wait()
         assert seen == {"before-it-started": [], "while-it-ran": ["started", "stopped"],
                         "before-it-settled": ["started", "done"]}[starved]
         pending = await redis.xpending_range(keys.JOBS, GROUP, min="-", max="+", count=10)

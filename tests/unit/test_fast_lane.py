@@ -14,12 +14,6 @@ async def waiting_jobs(lane: FastLane, count: int) -> None:
             await asyncio.sleep(0)
 
 
-async def turns(count: int = 5) -> None:
-    """Let the event loop run everything ready, `count` times over (a woken job runs)."""
-    for _ in range(count):
-        await asyncio.sleep(0)
-
-
 async def test_a_job_waits_until_the_text_back_left() -> None:
     lane = FastLane(patience_s=60.0, entry_ttl_s=60.0)
     lane.enter("CA1")
@@ -84,7 +78,7 @@ async def test_each_leave_frees_only_the_jobs_it_was_the_last_entry_for() -> Non
     lane.leave("CA1")
     await asyncio.wait_for(first, 5)
     await asyncio.wait_for(second, 5)
-    assert lane.waiting == 0 and not lane._sleepers, "a woken job stayed in the sleepers"
+    assert lane.waiting == 0 and lane.asleep == 0
 
 
 async def test_a_job_waits_on_for_an_older_entry_after_a_newer_one_left() -> None:
@@ -94,8 +88,7 @@ async def test_a_job_waits_on_for_an_older_entry_after_a_newer_one_left() -> Non
     waiting = asyncio.create_task(lane.wait_clear())
     await waiting_jobs(lane, 1)
     lane.leave("CA2")
-    await turns()
-    assert not waiting.done() and lane.waiting == 1
+    assert lane.asleep == 1 and lane.waiting == 1, "woken though CA1 is still in hand"
     lane.leave("CA1")
     await asyncio.wait_for(waiting, 5)
 
@@ -108,7 +101,6 @@ async def test_an_entry_entered_again_counts_as_new() -> None:
     waiting = asyncio.create_task(lane.wait_clear())
     await waiting_jobs(lane, 1)
     lane.leave("CA2")
-    await turns()
-    assert not waiting.done(), "CA1 is still in hand"
+    assert lane.asleep == 1, "woken though CA1 is still in hand"
     lane.leave("CA1")
     await asyncio.wait_for(waiting, 5)
